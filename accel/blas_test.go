@@ -1,0 +1,65 @@
+package accel_test
+
+import (
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/lightbeam-ml/lightbeam/accel"
+	"github.com/lightbeam-ml/lightbeam/accel/acceltest"
+)
+
+// openBLAS opens the blas backend. Where it cannot load, the test fails on
+// CI (which installs BLIS) and skips elsewhere, saying why.
+func openBLAS(t testing.TB) accel.Backend {
+	t.Helper()
+	b, err := accel.NewBLAS()
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("CI=true but the blas backend does not load (scripts/install-deps.sh installs libblis4-pthread): %v", err)
+		}
+		t.Skipf("no CBLAS library here: %v", err)
+	}
+	return b
+}
+
+func TestBLASConformance(t *testing.T) {
+	b := openBLAS(t)
+	t.Logf("blas: %s", accel.Describe(b))
+	acceltest.Run(t, b)
+}
+
+// Every CBLAS library installed here passes, not only the first one found.
+func TestBLASLibrariesConformance(t *testing.T) {
+	for _, path := range []string{
+		"/usr/lib/x86_64-linux-gnu/blis-pthread/libblis.so.4",
+		"/usr/lib/x86_64-linux-gnu/openblas-pthread/libopenblas.so.0",
+	} {
+		if _, err := os.Stat(path); err != nil {
+			t.Logf("%s not installed", path)
+			continue
+		}
+		t.Run(path, func(t *testing.T) {
+			t.Setenv(accel.BLASLibEnv, path)
+			b, err := accel.NewBLAS()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := accel.Describe(b); !strings.HasPrefix(d, path) {
+				t.Fatalf("%s=%s loaded %q", accel.BLASLibEnv, path, d)
+			}
+			acceltest.Run(t, b)
+		})
+	}
+}
+
+func TestBLASLibEnvNamesMissingLibrary(t *testing.T) {
+	t.Setenv(accel.BLASLibEnv, "/nonexistent/libcblas.so")
+	_, err := accel.NewBLAS()
+	if err == nil || !strings.Contains(err.Error(), "/nonexistent/libcblas.so") {
+		t.Fatalf("NewBLAS with %s=/nonexistent/libcblas.so: error %v, want one naming the path", accel.BLASLibEnv, err)
+	}
+	if _, err := accel.Open("blas"); err == nil {
+		t.Fatal(`Open("blas") with a missing library succeeded`)
+	}
+}

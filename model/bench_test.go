@@ -1,0 +1,55 @@
+package model
+
+import (
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/lightbeam-ml/lightbeam/accel"
+)
+
+// benchGradient times one Gradient call of m on a batch of n rows.
+func benchGradient(b *testing.B, be accel.Backend, cfg Config, n int) {
+	m := mustNew(b, cfg)
+	params := m.Init(1)
+	batch := randomBatch(m, n, 2)
+	ws := NewWorkspace(m, be)
+	defer ws.Close()
+	grad := make([]float32, m.NumParams())
+	if _, err := ws.Gradient(params, batch, grad); err != nil { // warm: allocate buffers
+		b.Fatal(err)
+	}
+	// The build machine is shared: report CPU time too, which contention
+	// inflates less than wall time.
+	start := cpuTime()
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := ws.Gradient(params, batch, grad); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64((cpuTime()-start).Milliseconds())/float64(b.N), "cpu-ms/op")
+}
+
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+var mnistMLP = Config{Arch: MLP, Inputs: 784, Hidden: []int{300, 100}, Outputs: 10}
+
+func BenchmarkGradientMLP784x512Go(b *testing.B) { benchGradient(b, backend(b), mnistMLP, 512) }
+
+func BenchmarkGradientMLP784x512BLAS(b *testing.B) {
+	be, err := accel.NewBLAS()
+	if err != nil {
+		b.Skip("no BLAS library: ", err)
+	}
+	defer be.Close()
+	benchGradient(b, be, mnistMLP, 512)
+}
+
+func BenchmarkGradientSoftmax784x512Go(b *testing.B) {
+	benchGradient(b, backend(b), Config{Arch: Softmax, Inputs: 784, Outputs: 10}, 512)
+}

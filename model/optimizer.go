@@ -1,0 +1,285 @@
+package model
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+)
+
+// Method names an optimization method.
+type Method string
+
+// The methods.
+const (
+	SGD      Method = "sgd"      // w ← w − η·g
+	Momentum Method = "momentum" // heavy ball, or Nesterov with OptimizerConfig.Nesterov
+	Adam     Method = "adam"
+)
+
+// Objective says which way the optimizer moves.
+type Objective string
+
+// The objectives. Maximize is gradient ascent on the gradient it is given;
+// for a model the log-likelihood is ℓ = −loss (cross-entropy is −log p;
+// squared loss is a Gaussian log-likelihood up to scale and a constant), so
+//
+//	ascent on ℓ with ∇ℓ = −∇loss   ≡   descent on loss with ∇loss
+//
+// and both produce the same parameters bit for bit.
+const (
+	Minimize Objective = "minimize"
+	Maximize Objective = "maximize"
+)
+
+// Sign is the factor that turns the objective's gradient into the loss
+// gradient the update rules descend: +1 for Minimize, −1 for Maximize.
+func (o Objective) Sign() float64 {
+	if o == Maximize {
+		return -1
+	}
+	return 1
+}
+
+// OptimizerConfig configures an Optimizer.
+type OptimizerConfig struct {
+	// Method is the update rule. Optional. Defaults to SGD.
+	Method Method
+	// Schedule gives the learning rate per step. Required.
+	Schedule Schedule
+	// Momentum μ in [0,1) for Momentum. Optional. Defaults to 0.9.
+	Momentum float64
+	// Nesterov selects Nesterov's look-ahead form of Momentum.
+	Nesterov bool
+	// Beta1, Beta2, Epsilon are Adam's constants. Optional. Default to
+	// 0.9, 0.999 and 1e-8.
+	Beta1, Beta2, Epsilon float64
+	// L2 λ₂ ≥ 0 adds λ₂·w to the gradient (coupled weight decay).
+	L2 float64
+	// L1 λ₁ ≥ 0 applies the proximal soft-threshold after each update:
+	// w ← sign(w)·max(|w| − η·λ₁, 0).
+	L1 float64
+	// ClipNorm c > 0 rescales the gradient to norm c when its Euclidean
+	// norm exceeds c. Optional. Defaults to 0, no clipping.
+	ClipNorm float64
+	// Objective is Minimize (gradients of a loss) or Maximize (gradients
+	// of a log-likelihood or other objective to raise). Optional.
+	// Defaults to Minimize.
+	Objective Objective
+}
+
+func (c *OptimizerConfig) defaults() {
+	if c.Method == "" {
+		c.Method = SGD
+	}
+	if c.Objective == "" {
+		c.Objective = Minimize
+	}
+	if c.Schedule.Kind == "" {
+		c.Schedule.Kind = Constant
+	}
+	if c.Method == Momentum && c.Momentum == 0 {
+		c.Momentum = 0.9
+	}
+	if c.Beta1 == 0 {
+		c.Beta1 = 0.9
+	}
+	if c.Beta2 == 0 {
+		c.Beta2 = 0.999
+	}
+	if c.Epsilon == 0 {
+		c.Epsilon = 1e-8
+	}
+}
+
+// Validate reports a configuration that cannot be used (after defaults).
+func (c OptimizerConfig) Validate() error {
+	c.defaults()
+	switch c.Method {
+	case SGD, Momentum, Adam:
+	default:
+		return fmt.Errorf("model: unknown optimizer %q (want sgd, momentum or adam)", c.Method)
+	}
+	if c.Objective != Minimize && c.Objective != Maximize {
+		return fmt.Errorf("model: unknown objective %q (want minimize or maximize)", c.Objective)
+	}
+	if err := c.Schedule.Validate(); err != nil {
+		return err
+	}
+	if c.Momentum < 0 || c.Momentum >= 1 {
+		return fmt.Errorf("model: momentum %v outside [0,1)", c.Momentum)
+	}
+	if c.Beta1 < 0 || c.Beta1 >= 1 || c.Beta2 < 0 || c.Beta2 >= 1 || !(c.Epsilon > 0) {
+		return fmt.Errorf("model: adam needs betas in [0,1) and epsilon > 0, got %v, %v, %v", c.Beta1, c.Beta2, c.Epsilon)
+	}
+	if !(c.L1 >= 0) || !(c.L2 >= 0) || !(c.ClipNorm >= 0) {
+		return fmt.Errorf("model: l1 %v, l2 %v and clip norm %v must be ≥ 0", c.L1, c.L2, c.ClipNorm)
+	}
+	return nil
+}
+
+// Optimizer updates a flat parameter vector on the host. Its state (step
+// count, momentum or Adam moments) round-trips through State and
+// LoadState, so a resumed run continues exactly where it stopped.
+type Optimizer struct {
+	cfg  OptimizerConfig
+	n    int
+	step int64
+	m, v []float32 // momentum buffer or Adam's first moment; Adam's second moment
+}
+
+// NewOptimizer returns an optimizer for n parameters.
+func NewOptimizer(cfg OptimizerConfig, n int) (*Optimizer, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg.defaults()
+	o := &Optimizer{cfg: cfg, n: n}
+	switch cfg.Method {
+	case Momentum:
+		o.m = make([]float32, n)
+	case Adam:
+		o.m = make([]float32, n)
+		o.v = make([]float32, n)
+	}
+	return o, nil
+}
+
+// Config returns the configuration with defaults filled in.
+func (o *Optimizer) Config() OptimizerConfig { return o.cfg }
+
+// Steps returns the number of steps taken.
+func (o *Optimizer) Steps() int64 { return o.step }
+
+// LR returns the learning rate the next step will use.
+func (o *Optimizer) LR() float64 { return o.cfg.Schedule.At(o.step) }
+
+// Step updates params in place from grad, the gradient of the objective at
+// params averaged over the batch (divide a summed gradient by the batch
+// size first). grad is not modified. It returns ‖grad‖ before clipping.
+//
+// With σ = Objective.Sign(), s the clipping factor min(1, c/‖grad‖) and
+// η the scheduled rate, each parameter's loss gradient is
+//
+//	g = σ·s·grad + λ₂·w
+//
+// and the update is, for SGD, momentum (heavy ball; Nesterov) and Adam
+// (t = step+1):
+//
+//	w ← w − η·g
+//	b ← μ·b + g;  w ← w − η·b;   Nesterov: w ← w − η·(g + μ·b)
+//	m ← β₁m + (1−β₁)g;  v ← β₂v + (1−β₂)g²;  w ← w − η·m̂/(√v̂ + ε),
+//	    m̂ = m/(1−β₁ᵗ),  v̂ = v/(1−β₂ᵗ)
+//
+// followed, when λ₁ > 0, by w ← sign(w)·max(|w| − η·λ₁, 0).
+func (o *Optimizer) Step(params, grad []float32) float64 {
+	if len(params) != o.n || len(grad) != o.n {
+		panic(fmt.Errorf("%w: optimizer for %d parameters stepped with %d params and %d grads", ErrShape, o.n, len(params), len(grad)))
+	}
+	c := &o.cfg
+	var sq float64
+	for _, g := range grad {
+		sq += float64(g) * float64(g)
+	}
+	norm := math.Sqrt(sq)
+	scale := c.Objective.Sign()
+	if c.ClipNorm > 0 && norm > c.ClipNorm {
+		scale *= c.ClipNorm / norm
+	}
+	lr := c.Schedule.At(o.step)
+	o.step++
+	t := float64(o.step)
+	bc1, bc2 := 1-math.Pow(c.Beta1, t), 1-math.Pow(c.Beta2, t)
+	mu := c.Momentum
+	shrink := lr * c.L1
+	for i, gi := range grad {
+		w := float64(params[i])
+		g := scale*float64(gi) + c.L2*w
+		switch c.Method {
+		case SGD:
+			w -= lr * g
+		case Momentum:
+			b := mu*float64(o.m[i]) + g
+			o.m[i] = float32(b)
+			if c.Nesterov {
+				w -= lr * (g + mu*b)
+			} else {
+				w -= lr * b
+			}
+		case Adam:
+			m := c.Beta1*float64(o.m[i]) + (1-c.Beta1)*g
+			v := c.Beta2*float64(o.v[i]) + (1-c.Beta2)*g*g
+			o.m[i], o.v[i] = float32(m), float32(v)
+			w -= lr * (m / bc1) / (math.Sqrt(v/bc2) + c.Epsilon)
+		}
+		if shrink > 0 {
+			w = math.Copysign(math.Max(math.Abs(w)-shrink, 0), w)
+		}
+		params[i] = float32(w)
+	}
+	return norm
+}
+
+// Names of the optimizer's state tensors and metadata keys.
+const (
+	stateMomentum = "optimizer.momentum"
+	stateAdamM    = "optimizer.adam.m"
+	stateAdamV    = "optimizer.adam.v"
+	metaMethod    = "optimizer.method"
+	metaStep      = "optimizer.step"
+)
+
+// State returns the optimizer's state as named flat tensors (sharing the
+// optimizer's memory) and metadata strings (method, step count), ready to
+// be written into a checkpoint beside the parameters.
+func (o *Optimizer) State() ([]Tensor, map[string]string) {
+	var ts []Tensor
+	switch o.cfg.Method {
+	case Momentum:
+		ts = []Tensor{{Name: stateMomentum, Shape: []int{o.n}, Data: o.m}}
+	case Adam:
+		ts = []Tensor{{Name: stateAdamM, Shape: []int{o.n}, Data: o.m}, {Name: stateAdamV, Shape: []int{o.n}, Data: o.v}}
+	}
+	return ts, map[string]string{metaMethod: string(o.cfg.Method), metaStep: strconv.FormatInt(o.step, 10)}
+}
+
+// LoadState restores what State returned. tensors may hold others (the
+// parameters); those not named by the optimizer are ignored.
+func (o *Optimizer) LoadState(tensors []Tensor, meta map[string]string) error {
+	if m := meta[metaMethod]; m != string(o.cfg.Method) {
+		return fmt.Errorf("model: optimizer state is for method %q, not %q", m, o.cfg.Method)
+	}
+	step, err := strconv.ParseInt(meta[metaStep], 10, 64)
+	if err != nil || step < 0 {
+		return fmt.Errorf("model: optimizer state has step %q, want an integer ≥ 0", meta[metaStep])
+	}
+	byName := map[string][]float32{}
+	for _, t := range tensors {
+		byName[t.Name] = t.Data
+	}
+	restore := func(name string, dst []float32) error {
+		src, ok := byName[name]
+		if !ok {
+			return fmt.Errorf("model: optimizer state lacks tensor %q", name)
+		}
+		if len(src) != len(dst) {
+			return fmt.Errorf("model: optimizer tensor %q has %d values, want %d", name, len(src), len(dst))
+		}
+		copy(dst, src)
+		return nil
+	}
+	switch o.cfg.Method {
+	case Momentum:
+		if err := restore(stateMomentum, o.m); err != nil {
+			return err
+		}
+	case Adam:
+		if err := restore(stateAdamM, o.m); err != nil {
+			return err
+		}
+		if err := restore(stateAdamV, o.v); err != nil {
+			return err
+		}
+	}
+	o.step = step
+	return nil
+}

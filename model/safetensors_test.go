@@ -1,0 +1,135 @@
+package model
+
+import (
+	"bytes"
+	"encoding/binary"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+func TestSafetensorsRoundTrip(t *testing.T) {
+	ts := []Tensor{
+		{Name: "a", Shape: []int{2, 3}, Data: []float32{1, 2, 3, 4, 5, 6}},
+		{Name: "scalar", Shape: []int{}, Data: []float32{-7.5}},
+		{Name: "empty", Shape: []int{0, 4}, Data: []float32{}},
+		{Name: "b", Shape: []int{2}, Data: []float32{0.25, 1e-30}},
+	}
+	meta := map[string]string{"k": "v", "stats": `{"mean":[0.1]}`}
+	var buf bytes.Buffer
+	if err := EncodeSafetensors(&buf, ts, meta); err != nil {
+		t.Fatal(err)
+	}
+	data := buf.Bytes()
+	if hn := binary.LittleEndian.Uint64(data); hn%8 != 0 || !bytes.HasPrefix(data[8:], []byte("{")) {
+		t.Errorf("header length %d not a multiple of 8 or not JSON", hn)
+	}
+	got, gotMeta, err := DecodeSafetensors(data, "mem")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if gotMeta["k"] != "v" || gotMeta["stats"] != meta["stats"] {
+		t.Errorf("metadata %v", gotMeta)
+	}
+	if len(got) != len(ts) {
+		t.Fatalf("%d tensors back, want %d", len(got), len(ts))
+	}
+	for i := range ts { // data order is the order written
+		if got[i].Name != ts[i].Name || !slices.Equal(got[i].Shape, ts[i].Shape) || !slices.Equal(got[i].Data, ts[i].Data) {
+			t.Errorf("tensor %d = %+v, want %+v", i, got[i], ts[i])
+		}
+	}
+}
+
+// corrupt builds a file from a raw header and data section.
+func corrupt(header string, data int) []byte {
+	b := binary.LittleEndian.AppendUint64(nil, uint64(len(header)))
+	return append(append(b, header...), make([]byte, data)...)
+}
+
+func TestSafetensorsRejects(t *testing.T) {
+	good := `{"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}`
+	if _, _, err := DecodeSafetensors(corrupt(good, 8), "x"); err != nil {
+		t.Fatalf("good file rejected: %v", err)
+	}
+	truncatedHeader := corrupt(good, 8)
+	binary.LittleEndian.PutUint64(truncatedHeader, 1000)
+	tests := []struct {
+		name string
+		data []byte
+		want string
+	}{
+		{"short", []byte{1, 2, 3}, "too short"},
+		{"header past end", truncatedHeader, "header length 1000"},
+		{"bad json", corrupt(`{"w":`, 8), "invalid JSON"},
+		{"dtype", corrupt(`{"w":{"dtype":"F16","shape":[4],"data_offsets":[0,8]}}`, 8), `dtype "F16"`},
+		{"size mismatch", corrupt(`{"w":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}`, 16), "needs 12 bytes"},
+		{"past data", corrupt(`{"w":{"dtype":"F32","shape":[2],"data_offsets":[0,16]}}`, 8), "outside the 8 data bytes"},
+		{"huge shape", corrupt(`{"w":{"dtype":"F32","shape":[1000000,1000000,1000000],"data_offsets":[0,8]}}`, 8), "larger than"},
+		{"trailing", corrupt(good, 12), "cover 8 of the 12"},
+		{"gap", corrupt(`{"w":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}`, 8), "gap or overlap"},
+		{"overlap", corrupt(`{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}`, 8), "gap or overlap"},
+		{"meta", corrupt(`{"__metadata__":{"a":1}}`, 0), "map of strings"},
+		{"unknown field", corrupt(`{"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8],"x":1}}`, 8), "invalid header entry"},
+	}
+	for _, tt := range tests {
+		_, _, err := DecodeSafetensors(tt.data, "/tmp/m.safetensors")
+		if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), "/tmp/m.safetensors") {
+			t.Errorf("%s: err %v, want one naming the file and containing %q", tt.name, err, tt.want)
+		}
+	}
+	if err := EncodeSafetensors(&bytes.Buffer{}, []Tensor{{Name: "w", Shape: []int{3}, Data: []float32{1}}}, nil); err == nil {
+		t.Error("encoding a tensor whose data does not match its shape succeeded")
+	}
+}
+
+func TestSaveLoadModel(t *testing.T) {
+	dir := t.TempDir()
+	for _, cfg := range []Config{
+		{Arch: MLP, Inputs: 6, Hidden: []int{5, 4}, Outputs: 3},
+		{Arch: Softmax, Inputs: 6, Outputs: 2},
+		{Arch: Linear, Inputs: 6, Outputs: 1},
+	} {
+		m := mustNew(t, cfg)
+		p := m.Init(2)
+		path := filepath.Join(dir, string(cfg.Arch)+".safetensors")
+		if err := SaveModel(path, m, p, map[string]string{"preprocess.mean": "[0.5]"}); err != nil {
+			t.Fatal(err)
+		}
+		m2, p2, meta, err := LoadModel(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m2.String() != m.String() || !slices.Equal(p, p2) {
+			t.Errorf("%s: loaded %s with equal params %v", m, m2, slices.Equal(p, p2))
+		}
+		if meta["preprocess.mean"] != "[0.5]" || meta[MetaVersion] != Version || meta[MetaFormat] != "model" {
+			t.Errorf("metadata %v", meta)
+		}
+		if _, err := LoadCheckpoint(path); err == nil || !strings.Contains(err.Error(), "not a checkpoint") {
+			t.Errorf("LoadCheckpoint of a model file: %v", err)
+		}
+	}
+	m := mustNew(t, Config{Arch: Softmax, Inputs: 2, Outputs: 2})
+	if err := SaveModel(filepath.Join(dir, "x"), m, m.Init(1), map[string]string{MetaArch: "mlp"}); err == nil {
+		t.Error("reserved metadata key accepted")
+	}
+	// A file whose tensors do not match its metadata.
+	path := filepath.Join(dir, "bad.safetensors")
+	WriteSafetensors(path, []Tensor{{Name: "linear.weight", Shape: []int{2, 3}, Data: make([]float32, 6)}},
+		map[string]string{MetaArch: "softmax", MetaSizes: "2,2"})
+	if _, _, _, err := LoadModel(path); err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "shape") {
+		t.Errorf("mismatched tensor: %v", err)
+	}
+	if _, _, _, err := LoadModel(filepath.Join(dir, "missing")); err == nil || !strings.Contains(err.Error(), "missing") {
+		t.Errorf("missing file: %v", err)
+	}
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if strings.Contains(e.Name(), ".tmp") {
+			t.Errorf("temporary file %s left behind", e.Name())
+		}
+	}
+}

@@ -1,0 +1,148 @@
+// Package preprocess is lightbeam's first pipeline: it reads raw training
+// data (MNIST-style IDX, CSV or LIBSVM, local or gs://), rejects bad
+// records with a reason, computes statistics, scales the features with the
+// training split's statistics, splits train/validation/test by a hash of
+// each record's identity, and writes compressed shards and, last, the
+// manifest. Build assembles the pipeline; Run plans, runs it and reports.
+package preprocess
+
+import (
+	"fmt"
+	"math"
+	"strings"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+
+	"github.com/lightbeam-ml/lightbeam/transforms"
+	"github.com/lightbeam-ml/lightbeam/transforms/formats"
+	"github.com/lightbeam-ml/lightbeam/transforms/shardio"
+)
+
+// Config is what a preprocess run needs.
+type Config struct {
+	Format string // Required. "idx", "csv" or "libsvm".
+	// Input is required. For idx: a directory holding the four MNIST files,
+	// or "IMAGES,LABELS" pairs separated by ";" (all training data; give
+	// test pairs in TestInput). For csv and libsvm: files or globs,
+	// separated by commas.
+	Input     string
+	TestInput string // Optional. idx: "IMAGES,LABELS" pairs for the test split.
+	Out       string // Required. Output directory (local or gs://).
+
+	Shards            int                  // Optional. Shard files per split. Defaults to 4.
+	Scale             string               // Optional. standard|minmax|none. Defaults to standard.
+	Split             transforms.Fractions // Optional (csv, libsvm). Defaults to 0.8/0.1/0.1.
+	Validation        float64              // Optional (idx). Share of train carved out for validation. Defaults to 0.1.
+	MaxRejectFraction float64              // Optional. Defaults to 0.01.
+	BlockRows         int                  // Optional. Rows per block. Defaults to 4096.
+	ChunkBytes        int64                // Optional. Bytes per parse task of a CSV/LIBSVM file. Defaults to 32 MiB.
+	Overwrite         bool                 // Optional. Replace an existing output.
+
+	CSV    formats.CSVOptions    // csv only.
+	LIBSVM formats.LIBSVMOptions // libsvm only.
+	// Features is the number of LIBSVM features; 0 scans the input for
+	// the largest index.
+	Features int
+	// Classes is the number of IDX classes. Defaults to 10.
+	Classes int
+}
+
+// Version is written into manifests; main sets it.
+var Version = "dev"
+
+func (c *Config) defaults() {
+	if c.Shards == 0 {
+		c.Shards = 4
+	}
+	if c.Scale == "" {
+		c.Scale = "standard"
+	}
+	if c.Split == (transforms.Fractions{}) {
+		c.Split = transforms.Fractions{0.8, 0.1, 0.1}
+	}
+	if c.MaxRejectFraction == 0 {
+		c.MaxRejectFraction = 0.01
+	}
+	if c.BlockRows == 0 {
+		c.BlockRows = 4096
+	}
+	if c.ChunkBytes == 0 {
+		c.ChunkBytes = 32 << 20
+	}
+	if c.Classes == 0 {
+		c.Classes = 10
+	}
+}
+
+func (c *Config) validate() error {
+	switch c.Format {
+	case "idx", "csv", "libsvm":
+	default:
+		return fmt.Errorf("--format=%q: want idx, csv or libsvm", c.Format)
+	}
+	if c.Input == "" {
+		return fmt.Errorf("--input is required")
+	}
+	if c.Out == "" {
+		return fmt.Errorf("--out is required")
+	}
+	if c.Shards < 1 || c.Shards > 1<<16 {
+		return fmt.Errorf("--shards=%d: want 1..65536", c.Shards)
+	}
+	ok := false
+	for _, m := range transforms.ScaleMethods {
+		ok = ok || m == c.Scale
+	}
+	if !ok {
+		return fmt.Errorf("--scale=%q: want one of %s", c.Scale, strings.Join(transforms.ScaleMethods, ", "))
+	}
+	if !(c.Validation >= 0 && c.Validation < 1) {
+		return fmt.Errorf("--validation=%g: want a share in [0,1)", c.Validation)
+	}
+	if !(c.MaxRejectFraction >= 0 && c.MaxRejectFraction <= 1) {
+		return fmt.Errorf("--max-reject-fraction=%g: want a share in [0,1]", c.MaxRejectFraction)
+	}
+	if c.BlockRows < 1 || c.ChunkBytes < 1 {
+		return fmt.Errorf("block rows and chunk bytes must be positive")
+	}
+	if sum := c.Split[0] + c.Split[1] + c.Split[2]; math.Abs(sum-1) > 1e-9 {
+		return fmt.Errorf("split fractions sum to %g, not 1", sum)
+	}
+	return nil
+}
+
+// Plan is what Run learns before building the pipeline: the parse tasks
+// and the schema. Planning reads file listings, headers, and for CSV with
+// categorical columns or LIBSVM without --features, one pass over the data.
+type Plan struct {
+	Tasks     []transforms.ParseTask
+	Parse     transforms.ParseConfig
+	Source    shardio.Source
+	Schema    shardio.Schema
+	Fractions transforms.Fractions
+}
+
+// Build adds the preprocess pipeline for plan to s: parse → split →
+// analyze → scale → shard → manifest.
+func Build(s beam.Scope, cfg Config, plan *Plan) {
+	tasks := beam.Reshuffle(s, beam.CreateList(s, plan.Tasks))
+	blocks, counts := transforms.Parse(s, tasks, plan.Parse)
+	bySplit := transforms.SplitBlocks(s, blocks, plan.Fractions)
+	stats := transforms.Analyze(s, bySplit, plan.Schema.Task == formats.Classification)
+	scale := transforms.FitScaleTo(s, stats, cfg.Scale, plan.Schema.Sparse, transforms.NumSplits*cfg.Shards)
+	byShard := transforms.KeyByShard(s, bySplit, cfg.Shards)
+	shards := transforms.WriteShards(s, byShard, scale, transforms.ShardConfig{
+		Dir: cfg.Out, Shards: cfg.Shards, Features: plan.Schema.Features, Sparse: plan.Schema.Sparse,
+	})
+	transforms.WriteManifest(s, shards, stats, counts, transforms.ManifestConfig{
+		Dir: cfg.Out, Shards: cfg.Shards, MaxRejectFraction: cfg.MaxRejectFraction,
+		Scale: cfg.Scale, Missing: cfg.CSV.Missing, Source: plan.Source, Schema: plan.Schema,
+		CreatedBy: "lightbeam " + Version,
+	})
+}
+
+// Prepare validates cfg and fills in its defaults.
+func Prepare(cfg *Config) error {
+	cfg.defaults()
+	return cfg.validate()
+}

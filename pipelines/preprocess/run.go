@@ -1,0 +1,109 @@
+package preprocess
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/x/beamx"
+
+	"github.com/lightbeam-ml/lightbeam/transforms/shardio"
+	"github.com/lightbeam-ml/lightbeam/transforms/storage"
+)
+
+// Report is report.json: what a run read, wrote and rejected.
+type Report struct {
+	RowsRead     int64            `json:"rows_read"`
+	RowsWritten  int64            `json:"rows_written"`
+	RowsRejected int64            `json:"rows_rejected"`
+	Features     int              `json:"features"`
+	Classes      int              `json:"classes"`
+	Shards       int              `json:"shards"`
+	Splits       map[string]int64 `json:"splits"`
+	BytesIn      int64            `json:"bytes_in"`
+	BytesOut     int64            `json:"bytes_out"`
+	Seconds      float64          `json:"seconds"`
+	Format       string           `json:"format"`
+	Scale        string           `json:"scale"`
+	Out          string           `json:"out"`
+	Rejects      []string         `json:"rejects,omitempty"`
+}
+
+// Run preprocesses cfg.Input into cfg.Out on the runner named by Beam's
+// --runner flag, then writes report.json beside the manifest.
+func Run(ctx context.Context, cfg Config) (*Report, error) {
+	start := time.Now()
+	if err := Prepare(&cfg); err != nil {
+		return nil, err
+	}
+	manifest := storage.Join(cfg.Out, shardio.ManifestName)
+	if ok, err := storage.Exists(ctx, manifest); err != nil {
+		return nil, err
+	} else if ok {
+		if !cfg.Overwrite {
+			return nil, fmt.Errorf("%s exists: %s already holds a finished preprocess output (pass --overwrite to replace it)", manifest, cfg.Out)
+		}
+		// Drop the manifest first: until the new one is written, the
+		// directory reads as incomplete, never as a mix of two runs.
+		if err := storage.Remove(ctx, manifest); err != nil {
+			return nil, err
+		}
+	}
+	if err := storage.MkdirAll(ctx, cfg.Out); err != nil {
+		return nil, err
+	}
+	plan, err := MakePlan(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	p, s := beam.NewPipelineWithRoot()
+	Build(s, cfg, plan)
+	if _, err := beamx.RunWithMetrics(ctx, p); err != nil {
+		return nil, fmt.Errorf("preprocess pipeline failed: %w", err)
+	}
+	m, err := shardio.ReadManifest(ctx, cfg.Out)
+	if err != nil {
+		return nil, err
+	}
+	rep := NewReport(m, cfg.Out)
+	rep.Seconds = time.Since(start).Seconds()
+	b, err := json.MarshalIndent(rep, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	if err := storage.WriteBytes(ctx, storage.Join(cfg.Out, "report.json"), append(b, '\n')); err != nil {
+		return nil, err
+	}
+	return rep, nil
+}
+
+// NewReport summarizes a manifest.
+func NewReport(m *shardio.Manifest, out string) *Report {
+	r := &Report{
+		RowsRead: m.RowsRead, RowsRejected: m.RowsRejected,
+		Features: m.Schema.Features, Classes: m.Schema.Classes,
+		Splits:  map[string]int64{"train": 0, "validation": 0, "test": 0},
+		BytesIn: m.Source.BytesIn, Format: m.Source.Format, Scale: m.Scale.Method,
+		Out: out, Rejects: m.Rejects,
+	}
+	for name, sp := range m.Splits {
+		r.Splits[name] = sp.Rows
+		r.RowsWritten += sp.Rows
+		for _, sh := range sp.Shards {
+			r.Shards++
+			r.BytesOut += sh.Bytes
+		}
+	}
+	return r
+}
+
+// Summary is the short human summary the command prints.
+func (r *Report) Summary() string {
+	return fmt.Sprintf("preprocess: %d rows read, %d written (train %d, validation %d, test %d), %d rejected\n"+
+		"            %d features, %d classes, %d shard files, %.1f MB in → %.1f MB out, %.1f s\n"+
+		"            output: %s (manifest.json, report.json)",
+		r.RowsRead, r.RowsWritten, r.Splits["train"], r.Splits["validation"], r.Splits["test"], r.RowsRejected,
+		r.Features, r.Classes, r.Shards, float64(r.BytesIn)/1e6, float64(r.BytesOut)/1e6, r.Seconds, r.Out)
+}
