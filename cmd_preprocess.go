@@ -4,6 +4,8 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"os"
+	"runtime/pprof"
 	"strings"
 
 	"github.com/lightbeam-ml/lightbeam/pipelines/preprocess"
@@ -16,7 +18,7 @@ func init() {
 		summary: "read raw data (idx, csv, libsvm), validate, scale, split and write shards + manifest",
 		flags: func(fs *flag.FlagSet) func(context.Context) error {
 			var cfg preprocess.Config
-			var split, categorical, classes string
+			var split, categorical, classes, cpuProfile string
 			fs.StringVar(&cfg.Format, "format", "", "input format: idx, csv or libsvm (required)")
 			fs.StringVar(&cfg.Input, "input", "", "input: for idx (default: the bundled MNIST) a directory with the four MNIST files or IMAGES,LABELS[;IMAGES,LABELS]; for csv/libsvm files or globs, comma-separated (local or gs://)")
 			fs.StringVar(&cfg.TestInput, "test-input", "", "idx: IMAGES,LABELS pairs for the test split (a directory input takes t10k-*)")
@@ -35,6 +37,7 @@ func init() {
 			fs.StringVar(&classes, "classes", "", "csv/libsvm: comma-separated class names (labels must be one of them)")
 			fs.StringVar(&cfg.CSV.Task, "task", "classification", "classification or regression (labels are any number)")
 			fs.IntVar(&cfg.Features, "features", 0, "libsvm: number of features (0: scan the input for the largest index)")
+			fs.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file (prism runs its workers in this process, so it covers them)")
 			return func(ctx context.Context) error {
 				f, err := transforms.ParseFractions(split)
 				if err != nil {
@@ -53,6 +56,17 @@ func init() {
 					cfg.CSV.Classes = strings.Split(classes, ",")
 				}
 				cfg.LIBSVM.Task = cfg.CSV.Task
+				if cpuProfile != "" {
+					f, err := os.Create(cpuProfile)
+					if err != nil {
+						return err
+					}
+					defer f.Close()
+					if err := pprof.StartCPUProfile(f); err != nil {
+						return fmt.Errorf("--cpuprofile: %w", err)
+					}
+					defer pprof.StopCPUProfile()
+				}
 				rep, err := preprocess.Run(ctx, cfg)
 				if err != nil {
 					return err

@@ -11,6 +11,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"runtime/pprof"
 	"sort"
 	"strings"
 
@@ -49,7 +50,16 @@ func register(c command) {
 }
 
 func main() {
+	// LIGHTBEAM_CPUPROFILE=FILE writes a CPU profile of the whole command
+	// (pipeline construction, the in-process runner and its workers).
+	if path := os.Getenv("LIGHTBEAM_CPUPROFILE"); path != "" {
+		f, err := os.Create(path)
+		if err == nil && pprof.StartCPUProfile(f) == nil {
+			defer pprof.StopCPUProfile()
+		}
+	}
 	if err := run(os.Args[1:]); err != nil {
+		pprof.StopCPUProfile()
 		fmt.Fprintln(os.Stderr, "lightbeam:", err)
 		os.Exit(1)
 	}

@@ -23,7 +23,7 @@ type ParseTask struct {
 	LabelsPath string // IDX only: the labels file paired with Path
 	Offset     int64  // first byte of the chunk
 	Length     int64  // bytes in the chunk; -1 reads to the end
-	FirstLine  int64  // 1-based line number of the chunk's first line
+	FirstLine  int64  // 1-based line number of the chunk's first line (a CSV task at offset 0 starts with the header)
 	Split      int    // the source's fixed split, or -1 to split by hash
 }
 
@@ -165,8 +165,10 @@ func (fn *parseFn) parseLines(ctx context.Context, t ParseTask, emit formats.Emi
 		}
 	}
 	name := storage.Base(t.Path)
+	firstLine := t.FirstLine
 	if fn.Format == "csv" {
 		if t.Offset == 0 { // the header, checked against the plan's
+			firstLine++ // the header is line FirstLine; data starts after it
 			br := bufio.NewReaderSize(r, 1<<16)
 			header, _, err := formats.ReadCSVHeader(br, fn.csv.Options.Comma)
 			if err != nil {
@@ -177,9 +179,9 @@ func (fn *parseFn) parseLines(ctx context.Context, t ParseTask, emit formats.Emi
 			}
 			r = br
 		}
-		n, err = formats.ParseCSV(r, name, t.FirstLine, fn.csv, fn.BlockRows, emit, reject)
+		n, err = formats.ParseCSV(r, name, firstLine, fn.csv, fn.BlockRows, emit, reject)
 	} else {
-		n, err = formats.ParseLIBSVM(r, name, t.FirstLine, fn.LIBSVM.Features, fn.LIBSVM.Options, fn.BlockRows, emit, reject)
+		n, err = formats.ParseLIBSVM(r, name, firstLine, fn.LIBSVM.Features, fn.LIBSVM.Options, fn.BlockRows, emit, reject)
 	}
 	return n, counted.n, err
 }

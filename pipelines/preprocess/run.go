@@ -54,6 +54,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if err := storage.MkdirAll(ctx, cfg.Out); err != nil {
 		return nil, err
 	}
+	if err := removeStale(ctx, cfg.Out); err != nil {
+		return nil, err
+	}
 	plan, err := MakePlan(ctx, cfg)
 	if err != nil {
 		return nil, err
@@ -77,6 +80,25 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return nil, err
 	}
 	return rep, nil
+}
+
+// removeStale deletes what an earlier run (replaced, or one that failed
+// before its manifest) left in out: shard files, reject files and
+// report.json. Otherwise stale shards of another --shards count, or reject
+// files this run does not list, would sit beside the new output.
+func removeStale(ctx context.Context, out string) error {
+	for _, glob := range []string{"shards/*.lbs", "rejects/*.jsonl", "report.json"} {
+		names, err := storage.List(ctx, storage.Join(out, glob))
+		if err != nil {
+			return fmt.Errorf("listing old output %s: %w", storage.Join(out, glob), err)
+		}
+		for _, name := range names {
+			if err := storage.Remove(ctx, name); err != nil {
+				return fmt.Errorf("removing old output: %w", err)
+			}
+		}
+	}
+	return nil
 }
 
 // NewReport summarizes a manifest.

@@ -183,11 +183,46 @@ func List(ctx context.Context, glob string) ([]string, error) {
 		return nil, err
 	}
 	defer fs.Close()
+	if scheme(glob) == "gs" {
+		files, err := listGCS(ctx, fs, glob)
+		if err != nil {
+			return nil, wrapErr("list", glob, err)
+		}
+		sort.Strings(files)
+		return files, nil
+	}
 	files, err := fs.List(ctx, glob)
 	if err != nil {
 		return nil, wrapErr("list", glob, err)
 	}
 	sort.Strings(files)
+	return files, nil
+}
+
+// listGCS works around Beam 2.77's gcs List, which lists the objects whose
+// names start with the text before the first '*': a glob whose first
+// wildcard is '?' or '[' ("part-0000?.csv") matched nothing. Such a glob
+// (without "**") is listed by its literal prefix and filtered with
+// path.Match, which has the same rules for '*', '?' and '[...]'.
+func listGCS(ctx context.Context, fs filesystem.Interface, glob string) ([]string, error) {
+	first := strings.IndexAny(glob[len("gs://"):], "*?[")
+	if first < 0 || glob[len("gs://")+first] == '*' || strings.Contains(glob, "**") {
+		return fs.List(ctx, glob)
+	}
+	pattern := strings.ReplaceAll(glob, "[!", "[^")
+	if _, err := path.Match(pattern, ""); err != nil {
+		return nil, err
+	}
+	all, err := fs.List(ctx, glob[:len("gs://")+first]+"**")
+	if err != nil {
+		return nil, err
+	}
+	var files []string
+	for _, f := range all {
+		if ok, _ := path.Match(pattern, f); ok {
+			files = append(files, f)
+		}
+	}
 	return files, nil
 }
 

@@ -1,0 +1,90 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+
+	"github.com/lightbeam-ml/lightbeam/pipelines/train"
+)
+
+func init() {
+	register(command{
+		name:    "train",
+		summary: "train softmax regression, linear regression or an MLP with data-parallel SGD on Beam",
+		flags: func(fs *flag.FlagSet) func(context.Context) error {
+			var c train.Config
+			var hidden string
+			fs.StringVar(&c.Data, "data", "", "preprocess output directory (required)")
+			fs.StringVar(&c.Out, "out", "", "output directory for checkpoints, model.safetensors and report.json (required)")
+			fs.StringVar(&c.Model, "model", "softmax", "softmax, linear or mlp")
+			fs.StringVar(&hidden, "hidden", "", "mlp hidden layer widths (default 300,100)")
+			fs.StringVar(&c.Mode, "mode", "sync", "sync: one optimizer step per round with the summed gradient; local: K local steps per shard, then model averaging")
+			fs.IntVar(&c.Epochs, "epochs", 30, "epochs")
+			fs.IntVar(&c.Batch, "batch", 256, "sync: global mini-batch rows")
+			fs.IntVar(&c.LocalSteps, "local-steps", 0, "local: optimizer steps per shard per round (0: four rounds an epoch)")
+			fs.IntVar(&c.LocalBatch, "local-batch", 64, "local: rows per local step")
+			fs.StringVar(&c.Optimizer, "optimizer", "momentum", "sgd, momentum or adam")
+			fs.Float64Var(&c.LR, "lr", 0, "learning rate (default 0.05; 0.001 for adam)")
+			fs.StringVar(&c.Schedule, "schedule", "cosine", "learning-rate schedule: cosine, constant, step, invsqrt")
+			fs.IntVar(&c.StepSize, "step-epochs", 10, "step schedule: epochs between decays")
+			fs.Float64Var(&c.Gamma, "gamma", 0.1, "step schedule: decay factor")
+			fs.Float64Var(&c.Momentum, "momentum", 0.9, "momentum coefficient")
+			fs.BoolVar(&c.Nesterov, "nesterov", true, "Nesterov momentum")
+			fs.Float64Var(&c.L2, "l2", 0, "L2 weight decay")
+			fs.Float64Var(&c.L1, "l1", 0, "L1 penalty (proximal)")
+			fs.Float64Var(&c.Clip, "clip", 0, "clip the gradient norm to this (0: off)")
+			fs.StringVar(&c.Objective, "objective", "minimize", "minimize the loss, or maximize the log-likelihood (gradient ascent)")
+			fs.IntVar(&c.Patience, "patience", 0, "stop after this many epochs without a better validation loss (0: never)")
+			fs.BoolVar(&c.Resume, "resume", false, "continue from the last checkpoint in --out")
+			fs.BoolVar(&c.Overwrite, "overwrite", false, "replace a finished run in --out")
+			fs.Uint64Var(&c.Seed, "seed", 1, "random seed (initialization and batch order)")
+			fs.StringVar(&c.Accel, "accel", "auto", "math backend: auto, go, blas or cuda")
+			fs.BoolVar(&c.Plain, "plain", false, "run the same rounds in this process without Beam (the benchmark baseline)")
+			return func(ctx context.Context) error {
+				var err error
+				if c.Hidden, err = train.ParseHidden(hidden); err != nil {
+					return err
+				}
+				rep, err := train.Run(ctx, c, os.Stdout)
+				if err != nil {
+					return err
+				}
+				fmt.Printf("train: %s, best epoch %d of %d: validation accuracy %.2f%%, test accuracy %.2f%% (loss %.4f), %.0f examples/s, %.1f s\n       model: %s\n",
+					rep.Model, rep.BestEpoch, rep.Epochs, 100*rep.ValidationAccuracy, 100*rep.TestAccuracy, rep.TestLoss, rep.ExamplesPerSecond, rep.TrainSeconds, rep.ModelFile)
+				return nil
+			}
+		},
+	})
+	register(command{
+		name:    "evaluate",
+		summary: "evaluate a model file on a split of a preprocess output: accuracy, loss, confusion matrix",
+		flags: func(fs *flag.FlagSet) func(context.Context) error {
+			var modelPath, data, split, accelName string
+			var asJSON, plain bool
+			fs.StringVar(&modelPath, "model", "", "model.safetensors written by train (required)")
+			fs.StringVar(&data, "data", "", "preprocess output directory (required)")
+			fs.StringVar(&split, "split", "test", "train, validation or test")
+			fs.StringVar(&accelName, "accel", "auto", "math backend: auto, go, blas or cuda")
+			fs.BoolVar(&asJSON, "json", false, "print JSON only")
+			fs.BoolVar(&plain, "plain", false, "evaluate in this process without Beam")
+			return func(ctx context.Context) error {
+				if modelPath == "" || data == "" {
+					return fmt.Errorf("--model and --data are required")
+				}
+				res, err := train.EvaluateSplit(ctx, data, modelPath, split, accelName, plain)
+				if err != nil {
+					return err
+				}
+				b, _ := json.Marshal(res)
+				if !asJSON {
+					fmt.Print(res.Text())
+				}
+				fmt.Println(string(b))
+				return nil
+			}
+		},
+	})
+}

@@ -1,0 +1,367 @@
+package preprocess
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"reflect"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/lightbeam-ml/lightbeam/transforms/formats"
+	"github.com/lightbeam-ml/lightbeam/transforms/shardio"
+)
+
+// --- helpers ---------------------------------------------------------------
+
+func write(t *testing.T, dir, name string, data []byte) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func gz(b []byte) []byte {
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	zw.Write(b)
+	zw.Close()
+	return buf.Bytes()
+}
+
+// idx returns an IDX image file of len(labels) images of h×w pixels and its
+// label file; pixels are a deterministic function of image and position.
+func idx(h, w int, labels []byte) (images, lbls []byte) {
+	images = binary.BigEndian.AppendUint32(nil, 0x803)
+	images = binary.BigEndian.AppendUint32(images, uint32(len(labels)))
+	images = binary.BigEndian.AppendUint32(images, uint32(h))
+	images = binary.BigEndian.AppendUint32(images, uint32(w))
+	for i := range labels {
+		for j := range h * w {
+			images = append(images, byte(i*7+j*13))
+		}
+	}
+	lbls = binary.BigEndian.AppendUint32(nil, 0x801)
+	lbls = binary.BigEndian.AppendUint32(lbls, uint32(len(labels)))
+	return images, append(lbls, labels...)
+}
+
+func run(t *testing.T, cfg Config) (*Report, error) {
+	t.Helper()
+	return Run(context.Background(), cfg)
+}
+
+func mustRun(t *testing.T, cfg Config) *Report {
+	t.Helper()
+	rep, err := run(t, cfg)
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	return rep
+}
+
+// useRunner selects Beam's runner (the --runner flag that beamx reads) for
+// the rest of the test.
+func useRunner(t *testing.T, name string) {
+	t.Helper()
+	old := flag.Lookup("runner").Value.String()
+	if err := flag.Set("runner", name); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { flag.Set("runner", old) })
+}
+
+type reject struct {
+	File   string `json:"file"`
+	Record int64  `json:"record"`
+	Reason string `json:"reason"`
+}
+
+// rejects returns every reject of the output in out, ordered by file and
+// record, after checking that the manifest lists exactly the reject files.
+func rejects(t *testing.T, out string, m *shardio.Manifest) []reject {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join(out, "rejects", "*.jsonl"))
+	var rel []string
+	var all []reject
+	for _, f := range files {
+		rel = append(rel, "rejects/"+filepath.Base(f))
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dec := json.NewDecoder(bytes.NewReader(b))
+		for dec.More() {
+			var r reject
+			if err := dec.Decode(&r); err != nil {
+				t.Fatalf("%s: %v", f, err)
+			}
+			all = append(all, r)
+		}
+	}
+	if m != nil && !reflect.DeepEqual(rel, m.Rejects) && len(rel)+len(m.Rejects) > 0 {
+		t.Errorf("reject files %v, the manifest lists %v", rel, m.Rejects)
+	}
+	sort.Slice(all, func(i, j int) bool {
+		if all[i].File != all[j].File {
+			return all[i].File < all[j].File
+		}
+		return all[i].Record < all[j].Record
+	})
+	return all
+}
+
+func manifest(t *testing.T, out string) *shardio.Manifest {
+	t.Helper()
+	m, err := shardio.ReadManifest(context.Background(), out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// checksums maps each shard path of a manifest to its SHA-256.
+func checksums(m *shardio.Manifest) map[string]string {
+	out := map[string]string{}
+	for _, sp := range m.Splits {
+		for _, sh := range sp.Shards {
+			out[sh.Path] = sh.SHA256
+		}
+	}
+	return out
+}
+
+func noManifest(t *testing.T, out string) {
+	t.Helper()
+	if _, err := os.Stat(filepath.Join(out, shardio.ManifestName)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("%s: a manifest exists (stat: %v)", out, err)
+	}
+}
+
+// checkReportFile checks that report.json has the keys the issue asks for
+// and agrees with rep.
+func checkReportFile(t *testing.T, out string, rep *Report) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(out, "report.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"rows_read", "rows_written", "rows_rejected", "features", "classes", "shards", "splits", "bytes_in", "bytes_out", "seconds"} {
+		if _, ok := m[k]; !ok {
+			t.Errorf("report.json has no %q", k)
+		}
+	}
+	if m["rows_written"].(float64) != float64(rep.RowsWritten) || m["rows_rejected"].(float64) != float64(rep.RowsRejected) {
+		t.Errorf("report.json %v disagrees with the report %+v", m, rep)
+	}
+	if rep.RowsWritten != rep.Splits["train"]+rep.Splits["validation"]+rep.Splits["test"] {
+		t.Errorf("rows written %d != sum of splits %v", rep.RowsWritten, rep.Splits)
+	}
+	if rep.BytesIn <= 0 || rep.BytesOut <= 0 || rep.Seconds <= 0 {
+		t.Errorf("bytes in %d, out %d, seconds %g", rep.BytesIn, rep.BytesOut, rep.Seconds)
+	}
+}
+
+// --- IDX -------------------------------------------------------------------
+
+func TestRunIDX(t *testing.T) {
+	dir, out := t.TempDir(), t.TempDir()
+	train := make([]byte, 400)
+	for i := range train {
+		train[i] = byte(i % 10)
+	}
+	train[17] = 12 // not one of 10 classes
+	img, lbl := idx(3, 2, train)
+	write(t, dir, "train-images-idx3-ubyte.gz", gz(img))
+	write(t, dir, "train-labels-idx1-ubyte.gz", gz(lbl))
+	test := make([]byte, 60)
+	for i := range test {
+		test[i] = byte(9 - i%10)
+	}
+	timg, tlbl := idx(3, 2, test)
+	write(t, dir, "t10k-images-idx3-ubyte", timg)
+	write(t, dir, "t10k-labels-idx1-ubyte", tlbl)
+
+	rep := mustRun(t, Config{Format: "idx", Input: dir, Out: out, Shards: 2})
+	if rep.RowsRead != 460 || rep.RowsWritten != 459 || rep.RowsRejected != 1 || rep.Features != 6 || rep.Classes != 10 || rep.Shards != 6 {
+		t.Errorf("report %+v: want 460 read, 459 written, 1 rejected, 6 features, 10 classes, 6 shards", rep)
+	}
+	if rep.Splits["test"] != 60 || rep.Splits["train"]+rep.Splits["validation"] != 399 {
+		t.Errorf("splits %v: want test 60 (t10k), train+validation 399", rep.Splits)
+	}
+	if v := rep.Splits["validation"]; v < 20 || v > 60 {
+		t.Errorf("validation holds %d of 399 rows, want about 10%%", v)
+	}
+	checkReportFile(t, out, rep)
+	m := manifest(t, out)
+	if want := []reject{{"train-labels-idx1-ubyte.gz", 17, "label 12 >= 10 classes"}}; !reflect.DeepEqual(rejects(t, out, m), want) {
+		t.Errorf("rejects %+v, want %+v", rejects(t, out, m), want)
+	}
+	// Scaling is fitted on train only: standardized train features have
+	// mean 0 there (checked on the manifest's stats and scale).
+	st := m.Stats["train"]
+	for j := 0; j < 6; j++ {
+		if got := (st.Mean[j] - m.Scale.Offset[j]) * m.Scale.Factor[j]; math.Abs(got) > 1e-5 {
+			t.Errorf("feature %d: scaled train mean %g, want 0", j, got)
+		}
+	}
+}
+
+// Corrupt and inconsistent files fail with an error naming the file, and
+// leave no manifest.
+func TestRunCorruptInputs(t *testing.T) {
+	labels := make([]byte, 50)
+	img, lbl := idx(2, 2, labels)
+	badGz := gz(img)
+	badGz[len(badGz)-12] ^= 0x55 // inside the deflate stream or its CRC
+	for _, tc := range []struct {
+		name   string
+		files  map[string][]byte
+		format string
+		input  func(dir string) string
+		want   []string
+	}{
+		{"idx header count larger than the file", map[string][]byte{
+			"imgs": img[:len(img)-8], "lbls": lbl,
+		}, "idx", func(d string) string { return filepath.Join(d, "imgs") + "," + filepath.Join(d, "lbls") }, []string{"imgs", "header says 50 images"}},
+		{"idx labels disagree with images", map[string][]byte{
+			"imgs": img, "lbls": lbl[:len(lbl)-1],
+		}, "idx", func(d string) string { return filepath.Join(d, "imgs") + "," + filepath.Join(d, "lbls") }, []string{"lbls"}},
+		{"corrupt gzip", map[string][]byte{
+			"imgs.gz": badGz, "lbls": lbl,
+		}, "idx", func(d string) string { return filepath.Join(d, "imgs.gz") + "," + filepath.Join(d, "lbls") }, []string{"imgs.gz"}},
+		{"not gzip at all behind a gzip magic", map[string][]byte{
+			"data.csv.gz": []byte("\x1f\x8bnot really gzip"),
+		}, "csv", func(d string) string { return filepath.Join(d, "data.csv.gz") }, []string{"data.csv.gz"}},
+		{"truncated gzip csv", map[string][]byte{
+			"cut.csv.gz": func() []byte {
+				z := gz([]byte("a,label\n" + strings.Repeat("1,0\n", 1000)))
+				return z[:len(z)/2]
+			}(),
+		}, "csv", func(d string) string { return filepath.Join(d, "cut.csv.gz") }, []string{"cut.csv.gz"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir, out := t.TempDir(), t.TempDir()
+			for name, b := range tc.files {
+				write(t, dir, name, b)
+			}
+			cfg := Config{Format: tc.format, Input: tc.input(dir), Out: out}
+			if tc.format == "idx" {
+				cfg.TestInput = cfg.Input
+			}
+			_, err := run(t, cfg)
+			if err == nil {
+				t.Fatal("Run succeeded")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error does not mention %q:\n%v", w, err)
+				}
+			}
+			noManifest(t, out)
+		})
+	}
+}
+
+// --- CSV -------------------------------------------------------------------
+
+// csvData returns a CSV with a numeric, a categorical, another numeric
+// column and a class label: n rows, some with a missing value (returned
+// as the rejects they are under --missing=reject), then badCSVRows.
+func csvData(n int) (data string, missing []reject) {
+	var b strings.Builder
+	b.WriteString("x1,color,x2,label\n")
+	colors := []string{"red", "green", "blue"}
+	labels := []string{"cat", "dog"}
+	for i := 0; i < n; i++ {
+		line := int64(i + 2)
+		switch {
+		case i%97 == 5:
+			fmt.Fprintf(&b, "%d,%s,,%s\n", i, colors[i%3], labels[i%2])
+			missing = append(missing, reject{"data.csv", line, `column 3 ("x2"): missing value`})
+		case i%89 == 7:
+			fmt.Fprintf(&b, "%d,NA,%d.5,%s\n", i, i%7, labels[i%2])
+			missing = append(missing, reject{"data.csv", line, `column 2 ("color"): missing value`})
+		default:
+			fmt.Fprintf(&b, "%d,%s,%d.5,%s\n", i, colors[i%3], i%7, labels[i%2])
+		}
+	}
+	b.WriteString(badCSVRows)
+	return b.String(), missing
+}
+
+// badCSVRows are appended after the good rows; badReasons gives each
+// one's reject reason in order.
+const badCSVRows = "1,red,2\n" +
+	"abc,red,2,cat\n" +
+	"1,red,NaN,dog\n" +
+	"1,red,-Inf,dog\n" +
+	"1,red,2,bird\n" +
+	"1,red,1e999,cat\n" +
+	"1,\"red,2,cat\n"
+
+var badReasons = []string{
+	"has 3 columns, header has 4",
+	`column 1 ("x1"): not a number: "abc"`,
+	`column 3 ("x2"): NaN value`,
+	`column 3 ("x2"): infinite value: "-Inf"`,
+	`column 4 ("label"): unknown label "bird"`,
+	`column 3 ("x2"): out of float32 range: "1e999"`,
+	"field 2: unterminated quote (a quoted field cannot span lines)",
+}
+
+func csvConfig(input, out, missing string) Config {
+	return Config{Format: "csv", Input: input, Out: out, MaxRejectFraction: 0.05, Shards: 2,
+		CSV: formats.CSVOptions{Categorical: []string{"color"}, Classes: []string{"cat", "dog"}, Missing: missing}}
+}
+
+func TestRunCSV(t *testing.T) {
+	const n = 1000
+	dir := t.TempDir()
+	data, missing := csvData(n)
+	input := write(t, dir, "data.csv", []byte(data))
+	for _, policy := range []string{formats.MissingReject, formats.MissingZero, formats.MissingMean} {
+		t.Run(policy, func(t *testing.T) {
+			out := t.TempDir()
+			rep := mustRun(t, csvConfig(input, out, policy))
+			m := manifest(t, out)
+			var want []reject
+			if policy == formats.MissingReject {
+				want = append(want, missing...)
+			}
+			for i, r := range badReasons {
+				want = append(want, reject{"data.csv", int64(n + 2 + i), r})
+			}
+			if got := rejects(t, out, m); !reflect.DeepEqual(got, want) {
+				t.Errorf("rejects:\n got %+v\nwant %+v", got, want)
+			}
+			total := int64(n + len(badReasons))
+			if rep.RowsRead != total || rep.RowsRejected != int64(len(want)) || rep.RowsWritten != total-int64(len(want)) {
+				t.Errorf("report: read %d, rejected %d, written %d; want %d, %d, %d", rep.RowsRead, rep.RowsRejected, rep.RowsWritten, total, len(want), total-int64(len(want)))
+			}
+			// x1, a one-hot color over blue, green, red, and x2.
+			if want := []string{"x1", "color=blue", "color=green", "color=red", "x2"}; rep.Features != 5 || !reflect.DeepEqual(m.Schema.FeatureNames, want) {
+				t.Errorf("%d features %v, want %v", rep.Features, m.Schema.FeatureNames, want)
+			}
+			if rep.Classes != 2 || m.Schema.Label != "label" || m.Scale.Missing != policy {
+				t.Errorf("classes %d, label %q, missing %q; want 2, label, %s", rep.Classes, m.Schema.Label, m.Scale.Missing, policy)
+			}
+			checkReportFile(t, out, rep)
+		})
+	}
+}

@@ -1,0 +1,167 @@
+package train
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
+
+	"github.com/lightbeam-ml/lightbeam/model"
+	"github.com/lightbeam-ml/lightbeam/transforms"
+	"github.com/lightbeam-ml/lightbeam/transforms/storage"
+)
+
+// Checkpoint metadata keys (the training state beyond the tensors).
+const (
+	metaEpoch       = "train.epoch"
+	metaTrainLoss   = "train.train_loss"
+	metaValLoss     = "train.validation_loss"
+	metaValAccuracy = "train.validation_accuracy"
+	metaValExamples = "train.validation_examples"
+)
+
+// checkpointPath is where the state after epoch lives.
+func checkpointPath(out string, epoch int) string {
+	return storage.Join(out, "checkpoints", fmt.Sprintf("epoch-%04d.safetensors", epoch))
+}
+
+// saveState writes st as a checkpoint (atomically) at path.
+func saveState(ctx context.Context, spec *Spec, path string, st *State, meta map[string]string) error {
+	m, err := model.New(spec.Model)
+	if err != nil {
+		return err
+	}
+	opt, err := optimizerFor(spec, st)
+	if err != nil {
+		return err
+	}
+	return storage.WriteFile(ctx, path, func(w io.Writer) error {
+		return model.EncodeCheckpoint(w, m, st.Params, opt, meta)
+	})
+}
+
+// loadState reads the checkpoint at path into a State for spec.
+func loadState(ctx context.Context, spec *Spec, path string) (*State, map[string]string, error) {
+	data, err := storage.ReadFile(ctx, path)
+	if err != nil {
+		return nil, nil, err
+	}
+	ck, err := model.DecodeCheckpoint(data, path)
+	if err != nil {
+		return nil, nil, err
+	}
+	if got, want := ck.Model.String(), mustModel(spec).String(); got != want {
+		return nil, nil, fmt.Errorf("%s holds a %s, but this run trains a %s", path, got, want)
+	}
+	opt, err := model.NewOptimizer(spec.Optimizer, len(ck.Params))
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := opt.LoadState(ck.Tensors, ck.Meta); err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return &State{Step: opt.Steps(), Params: ck.Params, Opt: optState(opt)}, ck.Meta, nil
+}
+
+func mustModel(spec *Spec) *model.Model {
+	m, err := model.New(spec.Model)
+	if err != nil {
+		panic(err) // validated before any pipeline is built
+	}
+	return m
+}
+
+// latestCheckpoint returns the last epoch with a checkpoint in out, or 0.
+func latestCheckpoint(ctx context.Context, out string) (int, error) {
+	files, err := storage.List(ctx, storage.Join(out, "checkpoints", "epoch-*.safetensors"))
+	if err != nil {
+		return 0, err
+	}
+	sort.Strings(files)
+	for i := len(files) - 1; i >= 0; i-- {
+		name := strings.TrimSuffix(strings.TrimPrefix(storage.Base(files[i]), "epoch-"), ".safetensors")
+		if e, err := strconv.Atoi(name); err == nil {
+			return e, nil
+		}
+	}
+	return 0, nil
+}
+
+// loadStateFn reads the state an epoch starts from.
+type loadStateFn struct {
+	Spec *Spec
+	Path string
+}
+
+func (fn *loadStateFn) ProcessElement(ctx context.Context, _ []byte) (State, error) {
+	st, _, err := loadState(ctx, fn.Spec, fn.Path)
+	if err != nil {
+		return State{}, err
+	}
+	return *st, nil
+}
+
+// writeEpochFn writes the state after an epoch, with the epoch's training
+// loss and validation metrics, as the epoch's checkpoint.
+type writeEpochFn struct {
+	Spec  *Spec
+	Path  string
+	Epoch int
+}
+
+func (fn *writeEpochFn) ProcessElement(ctx context.Context, _ int, states func(*State) bool, evals func(*transforms.Partial) bool) error {
+	var st State
+	var ev transforms.Partial
+	if !states(&st) {
+		return fmt.Errorf("train: no state at the end of epoch %d", fn.Epoch)
+	}
+	evals(&ev) // absent when there is no validation split
+	meta := epochMeta(fn.Epoch, &st, &ev)
+	if err := saveState(ctx, fn.Spec, fn.Path, &st, meta); err != nil {
+		return fmt.Errorf("train: writing checkpoint %s: %w", fn.Path, err)
+	}
+	return nil
+}
+
+func epochMeta(epoch int, st *State, ev *transforms.Partial) map[string]string {
+	f := func(x float64) string { return strconv.FormatFloat(x, 'g', -1, 64) }
+	meta := map[string]string{metaEpoch: strconv.Itoa(epoch)}
+	if st.Examples > 0 {
+		meta[metaTrainLoss] = f(st.LossSum / float64(st.Examples))
+	}
+	if ev.Examples > 0 {
+		meta[metaValLoss] = f(ev.LossSum / float64(ev.Examples))
+		meta[metaValAccuracy] = f(float64(ev.Correct) / float64(ev.Examples))
+		meta[metaValExamples] = strconv.FormatInt(ev.Examples, 10)
+	}
+	return meta
+}
+
+// buildEpoch adds one epoch to the pipeline: read the state from the
+// previous checkpoint, run rounds, evaluate on validation, write the
+// epoch's checkpoint.
+func buildEpoch(s beam.Scope, spec *Spec, plan *plan, epoch int) {
+	state := beam.ParDo(s, &loadStateFn{Spec: spec, Path: checkpointPath(plan.out, epoch-1)}, beam.Impulse(s))
+	for r := 0; r < spec.Rounds; r++ {
+		state = Round(s, spec, plan.train, plan.nTrain, state, epoch, r)
+	}
+	fixed := beam.AddFixedKey(s, state)
+	if plan.nVal == 0 {
+		beam.ParDo0(s, &writeEpochFn{Spec: spec, Path: checkpointPath(plan.out, epoch), Epoch: epoch},
+			beam.CoGroupByKey(s, fixed, beam.AddFixedKey(s, beam.Create(s, transforms.Partial{}))))
+		return
+	}
+	ev := Evaluate(s, spec, plan.val, plan.nVal, state)
+	beam.ParDo0(s, &writeEpochFn{Spec: spec, Path: checkpointPath(plan.out, epoch), Epoch: epoch},
+		beam.CoGroupByKey(s, fixed, beam.AddFixedKey(s, ev)))
+}
+
+func init() {
+	register.DoFn2x2[context.Context, []byte, State, error](&loadStateFn{})
+	register.DoFn4x1[context.Context, int, func(*State) bool, func(*transforms.Partial) bool, error](&writeEpochFn{})
+}

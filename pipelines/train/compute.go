@@ -1,0 +1,268 @@
+package train
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"sync"
+
+	"github.com/lightbeam-ml/lightbeam/accel"
+	"github.com/lightbeam-ml/lightbeam/model"
+	"github.com/lightbeam-ml/lightbeam/transforms"
+	"github.com/lightbeam-ml/lightbeam/transforms/shardio"
+)
+
+// Spec is everything a training round needs to know; it travels inside the
+// pipeline's DoFns, so its fields serialize (as JSON).
+type Spec struct {
+	Model      model.Config
+	Optimizer  model.OptimizerConfig
+	Mode       string // "sync" or "local"
+	Batch      int    // sync: expected rows of a round's global mini-batch
+	LocalSteps int    // local: optimizer steps each shard takes per round
+	LocalBatch int    // local: rows per local step
+	Seed       uint64
+	Accel      string // backend name: auto, go, blas, cuda
+	Data       string // the preprocess output directory
+	Rounds     int    // rounds per epoch
+}
+
+// evalChunk bounds the rows sent through the model at once.
+const evalChunk = 1024
+
+// backends holds one backend per name per process: opening CUDA costs
+// seconds, and every DoFn instance can share one.
+var backends = struct {
+	sync.Mutex
+	m map[string]accel.Backend
+}{m: map[string]accel.Backend{}}
+
+func backend(name string) (accel.Backend, error) {
+	backends.Lock()
+	defer backends.Unlock()
+	if b, ok := backends.m[name]; ok {
+		return b, nil
+	}
+	b, err := accel.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	backends.m[name] = b
+	return b, nil
+}
+
+// computeMu serializes the math of all workers in a process. Runners run
+// several bundles at once, but the backend already uses every core (BLIS
+// threads, or the GPU), and concurrent calls into BLIS were measured to
+// oversubscribe the cores twentyfold and, worse, to change results.
+var computeMu sync.Mutex
+
+// worker computes a shard's part of a round. Each DoFn instance has one.
+type worker struct {
+	spec    *Spec
+	m       *model.Model
+	ws      *model.Workspace
+	scratch batchScratch
+}
+
+func newWorker(spec *Spec) (*worker, error) {
+	m, err := model.New(spec.Model)
+	if err != nil {
+		return nil, err
+	}
+	be, err := backend(spec.Accel)
+	if err != nil {
+		return nil, err
+	}
+	return &worker{spec: spec, m: m, ws: model.NewWorkspace(m, be)}, nil
+}
+
+func (w *worker) close() {
+	if w != nil && w.ws != nil {
+		w.ws.Close()
+	}
+}
+
+// syncPartial sums the loss gradient over the shard's rows of round's
+// global mini-batch.
+func (w *worker) syncPartial(ctx context.Context, shard int, info shardio.ShardInfo, epoch, round int, params []float32) (transforms.Partial, error) {
+	computeMu.Lock()
+	defer computeMu.Unlock()
+	s, err := loadShard(ctx, w.spec.Data, info)
+	if err != nil {
+		return transforms.Partial{}, err
+	}
+	rounds := w.spec.Rounds
+	buckets := memoized(memoKey(info, "sync", epoch, w.spec.Seed, rounds), func() [][]int32 {
+		return syncBuckets(s, epoch, w.spec.Seed, rounds)
+	})
+	idx := buckets[round]
+	p := transforms.Partial{Shard: shard, Vec: make([]float32, w.m.NumParams()), Examples: int64(len(idx))}
+	for lo := 0; lo < len(idx); lo += evalChunk {
+		part := idx[lo:min(lo+evalChunk, len(idx))]
+		loss, err := w.ws.Gradient(params, s.batch(part, &w.scratch), p.Vec)
+		if err != nil {
+			return p, fmt.Errorf("%s: %w", info.Path, err)
+		}
+		p.LossSum += loss
+	}
+	return p, nil
+}
+
+// localPartial runs LocalSteps optimizer steps on the shard's next rows of
+// the epoch, from st, and returns the resulting parameters and optimizer
+// state weighted by the rows used (the Combine sums, the step divides).
+func (w *worker) localPartial(ctx context.Context, shard int, info shardio.ShardInfo, epoch, round int, st *State) (transforms.Partial, error) {
+	computeMu.Lock()
+	defer computeMu.Unlock()
+	s, err := loadShard(ctx, w.spec.Data, info)
+	if err != nil {
+		return transforms.Partial{}, err
+	}
+	order := memoized(memoKey(info, "local", epoch, w.spec.Seed, 0), func() [][]int32 {
+		return [][]int32{epochOrder(s, epoch, w.spec.Seed)}
+	})[0]
+	k, b := w.spec.LocalSteps, w.spec.LocalBatch
+	start := round * k * b
+	p := transforms.Partial{Shard: shard}
+	if start >= len(order) {
+		return p, nil // this shard has run out of rows this epoch
+	}
+	opt, err := optimizerFor(w.spec, st)
+	if err != nil {
+		return p, err
+	}
+	params := append([]float32(nil), st.Params...)
+	grad := make([]float32, len(params))
+	for step := 0; step < k && start < len(order); step++ {
+		idx := order[start:min(start+b, len(order))]
+		start += len(idx)
+		clear(grad)
+		loss, err := w.ws.Gradient(params, s.batch(idx, &w.scratch), grad)
+		if err != nil {
+			return p, fmt.Errorf("%s: %w", info.Path, err)
+		}
+		if math.IsNaN(loss) || math.IsInf(loss, 0) {
+			return p, fmt.Errorf("train: the loss became %v in epoch %d, round %d, on %s: lower the learning rate (the last good checkpoint is kept)", loss, epoch, round, info.Path)
+		}
+		stepWith(opt, w.spec, params, grad, len(idx))
+		p.LossSum += loss
+		p.Examples += int64(len(idx))
+	}
+	n := float32(p.Examples)
+	p.Vec = make([]float32, 0, len(params)+len(st.Opt))
+	for _, v := range params {
+		p.Vec = append(p.Vec, v*n)
+	}
+	for _, v := range optState(opt) {
+		p.Vec = append(p.Vec, v*n)
+	}
+	return p, nil
+}
+
+// stepWith takes one optimizer step with the mean of a gradient sum over
+// n rows. Under Maximize the optimizer climbs the log-likelihood, whose
+// gradient is the loss gradient negated.
+func stepWith(opt *model.Optimizer, spec *Spec, params, gradSum []float32, n int) {
+	scale := 1 / float32(n)
+	if spec.Optimizer.Objective == model.Maximize {
+		scale = -scale
+	}
+	for i := range gradSum {
+		gradSum[i] *= scale
+	}
+	opt.Step(params, gradSum)
+}
+
+// evalPartial sums loss and correct predictions over a whole shard; for
+// classifiers Vec holds the k×k confusion counts (row: true class,
+// column: predicted), exact in float32 below 2²⁴ per cell.
+func (w *worker) evalPartial(ctx context.Context, shard int, info shardio.ShardInfo, params []float32) (transforms.Partial, error) {
+	computeMu.Lock()
+	defer computeMu.Unlock()
+	s, err := loadShard(ctx, w.spec.Data, info)
+	if err != nil {
+		return transforms.Partial{}, err
+	}
+	p := transforms.Partial{Shard: shard, Examples: int64(s.Rows())}
+	k := w.m.Outputs()
+	var probs []float32
+	if w.m.Classifier() {
+		p.Vec = make([]float32, k*k)
+		probs = make([]float32, evalChunk*k)
+	}
+	idx := make([]int32, 0, evalChunk)
+	for lo := 0; lo < s.Rows(); lo += evalChunk {
+		idx = idx[:0]
+		for i := lo; i < min(lo+evalChunk, s.Rows()); i++ {
+			idx = append(idx, int32(i))
+		}
+		b := s.batch(idx, &w.scratch)
+		loss, correct, err := w.ws.Evaluate(params, b)
+		if err != nil {
+			return p, fmt.Errorf("%s: %w", info.Path, err)
+		}
+		p.LossSum += loss
+		p.Correct += int64(correct)
+		if probs != nil {
+			out := probs[:len(idx)*k]
+			if err := w.ws.Predict(params, b, out); err != nil {
+				return p, fmt.Errorf("%s: %w", info.Path, err)
+			}
+			for i := range idx {
+				row := out[i*k : (i+1)*k]
+				best := 0
+				for j, v := range row {
+					if v > row[best] {
+						best = j
+					}
+				}
+				p.Vec[int(b.Y[i])*k+best]++
+			}
+		}
+	}
+	return p, nil
+}
+
+// applySync takes the round's optimizer step with the summed gradient.
+func applySync(spec *Spec, st *State, sum transforms.Partial, epoch, round int) error {
+	if math.IsNaN(sum.LossSum) || math.IsInf(sum.LossSum, 0) {
+		return fmt.Errorf("train: the loss became %v in epoch %d, round %d: lower the learning rate (the last good checkpoint is kept)", sum.LossSum, epoch, round)
+	}
+	if sum.Examples == 0 {
+		return nil
+	}
+	opt, err := optimizerFor(spec, st)
+	if err != nil {
+		return err
+	}
+	stepWith(opt, spec, st.Params, sum.Vec, int(sum.Examples))
+	st.Step = opt.Steps()
+	st.Opt = optState(opt)
+	st.LossSum += sum.LossSum
+	st.Examples += sum.Examples
+	return nil
+}
+
+// applyLocal replaces st with the examples-weighted average of the
+// shards' models and optimizer states.
+func applyLocal(spec *Spec, st *State, sum transforms.Partial) error {
+	if sum.Examples == 0 {
+		return nil
+	}
+	n := len(st.Params)
+	if len(sum.Vec) != n+len(st.Opt) {
+		return fmt.Errorf("train: local round returned %d values, want %d", len(sum.Vec), n+len(st.Opt))
+	}
+	inv := 1 / float64(sum.Examples)
+	for i := range st.Params {
+		st.Params[i] = float32(float64(sum.Vec[i]) * inv)
+	}
+	for i := range st.Opt {
+		st.Opt[i] = float32(float64(sum.Vec[n+i]) * inv)
+	}
+	st.Step += int64(spec.LocalSteps)
+	st.LossSum += sum.LossSum
+	st.Examples += sum.Examples
+	return nil
+}

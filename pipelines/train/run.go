@@ -1,0 +1,311 @@
+package train
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+	"time"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/x/beamx"
+
+	"github.com/lightbeam-ml/lightbeam/accel"
+	"github.com/lightbeam-ml/lightbeam/model"
+	"github.com/lightbeam-ml/lightbeam/transforms"
+	"github.com/lightbeam-ml/lightbeam/transforms/shardio"
+	"github.com/lightbeam-ml/lightbeam/transforms/storage"
+)
+
+// Epoch is one line of the training history.
+type Epoch struct {
+	Epoch              int     `json:"epoch"`
+	TrainLoss          float64 `json:"train_loss"`
+	ValidationLoss     float64 `json:"validation_loss"`
+	ValidationAccuracy float64 `json:"validation_accuracy"`
+	Seconds            float64 `json:"seconds"`
+	ExamplesPerSecond  float64 `json:"examples_per_second"`
+}
+
+// Report is report.json.
+type Report struct {
+	Model              string            `json:"model"`
+	Params             int               `json:"params"`
+	Mode               string            `json:"mode"`
+	Epochs             int               `json:"epochs"`
+	BestEpoch          int               `json:"best_epoch"`
+	ValidationAccuracy float64           `json:"validation_accuracy"`
+	TestAccuracy       float64           `json:"test_accuracy"`
+	TestLoss           float64           `json:"test_loss"`
+	TestExamples       int64             `json:"test_examples"`
+	TrainSeconds       float64           `json:"train_seconds"`
+	ExamplesPerSecond  float64           `json:"examples_per_second"`
+	Accel              string            `json:"accel"`
+	Objective          string            `json:"objective"`
+	RoundsPerEpoch     int               `json:"rounds_per_epoch"`
+	Shards             int               `json:"shards"`
+	Config             map[string]string `json:"config"`
+	History            []Epoch           `json:"history"`
+	ModelFile          string            `json:"model_file"`
+	StoppedEarly       bool              `json:"stopped_early"`
+}
+
+// Run trains as c says, printing one progress line per epoch to log.
+func Run(ctx context.Context, c Config, log io.Writer) (*Report, error) {
+	start := time.Now()
+	if err := c.Prepare(); err != nil {
+		return nil, err
+	}
+	p, err := newPlan(ctx, &c)
+	if err != nil {
+		return nil, err
+	}
+	spec, err := c.spec(p.manifest, p)
+	if err != nil {
+		return nil, err
+	}
+	be, reason, err := accel.Select(c.Accel)
+	if err != nil {
+		return nil, err
+	}
+	be.Close()
+	fmt.Fprintln(log, reason)
+	modelPath := storage.Join(c.Out, "model.safetensors")
+	if done, err := storage.Exists(ctx, modelPath); err != nil {
+		return nil, err
+	} else if done && !c.Overwrite && !c.Resume {
+		return nil, fmt.Errorf("%s exists: %s holds a finished run (pass --overwrite to replace it, or --resume)", modelPath, c.Out)
+	}
+	if err := storage.MkdirAll(ctx, storage.Join(c.Out, "checkpoints")); err != nil {
+		return nil, err
+	}
+
+	first := 1
+	var history []Epoch
+	if c.Resume {
+		last, err := latestCheckpoint(ctx, c.Out)
+		if err != nil {
+			return nil, err
+		}
+		if last == 0 {
+			return nil, fmt.Errorf("--resume: no checkpoint in %s/checkpoints", c.Out)
+		}
+		for e := 1; e <= last; e++ {
+			_, meta, err := loadState(ctx, spec, checkpointPath(c.Out, e))
+			if err != nil {
+				return nil, fmt.Errorf("--resume: %w", err)
+			}
+			history = append(history, epochFromMeta(e, meta))
+		}
+		first = last + 1
+		fmt.Fprintf(log, "resuming after epoch %d from %s\n", last, checkpointPath(c.Out, last))
+	} else {
+		m := mustModel(spec)
+		st := &State{Params: m.Init(c.Seed)}
+		opt, err := model.NewOptimizer(spec.Optimizer, len(st.Params))
+		if err != nil {
+			return nil, err
+		}
+		st.Opt = optState(opt)
+		if err := saveState(ctx, spec, checkpointPath(c.Out, 0), st, map[string]string{metaEpoch: "0"}); err != nil {
+			return nil, err
+		}
+	}
+	fmt.Fprintf(log, "train: %s, %d parameters, %s mode, %d shards, %d rounds/epoch, %d train rows\n",
+		mustModel(spec), mustModel(spec).NumParams(), c.Mode, p.nTrain, spec.Rounds, p.trainRows)
+
+	best, stale := bestEpoch(history), 0
+	stopped := false
+	for e := first; e <= c.Epochs; e++ {
+		t0 := time.Now()
+		if c.Plain {
+			err = runPlainEpoch(ctx, spec, p, e)
+		} else {
+			pipe, s := beam.NewPipelineWithRoot()
+			p.train = keyedShards(s, p.trainShards)
+			p.val = keyedShards(s, p.valShards)
+			buildEpoch(s, spec, p, e)
+			_, err = beamx.RunWithMetrics(ctx, pipe)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("epoch %d failed (the last good checkpoint is %s): %w", e, checkpointPath(c.Out, e-1), err)
+		}
+		_, meta, err := loadState(ctx, spec, checkpointPath(c.Out, e))
+		if err != nil {
+			return nil, err
+		}
+		ep := epochFromMeta(e, meta)
+		ep.Seconds = time.Since(t0).Seconds()
+		ep.ExamplesPerSecond = float64(p.trainRows) / ep.Seconds
+		history = append(history, ep)
+		if best == 0 || ep.ValidationLoss < history[best-1].ValidationLoss {
+			best, stale = e, 0
+		} else {
+			stale++
+		}
+		eta := time.Duration(float64(c.Epochs-e) * ep.Seconds * float64(time.Second))
+		fmt.Fprintf(log, "epoch %3d/%d  loss %.4f  val_loss %.4f  val_acc %.2f%%  %6.0f ex/s  %5.1fs  eta %s\n",
+			e, c.Epochs, ep.TrainLoss, ep.ValidationLoss, 100*ep.ValidationAccuracy, ep.ExamplesPerSecond, ep.Seconds, eta.Round(time.Second))
+		if c.Patience > 0 && stale >= c.Patience {
+			fmt.Fprintf(log, "early stop: no better validation loss for %d epochs; best epoch %d\n", stale, best)
+			stopped = true
+			break
+		}
+	}
+	if best == 0 {
+		best = len(history)
+	}
+	return finish(ctx, &c, spec, p, history, best, stopped, reason, time.Since(start), log)
+}
+
+func bestEpoch(h []Epoch) int {
+	best := 0
+	for i, e := range h {
+		if best == 0 || e.ValidationLoss < h[best-1].ValidationLoss {
+			best = i + 1
+		}
+	}
+	return best
+}
+
+func epochFromMeta(e int, meta map[string]string) Epoch {
+	f := func(k string) float64 {
+		v, _ := strconv.ParseFloat(meta[k], 64)
+		return v
+	}
+	return Epoch{Epoch: e, TrainLoss: f(metaTrainLoss), ValidationLoss: f(metaValLoss), ValidationAccuracy: f(metaValAccuracy)}
+}
+
+// runPlainEpoch runs the same rounds as buildEpoch's pipeline, in this
+// process, one shard after another.
+func runPlainEpoch(ctx context.Context, spec *Spec, p *plan, epoch int) error {
+	st, _, err := loadState(ctx, spec, checkpointPath(p.out, epoch-1))
+	if err != nil {
+		return err
+	}
+	w, err := newWorker(spec)
+	if err != nil {
+		return err
+	}
+	defer w.close()
+	for r := 0; r < spec.Rounds; r++ {
+		parts := make([]transforms.Partial, 0, p.nTrain)
+		for i, info := range p.trainShards {
+			var part transforms.Partial
+			if spec.Mode == "local" {
+				part, err = w.localPartial(ctx, i, info, epoch, r, st)
+			} else {
+				part, err = w.syncPartial(ctx, i, info, epoch, r, st.Params)
+			}
+			if err != nil {
+				return err
+			}
+			parts = append(parts, part)
+		}
+		sum := transforms.AddPartials(parts)
+		if spec.Mode == "local" {
+			err = applyLocal(spec, st, sum)
+		} else {
+			err = applySync(spec, st, sum, epoch, r)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	ev, err := plainEval(ctx, w, p.valShards, st.Params)
+	if err != nil {
+		return err
+	}
+	return saveState(ctx, spec, checkpointPath(p.out, epoch), st, epochMeta(epoch, st, &ev))
+}
+
+func plainEval(ctx context.Context, w *worker, shards []shardio.ShardInfo, params []float32) (transforms.Partial, error) {
+	parts := make([]transforms.Partial, 0, len(shards))
+	for i, info := range shards {
+		part, err := w.evalPartial(ctx, i, info, params)
+		if err != nil {
+			return transforms.Partial{}, err
+		}
+		parts = append(parts, part)
+	}
+	return transforms.AddPartials(parts), nil
+}
+
+// finish writes the best epoch's parameters as the model file, evaluates
+// it on the test split and writes report.json.
+func finish(ctx context.Context, c *Config, spec *Spec, p *plan, history []Epoch, best int, stopped bool, accelReason string, took time.Duration, log io.Writer) (*Report, error) {
+	st, _, err := loadState(ctx, spec, checkpointPath(c.Out, best))
+	if err != nil {
+		return nil, err
+	}
+	m := mustModel(spec)
+	meta := modelMeta(p, c, best)
+	modelPath := storage.Join(c.Out, "model.safetensors")
+	if err := storage.WriteFile(ctx, modelPath, func(w io.Writer) error {
+		return model.EncodeModel(w, m, st.Params, meta)
+	}); err != nil {
+		return nil, err
+	}
+	test, err := EvaluateSplit(ctx, c.Data, modelPath, "test", c.Accel, c.Plain)
+	if err != nil {
+		return nil, err
+	}
+	var trainSec float64
+	for _, h := range history {
+		trainSec += h.Seconds
+	}
+	epochs := len(history)
+	rep := &Report{
+		Model: m.String(), Params: m.NumParams(), Mode: c.Mode, Epochs: epochs, BestEpoch: best,
+		ValidationAccuracy: history[best-1].ValidationAccuracy,
+		TestAccuracy:       test.Accuracy, TestLoss: test.Loss, TestExamples: test.Examples,
+		TrainSeconds: trainSec, Accel: accelReason, Objective: c.Objective,
+		RoundsPerEpoch: spec.Rounds, Shards: p.nTrain, History: history, ModelFile: modelPath, StoppedEarly: stopped,
+		Config: configMap(c),
+	}
+	if trainSec > 0 {
+		rep.ExamplesPerSecond = float64(p.trainRows) * float64(epochs) / trainSec
+	}
+	if c.Objective == "maximize" {
+		rep.Config["note"] = "maximize: trained by gradient ascent on the log-likelihood (= −loss)"
+	}
+	b, err := json.MarshalIndent(rep, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	if err := storage.WriteBytes(ctx, storage.Join(c.Out, "report.json"), append(b, '\n')); err != nil {
+		return nil, err
+	}
+	_ = took
+	return rep, nil
+}
+
+// modelMeta records, in the model file, how to prepare inputs for it.
+func modelMeta(p *plan, c *Config, best int) map[string]string {
+	sc := p.manifest.Scale
+	enc := func(v any) string {
+		b, _ := json.Marshal(v)
+		return string(b)
+	}
+	return map[string]string{
+		"preprocess.scale.method": sc.Method,
+		"preprocess.scale.offset": enc(sc.Offset),
+		"preprocess.scale.factor": enc(sc.Factor),
+		"preprocess.schema":       enc(p.manifest.Schema),
+		"train.best_epoch":        strconv.Itoa(best),
+		"train.mode":              c.Mode,
+		"train.data":              c.Data,
+	}
+}
+
+func configMap(c *Config) map[string]string {
+	b, _ := json.Marshal(c)
+	var raw map[string]any
+	_ = json.Unmarshal(b, &raw)
+	out := map[string]string{}
+	for k, v := range raw {
+		out[k] = fmt.Sprint(v)
+	}
+	return out
+}

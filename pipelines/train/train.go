@@ -1,0 +1,238 @@
+// Package train is lightbeam's data-parallel SGD on Beam.
+//
+// Training runs in rounds. In each round every shard computes from the
+// current model and emits one Partial; a Combine sums the partials; a step
+// makes the next model:
+//
+//	sync:  partial = Σ ∇loss over the shard's part of the round's global
+//	       mini-batch; step = one optimizer step with the mean gradient.
+//	local: partial = (params, optimizer state) after K local steps on the
+//	       shard's next rows, weighted by rows; step = the weighted average
+//	       (local SGD / parallel SGD by model averaging).
+//
+// A Beam pipeline has no loops, so one job runs one epoch: its rounds are
+// unrolled into the graph, the model flows from round to round as a
+// PCollection joined to the shards by key (no side inputs: Spark), and the
+// job starts from the previous epoch's checkpoint and ends by writing the
+// next one, with the validation metrics. The driver (Run) runs a job per
+// epoch, prints progress, stops early, and writes the model and report.
+//
+// Round r of an epoch takes, from every shard, the rows whose hash of
+// (identity, epoch, seed) falls in bucket r: the global mini-batches do
+// not depend on the sharding, so 1 shard and 8 shards train the same model.
+// Partials are summed in shard order, so every runner gives the same bits.
+package train
+
+import (
+	"context"
+
+	"fmt"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"math"
+	"strconv"
+	"strings"
+
+	"github.com/lightbeam-ml/lightbeam/model"
+	"github.com/lightbeam-ml/lightbeam/transforms/formats"
+	"github.com/lightbeam-ml/lightbeam/transforms/shardio"
+)
+
+// Config is what a training run needs. Zero values take the defaults
+// (filled in by Prepare), chosen so that `--model=mlp --hidden=300,100`
+// and nothing else trains MNIST well.
+type Config struct {
+	Data   string // Required. A preprocess output directory.
+	Out    string // Required. Where checkpoints, the model and the report go.
+	Model  string // softmax (default), linear or mlp
+	Hidden []int  // mlp hidden widths. Defaults to 300,100.
+
+	Mode       string // sync (default) or local
+	Epochs     int    // Defaults to 30.
+	Batch      int    // sync: global mini-batch rows. Defaults to 256.
+	LocalSteps int    // local: steps per shard per round. Defaults to a quarter epoch's worth.
+	LocalBatch int    // local: rows per local step. Defaults to 64.
+
+	Optimizer string  // sgd, momentum (default) or adam
+	LR        float64 // Defaults by optimizer: 0.05 (momentum, sgd), 0.001 (adam).
+	Schedule  string  // cosine (default), constant, step, invsqrt
+	StepSize  int     // step schedule: epochs per decay. Defaults to 10.
+	Gamma     float64 // step schedule factor. Defaults to 0.1.
+	Momentum  float64 // Defaults to 0.9.
+	Nesterov  bool    // Defaults to true for momentum (see Prepare).
+	L2, L1    float64
+	Clip      float64 // gradient-norm clipping; 0 = off
+	Objective string  // minimize (default) or maximize
+
+	Patience  int    // epochs without a better validation loss before stopping; 0 = never
+	Resume    bool   // continue from the last checkpoint in Out
+	Overwrite bool   // replace a finished run in Out
+	Seed      uint64 // Defaults to 1.
+	Accel     string // auto (default), go, blas, cuda
+	// Plain runs the same rounds in this process without Beam: the
+	// baseline of the Beam-overhead benchmark, and a test oracle.
+	Plain bool
+}
+
+// Prepare fills in defaults and validates c.
+func (c *Config) Prepare() error {
+	if c.Data == "" || c.Out == "" {
+		return fmt.Errorf("--data and --out are required")
+	}
+	def := func(p *string, v string) {
+		if *p == "" {
+			*p = v
+		}
+	}
+	def(&c.Model, "softmax")
+	def(&c.Mode, "sync")
+	def(&c.Optimizer, "momentum")
+	def(&c.Schedule, "cosine")
+	def(&c.Objective, "minimize")
+	def(&c.Accel, "auto")
+	if c.Model == "mlp" && len(c.Hidden) == 0 {
+		c.Hidden = []int{300, 100}
+	}
+	if c.Epochs == 0 {
+		c.Epochs = 30
+	}
+	if c.Batch == 0 {
+		c.Batch = 256
+	}
+	if c.LocalBatch == 0 {
+		c.LocalBatch = 64
+	}
+	if c.LR == 0 {
+		c.LR = 0.05
+		if c.Optimizer == "adam" {
+			c.LR = 0.001
+		}
+	}
+	if c.StepSize == 0 {
+		c.StepSize = 10
+	}
+	if c.Gamma == 0 {
+		c.Gamma = 0.1
+	}
+	if c.Seed == 0 {
+		c.Seed = 1
+	}
+	switch {
+	case c.Mode != "sync" && c.Mode != "local":
+		return fmt.Errorf("--mode=%q: want sync or local", c.Mode)
+	case c.Epochs < 1:
+		return fmt.Errorf("--epochs=%d: want at least 1", c.Epochs)
+	case c.Batch < 1 || c.LocalBatch < 1 || c.LocalSteps < 0:
+		return fmt.Errorf("batch sizes and local steps must be positive")
+	case c.Patience < 0:
+		return fmt.Errorf("--patience=%d: want 0 (off) or more", c.Patience)
+	}
+	if c.Model != "mlp" && len(c.Hidden) > 0 {
+		return fmt.Errorf("--hidden is for --model=mlp only")
+	}
+	return nil
+}
+
+// plan is what the driver learns from the preprocess output.
+type plan struct {
+	out          string
+	manifest     *shardio.Manifest
+	trainShards  []shardio.ShardInfo
+	valShards    []shardio.ShardInfo
+	nTrain, nVal int
+	trainRows    int64
+	maxShardRows int64
+	// PCollections of the current pipeline (set per job).
+	train, val beam.PCollection
+}
+
+// spec builds the round spec of c for the data in m.
+func (c *Config) spec(m *shardio.Manifest, p *plan) (*Spec, error) {
+	arch := model.Arch(c.Model)
+	outputs := m.Schema.Classes
+	if arch == model.Linear {
+		outputs = 1 // one regression target (class labels count as numbers)
+	} else if m.Schema.Task != formats.Classification {
+		return nil, fmt.Errorf("--model=%s needs classification data; %s holds a %s task (use --model=linear)", c.Model, c.Data, m.Schema.Task)
+	}
+	mc := model.Config{Arch: arch, Inputs: m.Schema.Features, Hidden: c.Hidden, Outputs: outputs}
+	if _, err := model.New(mc); err != nil {
+		return nil, err
+	}
+	spec := &Spec{Model: mc, Mode: c.Mode, Batch: c.Batch, LocalBatch: c.LocalBatch, Seed: c.Seed, Accel: c.Accel, Data: c.Data}
+	if c.Mode == "sync" {
+		spec.Rounds = int(max(1, (p.trainRows+int64(c.Batch)/2)/int64(c.Batch)))
+	} else {
+		k := c.LocalSteps
+		if k == 0 { // four rounds an epoch
+			k = int(max(1, (p.maxShardRows+int64(4*c.LocalBatch)-1)/int64(4*c.LocalBatch)))
+		}
+		spec.LocalSteps = k
+		spec.Rounds = int((p.maxShardRows + int64(k*c.LocalBatch) - 1) / int64(k*c.LocalBatch))
+	}
+	stepsPerEpoch := spec.Rounds
+	if c.Mode == "local" {
+		stepsPerEpoch = spec.Rounds * spec.LocalSteps
+	}
+	sched := model.Schedule{Kind: model.ScheduleKind(c.Schedule), LR: c.LR}
+	switch sched.Kind {
+	case model.Cosine:
+		sched.Steps = c.Epochs * stepsPerEpoch
+	case model.StepDecay:
+		sched.StepSize, sched.Gamma = c.StepSize*stepsPerEpoch, c.Gamma
+	}
+	spec.Optimizer = model.OptimizerConfig{
+		Method: model.Method(c.Optimizer), Schedule: sched, Momentum: c.Momentum, Nesterov: c.Nesterov,
+		L2: c.L2, L1: c.L1, ClipNorm: c.Clip, Objective: model.Objective(c.Objective),
+	}
+	if err := spec.Optimizer.Validate(); err != nil {
+		return nil, err
+	}
+	return spec, nil
+}
+
+// ParseHidden reads "300,100".
+func ParseHidden(s string) ([]int, error) {
+	if s == "" {
+		return nil, nil
+	}
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("--hidden=%q: want positive widths like 300,100", s)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+func newPlan(ctx context.Context, c *Config) (*plan, error) {
+	m, err := shardio.ReadManifest(ctx, c.Data)
+	if err != nil {
+		return nil, err
+	}
+	p := &plan{out: c.Out, manifest: m}
+	if sp := m.Splits["train"]; sp != nil {
+		for _, sh := range sp.Shards {
+			if sh.Rows > 0 {
+				p.trainShards = append(p.trainShards, sh)
+				p.trainRows += sh.Rows
+				p.maxShardRows = max(p.maxShardRows, sh.Rows)
+			}
+		}
+	}
+	if sp := m.Splits["validation"]; sp != nil {
+		for _, sh := range sp.Shards {
+			if sh.Rows > 0 {
+				p.valShards = append(p.valShards, sh)
+			}
+		}
+	}
+	if p.trainRows == 0 {
+		return nil, fmt.Errorf("%s: the train split is empty", c.Data)
+	}
+	p.nTrain, p.nVal = len(p.trainShards), len(p.valShards)
+	return p, nil
+}
+
+func finite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }

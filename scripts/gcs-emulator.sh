@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# gcs-emulator.sh start|stop|status: a local GCS server (github.com/fsouza/fake-gcs-server)
+# for tests and demos of gs:// paths.
+#
+#   start   installs the emulator into the cache (once), starts it in the background, waits
+#           until it answers, and prints STORAGE_EMULATOR_HOST=127.0.0.1:PORT as its last line.
+#           Already running: prints the same line and exits 0.
+#   stop    stops the one this script started (pid file).
+#   status  prints the endpoint line if it runs; exits 1 if not.
+#
+# Use it:  eval "export $(scripts/gcs-emulator.sh start | tail -1)"
+#          then any gs://BUCKET/... path goes to the emulator (no credentials are used).
+#          Buckets must be created first:
+#          curl -sf -X POST -H 'Content-Type: application/json' \
+#               -d '{"name":"BUCKET"}' "http://$STORAGE_EMULATOR_HOST/storage/v1/b"
+#
+# Environment (all optional):
+#   GCS_EMULATOR_PORT      port (default 4443)
+#   GCS_EMULATOR_BACKEND   memory (default) or filesystem
+#   GCS_EMULATOR_DATA      filesystem root (default $RUN_DIR/gcs-data)
+#   LIGHTBEAM_CACHE        cache root (default ~/.cache/lightbeam): bin/ holds the binary
+#   LIGHTBEAM_RUN_DIR      where pid and log files go (default $LIGHTBEAM_CACHE/run)
+#   STARTUP_TIMEOUT        seconds to wait for the port (default 60)
+set -euo pipefail
+
+FAKE_GCS_VERSION=v1.56.1 # builds with Go 1.26
+
+CACHE=${LIGHTBEAM_CACHE:-$HOME/.cache/lightbeam}
+RUN_DIR=${LIGHTBEAM_RUN_DIR:-$CACHE/run}
+PORT=${GCS_EMULATOR_PORT:-4443}
+BACKEND=${GCS_EMULATOR_BACKEND:-memory}
+DATA=${GCS_EMULATOR_DATA:-$RUN_DIR/gcs-data}
+TIMEOUT=${STARTUP_TIMEOUT:-60}
+BIN=$CACHE/bin/fake-gcs-server-$FAKE_GCS_VERSION
+PID_FILE=$RUN_DIR/gcs-emulator.pid
+LOG=$RUN_DIR/gcs-emulator.log
+
+die() { echo "gcs-emulator.sh: $*" >&2; exit 1; }
+
+running() { [[ -f $PID_FILE ]] && kill -0 "$(cat "$PID_FILE")" 2>/dev/null; }
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+install_bin() {
+	[[ -x $BIN ]] && return
+	command -v go >/dev/null || die "go is not on PATH; it is needed to install fake-gcs-server"
+	echo "installing github.com/fsouza/fake-gcs-server@$FAKE_GCS_VERSION into $CACHE/bin" >&2
+	local tmp
+	tmp=$(mktemp -d)
+	GOBIN=$tmp go install "github.com/fsouza/fake-gcs-server@$FAKE_GCS_VERSION" >&2 ||
+		die "go install github.com/fsouza/fake-gcs-server@$FAKE_GCS_VERSION failed"
+	mkdir -p "$CACHE/bin"
+	mv "$tmp/fake-gcs-server" "$BIN"
+	rm -rf "$tmp"
+}
+
+start() {
+	mkdir -p "$RUN_DIR"
+	if running; then
+		echo "STORAGE_EMULATOR_HOST=$(cat "$RUN_DIR/gcs-emulator.endpoint")"
+		return
+	fi
+	port_open "$PORT" && die "port $PORT is taken by another process; set GCS_EMULATOR_PORT"
+	install_bin
+	local args=(-scheme http -host 127.0.0.1 -port "$PORT" -public-host "127.0.0.1:$PORT"
+		-external-url "http://127.0.0.1:$PORT" -backend "$BACKEND" -log-level warn)
+	if [[ $BACKEND == filesystem ]]; then
+		mkdir -p "$DATA"
+		args+=(-filesystem-root "$DATA")
+	fi
+	echo "starting fake-gcs-server on 127.0.0.1:$PORT ($BACKEND); log: $LOG" >&2
+	nohup "$BIN" "${args[@]}" >"$LOG" 2>&1 &
+	echo $! >"$PID_FILE"
+	echo "127.0.0.1:$PORT" >"$RUN_DIR/gcs-emulator.endpoint"
+	local waited=0
+	until curl -sf "http://127.0.0.1:$PORT/storage/v1/b" >/dev/null 2>&1; do
+		if ! running; then
+			tail -n 20 "$LOG" >&2
+			rm -f "$PID_FILE"
+			die "fake-gcs-server exited during startup (log: $LOG)"
+		fi
+		if ((waited >= TIMEOUT * 10)); then
+			tail -n 20 "$LOG" >&2
+			die "fake-gcs-server did not answer on 127.0.0.1:$PORT within ${TIMEOUT}s (log: $LOG)"
+		fi
+		sleep 0.1
+		waited=$((waited + 1))
+	done
+	echo "STORAGE_EMULATOR_HOST=127.0.0.1:$PORT"
+}
+
+stop() {
+	if ! running; then
+		rm -f "$PID_FILE"
+		echo "gcs-emulator.sh: not running" >&2
+		return
+	fi
+	local pid
+	pid=$(cat "$PID_FILE")
+	kill "$pid"
+	for _ in $(seq 50); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -0 "$pid" 2>/dev/null && kill -9 "$pid"
+	rm -f "$PID_FILE"
+	echo "stopped fake-gcs-server (pid $pid)" >&2
+}
+
+case ${1:-} in
+start) start ;;
+stop) stop ;;
+status)
+	running || { echo "gcs-emulator.sh: not running" >&2; exit 1; }
+	echo "STORAGE_EMULATOR_HOST=$(cat "$RUN_DIR/gcs-emulator.endpoint")"
+	;;
+*) die "usage: $0 start|stop|status" ;;
+esac

@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# workerpool.sh start|stop|status: Beam's Go SDK worker pool (`boot --worker_pool`), for
+# pipelines submitted with --environment_type=EXTERNAL.
+#
+#   start   builds Beam's Go boot loader (github.com/apache/beam/sdks/v2/go/container, the
+#           version in go.mod) into the cache once, starts `boot --worker_pool` in the
+#           background, waits until it answers, and prints its endpoint localhost:50000 as the
+#           last line. Already running: prints the endpoint and exits 0.
+#   stop    stops it (pid file) and the workers it started.
+#   status  prints the endpoint if it runs; exits 1 if not.
+#
+# The pool listens on port 50000: Beam 2.77's boot has no flag for it, so there is one pool
+# per host. On a cluster, run one beside each Flink task manager / Spark executor.
+#
+# Submit (the runner's workers connect to the pool, which starts a worker per request; the
+# pool downloads the worker binary the submitter staged):
+#   GOOS=linux GOARCH=amd64 go build -o /tmp/lightbeam-worker .
+#   lightbeam CMD ... --runner=flink --endpoint=localhost:8099 \
+#     --environment_type=EXTERNAL --environment_config=localhost:50000 \
+#     --worker_binary=/tmp/lightbeam-worker
+#
+# Environment (all optional):
+#   LIGHTBEAM_CACHE     cache root (default ~/.cache/lightbeam): bin/ holds the boot binary
+#   LIGHTBEAM_RUN_DIR   pid and log files (default $LIGHTBEAM_CACHE/run)
+#   STARTUP_TIMEOUT     seconds to wait for the port (default 30)
+set -euo pipefail
+
+PORT=50000 # fixed in boot.go (pool.New(ctx, 50000, ...))
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+CACHE=${LIGHTBEAM_CACHE:-$HOME/.cache/lightbeam}
+RUN_DIR=${LIGHTBEAM_RUN_DIR:-$CACHE/run}
+TIMEOUT=${STARTUP_TIMEOUT:-30}
+PID_FILE=$RUN_DIR/workerpool.pid
+LOG=$RUN_DIR/workerpool.log
+
+die() { echo "workerpool.sh: $*" >&2; exit 1; }
+running() { [[ -f $PID_FILE ]] && kill -0 "$(cat "$PID_FILE")" 2>/dev/null; }
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+build_boot() {
+	local v
+	v=$(cd "$ROOT" && go list -m -f '{{.Version}}' github.com/apache/beam/sdks/v2)
+	local bin=$CACHE/bin/beam-boot-$v
+	if [[ ! -x $bin ]]; then
+		echo "building Beam's Go boot loader $v" >&2
+		mkdir -p "$CACHE/bin"
+		(cd "$ROOT" && go build -o "$bin.tmp" github.com/apache/beam/sdks/v2/go/container) >&2
+		mv "$bin.tmp" "$bin"
+	fi
+	echo "$bin"
+}
+
+start() {
+	mkdir -p "$RUN_DIR"
+	if running; then
+		echo "localhost:$PORT"
+		return
+	fi
+	port_open "$PORT" && die "port $PORT is taken by another process (another worker pool?)"
+	local boot
+	boot=$(build_boot)
+	echo "starting the Go worker pool on port $PORT; log: $LOG" >&2
+	# setsid: the pool and the workers it forks form one process group, stopped together.
+	setsid nohup "$boot" --worker_pool >"$LOG" 2>&1 &
+	echo $! >"$PID_FILE"
+	local t0=$SECONDS
+	until port_open "$PORT"; do
+		if ! running; then
+			tail -n 20 "$LOG" >&2
+			rm -f "$PID_FILE"
+			die "the worker pool exited during startup (log: $LOG)"
+		fi
+		if ((SECONDS - t0 >= TIMEOUT)); then
+			tail -n 20 "$LOG" >&2
+			stop
+			die "the worker pool did not open port $PORT within ${TIMEOUT}s (log: $LOG)"
+		fi
+		sleep 0.2
+	done
+	echo "localhost:$PORT"
+}
+
+stop() {
+	if ! running; then
+		rm -f "$PID_FILE"
+		echo "workerpool.sh: not running" >&2
+		return
+	fi
+	local pid
+	pid=$(cat "$PID_FILE")
+	kill -- "-$pid" 2>/dev/null || kill "$pid"
+	for _ in $(seq 50); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -0 "$pid" 2>/dev/null && kill -9 -- "-$pid"
+	rm -f "$PID_FILE"
+	echo "stopped the worker pool (pid $pid)" >&2
+}
+
+case ${1:-} in
+start) start ;;
+stop) stop ;;
+status)
+	running || { echo "workerpool.sh: not running" >&2; exit 1; }
+	echo "localhost:$PORT"
+	;;
+*) die "usage: $0 start|stop|status" ;;
+esac
