@@ -1,0 +1,283 @@
+package train
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
+
+	"github.com/lightbeam-ml/lightbeam/model"
+	"github.com/lightbeam-ml/lightbeam/pipelines/preprocess"
+	"github.com/lightbeam-ml/lightbeam/transforms/formats"
+)
+
+func TestMain(m *testing.M) { ptest.Main(m) }
+
+// blobs writes a CSV of three Gaussian classes in 12 dimensions, with
+// enough overlap that accuracy is high but not perfect.
+func blobs(t testing.TB, path string, n int) {
+	rng := rand.New(rand.NewPCG(42, 7))
+	var b strings.Builder
+	for j := 0; j < 12; j++ {
+		fmt.Fprintf(&b, "f%d,", j)
+	}
+	b.WriteString("label\n")
+	for i := 0; i < n; i++ {
+		c := rng.IntN(3)
+		for j := 0; j < 12; j++ {
+			center := 0.0
+			if j%3 == c {
+				center = 1.5
+			}
+			fmt.Fprintf(&b, "%.4f,", center+rng.NormFloat64()+10*float64(j))
+		}
+		fmt.Fprintf(&b, "%d\n", c)
+	}
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+var fixture struct {
+	once sync.Once
+	dirs map[int]string // shards → preprocess output
+	err  error
+}
+
+// prepared returns a preprocess output of the blobs with the given number
+// of shards (1, 4 or 8), made once per test binary.
+func prepared(t *testing.T, shards int) string {
+	t.Helper()
+	fixture.once.Do(func() {
+		root, err := os.MkdirTemp("", "lightbeam-train-test")
+		if err != nil {
+			fixture.err = err
+			return
+		}
+		csv := filepath.Join(root, "blobs.csv")
+		blobs(t, csv, 3000)
+		fixture.dirs = map[int]string{}
+		for _, n := range []int{1, 4, 8} {
+			dir := filepath.Join(root, fmt.Sprintf("prep-%d", n))
+			cfg := preprocess.Config{Format: "csv", Input: csv, Out: dir, Shards: n, CSV: formats.CSVOptions{Label: "label"}}
+			if _, err := preprocess.Run(context.Background(), cfg); err != nil {
+				fixture.err = err
+				return
+			}
+			fixture.dirs[n] = dir
+		}
+	})
+	if fixture.err != nil {
+		t.Fatal(fixture.err)
+	}
+	return fixture.dirs[shards]
+}
+
+func baseConfig(t *testing.T, shards int) Config {
+	return Config{Data: prepared(t, shards), Out: t.TempDir(), Model: "mlp", Hidden: []int{16}, Epochs: 2, Batch: 128, Accel: "go"}
+}
+
+func run(t *testing.T, c Config) *Report {
+	t.Helper()
+	rep, err := Run(context.Background(), c, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rep
+}
+
+func params(t *testing.T, dir string, epoch int) []float32 {
+	t.Helper()
+	ck, err := model.LoadCheckpoint(checkpointPath(dir, epoch))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ck.Params
+}
+
+func maxDiff(a, b []float32) float64 {
+	if len(a) != len(b) {
+		return math.Inf(1)
+	}
+	d := 0.0
+	for i := range a {
+		d = math.Max(d, math.Abs(float64(a[i]-b[i])))
+	}
+	return d
+}
+
+// The Beam pipeline and the plain loop run the same rounds: same bits.
+func TestBeamMatchesPlain(t *testing.T) {
+	for _, mode := range []string{"sync", "local"} {
+		t.Run(mode, func(t *testing.T) {
+			c := baseConfig(t, 4)
+			c.Mode = mode
+			rep := run(t, c)
+			p := c
+			p.Out, p.Plain = t.TempDir(), true
+			run(t, p)
+			if d := maxDiff(params(t, c.Out, 2), params(t, p.Out, 2)); d != 0 {
+				t.Fatalf("beam and plain models differ by %g", d)
+			}
+			if rep.TestAccuracy < 0.85 {
+				t.Errorf("test accuracy %.3f after 2 epochs, want ≥ 0.85", rep.TestAccuracy)
+			}
+			if len(rep.History) != 2 || rep.History[1].ValidationAccuracy <= 0 {
+				t.Errorf("history %+v", rep.History)
+			}
+		})
+	}
+}
+
+// The global mini-batches do not depend on the sharding: 1 shard and 8
+// shards train the same model, up to the order of float additions.
+func TestShardCountInvariance(t *testing.T) {
+	one, eight := baseConfig(t, 1), baseConfig(t, 8)
+	one.Plain, eight.Plain = true, true
+	run(t, one)
+	run(t, eight)
+	a, b := params(t, one.Out, 2), params(t, eight.Out, 2)
+	if d := maxDiff(a, b); d > 1e-4 {
+		t.Fatalf("1-shard and 8-shard models differ by %g", d)
+	}
+	// And the check can fail: another seed gives another model.
+	other := baseConfig(t, 8)
+	other.Plain, other.Seed = true, 2
+	run(t, other)
+	if d := maxDiff(a, params(t, other.Out, 2)); d < 1e-3 {
+		t.Fatalf("seeds 1 and 2 give models only %g apart", d)
+	}
+}
+
+// A run stopped after epoch 1 and resumed ends with the same model as an
+// uninterrupted one.
+func TestResume(t *testing.T) {
+	full := baseConfig(t, 4)
+	full.Epochs = 3
+	run(t, full)
+	// A run killed after epoch 1 leaves the checkpoints of epochs 0 and 1.
+	part := full
+	part.Out, part.Resume = t.TempDir(), true
+	for e := 0; e <= 1; e++ {
+		b, err := os.ReadFile(checkpointPath(full.Out, e))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.MkdirAll(filepath.Dir(checkpointPath(part.Out, e)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(checkpointPath(part.Out, e), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rep := run(t, part)
+	if d := maxDiff(params(t, full.Out, 3), params(t, part.Out, 3)); d != 0 {
+		t.Fatalf("resumed model differs by %g", d)
+	}
+	if len(rep.History) != 3 {
+		t.Fatalf("resumed history has %d epochs, want 3", len(rep.History))
+	}
+}
+
+// A diverging run stops with a clear error and keeps the last good
+// checkpoint.
+func TestNaNStops(t *testing.T) {
+	c := baseConfig(t, 4)
+	c.LR, c.Optimizer, c.Schedule = 1e30, "sgd", "constant"
+	c.Plain = false
+	_, err := Run(context.Background(), c, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "loss became") || !strings.Contains(err.Error(), "epoch-0000") {
+		t.Fatalf("want a NaN-loss error naming the last good checkpoint, got %v", err)
+	}
+	if _, err := os.Stat(checkpointPath(c.Out, 0)); err != nil {
+		t.Fatalf("the last good checkpoint is gone: %v", err)
+	}
+	if _, err := os.Stat(checkpointPath(c.Out, 1)); err == nil {
+		t.Fatal("the failed epoch wrote a checkpoint")
+	}
+}
+
+// Gradient ascent on the log-likelihood: the log-likelihood rises, and it
+// is the same path as descent on the loss.
+func TestMaximize(t *testing.T) {
+	minC := baseConfig(t, 4)
+	minC.Plain, minC.Epochs = true, 3
+	run(t, minC)
+	maxC := minC
+	maxC.Out, maxC.Objective = t.TempDir(), "maximize"
+	rep := run(t, maxC)
+	if d := maxDiff(params(t, minC.Out, 3), params(t, maxC.Out, 3)); d > 1e-6 {
+		t.Fatalf("ascent on the log-likelihood and descent on the loss differ by %g", d)
+	}
+	h := rep.History
+	if !(-h[2].TrainLoss > -h[0].TrainLoss) {
+		t.Fatalf("log-likelihood did not rise: %v → %v", -h[0].TrainLoss, -h[2].TrainLoss)
+	}
+}
+
+// With a learning rate too small to move a float32 weight, the validation
+// loss never improves after epoch 1: patience 2 stops the run at epoch 3.
+func TestEarlyStopping(t *testing.T) {
+	c := baseConfig(t, 4)
+	c.Plain, c.Epochs, c.Patience = true, 8, 2
+	c.Optimizer, c.LR, c.Schedule = "sgd", 1e-30, "constant"
+	rep := run(t, c)
+	if !rep.StoppedEarly || rep.Epochs != 3 || rep.BestEpoch != 1 {
+		t.Fatalf("stopped early %v after %d epochs with best epoch %d; want a stop after 3 with best 1", rep.StoppedEarly, rep.Epochs, rep.BestEpoch)
+	}
+}
+
+func TestEvaluateConfusion(t *testing.T) {
+	c := baseConfig(t, 4)
+	c.Plain = true
+	rep := run(t, c)
+	for _, plain := range []bool{true, false} {
+		res, err := EvaluateSplit(context.Background(), c.Data, rep.ModelFile, "test", "go", plain)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var total, diag int64
+		for i, row := range res.Confusion {
+			for j, n := range row {
+				total += n
+				if i == j {
+					diag += n
+				}
+			}
+		}
+		if total != res.Examples || math.Abs(float64(diag)/float64(total)-res.Accuracy) > 1e-12 {
+			t.Fatalf("plain=%v: confusion sums to %d (diagonal %d), examples %d, accuracy %v", plain, total, diag, res.Examples, res.Accuracy)
+		}
+		if math.Abs(res.Accuracy-rep.TestAccuracy) > 1e-12 {
+			t.Fatalf("evaluate says %v, the report %v", res.Accuracy, rep.TestAccuracy)
+		}
+		if !bytes.Contains([]byte(res.Text()), []byte("confusion")) {
+			t.Fatal("text output has no confusion matrix")
+		}
+	}
+}
+
+func TestConfigErrors(t *testing.T) {
+	for _, c := range []Config{
+		{Data: "x", Out: "y", Mode: "async"},
+		{Data: "x"},
+		{Data: "x", Out: "y", Model: "softmax", Hidden: []int{3}},
+		{Data: "x", Out: "y", Patience: -1},
+	} {
+		if err := c.Prepare(); err == nil {
+			t.Errorf("%+v: no error", c)
+		}
+	}
+	if _, err := ParseHidden("300,x"); err == nil {
+		t.Error("ParseHidden(300,x): no error")
+	}
+}
