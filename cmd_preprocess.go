@@ -4,8 +4,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"os"
-	"runtime/pprof"
 	"strings"
 
 	"github.com/lightbeam-ml/lightbeam/pipelines/preprocess"
@@ -18,13 +16,13 @@ func init() {
 		summary: "read raw data (idx, csv, libsvm), validate, scale, split and write shards + manifest",
 		flags: func(fs *flag.FlagSet) func(context.Context) error {
 			var cfg preprocess.Config
-			var split, categorical, classes, cpuProfile string
+			var split, categorical, classes string
 			fs.StringVar(&cfg.Format, "format", "", "input format: idx, csv or libsvm (required)")
 			fs.StringVar(&cfg.Input, "input", "", "input: for idx (default: the bundled MNIST) a directory with the four MNIST files or IMAGES,LABELS[;IMAGES,LABELS]; for csv/libsvm files or globs, comma-separated (local or gs://)")
 			fs.StringVar(&cfg.TestInput, "test-input", "", "idx: IMAGES,LABELS pairs for the test split (a directory input takes t10k-*)")
 			fs.StringVar(&cfg.Out, "out", "", "output directory, local or gs:// (required)")
 			fs.IntVar(&cfg.Shards, "shards", 4, "shard files per split")
-			fs.StringVar(&cfg.Scale, "scale", "standard", "feature scaling fitted on the train split: standard, minmax or none")
+			fs.StringVar(&cfg.Scale, "scale", "auto", "feature scaling fitted on the train split: standard, minmax, none, or auto (minmax for idx images, standard otherwise)")
 			fs.StringVar(&split, "split", "train:0.8,validation:0.1,test:0.1", "csv/libsvm: shares of the splits, by a hash of each record's identity")
 			fs.Float64Var(&cfg.Validation, "validation", 0.1, "idx: share of the training files carved out for validation (t10k is the test split)")
 			fs.Float64Var(&cfg.MaxRejectFraction, "max-reject-fraction", 0.01, "fail when more than this share of records is rejected")
@@ -37,7 +35,6 @@ func init() {
 			fs.StringVar(&classes, "classes", "", "csv/libsvm: comma-separated class names (labels must be one of them)")
 			fs.StringVar(&cfg.CSV.Task, "task", "classification", "classification or regression (labels are any number)")
 			fs.IntVar(&cfg.Features, "features", 0, "libsvm: number of features (0: scan the input for the largest index)")
-			fs.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file (prism runs its workers in this process, so it covers them)")
 			return func(ctx context.Context) error {
 				f, err := transforms.ParseFractions(split)
 				if err != nil {
@@ -56,16 +53,12 @@ func init() {
 					cfg.CSV.Classes = strings.Split(classes, ",")
 				}
 				cfg.LIBSVM.Task = cfg.CSV.Task
-				if cpuProfile != "" {
-					f, err := os.Create(cpuProfile)
-					if err != nil {
-						return err
-					}
-					defer f.Close()
-					if err := pprof.StartCPUProfile(f); err != nil {
-						return fmt.Errorf("--cpuprofile: %w", err)
-					}
-					defer pprof.StopCPUProfile()
+				// An explicit 0 means none; in Config, 0 means the default.
+				if cfg.Validation == 0 {
+					cfg.Validation = preprocess.None
+				}
+				if cfg.MaxRejectFraction == 0 {
+					cfg.MaxRejectFraction = preprocess.None
 				}
 				rep, err := preprocess.Run(ctx, cfg)
 				if err != nil {

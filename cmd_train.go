@@ -37,11 +37,14 @@ func init() {
 			fs.Float64Var(&c.L1, "l1", 0, "L1 penalty (proximal)")
 			fs.Float64Var(&c.Clip, "clip", 0, "clip the gradient norm to this (0: off)")
 			fs.StringVar(&c.Objective, "objective", "minimize", "minimize the loss, or maximize the log-likelihood (gradient ascent)")
-			fs.IntVar(&c.Patience, "patience", 0, "stop after this many epochs without a better validation loss (0: never)")
+			fs.IntVar(&c.Patience, "patience", 0, "stop after this many epochs without a better validation score: accuracy for classifiers, else loss (0: never)")
 			fs.BoolVar(&c.Resume, "resume", false, "continue from the last checkpoint in --out")
 			fs.BoolVar(&c.Overwrite, "overwrite", false, "replace a finished run in --out")
 			fs.Uint64Var(&c.Seed, "seed", 1, "random seed (initialization and batch order)")
 			fs.StringVar(&c.Accel, "accel", "auto", "math backend: auto, go, blas or cuda")
+			fs.IntVar(&c.Folds, "cv", 0, "K-fold cross-validation on train+validation (K ≥ 2), all folds and grid settings trained in one pipeline; then the best setting is retrained on all of it")
+			fs.StringVar(&c.Grid, "grid", "", "hyper-parameter grid for --cv, e.g. lr=0.1,0.03;l2=0,1e-4 (names: lr, l2, l1, momentum)")
+			fs.BoolVar(&c.AllData, "all-data", false, "train on train+validation together, without validation")
 			fs.BoolVar(&c.Plain, "plain", false, "run the same rounds in this process without Beam (the benchmark baseline)")
 			return func(ctx context.Context) error {
 				var err error
@@ -51,6 +54,9 @@ func init() {
 				rep, err := train.Run(ctx, c, os.Stdout)
 				if err != nil {
 					return err
+				}
+				for _, r := range rep.CV {
+					fmt.Printf("cv: %-30s %.4f ± %.4f\n", r.Setting, r.Mean, r.Std)
 				}
 				fmt.Printf("train: %s, best epoch %d of %d: validation accuracy %.2f%%, test accuracy %.2f%% (loss %.4f), %.0f examples/s, %.1f s\n       model: %s\n",
 					rep.Model, rep.BestEpoch, rep.Epochs, 100*rep.ValidationAccuracy, 100*rep.TestAccuracy, rep.TestLoss, rep.ExamplesPerSecond, rep.TrainSeconds, rep.ModelFile)

@@ -31,12 +31,12 @@ go build -o bench-data/lightbeam .
 
 for runner in $runners; do
 	out=bench-data/out-$runner
-	prof=()
-	if [[ ${PROFILE:-0} == 1 ]]; then prof=(--cpuprofile="bench-data/cpu-$runner.prof"); fi
+	prof=""
+	if [[ ${PROFILE:-0} == 1 ]]; then prof="bench-data/cpu-$runner.prof"; fi
 	load_before=$(cut -d' ' -f1-3 /proc/loadavg)
-	/usr/bin/time -v -o bench-data/time-$runner.txt \
+	LIGHTBEAM_CPUPROFILE="$prof" /usr/bin/time -v -o bench-data/time-$runner.txt \
 		bench-data/lightbeam preprocess --format=csv --input="$data" --out="$out" --overwrite \
-		--shards="$shards" --runner="$runner" "${prof[@]}" >bench-data/log-$runner.txt 2>&1 || {
+		--shards="$shards" --runner="$runner" >bench-data/log-$runner.txt 2>&1 || {
 		echo "preprocess on $runner failed; see bench-data/log-$runner.txt" >&2
 		tail -5 bench-data/log-$runner.txt >&2
 		exit 1

@@ -41,8 +41,8 @@ func manifestPipeline(dir string, counts []ParseCount, maxReject float64) (train
 		beam.ParDo(s, asValidation, beam.CreateList(s, val)))
 	WriteManifest(s, beam.CreateList(s, shards), Analyze(s, bySplit, true), beam.CreateList(s, counts), ManifestConfig{
 		Dir: dir, Shards: 2, MaxRejectFraction: maxReject, Scale: "standard", Missing: formats.MissingReject,
-		Source: shardio.Source{Format: "csv", Inputs: []string{"a.csv", "b.csv"}},
-		Schema: shardio.Schema{Features: 3, Task: formats.Classification, Label: "label"},
+		Source:    shardio.Source{Format: "csv", Inputs: []string{"a.csv", "b.csv"}},
+		Schema:    shardio.Schema{Features: 3, Task: formats.Classification, Label: "label"},
 		CreatedBy: "lightbeam test",
 	})
 	return trainStats, ptest.Run(p)

@@ -111,7 +111,7 @@ func init() {
 
 var testScale = Scale{Method: "standard", Offset: []float32{1, 2}, Factor: []float32{0.5, 2}, Impute: []float32{0, 0}}
 
-// writeShardsPipeline writes blocks (all in the train split) as n shards
+// writeShardsPipeline spills blocks (all in the train split) and writes them as n shards
 // per split into dir, and checks the results and the files.
 func writeShardsPipeline(t *testing.T, dir string, blocks []rows.Block, n int) {
 	t.Helper()
@@ -129,9 +129,10 @@ func writeShardsPipeline(t *testing.T, dir string, blocks []rows.Block, n int) {
 		}
 	}
 	p, s := beam.NewPipelineWithRoot()
-	byShard := KeyByShard(s, beam.ParDo(s, asTrain, beam.CreateList(s, blocks)), n)
+	cfg := ShardConfig{Dir: dir, Shards: n, Features: 2, SpillBytes: 500 * 20}
+	runs := SpillRuns(s, beam.ParDo(s, asTrain, beam.CreateList(s, blocks)), cfg)
 	scales := beam.ParDo(s, &keyedScaleFn{Sc: testScale, Keys: NumSplits * n}, beam.Impulse(s))
-	results := WriteShards(s, byShard, scales, ShardConfig{Dir: dir, Shards: n, Features: 2})
+	results := WriteShards(s, runs, scales, cfg)
 	// Every key gets a file: the empty validation and test shards too.
 	passert.Equals(s, beam.ParDo(s, shardSummary, results), summaries...)
 	passert.Empty(s, beam.ParDo(s, &checkShardFn{Dir: dir, Sc: testScale}, results))
@@ -159,14 +160,22 @@ func TestWriteShards(t *testing.T) {
 			t.Errorf("%s differs when the input is chunked differently (%v)", filepath.Base(f), err)
 		}
 	}
+	// The runs (2000 rows of 20 bytes spilled every 500: several per
+	// shard) are gone.
+	for _, d := range []string{one, chunked} {
+		if left, _ := filepath.Glob(filepath.Join(d, RunDir, "*")); len(left) > 0 {
+			t.Errorf("%d runs left behind in %s", len(left), filepath.Join(d, RunDir))
+		}
+	}
 }
 
 // Without a scale (the train split was empty) WriteShards fails, saying why.
 func TestWriteShardsWithoutScaleFails(t *testing.T) {
 	p, s := beam.NewPipelineWithRoot()
-	byShard := KeyByShard(s, beam.ParDo(s, asValidation, beam.CreateList(s, knownRows(0, 50, 50, 2))), 2)
+	cfg := ShardConfig{Dir: t.TempDir(), Shards: 2, Features: 2}
+	runs := SpillRuns(s, beam.ParDo(s, asValidation, beam.CreateList(s, knownRows(0, 50, 50, 2))), cfg)
 	noScales := beam.ParDo(s, &keyedScaleFn{Sc: testScale, Keys: 0}, beam.Impulse(s))
-	WriteShards(s, byShard, noScales, ShardConfig{Dir: t.TempDir(), Shards: 2, Features: 2})
+	WriteShards(s, runs, noScales, cfg)
 	err := ptest.Run(p)
 	if err == nil || !strings.Contains(err.Error(), "train split is empty") {
 		t.Fatalf("err = %v, want one saying the train split is empty", err)

@@ -36,6 +36,17 @@ func MakePlan(ctx context.Context, cfg Config) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Record identities and reject file names use a source's base name
+	// (so that a local and a gs:// copy give the same split): two sources
+	// with one base name would collide.
+	bases := map[string]string{}
+	for _, t := range plan.Tasks {
+		b := storage.Base(t.Path)
+		if other, ok := bases[b]; ok && other != t.Path {
+			return nil, fmt.Errorf("inputs %s and %s have the same base name %q: record identities (and reject files) would collide; rename one", other, t.Path, b)
+		}
+		bases[b] = t.Path
+	}
 	seen := map[string]bool{}
 	for _, t := range plan.Tasks {
 		for _, p := range []string{t.Path, t.LabelsPath} {

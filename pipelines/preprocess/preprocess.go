@@ -32,8 +32,8 @@ type Config struct {
 	Shards            int                  // Optional. Shard files per split. Defaults to 4.
 	Scale             string               // Optional. standard|minmax|none. Defaults to standard.
 	Split             transforms.Fractions // Optional (csv, libsvm). Defaults to 0.8/0.1/0.1.
-	Validation        float64              // Optional (idx). Share of train carved out for validation. Defaults to 0.1.
-	MaxRejectFraction float64              // Optional. Defaults to 0.01.
+	Validation        float64              // Optional (idx). Share of train carved out for validation. Defaults to 0.1; None for none.
+	MaxRejectFraction float64              // Optional. Defaults to 0.01; None to allow no reject at all.
 	BlockRows         int                  // Optional. Rows per block. Defaults to 4096.
 	ChunkBytes        int64                // Optional. Bytes per parse task of a CSV/LIBSVM file. Defaults to 32 MiB.
 	Overwrite         bool                 // Optional. Replace an existing output.
@@ -47,6 +47,10 @@ type Config struct {
 	Classes int
 }
 
+// None, as Validation or MaxRejectFraction, asks for 0: their zero value
+// means the default.
+const None = -1.0
+
 // Version is written into manifests; main sets it.
 var Version = "dev"
 
@@ -54,15 +58,20 @@ func (c *Config) defaults() {
 	if c.Shards == 0 {
 		c.Shards = 4
 	}
-	if c.Scale == "" {
+	if c.Scale == "" || c.Scale == "auto" {
+		// Pixels have a known range, and standard scaling blows up the
+		// rare ink of near-constant border pixels (σ ≈ 0) into huge
+		// values: images get minmax (pixels to [0,1]).
 		c.Scale = "standard"
+		if c.Format == "idx" {
+			c.Scale = "minmax"
+		}
 	}
 	if c.Split == (transforms.Fractions{}) {
 		c.Split = transforms.Fractions{0.8, 0.1, 0.1}
 	}
-	if c.MaxRejectFraction == 0 {
-		c.MaxRejectFraction = 0.01
-	}
+	c.MaxRejectFraction = orDefault(c.MaxRejectFraction, 0.01)
+	c.Validation = orDefault(c.Validation, 0.1)
 	if c.BlockRows == 0 {
 		c.BlockRows = 4096
 	}
@@ -72,6 +81,17 @@ func (c *Config) defaults() {
 	if c.Classes == 0 {
 		c.Classes = 10
 	}
+}
+
+// orDefault returns def for 0, 0 for None, else x.
+func orDefault(x, def float64) float64 {
+	switch x {
+	case 0:
+		return def
+	case None:
+		return 0
+	}
+	return x
 }
 
 func (c *Config) validate() error {
@@ -123,17 +143,18 @@ type Plan struct {
 }
 
 // Build adds the preprocess pipeline for plan to s: parse → split →
-// analyze → scale → shard → manifest.
+// analyze → scale → spill runs → shard → manifest.
 func Build(s beam.Scope, cfg Config, plan *Plan) {
 	tasks := beam.Reshuffle(s, beam.CreateList(s, plan.Tasks))
 	blocks, counts := transforms.Parse(s, tasks, plan.Parse)
 	bySplit := transforms.SplitBlocks(s, blocks, plan.Fractions)
 	stats := transforms.Analyze(s, bySplit, plan.Schema.Task == formats.Classification)
 	scale := transforms.FitScaleTo(s, stats, cfg.Scale, plan.Schema.Sparse, transforms.NumSplits*cfg.Shards)
-	byShard := transforms.KeyByShard(s, bySplit, cfg.Shards)
-	shards := transforms.WriteShards(s, byShard, scale, transforms.ShardConfig{
+	shardCfg := transforms.ShardConfig{
 		Dir: cfg.Out, Shards: cfg.Shards, Features: plan.Schema.Features, Sparse: plan.Schema.Sparse,
-	})
+	}
+	runs := transforms.SpillRuns(s, bySplit, shardCfg)
+	shards := transforms.WriteShards(s, runs, scale, shardCfg)
 	transforms.WriteManifest(s, shards, stats, counts, transforms.ManifestConfig{
 		Dir: cfg.Out, Shards: cfg.Shards, MaxRejectFraction: cfg.MaxRejectFraction,
 		Scale: cfg.Scale, Missing: cfg.CSV.Missing, Source: plan.Source, Schema: plan.Schema,

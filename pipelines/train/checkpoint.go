@@ -25,9 +25,14 @@ const (
 	metaValExamples = "train.validation_examples"
 )
 
-// checkpointPath is where the state after epoch lives.
+// checkpointPath is where the state after epoch lives in a plain run.
 func checkpointPath(out string, epoch int) string {
-	return storage.Join(out, "checkpoints", fmt.Sprintf("epoch-%04d.safetensors", epoch))
+	return ckptPath(storage.Join(out, "checkpoints"), epoch)
+}
+
+// ckptPath is the checkpoint after epoch in a checkpoint directory.
+func ckptPath(dir string, epoch int) string {
+	return storage.Join(dir, fmt.Sprintf("epoch-%04d.safetensors", epoch))
 }
 
 // saveState writes st as a checkpoint (atomically) at path.
@@ -92,10 +97,11 @@ func latestCheckpoint(ctx context.Context, out string) (int, error) {
 	return 0, nil
 }
 
-// loadStateFn reads the state an epoch starts from.
+// loadStateFn reads the state model Model starts an epoch from.
 type loadStateFn struct {
-	Spec *Spec
-	Path string
+	Spec  *Spec
+	Path  string
+	Model int
 }
 
 func (fn *loadStateFn) ProcessElement(ctx context.Context, _ []byte) (State, error) {
@@ -103,27 +109,28 @@ func (fn *loadStateFn) ProcessElement(ctx context.Context, _ []byte) (State, err
 	if err != nil {
 		return State{}, err
 	}
+	st.Model = fn.Model
 	return *st, nil
 }
 
-// writeEpochFn writes the state after an epoch, with the epoch's training
-// loss and validation metrics, as the epoch's checkpoint.
+// writeEpochFn writes each model's state after an epoch, with the
+// epoch's training loss and validation metrics, as its checkpoint.
 type writeEpochFn struct {
-	Spec  *Spec
-	Path  string
+	Specs []*Spec
+	Dirs  []string
 	Epoch int
 }
 
-func (fn *writeEpochFn) ProcessElement(ctx context.Context, _ int, states func(*State) bool, evals func(*transforms.Partial) bool) error {
+func (fn *writeEpochFn) ProcessElement(ctx context.Context, m int, states func(*State) bool, evals func(*transforms.Partial) bool) error {
 	var st State
 	var ev transforms.Partial
 	if !states(&st) {
-		return fmt.Errorf("train: no state at the end of epoch %d", fn.Epoch)
+		return fmt.Errorf("train: no state of model %d at the end of epoch %d", m, fn.Epoch)
 	}
-	evals(&ev) // absent when there is no validation split
-	meta := epochMeta(fn.Epoch, &st, &ev)
-	if err := saveState(ctx, fn.Spec, fn.Path, &st, meta); err != nil {
-		return fmt.Errorf("train: writing checkpoint %s: %w", fn.Path, err)
+	evals(&ev) // absent without validation rows
+	path := ckptPath(fn.Dirs[m], fn.Epoch)
+	if err := saveState(ctx, fn.Specs[m], path, &st, epochMeta(fn.Epoch, &st, &ev)); err != nil {
+		return fmt.Errorf("train: writing checkpoint %s: %w", path, err)
 	}
 	return nil
 }
@@ -142,26 +149,32 @@ func epochMeta(epoch int, st *State, ev *transforms.Partial) map[string]string {
 	return meta
 }
 
-// buildEpoch adds one epoch to the pipeline: read the state from the
-// previous checkpoint, run rounds, evaluate on validation, write the
-// epoch's checkpoint.
-func buildEpoch(s beam.Scope, spec *Spec, plan *plan, epoch int) {
-	state := beam.ParDo(s, &loadStateFn{Spec: spec, Path: checkpointPath(plan.out, epoch-1)}, beam.Impulse(s))
-	for r := 0; r < spec.Rounds; r++ {
-		state = Round(s, spec, plan.train, plan.nTrain, state, epoch, r)
+// buildEpoch adds one epoch of every model to the pipeline: read each
+// state from its previous checkpoint, run the rounds, evaluate, and write
+// each model's checkpoint of the epoch.
+func buildEpoch(s beam.Scope, ms *Models, p *plan, epoch int) {
+	var loads []beam.PCollection
+	for m, spec := range ms.Specs {
+		loads = append(loads, beam.ParDo(s, &loadStateFn{Spec: spec, Path: ckptPath(ms.Dirs[m], epoch-1), Model: m}, beam.Impulse(s)))
 	}
-	fixed := beam.AddFixedKey(s, state)
-	if plan.nVal == 0 {
-		beam.ParDo0(s, &writeEpochFn{Spec: spec, Path: checkpointPath(plan.out, epoch), Epoch: epoch},
-			beam.CoGroupByKey(s, fixed, beam.AddFixedKey(s, beam.Create(s, transforms.Partial{}))))
-		return
+	states := beam.Flatten(s, loads...)
+	for r := 0; r < ms.Specs[0].Rounds; r++ {
+		states = Round(s, ms, p.train, p.nTrain, states, epoch, r)
 	}
-	ev := Evaluate(s, spec, plan.val, plan.nVal, state)
-	beam.ParDo0(s, &writeEpochFn{Spec: spec, Path: checkpointPath(plan.out, epoch), Epoch: epoch},
-		beam.CoGroupByKey(s, fixed, beam.AddFixedKey(s, ev)))
+	var evals beam.PCollection
+	if p.nVal > 0 {
+		evals = Evaluate(s, ms, p.val, p.nVal, states)
+	} else {
+		evals = beam.ParDo(s, keyPartial, beam.Create(s, transforms.Partial{}))
+	}
+	beam.ParDo0(s, &writeEpochFn{Specs: ms.Specs, Dirs: ms.Dirs, Epoch: epoch},
+		beam.CoGroupByKey(s, beam.ParDo(s, keyState, states), evals))
 }
+
+func keyPartial(p transforms.Partial) (int, transforms.Partial) { return 0, p }
 
 func init() {
 	register.DoFn2x2[context.Context, []byte, State, error](&loadStateFn{})
 	register.DoFn4x1[context.Context, int, func(*State) bool, func(*transforms.Partial) bool, error](&writeEpochFn{})
+	register.Function1x2(keyPartial)
 }

@@ -85,7 +85,7 @@ func (w *worker) close() {
 
 // syncPartial sums the loss gradient over the shard's rows of round's
 // global mini-batch.
-func (w *worker) syncPartial(ctx context.Context, shard int, info shardio.ShardInfo, epoch, round int, params []float32) (transforms.Partial, error) {
+func (w *worker) syncPartial(ctx context.Context, shard int, info shardio.ShardInfo, epoch, round int, params []float32, sel rowSelect) (transforms.Partial, error) {
 	computeMu.Lock()
 	defer computeMu.Unlock()
 	s, err := loadShard(ctx, w.spec.Data, info)
@@ -93,8 +93,8 @@ func (w *worker) syncPartial(ctx context.Context, shard int, info shardio.ShardI
 		return transforms.Partial{}, err
 	}
 	rounds := w.spec.Rounds
-	buckets := memoized(memoKey(info, "sync", epoch, w.spec.Seed, rounds), func() [][]int32 {
-		return syncBuckets(s, epoch, w.spec.Seed, rounds)
+	buckets := memoized(memoKey(info, "sync", epoch, w.spec.Seed, rounds, sel), func() [][]int32 {
+		return syncBuckets(s, epoch, w.spec.Seed, rounds, sel)
 	})
 	idx := buckets[round]
 	p := transforms.Partial{Shard: shard, Vec: make([]float32, w.m.NumParams()), Examples: int64(len(idx))}
@@ -112,15 +112,15 @@ func (w *worker) syncPartial(ctx context.Context, shard int, info shardio.ShardI
 // localPartial runs LocalSteps optimizer steps on the shard's next rows of
 // the epoch, from st, and returns the resulting parameters and optimizer
 // state weighted by the rows used (the Combine sums, the step divides).
-func (w *worker) localPartial(ctx context.Context, shard int, info shardio.ShardInfo, epoch, round int, st *State) (transforms.Partial, error) {
+func (w *worker) localPartial(ctx context.Context, shard int, info shardio.ShardInfo, epoch, round int, st *State, sel rowSelect) (transforms.Partial, error) {
 	computeMu.Lock()
 	defer computeMu.Unlock()
 	s, err := loadShard(ctx, w.spec.Data, info)
 	if err != nil {
 		return transforms.Partial{}, err
 	}
-	order := memoized(memoKey(info, "local", epoch, w.spec.Seed, 0), func() [][]int32 {
-		return [][]int32{epochOrder(s, epoch, w.spec.Seed)}
+	order := memoized(memoKey(info, "local", epoch, w.spec.Seed, 0, sel), func() [][]int32 {
+		return [][]int32{epochOrder(s, epoch, w.spec.Seed, sel)}
 	})[0]
 	k, b := w.spec.LocalSteps, w.spec.LocalBatch
 	start := round * k * b
@@ -177,26 +177,29 @@ func stepWith(opt *model.Optimizer, spec *Spec, params, gradSum []float32, n int
 // evalPartial sums loss and correct predictions over a whole shard; for
 // classifiers Vec holds the k×k confusion counts (row: true class,
 // column: predicted), exact in float32 below 2²⁴ per cell.
-func (w *worker) evalPartial(ctx context.Context, shard int, info shardio.ShardInfo, params []float32) (transforms.Partial, error) {
+func (w *worker) evalPartial(ctx context.Context, shard int, info shardio.ShardInfo, params []float32, sel rowSelect) (transforms.Partial, error) {
 	computeMu.Lock()
 	defer computeMu.Unlock()
 	s, err := loadShard(ctx, w.spec.Data, info)
 	if err != nil {
 		return transforms.Partial{}, err
 	}
-	p := transforms.Partial{Shard: shard, Examples: int64(s.Rows())}
+	p := transforms.Partial{Shard: shard}
 	k := w.m.Outputs()
 	var probs []float32
 	if w.m.Classifier() {
 		p.Vec = make([]float32, k*k)
 		probs = make([]float32, evalChunk*k)
 	}
-	idx := make([]int32, 0, evalChunk)
-	for lo := 0; lo < s.Rows(); lo += evalChunk {
-		idx = idx[:0]
-		for i := lo; i < min(lo+evalChunk, s.Rows()); i++ {
-			idx = append(idx, int32(i))
+	var rowsSel []int32
+	for i, id := range s.IDs {
+		if sel.keep(id, w.spec.Seed) {
+			rowsSel = append(rowsSel, int32(i))
 		}
+	}
+	p.Examples = int64(len(rowsSel))
+	for lo := 0; lo < len(rowsSel); lo += evalChunk {
+		idx := rowsSel[lo:min(lo+evalChunk, len(rowsSel))]
 		b := s.batch(idx, &w.scratch)
 		loss, correct, err := w.ws.Evaluate(params, b)
 		if err != nil {

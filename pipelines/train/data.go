@@ -121,24 +121,49 @@ func rowHash(id uint64, epoch int, seed uint64) uint64 {
 	return x
 }
 
-// syncBuckets assigns each row of s to one of rounds buckets by rowHash:
-// bucket r of every shard together form round r's global mini-batch, so
-// the batches do not depend on how the rows are sharded.
-func syncBuckets(s *shardRows, epoch int, seed uint64, rounds int) [][]int32 {
+// rowSelect picks the rows a model sees: all of them (the zero value), or
+// for cross-validation those outside fold Fold of Folds (Train) or inside
+// it (!Train). A row's fold is a hash of its identity: fixed across epochs
+// and independent of the sharding.
+type rowSelect struct {
+	Folds int
+	Fold  int
+	Train bool
+}
+
+func (sel rowSelect) keep(id uint64, seed uint64) bool {
+	if sel.Folds == 0 {
+		return true
+	}
+	inFold := int(rowHash(id, -2, seed)%uint64(sel.Folds)) == sel.Fold
+	return inFold != sel.Train
+}
+
+func (sel rowSelect) String() string { return fmt.Sprintf("%d/%d/%v", sel.Fold, sel.Folds, sel.Train) }
+
+// syncBuckets assigns each selected row of s to one of rounds buckets by
+// rowHash: bucket r of every shard together form round r's global
+// mini-batch, so the batches do not depend on how the rows are sharded.
+func syncBuckets(s *shardRows, epoch int, seed uint64, rounds int, sel rowSelect) [][]int32 {
 	b := make([][]int32, rounds)
 	for i, id := range s.IDs {
+		if !sel.keep(id, seed) {
+			continue
+		}
 		r := rowHash(id, epoch, seed) % uint64(rounds)
 		b[r] = append(b[r], int32(i))
 	}
 	return b
 }
 
-// epochOrder returns the rows of s in the epoch's shuffled order.
-func epochOrder(s *shardRows, epoch int, seed uint64) []int32 {
-	order := make([]int32, s.Rows())
+// epochOrder returns the selected rows of s in the epoch's shuffled order.
+func epochOrder(s *shardRows, epoch int, seed uint64, sel rowSelect) []int32 {
+	order := make([]int32, 0, s.Rows())
 	keys := make([]uint64, s.Rows())
 	for i, id := range s.IDs {
-		order[i] = int32(i)
+		if sel.keep(id, seed) {
+			order = append(order, int32(i))
+		}
 		keys[i] = rowHash(id, epoch, seed)
 	}
 	sort.Slice(order, func(a, b int) bool { return keys[order[a]] < keys[order[b]] })
@@ -166,6 +191,6 @@ func memoized(key string, f func() [][]int32) [][]int32 {
 	return v
 }
 
-func memoKey(info shardio.ShardInfo, kind string, epoch int, seed uint64, n int) string {
-	return fmt.Sprintf("%s/%s/%s/%d/%d/%d", info.Path, info.SHA256, kind, epoch, seed, n)
+func memoKey(info shardio.ShardInfo, kind string, epoch int, seed uint64, n int, sel rowSelect) string {
+	return fmt.Sprintf("%s/%s/%s/%d/%d/%d/%s", info.Path, info.SHA256, kind, epoch, seed, n, sel)
 }

@@ -58,15 +58,15 @@ func EvaluateSplit(ctx context.Context, data, modelPath, split, accelName string
 			return nil, err
 		}
 		defer w.close()
-		if sum, err = plainEval(ctx, w, sp.Shards, params); err != nil {
+		if sum, err = plainEval(ctx, w, sp.Shards, params, rowSelect{}); err != nil {
 			return nil, err
 		}
 	} else {
 		out := storage.Join(storage.Dir(modelPath), fmt.Sprintf(".eval-%s.bin", split))
 		pipe, s := beam.NewPipelineWithRoot()
 		state := beam.ParDo(s, &loadModelFn{Path: modelPath}, beam.Impulse(s))
-		ev := Evaluate(s, spec, keyedShards(s, sp.Shards), len(sp.Shards), state)
-		beam.ParDo0(s, &writePartialFn{Path: out}, ev)
+		ev := Evaluate(s, single(spec, ""), keyedShards(s, sp.Shards), len(sp.Shards), state)
+		beam.ParDo0(s, &writePartialFn{Path: out}, beam.DropKey(s, ev))
 		if _, err := beamx.RunWithMetrics(ctx, pipe); err != nil {
 			return nil, fmt.Errorf("evaluation pipeline failed: %w", err)
 		}

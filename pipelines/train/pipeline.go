@@ -48,55 +48,87 @@ type broadcastFn struct {
 
 func (fn *broadcastFn) ProcessElement(st State, emit func(int, State)) {
 	if !fn.Full {
-		st = State{Step: st.Step, Params: st.Params}
+		st = State{Model: st.Model, Step: st.Step, Params: st.Params}
 	}
 	for i := 0; i < fn.N; i++ {
 		emit(i, st)
 	}
 }
 
-// roundFn computes one shard's Partial of a round from the shard and the
-// broadcast state.
+// Models is the set of models one pipeline trains together: one for a
+// plain run; settings × folds for a cross-validation. Model m has its own
+// spec (optimizer settings), its own rows of each shard, and its own
+// checkpoints. Every model's rounds share the same shuffles, so K models
+// cost K times the math but the Beam overhead of one.
+type Models struct {
+	Specs     []*Spec
+	TrainSels []rowSelect // rows each model trains on
+	EvalSels  []rowSelect // rows each model is validated on
+	Dirs      []string    // checkpoint directory of each model
+}
+
+// roundFn computes, for one shard, a Partial of every model broadcast to
+// it, emitted as KV<model, roundItem>.
 type roundFn struct {
-	Spec  *Spec
+	Specs []*Spec
+	Sels  []rowSelect
 	Epoch int
 	Round int
 	Eval  bool // evaluate rather than train
 
-	w *worker
+	workers []*worker
 }
 
 func (fn *roundFn) Setup() error {
-	var err error
-	fn.w, err = newWorker(fn.Spec)
-	return err
+	for _, spec := range fn.Specs {
+		w, err := newWorker(spec)
+		if err != nil {
+			return err
+		}
+		fn.workers = append(fn.workers, w)
+	}
+	return nil
 }
 
-func (fn *roundFn) Teardown() { fn.w.close() }
+func (fn *roundFn) Teardown() {
+	for _, w := range fn.workers {
+		w.close()
+	}
+}
 
-func (fn *roundFn) ProcessElement(ctx context.Context, key int, shards func(*ShardTask) bool, states func(*State) bool, emit func(transforms.Partial)) error {
+func (fn *roundFn) ProcessElement(ctx context.Context, key int, shards func(*ShardTask) bool, states func(*State) bool, emit func(int, roundItem)) error {
 	var task ShardTask
-	var st State
 	if !shards(&task) {
 		return nil // a key with no shard: nothing to do
 	}
-	if !states(&st) {
+	var st State
+	n := 0
+	for states(&st) {
+		n++
+		m := st.Model
+		if m < 0 || m >= len(fn.workers) {
+			return fmt.Errorf("train: state of model %d, but the round has %d", m, len(fn.workers))
+		}
+		w, sel := fn.workers[m], fn.Sels[m]
+		var p transforms.Partial
+		var err error
+		switch {
+		case fn.Eval:
+			p, err = w.evalPartial(ctx, task.Index, task.Info, st.Params, sel)
+		case w.spec.Mode == "local":
+			p, err = w.localPartial(ctx, task.Index, task.Info, fn.Epoch, fn.Round, &st, sel)
+		default:
+			p, err = w.syncPartial(ctx, task.Index, task.Info, fn.Epoch, fn.Round, st.Params, sel)
+		}
+		if err != nil {
+			return err
+		}
+		emit(m, roundItem{Part: p})
+		st = State{}
+	}
+	if n == 0 {
 		return fmt.Errorf("train: shard %d got no model in epoch %d round %d", key, fn.Epoch, fn.Round)
 	}
-	var p transforms.Partial
-	var err error
-	switch {
-	case fn.Eval:
-		p, err = fn.w.evalPartial(ctx, task.Index, task.Info, st.Params)
-	case fn.Spec.Mode == "local":
-		p, err = fn.w.localPartial(ctx, task.Index, task.Info, fn.Epoch, fn.Round, &st)
-	default:
-		p, err = fn.w.syncPartial(ctx, task.Index, task.Info, fn.Epoch, fn.Round, st.Params)
-	}
-	if err != nil {
-		return err
-	}
-	emit(p)
 	return nil
 }
 
@@ -107,9 +139,11 @@ type roundItem struct {
 	Part  transforms.Partial
 }
 
-func asRoundItem(st State) roundItem { return roundItem{State: &st} }
+func stateItem(st State) (int, roundItem) { return st.Model, roundItem{State: &st} }
 
-func partItem(p transforms.Partial) roundItem { return roundItem{Part: p} }
+func itemPartial(m int, it roundItem) (int, transforms.Partial) { return m, it.Part }
+
+func keyState(st State) (int, State) { return st.Model, st }
 
 // stepCombineFn merges a round: it sums the shards' partials (in shard
 // order, so every runner gives the same bits) and applies them to the
@@ -117,7 +151,7 @@ func partItem(p transforms.Partial) roundItem { return roundItem{Part: p} }
 // in the Combine saves a join per round (a shuffle: the cost of a round on
 // prism is mostly its shuffles).
 type stepCombineFn struct {
-	Spec  *Spec
+	Specs []*Spec
 	Epoch int
 	Round int
 }
@@ -152,43 +186,54 @@ func (fn *stepCombineFn) ExtractOutput(a roundAccum) (State, error) {
 	if st == nil {
 		return State{}, fmt.Errorf("train: no state entering epoch %d round %d", fn.Epoch, fn.Round)
 	}
-	sum := transforms.AddPartials(parts)
-	if fn.Spec.Mode == "local" {
-		return *st, applyLocal(fn.Spec, st, sum)
+	if st.Model < 0 || st.Model >= len(fn.Specs) {
+		return State{}, fmt.Errorf("train: state of model %d, but the round has %d", st.Model, len(fn.Specs))
 	}
-	return *st, applySync(fn.Spec, st, sum, fn.Epoch, fn.Round)
+	spec := fn.Specs[st.Model]
+	sum := transforms.AddPartials(parts)
+	if spec.Mode == "local" {
+		return *st, applyLocal(spec, st, sum)
+	}
+	return *st, applySync(spec, st, sum, fn.Epoch, fn.Round)
 }
 
-// Round adds one training round to the pipeline: broadcast the state to
-// the shards, compute a Partial per shard, and combine the partials with
-// the state into the next state. It returns the next PCollection<State>.
-func Round(s beam.Scope, spec *Spec, shards beam.PCollection, nShards int, state beam.PCollection, epoch, round int) beam.PCollection {
+// Round adds one training round of every model to the pipeline: broadcast
+// the states (PCollection<State>, one per model) to the shards
+// (KV<int, ShardTask>), compute a Partial per shard and model, and combine
+// each model's partials with its state into its next state. It returns the
+// next PCollection<State>.
+func Round(s beam.Scope, ms *Models, shards beam.PCollection, nShards int, states beam.PCollection, epoch, round int) beam.PCollection {
 	s = s.Scope(fmt.Sprintf("train.Round%d", round))
-	joined := beam.CoGroupByKey(s, shards, broadcast(s, state, nShards, spec.Mode == "local"))
-	parts := beam.ParDo(s, partItem, beam.ParDo(s, &roundFn{Spec: spec, Epoch: epoch, Round: round}, joined))
-	items := beam.Flatten(s, parts, beam.ParDo(s, asRoundItem, state))
-	return beam.Combine(s, &stepCombineFn{Spec: spec, Epoch: epoch, Round: round}, items)
+	full := ms.Specs[0].Mode == "local"
+	joined := beam.CoGroupByKey(s, shards, broadcast(s, states, nShards, full))
+	parts := beam.ParDo(s, &roundFn{Specs: ms.Specs, Sels: ms.TrainSels, Epoch: epoch, Round: round}, joined)
+	items := beam.Flatten(s, parts, beam.ParDo(s, stateItem, states))
+	next := beam.CombinePerKey(s, &stepCombineFn{Specs: ms.Specs, Epoch: epoch, Round: round}, items)
+	return beam.DropKey(s, next)
 }
 
-// Evaluate returns PCollection<Partial>, the loss and correct predictions
-// of the single State in state over the shards (KV<int, ShardTask>).
-func Evaluate(s beam.Scope, spec *Spec, shards beam.PCollection, nShards int, state beam.PCollection) beam.PCollection {
+// Evaluate returns PCollection<KV<int, Partial>>: for each model of
+// states, the loss, correct predictions and confusion counts over its
+// evaluation rows of the shards (KV<int, ShardTask>).
+func Evaluate(s beam.Scope, ms *Models, shards beam.PCollection, nShards int, states beam.PCollection) beam.PCollection {
 	s = s.Scope("train.Evaluate")
-	joined := beam.CoGroupByKey(s, shards, broadcast(s, state, nShards, false))
-	return transforms.SumPartials(s, beam.ParDo(s, &roundFn{Spec: spec, Eval: true}, joined))
+	joined := beam.CoGroupByKey(s, shards, broadcast(s, states, nShards, false))
+	items := beam.ParDo(s, &roundFn{Specs: ms.Specs, Sels: ms.EvalSels, Eval: true}, joined)
+	return transforms.SumPartialsPerKey(s, beam.ParDo(s, itemPartial, items))
 }
 
 func init() {
 	register.Function1x2(keyShardFn)
 	register.DoFn2x0[State, func(int, State)](&broadcastFn{})
-	register.DoFn5x1[context.Context, int, func(*ShardTask) bool, func(*State) bool, func(transforms.Partial), error](&roundFn{})
+	register.DoFn5x1[context.Context, int, func(*ShardTask) bool, func(*State) bool, func(int, roundItem), error](&roundFn{})
 	register.Combiner3[roundAccum, roundItem, State](&stepCombineFn{})
-	register.Function1x1(asRoundItem)
-	register.Function1x1(partItem)
+	register.Function1x2(stateItem)
+	register.Function2x2(itemPartial)
+	register.Function1x2(keyState)
+	register.Emitter2[int, roundItem]()
 	beam.RegisterCoder(reflect.TypeOf(roundItem{}), encodeRoundItem, decodeRoundItem)
 	beam.RegisterCoder(reflect.TypeOf(roundAccum{}), encodeRoundAccum, decodeRoundAccum)
 	register.Emitter2[int, State]()
-	register.Emitter1[transforms.Partial]()
 	register.Iter1[ShardTask]()
 	register.Iter1[State]()
 	register.Iter1[transforms.Partial]()

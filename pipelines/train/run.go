@@ -49,6 +49,8 @@ type Report struct {
 	History            []Epoch           `json:"history"`
 	ModelFile          string            `json:"model_file"`
 	StoppedEarly       bool              `json:"stopped_early"`
+	CV                 []CVResult        `json:"cv,omitempty"`
+	CVBest             string            `json:"cv_best,omitempty"`
 }
 
 // Run trains as c says, printing one progress line per epoch to log.
@@ -56,6 +58,9 @@ func Run(ctx context.Context, c Config, log io.Writer) (*Report, error) {
 	start := time.Now()
 	if err := c.Prepare(); err != nil {
 		return nil, err
+	}
+	if c.Folds > 1 {
+		return runCV(ctx, c, log)
 	}
 	p, err := newPlan(ctx, &c)
 	if err != nil {
@@ -115,19 +120,12 @@ func Run(ctx context.Context, c Config, log io.Writer) (*Report, error) {
 	fmt.Fprintf(log, "train: %s, %d parameters, %s mode, %d shards, %d rounds/epoch, %d train rows\n",
 		mustModel(spec), mustModel(spec).NumParams(), c.Mode, p.nTrain, spec.Rounds, p.trainRows)
 
-	best, stale := bestEpoch(history), 0
+	classify := mustModel(spec).Classifier()
+	best, stale := bestEpoch(history, classify), 0
 	stopped := false
 	for e := first; e <= c.Epochs; e++ {
 		t0 := time.Now()
-		if c.Plain {
-			err = runPlainEpoch(ctx, spec, p, e)
-		} else {
-			pipe, s := beam.NewPipelineWithRoot()
-			p.train = keyedShards(s, p.trainShards)
-			p.val = keyedShards(s, p.valShards)
-			buildEpoch(s, spec, p, e)
-			_, err = beamx.RunWithMetrics(ctx, pipe)
-		}
+		err = runEpoch(ctx, single(spec, c.Out), p, e, c.Plain)
 		if err != nil {
 			return nil, fmt.Errorf("epoch %d failed (the last good checkpoint is %s): %w", e, checkpointPath(c.Out, e-1), err)
 		}
@@ -139,7 +137,7 @@ func Run(ctx context.Context, c Config, log io.Writer) (*Report, error) {
 		ep.Seconds = time.Since(t0).Seconds()
 		ep.ExamplesPerSecond = float64(p.trainRows) / ep.Seconds
 		history = append(history, ep)
-		if best == 0 || ep.ValidationLoss < history[best-1].ValidationLoss {
+		if best == 0 || better(ep, history[best-1], classify) {
 			best, stale = e, 0
 		} else {
 			stale++
@@ -148,7 +146,7 @@ func Run(ctx context.Context, c Config, log io.Writer) (*Report, error) {
 		fmt.Fprintf(log, "epoch %3d/%d  loss %.4f  val_loss %.4f  val_acc %.2f%%  %6.0f ex/s  %5.1fs  eta %s\n",
 			e, c.Epochs, ep.TrainLoss, ep.ValidationLoss, 100*ep.ValidationAccuracy, ep.ExamplesPerSecond, ep.Seconds, eta.Round(time.Second))
 		if c.Patience > 0 && stale >= c.Patience {
-			fmt.Fprintf(log, "early stop: no better validation loss for %d epochs; best epoch %d\n", stale, best)
+			fmt.Fprintf(log, "early stop: no better validation score for %d epochs; best epoch %d\n", stale, best)
 			stopped = true
 			break
 		}
@@ -159,10 +157,19 @@ func Run(ctx context.Context, c Config, log io.Writer) (*Report, error) {
 	return finish(ctx, &c, spec, p, history, best, stopped, reason, time.Since(start), log)
 }
 
-func bestEpoch(h []Epoch) int {
+// better says whether epoch a beats epoch b on validation: by accuracy
+// for classifiers (the loss breaks ties), by loss otherwise.
+func better(a, b Epoch, classify bool) bool {
+	if classify && a.ValidationAccuracy != b.ValidationAccuracy {
+		return a.ValidationAccuracy > b.ValidationAccuracy
+	}
+	return a.ValidationLoss < b.ValidationLoss
+}
+
+func bestEpoch(h []Epoch, classify bool) int {
 	best := 0
 	for i, e := range h {
-		if best == 0 || e.ValidationLoss < h[best-1].ValidationLoss {
+		if best == 0 || better(e, h[best-1], classify) {
 			best = i + 1
 		}
 	}
@@ -177,10 +184,34 @@ func epochFromMeta(e int, meta map[string]string) Epoch {
 	return Epoch{Epoch: e, TrainLoss: f(metaTrainLoss), ValidationLoss: f(metaValLoss), ValidationAccuracy: f(metaValAccuracy)}
 }
 
-// runPlainEpoch runs the same rounds as buildEpoch's pipeline, in this
-// process, one shard after another.
-func runPlainEpoch(ctx context.Context, spec *Spec, p *plan, epoch int) error {
-	st, _, err := loadState(ctx, spec, checkpointPath(p.out, epoch-1))
+// single is the Models of a plain run: one model on all rows.
+func single(spec *Spec, out string) *Models {
+	return &Models{Specs: []*Spec{spec}, TrainSels: []rowSelect{{}}, EvalSels: []rowSelect{{}}, Dirs: []string{storage.Join(out, "checkpoints")}}
+}
+
+// runEpoch runs one epoch of every model: as a Beam job, or plain.
+func runEpoch(ctx context.Context, ms *Models, p *plan, epoch int, plain bool) error {
+	if plain {
+		for m := range ms.Specs {
+			if err := runPlainEpoch(ctx, ms, m, p, epoch); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	pipe, s := beam.NewPipelineWithRoot()
+	p.train = keyedShards(s, p.trainShards)
+	p.val = keyedShards(s, p.valShards)
+	buildEpoch(s, ms, p, epoch)
+	_, err := beamx.RunWithMetrics(ctx, pipe)
+	return err
+}
+
+// runPlainEpoch runs model m through the same rounds as buildEpoch's
+// pipeline, in this process, one shard after another.
+func runPlainEpoch(ctx context.Context, ms *Models, m int, p *plan, epoch int) error {
+	spec, sel := ms.Specs[m], ms.TrainSels[m]
+	st, _, err := loadState(ctx, spec, ckptPath(ms.Dirs[m], epoch-1))
 	if err != nil {
 		return err
 	}
@@ -194,9 +225,9 @@ func runPlainEpoch(ctx context.Context, spec *Spec, p *plan, epoch int) error {
 		for i, info := range p.trainShards {
 			var part transforms.Partial
 			if spec.Mode == "local" {
-				part, err = w.localPartial(ctx, i, info, epoch, r, st)
+				part, err = w.localPartial(ctx, i, info, epoch, r, st, sel)
 			} else {
-				part, err = w.syncPartial(ctx, i, info, epoch, r, st.Params)
+				part, err = w.syncPartial(ctx, i, info, epoch, r, st.Params, sel)
 			}
 			if err != nil {
 				return err
@@ -213,17 +244,17 @@ func runPlainEpoch(ctx context.Context, spec *Spec, p *plan, epoch int) error {
 			return err
 		}
 	}
-	ev, err := plainEval(ctx, w, p.valShards, st.Params)
+	ev, err := plainEval(ctx, w, p.valShards, st.Params, ms.EvalSels[m])
 	if err != nil {
 		return err
 	}
-	return saveState(ctx, spec, checkpointPath(p.out, epoch), st, epochMeta(epoch, st, &ev))
+	return saveState(ctx, spec, ckptPath(ms.Dirs[m], epoch), st, epochMeta(epoch, st, &ev))
 }
 
-func plainEval(ctx context.Context, w *worker, shards []shardio.ShardInfo, params []float32) (transforms.Partial, error) {
+func plainEval(ctx context.Context, w *worker, shards []shardio.ShardInfo, params []float32, sel rowSelect) (transforms.Partial, error) {
 	parts := make([]transforms.Partial, 0, len(shards))
 	for i, info := range shards {
-		part, err := w.evalPartial(ctx, i, info, params)
+		part, err := w.evalPartial(ctx, i, info, params, sel)
 		if err != nil {
 			return transforms.Partial{}, err
 		}
@@ -270,15 +301,23 @@ func finish(ctx context.Context, c *Config, spec *Spec, p *plan, history []Epoch
 	if c.Objective == "maximize" {
 		rep.Config["note"] = "maximize: trained by gradient ascent on the log-likelihood (= −loss)"
 	}
-	b, err := json.MarshalIndent(rep, "", "  ")
-	if err != nil {
+	if err := writeReport(ctx, c.Out, rep); err != nil {
 		return nil, err
 	}
-	if err := storage.WriteBytes(ctx, storage.Join(c.Out, "report.json"), append(b, '\n')); err != nil {
+	if err := storage.WriteFile(ctx, storage.Join(c.Out, "curves.png"), func(w io.Writer) error { return WriteCurves(w, rep) }); err != nil {
 		return nil, err
 	}
 	_ = took
 	return rep, nil
+}
+
+// writeReport writes report.json into out.
+func writeReport(ctx context.Context, out string, rep *Report) error {
+	b, err := json.MarshalIndent(rep, "", "  ")
+	if err != nil {
+		return err
+	}
+	return storage.WriteBytes(ctx, storage.Join(out, "report.json"), append(b, '\n'))
 }
 
 // modelMeta records, in the model file, how to prepare inputs for it.

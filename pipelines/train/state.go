@@ -18,6 +18,7 @@ import (
 // Adam moments, flattened in the optimizer's order), the optimizer's step
 // count, and the epoch's running training loss.
 type State struct {
+	Model    int // which model of a cross-validation (0 otherwise)
 	Step     int64
 	Params   []float32
 	Opt      []float32
@@ -59,7 +60,8 @@ func optState(opt *model.Optimizer) []float32 {
 
 // Bulk little-endian coder: a State is megabytes of floats.
 func encodeState(st State) []byte {
-	b := make([]byte, 0, 40+4*(len(st.Params)+len(st.Opt)))
+	b := make([]byte, 0, 48+4*(len(st.Params)+len(st.Opt)))
+	b = binary.LittleEndian.AppendUint64(b, uint64(st.Model))
 	b = binary.LittleEndian.AppendUint64(b, uint64(st.Step))
 	b = binary.LittleEndian.AppendUint64(b, math.Float64bits(st.LossSum))
 	b = binary.LittleEndian.AppendUint64(b, uint64(st.Examples))
@@ -69,9 +71,11 @@ func encodeState(st State) []byte {
 
 func decodeState(b []byte) (State, error) {
 	var st State
-	if len(b) < 24 {
+	if len(b) < 32 {
 		return st, fmt.Errorf("train: state encoding of %d bytes is truncated", len(b))
 	}
+	st.Model = int(binary.LittleEndian.Uint64(b))
+	b = b[8:]
 	st.Step = int64(binary.LittleEndian.Uint64(b))
 	st.LossSum = math.Float64frombits(binary.LittleEndian.Uint64(b[8:]))
 	st.Examples = int64(binary.LittleEndian.Uint64(b[16:]))

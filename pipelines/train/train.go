@@ -63,7 +63,7 @@ type Config struct {
 	Clip      float64 // gradient-norm clipping; 0 = off
 	Objective string  // minimize (default) or maximize
 
-	Patience  int    // epochs without a better validation loss before stopping; 0 = never
+	Patience  int    // epochs without a better validation score (accuracy for classifiers, else loss) before stopping; 0 = never
 	Resume    bool   // continue from the last checkpoint in Out
 	Overwrite bool   // replace a finished run in Out
 	Seed      uint64 // Defaults to 1.
@@ -71,6 +71,13 @@ type Config struct {
 	// Plain runs the same rounds in this process without Beam: the
 	// baseline of the Beam-overhead benchmark, and a test oracle.
 	Plain bool
+	// Folds > 1 cross-validates each setting of Grid with that many folds
+	// of train+validation, then retrains the best setting on all of it.
+	Folds int
+	Grid  string // e.g. "lr=0.1,0.03;l2=0,1e-4"
+	// AllData trains on train and validation together, without
+	// validation (the best epoch is the last).
+	AllData bool
 }
 
 // Prepare fills in defaults and validates c.
@@ -125,6 +132,12 @@ func (c *Config) Prepare() error {
 		return fmt.Errorf("batch sizes and local steps must be positive")
 	case c.Patience < 0:
 		return fmt.Errorf("--patience=%d: want 0 (off) or more", c.Patience)
+	}
+	if c.Folds == 1 || c.Folds < 0 {
+		return fmt.Errorf("--cv=%d: want 0 (off) or at least 2 folds", c.Folds)
+	}
+	if c.Grid != "" && c.Folds == 0 {
+		return fmt.Errorf("--grid needs --cv=K")
 	}
 	if c.Model != "mlp" && len(c.Hidden) > 0 {
 		return fmt.Errorf("--hidden is for --model=mlp only")
@@ -226,6 +239,15 @@ func newPlan(ctx context.Context, c *Config) (*plan, error) {
 			if sh.Rows > 0 {
 				p.valShards = append(p.valShards, sh)
 			}
+		}
+	}
+	if c.AllData {
+		p.trainShards = append(p.trainShards, p.valShards...)
+		p.valShards = nil
+		p.trainRows, p.maxShardRows = 0, 0
+		for _, sh := range p.trainShards {
+			p.trainRows += sh.Rows
+			p.maxShardRows = max(p.maxShardRows, sh.Rows)
 		}
 	}
 	if p.trainRows == 0 {

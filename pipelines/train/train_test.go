@@ -281,3 +281,44 @@ func TestConfigErrors(t *testing.T) {
 		t.Error("ParseHidden(300,x): no error")
 	}
 }
+
+// Cross-validation trains settings × folds models in one pipeline per
+// epoch; each fold's model matches the same model trained alone (plain),
+// and the best setting is retrained on all of train+validation.
+func TestCrossValidation(t *testing.T) {
+	c := baseConfig(t, 4)
+	c.Folds, c.Grid, c.Epochs = 3, "lr=0.05,1e-6", 2
+	rep := run(t, c)
+	if len(rep.CV) != 2 || len(rep.CV[0].Folds) != 3 {
+		t.Fatalf("cv results %+v", rep.CV)
+	}
+	// A learning rate of 1e-6 cannot learn in 2 epochs; 0.05 can.
+	if rep.CVBest != "lr=0.05" || !(rep.CV[0].Mean > rep.CV[1].Mean+0.1) {
+		t.Fatalf("best %s, scores %+v", rep.CVBest, rep.CV)
+	}
+	if rep.Config["AllData"] != "true" || rep.TestAccuracy < 0.85 {
+		t.Fatalf("retrained on all data %s, test accuracy %v", rep.Config["AllData"], rep.TestAccuracy)
+	}
+	plain := c
+	plain.Out, plain.Plain = t.TempDir(), true
+	run(t, plain)
+	for _, dir := range []string{"setting-00-fold-00", "setting-01-fold-02"} {
+		a, err := model.LoadCheckpoint(ckptPath(filepath.Join(c.Out, "cv", dir), 2))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := model.LoadCheckpoint(ckptPath(filepath.Join(plain.Out, "cv", dir), 2))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := maxDiff(a.Params, b.Params); d != 0 {
+			t.Fatalf("%s: beam and plain differ by %g", dir, d)
+		}
+	}
+	if _, err := ParseGrid("lr=0.1;lr=0.2"); err == nil {
+		t.Error("a grid naming lr twice: no error")
+	}
+	if g, err := ParseGrid("lr=0.1,0.03;l2=0,1e-4"); err != nil || len(g) != 4 {
+		t.Errorf("ParseGrid: %v, %v", g, err)
+	}
+}

@@ -1,0 +1,66 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/lightbeam-ml/lightbeam/pipelines/preprocess"
+	"github.com/lightbeam-ml/lightbeam/pipelines/train"
+	"github.com/lightbeam-ml/lightbeam/transforms/storage"
+)
+
+func init() {
+	register(command{
+		name:    "demo",
+		summary: "preprocess and train on the bundled MNIST, then print a summary table",
+		flags: func(fs *flag.FlagSet) func(context.Context) error {
+			var out, mode, modelName, hidden, accelName string
+			var epochs, shards int
+			fs.StringVar(&out, "out", "out/demo", "output directory (replaced)")
+			fs.StringVar(&modelName, "model", "mlp", "softmax or mlp")
+			fs.StringVar(&hidden, "hidden", "300,100", "mlp hidden widths")
+			fs.StringVar(&mode, "mode", "local", "sync or local")
+			fs.IntVar(&epochs, "epochs", 30, "epochs")
+			fs.IntVar(&shards, "shards", 4, "shards per split")
+			fs.StringVar(&accelName, "accel", "auto", "math backend: auto, go, blas or cuda")
+			return func(ctx context.Context) error {
+				start := time.Now()
+				mnist, err := bundledMNIST()
+				if err != nil {
+					return err
+				}
+				prepDir, trainDir := storage.Join(out, "prep"), storage.Join(out, "train")
+				fmt.Printf("demo: preprocessing MNIST from %s\n", mnist)
+				prep, err := preprocess.Run(ctx, preprocess.Config{Format: "idx", Input: mnist, Out: prepDir, Shards: shards, Overwrite: true})
+				if err != nil {
+					return err
+				}
+				fmt.Println(prep.Summary())
+				c := train.Config{Data: prepDir, Out: trainDir, Model: modelName, Mode: mode, Epochs: epochs, Accel: accelName, Overwrite: true}
+				if modelName == "mlp" {
+					if c.Hidden, err = train.ParseHidden(hidden); err != nil {
+						return err
+					}
+				}
+				rep, err := train.Run(ctx, c, os.Stdout)
+				if err != nil {
+					return err
+				}
+				fmt.Printf("\n%-28s %s\n", "step", "result")
+				row := func(k, v string, a ...any) { fmt.Printf("%-28s %s\n", k, fmt.Sprintf(v, a...)) }
+				row("data", "%d rows: train %d, validation %d, test %d; %d features, %d classes", prep.RowsWritten, prep.Splits["train"], prep.Splits["validation"], prep.Splits["test"], prep.Features, prep.Classes)
+				row("preprocess", "%.1f s, %d shard files, %.1f MB → %.1f MB, %d rejected", prep.Seconds, prep.Shards, float64(prep.BytesIn)/1e6, float64(prep.BytesOut)/1e6, prep.RowsRejected)
+				row("model", "%s, %d parameters, %s mode, %d rounds/epoch", rep.Model, rep.Params, rep.Mode, rep.RoundsPerEpoch)
+				row("train", "%d epochs in %.1f s (%.0f examples/s), best epoch %d", rep.Epochs, rep.TrainSeconds, rep.ExamplesPerSecond, rep.BestEpoch)
+				row("validation accuracy", "%.2f%%", 100*rep.ValidationAccuracy)
+				row("test accuracy", "%.2f%% (error %.2f%%), loss %.4f", 100*rep.TestAccuracy, 100*(1-rep.TestAccuracy), rep.TestLoss)
+				row("model file", "%s", rep.ModelFile)
+				row("total", "%.1f s", time.Since(start).Seconds())
+				return nil
+			}
+		},
+	})
+}
