@@ -39,7 +39,7 @@ func init() {
 					return err
 				}
 				fmt.Println(prep.Summary())
-				c := train.Config{Data: prepDir, Out: trainDir, Model: modelName, Mode: mode, Epochs: epochs, Accel: accelName, Overwrite: true}
+				c := train.Config{Data: prepDir, Out: trainDir, Model: modelName, Mode: mode, Epochs: epochs, Accel: accelName, Overwrite: true, L2: train.DefaultL2}
 				if modelName == "mlp" {
 					if c.Hidden, err = train.ParseHidden(hidden); err != nil {
 						return err
