@@ -14,9 +14,17 @@ lb="$work/lightbeam"
 echo "date: $(date -u '+%F %R'), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
 "$lb" preprocess --format=idx --out="$work/prep" --overwrite 2>/dev/null | head -1
 summary() {
-  python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(f"{sys.argv[2]}: test accuracy {100*r["test_accuracy"]:.2f}% (validation {100*r["validation_accuracy"]:.2f}%, best epoch {r["best_epoch"]}/{r["epochs"]}), {r["train_seconds"]:.0f} s training, {r["train_seconds"]/r["epochs"]:.1f} s/epoch, {r["rounds_per_epoch"]} rounds/epoch")' "$1" "$2"
+  python3 - "$1" "$2" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+e = r["epochs"]
+print("%s: test accuracy %.2f%% (validation %.2f%%, best epoch %d/%d), %.0f s training, %.1f s/epoch, %d rounds/epoch"
+      % (sys.argv[2], 100 * r["test_accuracy"], 100 * r["validation_accuracy"], r["best_epoch"], e,
+         r["train_seconds"], r["train_seconds"] / e, r["rounds_per_epoch"]))
+PY
 }
-"$lb" train --data="$work/prep" --out="$work/softmax" --model=softmax --epochs=10 --overwrite >"$work/softmax.log" 2>&1
+[ -f "$work/softmax/report.json" ] && [ -n "${KEEP:-}" ] ||
+  "$lb" train --data="$work/prep" --out="$work/softmax" --model=softmax --epochs=10 --overwrite >"$work/softmax.log" 2>&1
 summary "$work/softmax/report.json" "softmax"
 for mode in $modes; do
   "$lb" train --data="$work/prep" --out="$work/mlp-$mode" --model=mlp --hidden=300,100 --mode="$mode" --epochs=30 --overwrite >"$work/mlp-$mode.log" 2>&1

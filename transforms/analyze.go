@@ -97,35 +97,11 @@ func decodeStatsPart(data []byte) (statsPart, error) {
 	return statsPart{Key: key, Stats: st}, err
 }
 
-func encodeStatsAccum(a statsAccum) []byte {
-	e := &enc{}
-	e.u64(uint64(len(a.Parts)))
-	for _, p := range a.Parts {
-		b := encodeStatsPart(p)
-		e.u64(uint64(len(b)))
-		e.b = append(e.b, b...)
-	}
-	return e.b
-}
+func encodeStatsAccum(a statsAccum) []byte { return EncodeFramed(a.Parts, encodeStatsPart) }
 
 func decodeStatsAccum(data []byte) (statsAccum, error) {
-	d := &dec{b: data}
-	n := d.u64()
-	var a statsAccum
-	for i := uint64(0); i < n && d.err == nil; i++ {
-		size := d.u64()
-		if d.err != nil || size > uint64(len(d.b)) {
-			d.fail()
-			break
-		}
-		p, err := decodeStatsPart(d.b[:size])
-		if err != nil {
-			return a, err
-		}
-		a.Parts = append(a.Parts, p)
-		d.b = d.b[size:]
-	}
-	return a, d.err
+	items, err := DecodeFramed(data, decodeStatsPart)
+	return statsAccum{Parts: items}, err
 }
 
 func init() {

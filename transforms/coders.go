@@ -136,3 +136,41 @@ func decodeStats(data []byte) (rows.Stats, error) {
 	}
 	return s, d.err
 }
+
+// EncodeFramed encodes a list as its length, then each item as its length
+// and its encoding: the bulk coder of the accumulators that keep their
+// parts (see Analyze and SumPartials).
+func EncodeFramed[T any](items []T, encode func(T) []byte) []byte {
+	e := &enc{}
+	e.u64(uint64(len(items)))
+	for _, it := range items {
+		b := encode(it)
+		e.u64(uint64(len(b)))
+		e.b = append(e.b, b...)
+	}
+	return e.b
+}
+
+// DecodeFramed decodes what EncodeFramed wrote.
+func DecodeFramed[T any](data []byte, decode func([]byte) (T, error)) ([]T, error) {
+	d := &dec{b: data}
+	n := d.u64()
+	var items []T
+	for i := uint64(0); i < n && d.err == nil; i++ {
+		size := d.u64()
+		if d.err != nil || size > uint64(len(d.b)) {
+			d.fail()
+			break
+		}
+		it, err := decode(d.b[:size])
+		if err != nil {
+			return items, err
+		}
+		items = append(items, it)
+		d.b = d.b[size:]
+	}
+	if d.err == nil && len(d.b) != 0 {
+		d.err = fmt.Errorf("transforms: %d trailing bytes after a framed list", len(d.b))
+	}
+	return items, d.err
+}

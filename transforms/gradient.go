@@ -110,35 +110,11 @@ func decodePartial(data []byte) (Partial, error) {
 	return p, d.err
 }
 
-func encodePartialsAccum(a partialsAccum) []byte {
-	e := &enc{}
-	e.u64(uint64(len(a.Parts)))
-	for _, p := range a.Parts {
-		b := encodePartial(p)
-		e.u64(uint64(len(b)))
-		e.b = append(e.b, b...)
-	}
-	return e.b
-}
+func encodePartialsAccum(a partialsAccum) []byte { return EncodeFramed(a.Parts, encodePartial) }
 
 func decodePartialsAccum(data []byte) (partialsAccum, error) {
-	d := &dec{b: data}
-	n := d.u64()
-	var a partialsAccum
-	for i := uint64(0); i < n && d.err == nil; i++ {
-		size := d.u64()
-		if d.err != nil || size > uint64(len(d.b)) {
-			d.fail()
-			break
-		}
-		p, err := decodePartial(d.b[:size])
-		if err != nil {
-			return a, err
-		}
-		a.Parts = append(a.Parts, p)
-		d.b = d.b[size:]
-	}
-	return a, d.err
+	items, err := DecodeFramed(data, decodePartial)
+	return partialsAccum{Parts: items}, err
 }
 
 func init() {

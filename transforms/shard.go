@@ -2,6 +2,7 @@ package transforms
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -193,15 +194,7 @@ func (fn *writeShardFn) ProcessElement(ctx context.Context, key int, runs func(*
 		refs = append(refs, r)
 	}
 	// Read the runs in a fixed order (the merge below sorts anyway).
-	slices.SortFunc(refs, func(a, b RunRef) int {
-		if a.Path < b.Path {
-			return -1
-		}
-		if a.Path > b.Path {
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(refs, func(a, b RunRef) int { return cmp.Compare(a.Path, b.Path) })
 	var all []*rows.Block
 	for _, ref := range refs {
 		blocks, err := readRun(ctx, storage.Join(fn.Cfg.Dir, ref.Path), ref.Rows)
@@ -276,15 +269,7 @@ func sortRows(blocks []*rows.Block, features int, sparse bool) *rows.Block {
 			refs = append(refs, ref{id, int32(bi), int32(i)})
 		}
 	}
-	slices.SortFunc(refs, func(x, y ref) int {
-		if x.id < y.id {
-			return -1
-		}
-		if x.id > y.id {
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(refs, func(x, y ref) int { return cmp.Compare(x.id, y.id) })
 	var out *rows.Block
 	if sparse {
 		out = rows.NewSparse(features, len(refs))

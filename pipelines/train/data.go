@@ -112,13 +112,7 @@ type batchScratch struct {
 // for an epoch and assigns them to rounds, the same way whatever shard the
 // row is in.
 func rowHash(id uint64, epoch int, seed uint64) uint64 {
-	x := id ^ (seed * 0x9e3779b97f4a7c15) ^ (uint64(epoch+1) * 0xbf58476d1ce4e5b9)
-	x ^= x >> 30
-	x *= 0xbf58476d1ce4e5b9
-	x ^= x >> 27
-	x *= 0x94d049bb133111eb
-	x ^= x >> 31
-	return x
+	return rows.Mix64(id ^ (seed * 0x9e3779b97f4a7c15) ^ (uint64(epoch+1) * 0xbf58476d1ce4e5b9))
 }
 
 // rowSelect picks the rows a model sees: all of them (the zero value), or

@@ -2,7 +2,6 @@ package train
 
 import (
 	"context"
-	"encoding/binary"
 	"fmt"
 	"reflect"
 
@@ -259,28 +258,10 @@ func decodeRoundItem(b []byte) (roundItem, error) {
 }
 
 func encodeRoundAccum(a roundAccum) []byte {
-	var out []byte
-	for _, it := range a.Items {
-		b := encodeRoundItem(it)
-		out = binary.LittleEndian.AppendUint64(out, uint64(len(b)))
-		out = append(out, b...)
-	}
-	return out
+	return transforms.EncodeFramed(a.Items, encodeRoundItem)
 }
 
 func decodeRoundAccum(b []byte) (roundAccum, error) {
-	var a roundAccum
-	for len(b) > 0 {
-		if len(b) < 8 || binary.LittleEndian.Uint64(b) > uint64(len(b)-8) {
-			return a, fmt.Errorf("train: truncated round accumulator")
-		}
-		n := binary.LittleEndian.Uint64(b)
-		it, err := decodeRoundItem(b[8 : 8+n])
-		if err != nil {
-			return a, err
-		}
-		a.Items = append(a.Items, it)
-		b = b[8+n:]
-	}
-	return a, nil
+	items, err := transforms.DecodeFramed(b, decodeRoundItem)
+	return roundAccum{Items: items}, err
 }

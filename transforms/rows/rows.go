@@ -123,12 +123,13 @@ func RecordID(source string, record int64) uint64 {
 		buf[i] = byte(record >> (8 * i))
 	}
 	h.Write(buf[:])
-	return mix64(h.Sum64())
+	return Mix64(h.Sum64())
 }
 
-// mix64 is the SplitMix64 finalizer: FNV's low bits are weak for short
-// inputs, and split/shard choices take them modulo small numbers.
-func mix64(x uint64) uint64 {
+// Mix64 is the SplitMix64 finalizer, a bijection that spreads every input
+// bit over the output: FNV's low bits are weak for short inputs, and
+// split, shard and batch choices take hashes modulo small numbers.
+func Mix64(x uint64) uint64 {
 	x ^= x >> 30
 	x *= 0xbf58476d1ce4e5b9
 	x ^= x >> 27

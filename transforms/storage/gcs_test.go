@@ -1,9 +1,9 @@
 package storage
 
 // Tests of gs:// paths against a real GCS server: fake-gcs-server, run as a
-// separate process by scripts/gcs-emulator.sh (or the one STORAGE_EMULATOR_HOST
-// already names). Without it the tests skip, except under CI=true, where a
-// missing emulator fails them.
+// separate process by gcstest (scripts/gcs-emulator.sh, or the server
+// STORAGE_EMULATOR_HOST already names). Without it the tests skip, except
+// under CI=true, where a missing emulator fails them.
 
 import (
 	"bytes"
@@ -12,132 +12,18 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"net"
-	"net/http"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"reflect"
 	"strings"
-	"sync"
 	"testing"
-	"time"
+
+	"github.com/lightbeam-ml/lightbeam/transforms/storage/gcstest"
 )
-
-const testBucket = "lightbeam-test"
-
-var emu struct {
-	once   sync.Once
-	err    error  // why there is no emulator
-	runDir string // set when this process started it
-	prefix string // gs://bucket/run-<nanos>: unique to this test process
-}
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if emu.runDir != "" {
-		stopEmulator(emu.runDir)
-	}
+	gcstest.Stop()
 	os.Exit(code)
-}
-
-// gcsRoot returns a gs:// prefix, unique to this test process, in a bucket
-// of a running emulator, starting the emulator on first use.
-func gcsRoot(t *testing.T) string {
-	t.Helper()
-	emu.once.Do(func() { emu.err = setUpEmulator() })
-	if emu.err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("GCS emulator: %v", emu.err)
-		}
-		t.Skipf("no GCS emulator (set STORAGE_EMULATOR_HOST or let scripts/gcs-emulator.sh install one): %v", emu.err)
-	}
-	return emu.prefix
-}
-
-func setUpEmulator() error {
-	host := os.Getenv("STORAGE_EMULATOR_HOST")
-	if host == "" {
-		var err error
-		if host, err = startEmulator(); err != nil {
-			return err
-		}
-		os.Setenv("STORAGE_EMULATOR_HOST", host)
-	}
-	if err := createBucket(host, testBucket); err != nil {
-		return err
-	}
-	emu.prefix = fmt.Sprintf("gs://%s/run-%d", testBucket, time.Now().UnixNano())
-	return nil
-}
-
-// startEmulator runs scripts/gcs-emulator.sh on a free port with its pid and
-// log files in a fresh directory, and returns the emulator's host:port.
-func startEmulator() (string, error) {
-	script, err := filepath.Abs(filepath.Join("..", "..", "scripts", "gcs-emulator.sh"))
-	if err != nil {
-		return "", err
-	}
-	port, err := freePort()
-	if err != nil {
-		return "", err
-	}
-	runDir, err := os.MkdirTemp("", "lightbeam-gcs-*")
-	if err != nil {
-		return "", err
-	}
-	cmd := exec.Command("bash", script, "start")
-	cmd.Env = append(os.Environ(), "GCS_EMULATOR_PORT="+port, "LIGHTBEAM_RUN_DIR="+runDir)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		os.RemoveAll(runDir)
-		return "", fmt.Errorf("%s start: %v\n%s", script, err, stderr.String())
-	}
-	emu.runDir = runDir
-	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-	host, ok := strings.CutPrefix(lines[len(lines)-1], "STORAGE_EMULATOR_HOST=")
-	if !ok {
-		return "", fmt.Errorf("%s start printed %q, want STORAGE_EMULATOR_HOST=... last", script, out)
-	}
-	return host, nil
-}
-
-func stopEmulator(runDir string) {
-	script := filepath.Join("..", "..", "scripts", "gcs-emulator.sh")
-	cmd := exec.Command("bash", script, "stop")
-	cmd.Env = append(os.Environ(), "LIGHTBEAM_RUN_DIR="+runDir)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "stopping the GCS emulator: %v\n%s", err, out)
-	}
-	os.RemoveAll(runDir)
-}
-
-func freePort() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer l.Close()
-	_, port, err := net.SplitHostPort(l.Addr().String())
-	return port, err
-}
-
-// createBucket creates bucket through the emulator's JSON API; one that
-// exists already (409) is fine.
-func createBucket(host, bucket string) error {
-	body := strings.NewReader(fmt.Sprintf(`{"name":%q}`, bucket))
-	resp, err := http.Post("http://"+host+"/storage/v1/b", "application/json", body)
-	if err != nil {
-		return fmt.Errorf("create bucket %s: %w", bucket, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusConflict {
-		msg, _ := io.ReadAll(resp.Body)
-		return fmt.Errorf("create bucket %s: %s: %s", bucket, resp.Status, msg)
-	}
-	return nil
 }
 
 func randomBytes(n int, seed uint64) []byte {
@@ -151,7 +37,7 @@ func randomBytes(n int, seed uint64) []byte {
 
 func TestGCSWriteReadSize(t *testing.T) {
 	ctx := context.Background()
-	root := gcsRoot(t)
+	root := gcstest.Root(t)
 	for _, n := range []int{0, 1, 3 << 20, 17 << 20} { // 17 MiB: more than one 16 MiB upload chunk
 		p := Join(root, "rw", fmt.Sprintf("f-%d.bin", n))
 		data := randomBytes(n, uint64(n))
@@ -174,7 +60,7 @@ func TestGCSWriteReadSize(t *testing.T) {
 
 func TestGCSOverwrite(t *testing.T) {
 	ctx := context.Background()
-	p := Join(gcsRoot(t), "overwrite", "manifest.json")
+	p := Join(gcstest.Root(t), "overwrite", "manifest.json")
 	for _, s := range []string{"first, longer content", "second"} {
 		if err := WriteBytes(ctx, p, []byte(s)); err != nil {
 			t.Fatal(err)
@@ -188,7 +74,7 @@ func TestGCSOverwrite(t *testing.T) {
 
 func TestGCSFailedWriteLeavesNoObject(t *testing.T) {
 	ctx := context.Background()
-	root := gcsRoot(t)
+	root := gcstest.Root(t)
 	for _, n := range []int{10, 17 << 20} { // before and after the first chunk was sent
 		t.Run(fmt.Sprint(n), func(t *testing.T) {
 			p := Join(root, "failed", fmt.Sprintf("new-%d.lbs", n))
@@ -218,7 +104,7 @@ func TestGCSFailedWriteLeavesNoObject(t *testing.T) {
 
 func TestGCSOpenRange(t *testing.T) {
 	ctx := context.Background()
-	p := Join(gcsRoot(t), "range", "f.bin")
+	p := Join(gcstest.Root(t), "range", "f.bin")
 	data := randomBytes(100_000, 3)
 	if err := WriteBytes(ctx, p, data); err != nil {
 		t.Fatal(err)
@@ -249,14 +135,14 @@ func TestGCSOpenRange(t *testing.T) {
 	if _, err := OpenRange(ctx, p, -1, 5); err == nil {
 		t.Error("OpenRange with a negative offset: no error")
 	}
-	if _, err := OpenRange(ctx, Join(gcsRoot(t), "range", "missing.bin"), 0, 5); !IsNotExist(err) {
+	if _, err := OpenRange(ctx, Join(gcstest.Root(t), "range", "missing.bin"), 0, 5); !IsNotExist(err) {
 		t.Errorf("OpenRange of a missing object: error %v, want one IsNotExist accepts", err)
 	}
 }
 
 func TestGCSNotExist(t *testing.T) {
 	ctx := context.Background()
-	p := Join(gcsRoot(t), "nothing", "here.json")
+	p := Join(gcstest.Root(t), "nothing", "here.json")
 	if ok, err := Exists(ctx, p); err != nil || ok {
 		t.Errorf("Exists(missing) = %v, %v; want false, nil", ok, err)
 	}
@@ -277,7 +163,7 @@ func TestGCSNotExist(t *testing.T) {
 
 func TestGCSListRemove(t *testing.T) {
 	ctx := context.Background()
-	dir := Join(gcsRoot(t), "list")
+	dir := Join(gcstest.Root(t), "list")
 	names := []string{"shards/b-00001.lbs", "shards/a-00000.lbs", "shards/notes.txt", "shards/sub/c.lbs", "rejects/r.jsonl"}
 	for _, n := range names {
 		if err := WriteBytes(ctx, Join(dir, n), []byte(n)); err != nil {
@@ -322,7 +208,7 @@ func TestGCSListRemove(t *testing.T) {
 
 func TestGCSMkdirAllIsNoop(t *testing.T) {
 	ctx := context.Background()
-	p := Join(gcsRoot(t), "dirs", "a", "b")
+	p := Join(gcstest.Root(t), "dirs", "a", "b")
 	if err := MkdirAll(ctx, p); err != nil {
 		t.Fatalf("MkdirAll(%s): %v", p, err)
 	}
