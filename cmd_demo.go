@@ -39,7 +39,8 @@ func init() {
 					return err
 				}
 				fmt.Println(prep.Summary())
-				c := train.Config{Data: prepDir, Out: trainDir, Model: modelName, Mode: mode, Epochs: epochs, Accel: accelName, Overwrite: true, L2: train.DefaultL2}
+				c := train.DefaultConfig()
+				c.Data, c.Out, c.Model, c.Mode, c.Epochs, c.Accel, c.Overwrite = prepDir, trainDir, modelName, mode, epochs, accelName, true
 				if modelName == "mlp" {
 					if c.Hidden, err = train.ParseHidden(hidden); err != nil {
 						return err

@@ -16,6 +16,7 @@ import (
 	"strings"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	beamlog "github.com/apache/beam/sdks/v2/go/pkg/beam/log"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/x/beamx"
 )
 
@@ -113,6 +114,12 @@ func run(args []string) error {
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("%s: unexpected arguments %v", name, fs.Args())
+	}
+	// Beam and prism log every job's life at info level; commands print
+	// their own progress. LIGHTBEAM_LOG_LEVEL=info (or debug) brings it back.
+	beamlog.LogLevel = "warn"
+	if lvl := os.Getenv("LIGHTBEAM_LOG_LEVEL"); lvl != "" {
+		beamlog.LogLevel = lvl
 	}
 	beam.Init()
 	return runFn(context.WithValue(context.Background(), positionalKey{}, words))
