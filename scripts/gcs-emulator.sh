@@ -35,11 +35,11 @@ BIN=$CACHE/bin/fake-gcs-server-$FAKE_GCS_VERSION
 PID_FILE=$RUN_DIR/gcs-emulator.pid
 LOG=$RUN_DIR/gcs-emulator.log
 
+# shellcheck source=lib-process.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib-process.sh"
 die() { echo "gcs-emulator.sh: $*" >&2; exit 1; }
 
-running() { [[ -f $PID_FILE ]] && kill -0 "$(cat "$PID_FILE")" 2>/dev/null; }
 
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 install_bin() {
 	[[ -x $BIN ]] && return
@@ -89,23 +89,7 @@ start() {
 	echo "STORAGE_EMULATOR_HOST=127.0.0.1:$PORT"
 }
 
-stop() {
-	if ! running; then
-		rm -f "$PID_FILE"
-		echo "gcs-emulator.sh: not running" >&2
-		return
-	fi
-	local pid
-	pid=$(cat "$PID_FILE")
-	kill "$pid"
-	for _ in $(seq 50); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -0 "$pid" 2>/dev/null && kill -9 "$pid"
-	rm -f "$PID_FILE"
-	echo "stopped fake-gcs-server (pid $pid)" >&2
-}
+stop() { stop_pidfile "fake-gcs-server"; }
 
 case ${1:-} in
 start) start ;;

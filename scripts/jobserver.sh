@@ -44,10 +44,11 @@ RUN_DIR=${LIGHTBEAM_RUN_DIR:-$CACHE/run}
 JAR_DIR=$CACHE/jobservers
 TIMEOUT=${STARTUP_TIMEOUT:-180}
 
+# shellcheck source=lib-process.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib-process.sh"
 die() { echo "jobserver.sh: $*" >&2; exit 1; }
 usage() { die "usage: $0 start|stop|status flink|spark|prism"; }
 
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 [[ $# -eq 2 ]] || usage
 CMD=$1
@@ -69,7 +70,6 @@ esac
 PID_FILE=$RUN_DIR/jobserver-$ENGINE.pid
 LOG=$RUN_DIR/jobserver-$ENGINE.log
 
-running() { [[ -f $PID_FILE ]] && kill -0 "$(cat "$PID_FILE")" 2>/dev/null; }
 
 # fetch_jar prints the path of the cached job-server jar, fetching it first if needed.
 fetch_jar() {
@@ -168,23 +168,7 @@ start() {
 	echo "localhost:$JOB_PORT"
 }
 
-stop() {
-	if ! running; then
-		rm -f "$PID_FILE"
-		echo "jobserver.sh: the $ENGINE job server is not running" >&2
-		return
-	fi
-	local pid
-	pid=$(cat "$PID_FILE")
-	kill "$pid"
-	for _ in $(seq 100); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -0 "$pid" 2>/dev/null && kill -9 "$pid"
-	rm -f "$PID_FILE"
-	echo "stopped the $ENGINE job server (pid $pid)" >&2
-}
+stop() { stop_pidfile "the $ENGINE job server"; }
 
 case $CMD in
 start) start ;;

@@ -34,9 +34,9 @@ TIMEOUT=${STARTUP_TIMEOUT:-30}
 PID_FILE=$RUN_DIR/workerpool.pid
 LOG=$RUN_DIR/workerpool.log
 
+# shellcheck source=lib-process.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib-process.sh"
 die() { echo "workerpool.sh: $*" >&2; exit 1; }
-running() { [[ -f $PID_FILE ]] && kill -0 "$(cat "$PID_FILE")" 2>/dev/null; }
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 build_boot() {
 	local v
@@ -81,23 +81,7 @@ start() {
 	echo "localhost:$PORT"
 }
 
-stop() {
-	if ! running; then
-		rm -f "$PID_FILE"
-		echo "workerpool.sh: not running" >&2
-		return
-	fi
-	local pid
-	pid=$(cat "$PID_FILE")
-	kill -- "-$pid" 2>/dev/null || kill "$pid"
-	for _ in $(seq 50); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -0 "$pid" 2>/dev/null && kill -9 -- "-$pid"
-	rm -f "$PID_FILE"
-	echo "stopped the worker pool (pid $pid)" >&2
-}
+stop() { stop_pidfile "the worker pool" group; }
 
 case ${1:-} in
 start) start ;;

@@ -1,8 +1,14 @@
 package transforms
 
 import (
+	"fmt"
 	"math"
 	"testing"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/passert"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
 
 	"github.com/lightbeam-ml/lightbeam/transforms/rows"
 )
@@ -44,4 +50,35 @@ func TestFitScale(t *testing.T) {
 	if _, err := FitScale("zscore", st, false); err == nil {
 		t.Error("unknown method: no error")
 	}
+}
+
+// scaleSummary renders a KV<int, Scale> for passert.
+func scaleSummary(k int, sc Scale) string {
+	return fmt.Sprintf("%d:%s:%.3f", k, sc.Method, sc.Offset[0])
+}
+
+func trainStats(_ []byte, emit func(int, rows.Stats)) {
+	for split, v := range map[int]float32{Train: 2, Validation: 100} {
+		b := rows.NewDense(1, 2)
+		b.AppendDense(1, 0, []float32{v})
+		b.AppendDense(2, 0, []float32{v + 2})
+		st := rows.NewStats(1)
+		st.AddBlock(b, false)
+		emit(split, *st)
+	}
+}
+
+func init() {
+	register.Function2x1(scaleSummary)
+	register.Function2x0(trainStats)
+	register.Emitter2[int, rows.Stats]()
+}
+
+// FitScaleTo fits on the train split only and sends a copy to every key.
+func TestFitScaleToPipeline(t *testing.T) {
+	p, s := beam.NewPipelineWithRoot()
+	stats := beam.ParDo(s, trainStats, beam.Impulse(s))
+	out := FitScaleTo(s, stats, "standard", false, 3)
+	passert.Equals(s, beam.ParDo(s, scaleSummary, out), "0:standard:3.000", "1:standard:3.000", "2:standard:3.000")
+	ptest.RunAndValidate(t, p)
 }
