@@ -25,6 +25,38 @@ type Spec struct {
 	Accel      string // backend name: auto, go, blas, cuda
 	Data       string // the preprocess output directory
 	Rounds     int    // rounds per epoch
+	Workers    int    // shard groups: each round sends one model copy and gets one partial per group
+}
+
+// shardGroups splits shards 0..n-1 among the workers: shard i goes to
+// worker i % workers, each group in shard order.
+func shardGroups(n, workers int) [][]int {
+	if n == 0 {
+		return nil
+	}
+	workers = max(1, min(workers, n))
+	g := make([][]int, workers)
+	for i := 0; i < n; i++ {
+		g[i%workers] = append(g[i%workers], i)
+	}
+	return g
+}
+
+// groupPartial computes one(i) for the shards of a group and adds them in
+// shard order into the group's single partial. The Beam rounds and the
+// plain loop both go through here, so they add in the same order.
+func groupPartial(group []int, one func(i int) (transforms.Partial, error)) (transforms.Partial, error) {
+	parts := make([]transforms.Partial, 0, len(group))
+	for _, i := range group {
+		p, err := one(i)
+		if err != nil {
+			return transforms.Partial{}, err
+		}
+		parts = append(parts, p)
+	}
+	sum := transforms.AddPartials(parts)
+	sum.Shard = group[0]
+	return sum, nil
 }
 
 // evalChunk bounds the rows sent through the model at once.

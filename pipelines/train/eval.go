@@ -50,7 +50,7 @@ func EvaluateSplit(ctx context.Context, data, modelPath, split, accelName string
 	if sp == nil || sp.Rows == 0 {
 		return nil, fmt.Errorf("%s: split %q is empty or missing", data, split)
 	}
-	spec := &Spec{Model: m.Config(), Accel: accelName, Data: data}
+	spec := &Spec{Model: m.Config(), Accel: accelName, Data: data, Workers: DefaultWorkers(len(sp.Shards))}
 	var sum transforms.Partial
 	if plain {
 		w, err := newWorker(spec)
@@ -58,14 +58,15 @@ func EvaluateSplit(ctx context.Context, data, modelPath, split, accelName string
 			return nil, err
 		}
 		defer w.close()
-		if sum, err = plainEval(ctx, w, sp.Shards, params, rowSelect{}); err != nil {
+		if sum, err = plainEval(ctx, w, sp.Shards, params, rowSelect{}, spec.Workers); err != nil {
 			return nil, err
 		}
 	} else {
 		out := storage.Join(storage.Dir(modelPath), fmt.Sprintf(".eval-%s.bin", split))
 		pipe, s := beam.NewPipelineWithRoot()
 		state := beam.ParDo(s, &loadModelFn{Path: modelPath}, beam.Impulse(s))
-		ev := Evaluate(s, single(spec, ""), keyedShards(s, sp.Shards), len(sp.Shards), state)
+		ms := single(spec, "")
+		ev := Evaluate(s, ms, keyedShards(s, sp.Shards, spec.Workers), keys(len(sp.Shards), ms), state)
 		beam.ParDo0(s, &writePartialFn{Path: out}, beam.DropKey(s, ev))
 		if _, err := beamx.RunWithMetrics(ctx, pipe); err != nil {
 			return nil, fmt.Errorf("evaluation pipeline failed: %w", err)

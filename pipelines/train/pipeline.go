@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"sort"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
@@ -15,20 +16,24 @@ import (
 // ShardTask names one shard file for the rounds: its index orders the
 // Combine's sum, so results do not depend on the runner.
 type ShardTask struct {
-	Index int
-	Info  shardio.ShardInfo
+	Worker int // the group it belongs to: the key of the rounds' join
+	Index  int
+	Info   shardio.ShardInfo
 }
 
-// keyedShards returns PCollection<KV<int, ShardTask>> for the shards.
-func keyedShards(s beam.Scope, shards []shardio.ShardInfo) beam.PCollection {
-	tasks := make([]ShardTask, len(shards))
-	for i, info := range shards {
-		tasks[i] = ShardTask{Index: i, Info: info}
+// keyedShards returns PCollection<KV<int, ShardTask>>: the shards keyed by
+// the worker (group) that computes them, as shardGroups assigns them.
+func keyedShards(s beam.Scope, shards []shardio.ShardInfo, workers int) beam.PCollection {
+	var tasks []ShardTask
+	for w, group := range shardGroups(len(shards), workers) {
+		for _, i := range group {
+			tasks = append(tasks, ShardTask{Worker: w, Index: i, Info: shards[i]})
+		}
 	}
 	return beam.ParDo(s, keyShardFn, beam.CreateList(s, tasks))
 }
 
-func keyShardFn(t ShardTask) (int, ShardTask) { return t.Index, t }
+func keyShardFn(t ShardTask) (int, ShardTask) { return t.Worker, t }
 
 // broadcast sends a copy of the single State in PCollection<State> to each
 // of n shard keys: PCollection<KV<int, State>>. With full unset only the
@@ -66,8 +71,9 @@ type Models struct {
 	Dirs      []string    // checkpoint directory of each model
 }
 
-// roundFn computes, for one shard, a Partial of every model broadcast to
-// it, emitted as KV<model, roundItem>.
+// roundFn computes, for one worker's group of shards, a Partial of every
+// model broadcast to it (summed over the group), emitted as
+// KV<model, roundItem>.
 type roundFn struct {
 	Specs []*Spec
 	Sels  []rowSelect
@@ -96,10 +102,17 @@ func (fn *roundFn) Teardown() {
 }
 
 func (fn *roundFn) ProcessElement(ctx context.Context, key int, shards func(*ShardTask) bool, states func(*State) bool, emit func(int, roundItem)) error {
+	tasks := map[int]ShardTask{}
+	var group []int
 	var task ShardTask
-	if !shards(&task) {
+	for shards(&task) {
+		tasks[task.Index] = task
+		group = append(group, task.Index)
+	}
+	if len(group) == 0 {
 		return nil // a key with no shard: nothing to do
 	}
+	sort.Ints(group)
 	var st State
 	n := 0
 	for states(&st) {
@@ -109,16 +122,17 @@ func (fn *roundFn) ProcessElement(ctx context.Context, key int, shards func(*Sha
 			return fmt.Errorf("train: state of model %d, but the round has %d", m, len(fn.workers))
 		}
 		w, sel := fn.workers[m], fn.Sels[m]
-		var p transforms.Partial
-		var err error
-		switch {
-		case fn.Eval:
-			p, err = w.evalPartial(ctx, task.Index, task.Info, st.Params, sel)
-		case w.spec.Mode == "local":
-			p, err = w.localPartial(ctx, task.Index, task.Info, fn.Epoch, fn.Round, &st, sel)
-		default:
-			p, err = w.syncPartial(ctx, task.Index, task.Info, fn.Epoch, fn.Round, st.Params, sel)
-		}
+		p, err := groupPartial(group, func(i int) (transforms.Partial, error) {
+			info := tasks[i].Info
+			switch {
+			case fn.Eval:
+				return w.evalPartial(ctx, i, info, st.Params, sel)
+			case w.spec.Mode == "local":
+				return w.localPartial(ctx, i, info, fn.Epoch, fn.Round, &st, sel)
+			default:
+				return w.syncPartial(ctx, i, info, fn.Epoch, fn.Round, st.Params, sel)
+			}
+		})
 		if err != nil {
 			return err
 		}

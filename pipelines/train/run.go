@@ -117,8 +117,8 @@ func Run(ctx context.Context, c Config, log io.Writer) (*Report, error) {
 			return nil, err
 		}
 	}
-	fmt.Fprintf(log, "train: %s, %d parameters, %s mode, %d shards, %d rounds/epoch, %d train rows\n",
-		mustModel(spec), mustModel(spec).NumParams(), c.Mode, p.nTrain, spec.Rounds, p.trainRows)
+	fmt.Fprintf(log, "train: %s, %d parameters, %s mode, %d shards on %d workers, %d rounds/epoch, %d train rows\n",
+		mustModel(spec), mustModel(spec).NumParams(), c.Mode, p.nTrain, spec.Workers, spec.Rounds, p.trainRows)
 
 	classify := mustModel(spec).Classifier()
 	best, stale := bestEpoch(history, classify), 0
@@ -200,8 +200,9 @@ func runEpoch(ctx context.Context, ms *Models, p *plan, epoch int, plain bool) e
 		return nil
 	}
 	pipe, s := beam.NewPipelineWithRoot()
-	p.train = keyedShards(s, p.trainShards)
-	p.val = keyedShards(s, p.valShards)
+	workers := ms.Specs[0].Workers
+	p.train = keyedShards(s, p.trainShards, workers)
+	p.val = keyedShards(s, p.valShards, workers)
 	buildEpoch(s, ms, p, epoch)
 	_, err := beamx.RunWithMetrics(ctx, pipe)
 	return err
@@ -221,14 +222,14 @@ func runPlainEpoch(ctx context.Context, ms *Models, m int, p *plan, epoch int) e
 	}
 	defer w.close()
 	for r := 0; r < spec.Rounds; r++ {
-		parts := make([]transforms.Partial, 0, p.nTrain)
-		for i, info := range p.trainShards {
-			var part transforms.Partial
-			if spec.Mode == "local" {
-				part, err = w.localPartial(ctx, i, info, epoch, r, st, sel)
-			} else {
-				part, err = w.syncPartial(ctx, i, info, epoch, r, st.Params, sel)
-			}
+		var parts []transforms.Partial
+		for _, group := range shardGroups(len(p.trainShards), spec.Workers) {
+			part, err := groupPartial(group, func(i int) (transforms.Partial, error) {
+				if spec.Mode == "local" {
+					return w.localPartial(ctx, i, p.trainShards[i], epoch, r, st, sel)
+				}
+				return w.syncPartial(ctx, i, p.trainShards[i], epoch, r, st.Params, sel)
+			})
 			if err != nil {
 				return err
 			}
@@ -244,17 +245,19 @@ func runPlainEpoch(ctx context.Context, ms *Models, m int, p *plan, epoch int) e
 			return err
 		}
 	}
-	ev, err := plainEval(ctx, w, p.valShards, st.Params, ms.EvalSels[m])
+	ev, err := plainEval(ctx, w, p.valShards, st.Params, ms.EvalSels[m], spec.Workers)
 	if err != nil {
 		return err
 	}
 	return saveState(ctx, spec, ckptPath(ms.Dirs[m], epoch), st, epochMeta(epoch, st, &ev))
 }
 
-func plainEval(ctx context.Context, w *worker, shards []shardio.ShardInfo, params []float32, sel rowSelect) (transforms.Partial, error) {
-	parts := make([]transforms.Partial, 0, len(shards))
-	for i, info := range shards {
-		part, err := w.evalPartial(ctx, i, info, params, sel)
+func plainEval(ctx context.Context, w *worker, shards []shardio.ShardInfo, params []float32, sel rowSelect, workers int) (transforms.Partial, error) {
+	var parts []transforms.Partial
+	for _, group := range shardGroups(len(shards), workers) {
+		part, err := groupPartial(group, func(i int) (transforms.Partial, error) {
+			return w.evalPartial(ctx, i, shards[i], params, sel)
+		})
 		if err != nil {
 			return transforms.Partial{}, err
 		}

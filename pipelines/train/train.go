@@ -25,6 +25,7 @@ package train
 
 import (
 	"context"
+	"flag"
 
 	"fmt"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
@@ -68,6 +69,9 @@ type Config struct {
 	Overwrite bool   // replace a finished run in Out
 	Seed      uint64 // Defaults to 1.
 	Accel     string // auto (default), go, blas, cuda
+	// Workers groups the shards: each round sends one copy of the model
+	// to each group and gets one partial back. Defaults to DefaultWorkers.
+	Workers int
 	// Plain runs the same rounds in this process without Beam: the
 	// baseline of the Beam-overhead benchmark, and a test oracle.
 	Plain bool
@@ -143,6 +147,8 @@ func (c *Config) Prepare() error {
 		return fmt.Errorf("--epochs=%d: want at least 1", c.Epochs)
 	case c.Batch < 1 || c.LocalBatch < 1 || c.LocalSteps < 0:
 		return fmt.Errorf("batch sizes and local steps must be positive")
+	case c.Workers < 0:
+		return fmt.Errorf("--workers=%d: want 0 (default) or more", c.Workers)
 	case c.Patience < 0:
 		return fmt.Errorf("--patience=%d: want 0 (off) or more", c.Patience)
 	}
@@ -184,7 +190,11 @@ func (c *Config) spec(m *shardio.Manifest, p *plan) (*Spec, error) {
 	if _, err := model.New(mc); err != nil {
 		return nil, err
 	}
-	spec := &Spec{Model: mc, Mode: c.Mode, Batch: c.Batch, LocalBatch: c.LocalBatch, Seed: c.Seed, Accel: c.Accel, Data: c.Data}
+	workers := c.Workers
+	if workers == 0 {
+		workers = DefaultWorkers(p.nTrain)
+	}
+	spec := &Spec{Model: mc, Mode: c.Mode, Batch: c.Batch, LocalBatch: c.LocalBatch, Seed: c.Seed, Accel: c.Accel, Data: c.Data, Workers: workers}
 	if c.Mode == "sync" {
 		spec.Rounds = int(max(1, (p.trainRows+int64(c.Batch)/2)/int64(c.Batch)))
 	} else {
@@ -214,6 +224,22 @@ func (c *Config) spec(m *shardio.Manifest, p *plan) (*Spec, error) {
 		return nil, err
 	}
 	return spec, nil
+}
+
+// DefaultWorkers is the number of shard groups for a run on the runner
+// named by Beam's --runner flag: one on the in-process runners (prism,
+// direct), where the backend already uses every core and the math of a
+// process is serialized, so more groups only copy the model more often;
+// one per shard on a cluster, so every shard is computed where it is.
+func DefaultWorkers(shards int) int {
+	if f := flag.Lookup("runner"); f != nil {
+		switch f.Value.String() {
+		case "", "prism", "direct":
+			return 1
+		}
+		return shards
+	}
+	return 1
 }
 
 // ParseHidden reads "300,100".

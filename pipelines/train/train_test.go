@@ -117,10 +117,13 @@ func maxDiff(a, b []float32) float64 {
 
 // The Beam pipeline and the plain loop run the same rounds: same bits.
 func TestBeamMatchesPlain(t *testing.T) {
-	for _, mode := range []string{"sync", "local"} {
-		t.Run(mode, func(t *testing.T) {
+	for _, tc := range []struct {
+		mode    string
+		workers int
+	}{{"sync", 0}, {"local", 0}, {"sync", 3}, {"local", 4}} {
+		t.Run(fmt.Sprintf("%s/workers=%d", tc.mode, tc.workers), func(t *testing.T) {
 			c := baseConfig(t, 4)
-			c.Mode = mode
+			c.Mode, c.Workers = tc.mode, tc.workers
 			rep := run(t, c)
 			p := c
 			p.Out, p.Plain = t.TempDir(), true
