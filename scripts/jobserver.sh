@@ -151,19 +151,7 @@ start() {
 	nohup "${cmd[@]}" >"$LOG" 2>&1 &
 	echo $! >"$PID_FILE"
 	echo "$JOB_PORT" >"$RUN_DIR/jobserver-$ENGINE.port"
-	until port_open "$JOB_PORT"; do
-		if ! running; then
-			tail -n 30 "$LOG" >&2
-			rm -f "$PID_FILE"
-			die "the $ENGINE job server exited during startup (log: $LOG)"
-		fi
-		if ((SECONDS - t0 >= TIMEOUT)); then
-			tail -n 30 "$LOG" >&2
-			stop
-			die "the $ENGINE job server did not open port $JOB_PORT within ${TIMEOUT}s (log: $LOG)"
-		fi
-		sleep 0.5
-	done
+	await_port "the $ENGINE job server" "$JOB_PORT" "$TIMEOUT" "$LOG"
 	echo "the $ENGINE job server answers after $((SECONDS - t0))s" >&2
 	echo "localhost:$JOB_PORT"
 }

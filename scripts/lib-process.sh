@@ -27,3 +27,23 @@ stop_pidfile() {
 	rm -f "$PID_FILE"
 	echo "stopped $what (pid $pid)" >&2
 }
+
+# await_port WHAT PORT TIMEOUT LOG: waits until the service just started
+# (pid in $PID_FILE) answers on PORT; if it exits first, or takes more than
+# TIMEOUT seconds (then it is stopped), it shows the log's tail and dies.
+await_port() {
+	local what=$1 port=$2 timeout=$3 log=$4 t0=$SECONDS
+	until port_open "$port"; do
+		if ! running; then
+			tail -n 30 "$log" >&2
+			rm -f "$PID_FILE"
+			die "$what exited during startup (log: $log)"
+		fi
+		if ((SECONDS - t0 >= timeout)); then
+			tail -n 30 "$log" >&2
+			stop
+			die "$what did not open port $port within ${timeout}s (log: $log)"
+		fi
+		sleep 0.2
+	done
+}

@@ -64,20 +64,7 @@ start() {
 	# setsid: the pool and the workers it forks form one process group, stopped together.
 	setsid nohup "$boot" --worker_pool >"$LOG" 2>&1 &
 	echo $! >"$PID_FILE"
-	local t0=$SECONDS
-	until port_open "$PORT"; do
-		if ! running; then
-			tail -n 20 "$LOG" >&2
-			rm -f "$PID_FILE"
-			die "the worker pool exited during startup (log: $LOG)"
-		fi
-		if ((SECONDS - t0 >= TIMEOUT)); then
-			tail -n 20 "$LOG" >&2
-			stop
-			die "the worker pool did not open port $PORT within ${TIMEOUT}s (log: $LOG)"
-		fi
-		sleep 0.2
-	done
+	await_port "the worker pool" "$PORT" "$TIMEOUT" "$LOG"
 	echo "localhost:$PORT"
 }
 

@@ -55,7 +55,6 @@ type Report struct {
 
 // Run trains as c says, printing one progress line per epoch to log.
 func Run(ctx context.Context, c Config, log io.Writer) (*Report, error) {
-	start := time.Now()
 	if err := c.Prepare(); err != nil {
 		return nil, err
 	}
@@ -154,7 +153,7 @@ func Run(ctx context.Context, c Config, log io.Writer) (*Report, error) {
 	if best == 0 {
 		best = len(history)
 	}
-	return finish(ctx, &c, spec, p, history, best, stopped, reason, time.Since(start), log)
+	return finish(ctx, &c, spec, p, history, best, stopped, reason)
 }
 
 // better says whether epoch a beats epoch b on validation: by accuracy
@@ -268,7 +267,7 @@ func plainEval(ctx context.Context, w *worker, shards []shardio.ShardInfo, param
 
 // finish writes the best epoch's parameters as the model file, evaluates
 // it on the test split and writes report.json.
-func finish(ctx context.Context, c *Config, spec *Spec, p *plan, history []Epoch, best int, stopped bool, accelReason string, took time.Duration, log io.Writer) (*Report, error) {
+func finish(ctx context.Context, c *Config, spec *Spec, p *plan, history []Epoch, best int, stopped bool, accelReason string) (*Report, error) {
 	st, _, err := loadState(ctx, spec, checkpointPath(c.Out, best))
 	if err != nil {
 		return nil, err
@@ -310,7 +309,6 @@ func finish(ctx context.Context, c *Config, spec *Spec, p *plan, history []Epoch
 	if err := storage.WriteFile(ctx, storage.Join(c.Out, "curves.png"), func(w io.Writer) error { return WriteCurves(w, rep) }); err != nil {
 		return nil, err
 	}
-	_ = took
 	return rep, nil
 }
 

@@ -29,7 +29,6 @@ import (
 
 	"fmt"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
-	"math"
 	"strconv"
 	"strings"
 
@@ -102,43 +101,44 @@ func (c *Config) Prepare() error {
 	if c.Data == "" || c.Out == "" {
 		return fmt.Errorf("--data and --out are required")
 	}
+	// Zero fields take DefaultConfig's values (the CLI's), except those
+	// whose zero is meaningful: L1, L2, Momentum (the optimizer's own
+	// default), Nesterov, Patience, LocalSteps, Workers.
+	d := DefaultConfig()
 	def := func(p *string, v string) {
 		if *p == "" {
 			*p = v
 		}
 	}
-	def(&c.Model, "softmax")
-	def(&c.Mode, "sync")
-	def(&c.Optimizer, "momentum")
-	def(&c.Schedule, "cosine")
-	def(&c.Objective, "minimize")
-	def(&c.Accel, "auto")
+	def(&c.Model, d.Model)
+	def(&c.Mode, d.Mode)
+	def(&c.Optimizer, d.Optimizer)
+	def(&c.Schedule, d.Schedule)
+	def(&c.Objective, d.Objective)
+	def(&c.Accel, d.Accel)
+	defInt := func(p *int, v int) {
+		if *p == 0 {
+			*p = v
+		}
+	}
+	defInt(&c.Epochs, d.Epochs)
+	defInt(&c.Batch, d.Batch)
+	defInt(&c.LocalBatch, d.LocalBatch)
+	defInt(&c.StepSize, d.StepSize)
+	if c.Gamma == 0 {
+		c.Gamma = d.Gamma
+	}
+	if c.Seed == 0 {
+		c.Seed = d.Seed
+	}
 	if c.Model == "mlp" && len(c.Hidden) == 0 {
 		c.Hidden = []int{300, 100}
-	}
-	if c.Epochs == 0 {
-		c.Epochs = 30
-	}
-	if c.Batch == 0 {
-		c.Batch = 128
-	}
-	if c.LocalBatch == 0 {
-		c.LocalBatch = 64
 	}
 	if c.LR == 0 {
 		c.LR = 0.1
 		if c.Optimizer == "adam" {
 			c.LR = 0.001
 		}
-	}
-	if c.StepSize == 0 {
-		c.StepSize = 10
-	}
-	if c.Gamma == 0 {
-		c.Gamma = 0.1
-	}
-	if c.Seed == 0 {
-		c.Seed = 1
 	}
 	switch {
 	case c.Mode != "sync" && c.Mode != "local":
@@ -295,5 +295,3 @@ func newPlan(ctx context.Context, c *Config) (*plan, error) {
 	p.nTrain, p.nVal = len(p.trainShards), len(p.valShards)
 	return p, nil
 }
-
-func finite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
