@@ -9,7 +9,7 @@ import (
 
 	"github.com/lightbeam-ml/lightbeam/pipelines/preprocess"
 	"github.com/lightbeam-ml/lightbeam/pipelines/train"
-	"github.com/lightbeam-ml/lightbeam/transforms/storage"
+	"github.com/lightbeam-ml/lightbeam/storage"
 )
 
 func init() {
@@ -40,7 +40,7 @@ func init() {
 				}
 				fmt.Println(prep.Summary())
 				c := train.DefaultConfig()
-				c.Data, c.Out, c.Model, c.Mode, c.Epochs, c.Accel, c.Overwrite = prepDir, trainDir, modelName, mode, epochs, accelName, true
+				c.Data, c.Out, c.Model, c.Mode, c.Epochs, c.Accel, c.Overwrite, c.Runner = prepDir, trainDir, modelName, mode, epochs, accelName, true, beamRunner()
 				if modelName == "mlp" {
 					if c.Hidden, err = train.ParseHidden(hidden); err != nil {
 						return err

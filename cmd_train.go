@@ -30,7 +30,7 @@ func init() {
 			fs.StringVar(&c.Optimizer, "optimizer", d.Optimizer, "sgd, momentum or adam")
 			fs.Float64Var(&c.LR, "lr", 0, "learning rate (default 0.1; 0.001 for adam)")
 			fs.StringVar(&c.Schedule, "schedule", d.Schedule, "learning-rate schedule: cosine, constant, step, invsqrt")
-			fs.IntVar(&c.StepSize, "step-epochs", d.StepSize, "step schedule: epochs between decays")
+			fs.IntVar(&c.StepEpochs, "step-epochs", d.StepEpochs, "step schedule: epochs between decays")
 			fs.Float64Var(&c.Gamma, "gamma", d.Gamma, "step schedule: decay factor")
 			fs.Float64Var(&c.Momentum, "momentum", d.Momentum, "momentum coefficient")
 			fs.BoolVar(&c.Nesterov, "nesterov", d.Nesterov, "Nesterov momentum")
@@ -47,12 +47,15 @@ func init() {
 			fs.IntVar(&c.Folds, "cv", 0, "K-fold cross-validation on train+validation (K ≥ 2), all folds and grid settings trained in one pipeline; then the best setting is retrained on all of it")
 			fs.StringVar(&c.Grid, "grid", "", "hyper-parameter grid for --cv, e.g. lr=0.1,0.03;l2=0,1e-4 (names: lr, l2, l1, momentum)")
 			fs.BoolVar(&c.AllData, "all-data", false, "train on train+validation together, without validation")
+			fs.StringVar(&c.Init, "init", "", "fine-tune: start from this model file instead of a random initialization")
+			fs.BoolVar(&c.FreezeZeros, "freeze-zeros", false, "with --init: weights that are zero stay zero (a pruned model's mask)")
 			fs.BoolVar(&c.Plain, "plain", false, "run the same rounds in this process without Beam (the benchmark baseline)")
 			return func(ctx context.Context) error {
 				var err error
 				if c.Hidden, err = train.ParseHidden(hidden); err != nil {
 					return err
 				}
+				c.Runner = beamRunner()
 				rep, err := train.Run(ctx, c, os.Stdout)
 				if err != nil {
 					return err
@@ -82,7 +85,7 @@ func init() {
 				if modelPath == "" || data == "" {
 					return fmt.Errorf("--model and --data are required")
 				}
-				res, err := train.EvaluateSplit(ctx, data, modelPath, split, accelName, plain)
+				res, err := train.EvaluateSplit(ctx, train.EvalConfig{Model: modelPath, Data: data, Split: split, Accel: accelName, Plain: plain, Runner: beamRunner()})
 				if err != nil {
 					return err
 				}

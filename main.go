@@ -158,6 +158,14 @@ func usage(out *os.File) {
 	fmt.Fprintf(out, "  %-12s %s\n", "help", "show this list, or `help <command>` for a command's flags")
 }
 
+// beamRunner is the runner named by Beam's global --runner flag.
+func beamRunner() string {
+	if f := flag.Lookup("runner"); f != nil {
+		return f.Value.String()
+	}
+	return ""
+}
+
 func init() {
 	// prism is the default runner unless the user names another.
 	if f := flag.Lookup("runner"); f != nil && f.DefValue == "" {

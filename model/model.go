@@ -9,10 +9,6 @@ import (
 	"strings"
 )
 
-// Version is the lightbeam version written into model files. The build may
-// set it with -ldflags "-X github.com/lightbeam-ml/lightbeam/model.Version=...".
-var Version = "0.1.0-dev"
-
 // Arch names a model architecture.
 type Arch string
 

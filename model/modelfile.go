@@ -6,6 +6,8 @@ import (
 	"os"
 	"strconv"
 	"strings"
+
+	"github.com/lightbeam-ml/lightbeam/internal/version"
 )
 
 // Metadata keys lightbeam writes into model files and checkpoints. Callers'
@@ -15,7 +17,7 @@ const (
 	MetaFormat  = "lightbeam.format"  // "model" or "checkpoint"
 	MetaArch    = "lightbeam.arch"    // Softmax, Linear or MLP
 	MetaSizes   = "lightbeam.sizes"   // layer widths, input first: "784,300,100,10"
-	MetaVersion = "lightbeam.version" // Version
+	MetaVersion = "lightbeam.version" // version.Version
 )
 
 // Tensors returns the named tensors of params, sharing its memory.
@@ -33,7 +35,7 @@ func (m *Model) metadata(format string, user map[string]string) (map[string]stri
 		MetaFormat:  format,
 		MetaArch:    string(m.cfg.Arch),
 		MetaSizes:   joinInts(m.Sizes(), ","),
-		MetaVersion: Version,
+		MetaVersion: version.Version,
 	}
 	for k, v := range user {
 		if _, clash := meta[k]; clash || strings.HasPrefix(k, "lightbeam.") || strings.HasPrefix(k, "optimizer.") {

@@ -9,28 +9,15 @@ import (
 	"path/filepath"
 	"strconv"
 	"testing"
-)
 
-// needPython skips (or, in CI, fails) when python3 with numpy and
-// safetensors is missing.
-func needPython(t *testing.T) {
-	t.Helper()
-	out, err := exec.Command("python3", "-c", "import numpy, safetensors.numpy").CombinedOutput()
-	if err == nil {
-		return
-	}
-	msg := "python3 with numpy and safetensors is needed (python3 -m pip install safetensors numpy): " + err.Error() + ": " + string(out)
-	if os.Getenv("CI") == "true" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
-}
+	"github.com/lightbeam-ml/lightbeam/internal/pyenv"
+)
 
 // TestPythonReadsModel writes models with lightbeam, predicts a few rows
 // with testdata/predict.py (numpy on tensors loaded by safetensors) and
 // compares with Workspace.Predict.
 func TestPythonReadsModel(t *testing.T) {
-	needPython(t)
+	python := pyenv.Need(t, "numpy", "safetensors.numpy")
 	be := backend(t)
 	dir := t.TempDir()
 	for _, cfg := range []Config{
@@ -58,7 +45,7 @@ func TestPythonReadsModel(t *testing.T) {
 		if err := os.WriteFile(input, raw, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		cmd := exec.Command("python3", "testdata/predict.py", model, input, strconv.Itoa(b.N), strconv.Itoa(m.Inputs()))
+		cmd := exec.Command(python, "testdata/predict.py", model, input, strconv.Itoa(b.N), strconv.Itoa(m.Inputs()))
 		cmd.Stderr = os.Stderr
 		out, err := cmd.Output()
 		if err != nil {

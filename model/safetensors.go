@@ -10,8 +10,9 @@ import (
 	"io"
 	"math"
 	"os"
-	"path/filepath"
 	"sort"
+
+	"github.com/lightbeam-ml/lightbeam/internal/localfile"
 )
 
 // Tensor is a named float32 tensor, row-major.
@@ -177,24 +178,8 @@ func DecodeSafetensors(data []byte, source string) ([]Tensor, map[string]string,
 
 // WriteSafetensors writes a safetensors file at path atomically: it writes
 // a temporary file beside it and renames it into place.
-func WriteSafetensors(path string, tensors []Tensor, meta map[string]string) (err error) {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("model: writing %s: %w", path, err)
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	if err := EncodeSafetensors(f, tensors, meta); err != nil {
-		return fmt.Errorf("model: writing %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("model: writing %s: %w", path, err)
-	}
-	if err := os.Rename(f.Name(), path); err != nil {
+func WriteSafetensors(path string, tensors []Tensor, meta map[string]string) error {
+	if err := localfile.Write(path, func(w io.Writer) error { return EncodeSafetensors(w, tensors, meta) }); err != nil {
 		return fmt.Errorf("model: writing %s: %w", path, err)
 	}
 	return nil

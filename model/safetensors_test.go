@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/lightbeam-ml/lightbeam/internal/version"
 )
 
 func TestSafetensorsRoundTrip(t *testing.T) {
@@ -105,7 +107,7 @@ func TestSaveLoadModel(t *testing.T) {
 		if m2.String() != m.String() || !slices.Equal(p, p2) {
 			t.Errorf("%s: loaded %s with equal params %v", m, m2, slices.Equal(p, p2))
 		}
-		if meta["preprocess.mean"] != "[0.5]" || meta[MetaVersion] != Version || meta[MetaFormat] != "model" {
+		if meta["preprocess.mean"] != "[0.5]" || meta[MetaVersion] != version.Version || meta[MetaFormat] != "model" {
 			t.Errorf("metadata %v", meta)
 		}
 		if _, err := LoadCheckpoint(path); err == nil || !strings.Contains(err.Error(), "not a checkpoint") {

@@ -9,13 +9,12 @@
 # runs is printed first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-python3 -c 'import sklearn, numpy, threadpoolctl' 2>/dev/null ||
-  python3 -m pip install -q scikit-learn numpy
+python=$(bash scripts/python-env.sh)
 echo "date: $(date -u +%FT%TZ), machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), load: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 echo "environment: OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE-(unset)} OPENBLAS_L2_SIZE=${OPENBLAS_L2_SIZE-(unset)}; unset for the benchmark" >&2
-env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python3 -c '
+env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "$python" -c '
 import numpy, threadpoolctl
 for p in threadpoolctl.threadpool_info():
     print("blas kernel:", p.get("internal_api"), p.get("version"), p.get("architecture"), "threads", p.get("num_threads"), p.get("filepath"))
 ' >&2
-env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python3 scripts/bench_sklearn.py "$@"
+env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "$python" scripts/bench_sklearn.py "$@"

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# install-deps.sh: installs the system libraries lightbeam loads at run time
-# (BLIS, the CBLAS of the blas backend). Idempotent and quiet: it does
-# nothing when they are already installed. Runs as root, or through sudo.
+# install-deps.sh [PACKAGE...]: installs the system libraries lightbeam loads
+# at run time (BLIS, the CBLAS of the blas backend), and any Debian packages
+# named. Idempotent and quiet: it does nothing when they are already
+# installed. Runs as root, or through sudo.
 set -euo pipefail
 
-packages=(libblis4-pthread)
+packages=(libblis4-pthread "$@")
 
 missing=()
 for p in "${packages[@]}"; do

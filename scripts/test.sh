@@ -4,8 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
-# The model tests read lightbeam's safetensors files with Python's own
-# packages, as users will.
-python3 -c 'import safetensors, numpy' 2>/dev/null || python3 -m pip install -q safetensors numpy
+# Tests read lightbeam's files with the real Python clients (safetensors,
+# gguf, ...), as users will: they run in .venv.
+LIGHTBEAM_PYTHON=$(bash scripts/python-env.sh)
+export LIGHTBEAM_PYTHON
 go vet ./...
 go test -count=1 -timeout 40m "$@" ./...

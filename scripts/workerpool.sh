@@ -14,7 +14,7 @@
 #
 # Submit (the runner's workers connect to the pool, which starts a worker per request; the
 # pool downloads the worker binary the submitter staged):
-#   GOOS=linux GOARCH=amd64 go build -o /tmp/lightbeam-worker .
+#   CGO_ENABLED=0 GOOS=linux GOARCH=amd64 go build -ldflags="-s -w" -o /tmp/lightbeam-worker .
 #   lightbeam CMD ... --runner=flink --endpoint=localhost:8099 \
 #     --environment_type=EXTERNAL --environment_config=localhost:50000 \
 #     --worker_binary=/tmp/lightbeam-worker

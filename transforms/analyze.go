@@ -7,7 +7,8 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 
-	"github.com/lightbeam-ml/lightbeam/transforms/rows"
+	"github.com/lightbeam-ml/lightbeam/data/rows"
+	"github.com/lightbeam-ml/lightbeam/internal/wire"
 )
 
 // Analyze computes per-feature statistics (count, mean, variance, min,
@@ -45,25 +46,11 @@ func (fn *blockStatsFn) ProcessElement(split int, b rows.Block) (int, statsPart)
 	return split, statsPart{Key: key, Stats: *st}
 }
 
-// statsAccum collects partials; see Analyze for why they are kept.
-type statsAccum struct{ Parts []statsPart }
+// mergeStatsFn keeps the partials (Ordered); see Analyze for why.
+type mergeStatsFn struct{ OrderedCombine[statsPart] }
 
-type mergeStatsFn struct{}
-
-func (*mergeStatsFn) CreateAccumulator() statsAccum { return statsAccum{} }
-
-func (*mergeStatsFn) AddInput(a statsAccum, p statsPart) statsAccum {
-	a.Parts = append(a.Parts, p)
-	return a
-}
-
-func (*mergeStatsFn) MergeAccumulators(a, b statsAccum) statsAccum {
-	a.Parts = append(a.Parts, b.Parts...)
-	return a
-}
-
-func (*mergeStatsFn) ExtractOutput(a statsAccum) rows.Stats {
-	return *mergeParts(a.Parts)
+func (*mergeStatsFn) ExtractOutput(a Ordered[statsPart]) rows.Stats {
+	return *mergeParts(a.Items)
 }
 
 // mergeParts merges partials in Key order, so the result does not depend
@@ -81,32 +68,34 @@ func mergeParts(parts []statsPart) *rows.Stats {
 }
 
 func encodeStatsPart(p statsPart) []byte {
-	e := &enc{}
-	e.u64(p.Key)
-	e.b = append(e.b, encodeStats(p.Stats)...)
-	return e.b
+	e := &wire.Encoder{}
+	e.U64(p.Key)
+	e.B = append(e.B, encodeStats(p.Stats)...)
+	return e.B
 }
 
 func decodeStatsPart(data []byte) (statsPart, error) {
-	d := &dec{b: data}
-	key := d.u64()
-	if d.err != nil {
-		return statsPart{}, d.err
+	d := &wire.Decoder{B: data}
+	key := d.U64()
+	if d.Err != nil {
+		return statsPart{}, d.Err
 	}
-	st, err := decodeStats(d.b)
+	st, err := decodeStats(d.B)
 	return statsPart{Key: key, Stats: st}, err
 }
 
-func encodeStatsAccum(a statsAccum) []byte { return EncodeFramed(a.Parts, encodeStatsPart) }
+func encodeStatsAccum(a Ordered[statsPart]) []byte {
+	return wire.EncodeFramed(a.Items, encodeStatsPart)
+}
 
-func decodeStatsAccum(data []byte) (statsAccum, error) {
-	items, err := DecodeFramed(data, decodeStatsPart)
-	return statsAccum{Parts: items}, err
+func decodeStatsAccum(data []byte) (Ordered[statsPart], error) {
+	items, err := wire.DecodeFramed(data, decodeStatsPart)
+	return Ordered[statsPart]{Items: items}, err
 }
 
 func init() {
 	beam.RegisterCoder(reflect.TypeOf(statsPart{}), encodeStatsPart, decodeStatsPart)
-	beam.RegisterCoder(reflect.TypeOf(statsAccum{}), encodeStatsAccum, decodeStatsAccum)
+	beam.RegisterCoder(reflect.TypeOf(Ordered[statsPart]{}), encodeStatsAccum, decodeStatsAccum)
 	register.DoFn2x2[int, rows.Block, int, statsPart](&blockStatsFn{})
-	register.Combiner3[statsAccum, statsPart, rows.Stats](&mergeStatsFn{})
+	register.Combiner3[Ordered[statsPart], statsPart, rows.Stats](&mergeStatsFn{})
 }

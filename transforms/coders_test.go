@@ -6,7 +6,7 @@ import (
 	"reflect"
 	"testing"
 
-	"github.com/lightbeam-ml/lightbeam/transforms/rows"
+	"github.com/lightbeam-ml/lightbeam/data/rows"
 )
 
 func TestBlockCoderRoundTrip(t *testing.T) {
@@ -51,9 +51,9 @@ func TestStatsCoderRoundTrip(t *testing.T) {
 	if err != nil || !math.IsInf(got.Min[0], 1) || !math.IsInf(got.Max[2], -1) {
 		t.Fatalf("empty stats: %v, %+v", err, got)
 	}
-	a := statsAccum{Parts: []statsPart{{Key: 5, Stats: *rows.NewStats(2)}, {Key: 1, Stats: *rows.NewStats(2)}}}
+	a := Ordered[statsPart]{Items: []statsPart{{Key: 5, Stats: *rows.NewStats(2)}, {Key: 1, Stats: *rows.NewStats(2)}}}
 	back, err := decodeStatsAccum(encodeStatsAccum(a))
-	if err != nil || len(back.Parts) != 2 || back.Parts[0].Key != 5 || back.Parts[1].Key != 1 {
+	if err != nil || len(back.Items) != 2 || back.Items[0].Key != 5 || back.Items[1].Key != 1 {
 		t.Fatalf("accumulator round trip: %v, %+v", err, back)
 	}
 }

@@ -9,8 +9,8 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 
-	"github.com/lightbeam-ml/lightbeam/transforms/rows"
-	"github.com/lightbeam-ml/lightbeam/transforms/shardio"
+	"github.com/lightbeam-ml/lightbeam/data/rows"
+	"github.com/lightbeam-ml/lightbeam/data/shardio"
 )
 
 // ParseCount is what parsing one source (or one chunk of it) saw.

@@ -13,9 +13,9 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
 
-	"github.com/lightbeam-ml/lightbeam/transforms/formats"
-	"github.com/lightbeam-ml/lightbeam/transforms/rows"
-	"github.com/lightbeam-ml/lightbeam/transforms/shardio"
+	"github.com/lightbeam-ml/lightbeam/data/formats"
+	"github.com/lightbeam-ml/lightbeam/data/rows"
+	"github.com/lightbeam-ml/lightbeam/data/shardio"
 )
 
 // manifestPipeline runs WriteManifest on made-up shard results, the

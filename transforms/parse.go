@@ -11,9 +11,9 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 
-	"github.com/lightbeam-ml/lightbeam/transforms/formats"
-	"github.com/lightbeam-ml/lightbeam/transforms/rows"
-	"github.com/lightbeam-ml/lightbeam/transforms/storage"
+	"github.com/lightbeam-ml/lightbeam/data/formats"
+	"github.com/lightbeam-ml/lightbeam/data/rows"
+	"github.com/lightbeam-ml/lightbeam/storage"
 )
 
 // ParseTask is one unit of parsing: a whole source, or a chunk of lines of
@@ -157,7 +157,7 @@ func (fn *parseFn) parseLines(ctx context.Context, t ParseTask, emit formats.Emi
 		return 0, 0, err
 	}
 	defer f.Close()
-	counted := &countingReader{r: f}
+	counted := &storage.CountingReader{R: f}
 	r := io.Reader(counted)
 	if t.Offset == 0 {
 		if r, err = formats.OpenMaybeGzip(counted); err != nil {
@@ -183,7 +183,7 @@ func (fn *parseFn) parseLines(ctx context.Context, t ParseTask, emit formats.Emi
 	} else {
 		n, err = formats.ParseLIBSVM(r, name, firstLine, fn.LIBSVM.Features, fn.LIBSVM.Options, fn.BlockRows, emit, reject)
 	}
-	return n, counted.n, err
+	return n, counted.N, err
 }
 
 // checkHeader insists that every CSV file has the columns the schema was
@@ -199,18 +199,6 @@ func (fn *parseFn) checkHeader(header []string) error {
 		}
 	}
 	return nil
-}
-
-// countingReader counts the bytes read through it.
-type countingReader struct {
-	r io.Reader
-	n int64
-}
-
-func (c *countingReader) Read(p []byte) (int, error) {
-	k, err := c.r.Read(p)
-	c.n += int64(k)
-	return k, err
 }
 
 // openSource opens path and returns its size as stored.

@@ -12,30 +12,21 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/lightbeam-ml/lightbeam/data/formats/formatstest"
+
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/passert"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
 
-	"github.com/lightbeam-ml/lightbeam/transforms/formats"
-	"github.com/lightbeam-ml/lightbeam/transforms/rows"
+	"github.com/lightbeam-ml/lightbeam/data/formats"
+	"github.com/lightbeam-ml/lightbeam/data/rows"
 )
 
 // idxFiles returns an IDX image file of len(labels) images of h×w pixels
 // (pixel j of image i is byte(i+j)) and its label file.
 func idxFiles(h, w int, labels ...byte) (images, lbls []byte) {
-	images = binary.BigEndian.AppendUint32(nil, 0x803)
-	images = binary.BigEndian.AppendUint32(images, uint32(len(labels)))
-	images = binary.BigEndian.AppendUint32(images, uint32(h))
-	images = binary.BigEndian.AppendUint32(images, uint32(w))
-	for i := range labels {
-		for j := range h * w {
-			images = append(images, byte(i+j))
-		}
-	}
-	lbls = binary.BigEndian.AppendUint32(nil, 0x801)
-	lbls = binary.BigEndian.AppendUint32(lbls, uint32(len(labels)))
-	return images, append(lbls, labels...)
+	return formatstest.IDXImages(len(labels), h, w, formatstest.Diagonal), formatstest.IDXLabels(labels...)
 }
 
 func gzipBytes(b []byte) []byte {

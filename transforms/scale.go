@@ -9,7 +9,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 
-	"github.com/lightbeam-ml/lightbeam/transforms/rows"
+	"github.com/lightbeam-ml/lightbeam/data/rows"
 )
 
 // Scale is an affine map applied to every feature,

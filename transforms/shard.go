@@ -16,9 +16,9 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 
-	"github.com/lightbeam-ml/lightbeam/transforms/rows"
-	"github.com/lightbeam-ml/lightbeam/transforms/shardio"
-	"github.com/lightbeam-ml/lightbeam/transforms/storage"
+	"github.com/lightbeam-ml/lightbeam/data/rows"
+	"github.com/lightbeam-ml/lightbeam/data/shardio"
+	"github.com/lightbeam-ml/lightbeam/storage"
 )
 
 // ShardConfig says where and how SpillRuns and WriteShards write.

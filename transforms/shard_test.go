@@ -16,8 +16,8 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/passert"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
 
-	"github.com/lightbeam-ml/lightbeam/transforms/rows"
-	"github.com/lightbeam-ml/lightbeam/transforms/shardio"
+	"github.com/lightbeam-ml/lightbeam/data/rows"
+	"github.com/lightbeam-ml/lightbeam/data/shardio"
 )
 
 // knownRows returns blocks of records lo..hi-1 of source "src", cut every

@@ -3,14 +3,13 @@ package transforms
 import (
 	"fmt"
 	"math"
-	"sort"
 	"strconv"
 	"strings"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 
-	"github.com/lightbeam-ml/lightbeam/transforms/rows"
+	"github.com/lightbeam-ml/lightbeam/data/rows"
 )
 
 // The splits, in the order their indices give.
@@ -124,42 +123,10 @@ func splitBlock(b *rows.Block, which func(uint64) int) []*rows.Block {
 // ShardOf returns the shard (of n) of the row with identity id.
 func ShardOf(id uint64, n int) int { return int((id & 0xffffffff) % uint64(n)) }
 
-// KeyByShard re-keys a PCollection<KV<int, rows.Block>> (keyed by split)
-// to PCollection<KV<int, rows.Block>> keyed by ShardKey(split, shard, n).
-func KeyByShard(s beam.Scope, splitBlocks beam.PCollection, n int) beam.PCollection {
-	if n <= 0 {
-		panic(fmt.Sprintf("transforms.KeyByShard: %d shards", n))
-	}
-	s = s.Scope("transforms.KeyByShard")
-	return beam.ParDo(s, &keyByShardFn{Shards: n}, splitBlocks)
-}
-
 // ShardKey numbers (split, shard) pairs: split*n + shard.
 func ShardKey(split, shard, n int) int { return split*n + shard }
 
-type keyByShardFn struct{ Shards int }
-
-func (fn *keyByShardFn) ProcessElement(split int, b rows.Block, emit func(int, rows.Block)) {
-	parts := make(map[int]*rows.Block)
-	for i, id := range b.IDs {
-		k := ShardOf(id, fn.Shards)
-		if parts[k] == nil {
-			parts[k] = b.Empty(b.Rows()/fn.Shards + 1)
-		}
-		parts[k].AppendRow(&b, i)
-	}
-	keys := make([]int, 0, len(parts))
-	for k := range parts {
-		keys = append(keys, k)
-	}
-	sort.Ints(keys)
-	for _, k := range keys {
-		emit(ShardKey(split, k, fn.Shards), *parts[k])
-	}
-}
-
 func init() {
 	register.DoFn3x1[int, rows.Block, func(int, rows.Block), error](&splitFn{})
-	register.DoFn3x0[int, rows.Block, func(int, rows.Block)](&keyByShardFn{})
 	register.Emitter2[int, rows.Block]()
 }

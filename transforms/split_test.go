@@ -11,7 +11,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/passert"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
 
-	"github.com/lightbeam-ml/lightbeam/transforms/rows"
+	"github.com/lightbeam-ml/lightbeam/data/rows"
 )
 
 func TestParseFractions(t *testing.T) {
@@ -42,16 +42,7 @@ func formatKV(k, v int) string                       { return fmt.Sprintf("%d=%d
 func unkeyed(b rows.Block) (int, rows.Block)         { return -1, b }
 func asTest(b rows.Block) (int, rows.Block)          { return Test, b }
 func asValidation(b rows.Block) (int, rows.Block)    { return Validation, b }
-func blockRows(_ int, b rows.Block) int              { return b.Rows() }
 func sumInts(a, b int) int                           { return a + b }
-
-func wrongShard(key int, b rows.Block, emit func(string)) {
-	for _, id := range b.IDs {
-		if key != ShardKey(Validation, ShardOf(id, 4), 4) {
-			emit("row in the wrong shard")
-		}
-	}
-}
 
 func init() {
 	register.Function2x2(splitCounts)
@@ -59,9 +50,7 @@ func init() {
 	register.Function1x2(unkeyed)
 	register.Function1x2(asTest)
 	register.Function1x2(asValidation)
-	register.Function2x1(blockRows)
 	register.Function2x1(sumInts)
-	register.Function3x0(wrongShard)
 	register.Emitter1[string]()
 }
 
@@ -91,17 +80,5 @@ func TestSplitBlocks(t *testing.T) {
 	sums := beam.CombinePerKey(s, sumInts, beam.ParDo(s, splitCounts, out))
 	passert.Equals(s, beam.ParDo(s, formatKV, sums),
 		formatKV(Train, want[Train]), formatKV(Validation, want[Validation]), formatKV(Test, want[Test]+500))
-	ptest.RunAndValidate(t, p)
-}
-
-func TestKeyByShardKeepsEveryRowOnce(t *testing.T) {
-	rng := rand.New(rand.NewPCG(7, 8))
-	b := randomBlock(rng, "x", 0, 3000, 2)
-	p, s := beam.NewPipelineWithRoot()
-	in := beam.ParDo(s, asValidation, beam.Create(s, *b))
-	out := KeyByShard(s, in, 4)
-	passert.Empty(s, beam.ParDo(s, wrongShard, out))
-	total := beam.Combine(s, sumInts, beam.ParDo(s, blockRows, out))
-	passert.Equals(s, total, 3000)
 	ptest.RunAndValidate(t, p)
 }

@@ -3,7 +3,7 @@ package transforms
 import (
 	"math/rand/v2"
 
-	"github.com/lightbeam-ml/lightbeam/transforms/rows"
+	"github.com/lightbeam-ml/lightbeam/data/rows"
 )
 
 // randomBlock returns n dense rows of d features with ids from source.

@@ -10,10 +10,10 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/lightbeam-ml/lightbeam/data/formats"
+	"github.com/lightbeam-ml/lightbeam/data/shardio"
+	"github.com/lightbeam-ml/lightbeam/storage"
 	"github.com/lightbeam-ml/lightbeam/transforms"
-	"github.com/lightbeam-ml/lightbeam/transforms/formats"
-	"github.com/lightbeam-ml/lightbeam/transforms/shardio"
-	"github.com/lightbeam-ml/lightbeam/transforms/storage"
 )
 
 // MakePlan lists the inputs and reads what the pipeline needs to know

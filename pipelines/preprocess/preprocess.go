@@ -11,11 +11,13 @@ import (
 	"math"
 	"strings"
 
+	"github.com/lightbeam-ml/lightbeam/internal/version"
+
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 
+	"github.com/lightbeam-ml/lightbeam/data/formats"
+	"github.com/lightbeam-ml/lightbeam/data/shardio"
 	"github.com/lightbeam-ml/lightbeam/transforms"
-	"github.com/lightbeam-ml/lightbeam/transforms/formats"
-	"github.com/lightbeam-ml/lightbeam/transforms/shardio"
 )
 
 // Config is what a preprocess run needs.
@@ -50,9 +52,6 @@ type Config struct {
 // None, as Validation or MaxRejectFraction, asks for 0: their zero value
 // means the default.
 const None = -1.0
-
-// Version is written into manifests; main sets it.
-var Version = "dev"
 
 func (c *Config) defaults() {
 	if c.Shards == 0 {
@@ -158,7 +157,7 @@ func Build(s beam.Scope, cfg Config, plan *Plan) {
 	transforms.WriteManifest(s, shards, stats, counts, transforms.ManifestConfig{
 		Dir: cfg.Out, Shards: cfg.Shards, MaxRejectFraction: cfg.MaxRejectFraction,
 		Scale: cfg.Scale, Missing: cfg.CSV.Missing, Source: plan.Source, Schema: plan.Schema,
-		CreatedBy: "lightbeam " + Version,
+		CreatedBy: "lightbeam " + version.Version,
 	})
 }
 

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -19,9 +18,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/lightbeam-ml/lightbeam/data/formats/formatstest"
+
+	"github.com/lightbeam-ml/lightbeam/data/formats"
+	"github.com/lightbeam-ml/lightbeam/data/shardio"
 	"github.com/lightbeam-ml/lightbeam/transforms"
-	"github.com/lightbeam-ml/lightbeam/transforms/formats"
-	"github.com/lightbeam-ml/lightbeam/transforms/shardio"
 )
 
 // --- helpers ---------------------------------------------------------------
@@ -46,18 +47,8 @@ func gz(b []byte) []byte {
 // idx returns an IDX image file of len(labels) images of h×w pixels and its
 // label file; pixels are a deterministic function of image and position.
 func idx(h, w int, labels []byte) (images, lbls []byte) {
-	images = binary.BigEndian.AppendUint32(nil, 0x803)
-	images = binary.BigEndian.AppendUint32(images, uint32(len(labels)))
-	images = binary.BigEndian.AppendUint32(images, uint32(h))
-	images = binary.BigEndian.AppendUint32(images, uint32(w))
-	for i := range labels {
-		for j := range h * w {
-			images = append(images, byte(i*7+j*13))
-		}
-	}
-	lbls = binary.BigEndian.AppendUint32(nil, 0x801)
-	lbls = binary.BigEndian.AppendUint32(lbls, uint32(len(labels)))
-	return images, append(lbls, labels...)
+	pixel := func(i, j int) byte { return byte(i*7 + j*13) }
+	return formatstest.IDXImages(len(labels), h, w, pixel), formatstest.IDXLabels(labels...)
 }
 
 func run(t *testing.T, cfg Config) (*Report, error) {

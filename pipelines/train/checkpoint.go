@@ -12,8 +12,8 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 
 	"github.com/lightbeam-ml/lightbeam/model"
+	"github.com/lightbeam-ml/lightbeam/storage"
 	"github.com/lightbeam-ml/lightbeam/transforms"
-	"github.com/lightbeam-ml/lightbeam/transforms/storage"
 )
 
 // Checkpoint metadata keys (the training state beyond the tensors).
@@ -26,13 +26,24 @@ const (
 )
 
 // checkpointPath is where the state after epoch lives in a plain run.
-func checkpointPath(out string, epoch int) string {
-	return ckptPath(storage.Join(out, "checkpoints"), epoch)
+func runCheckpoint(out string, epoch int) string {
+	return checkpointAt(storage.Join(out, "checkpoints"), epoch)
 }
 
 // ckptPath is the checkpoint after epoch in a checkpoint directory.
-func ckptPath(dir string, epoch int) string {
+func checkpointAt(dir string, epoch int) string {
 	return storage.Join(dir, fmt.Sprintf("epoch-%04d.safetensors", epoch))
+}
+
+// startCheckpoint writes the epoch-0 checkpoint at path: params (a fresh
+// initialization, or a model to fine-tune) and a new optimizer's state.
+func startCheckpoint(ctx context.Context, spec *Spec, path string, params []float32) error {
+	opt, err := model.NewOptimizer(spec.Optimizer, len(params))
+	if err != nil {
+		return err
+	}
+	st := &State{Params: params, Opt: optState(opt)}
+	return saveState(ctx, spec, path, st, map[string]string{metaEpoch: "0"})
 }
 
 // saveState writes st as a checkpoint (atomically) at path.
@@ -128,7 +139,7 @@ func (fn *writeEpochFn) ProcessElement(ctx context.Context, m int, states func(*
 		return fmt.Errorf("train: no state of model %d at the end of epoch %d", m, fn.Epoch)
 	}
 	evals(&ev) // absent without validation rows
-	path := ckptPath(fn.Dirs[m], fn.Epoch)
+	path := checkpointAt(fn.Dirs[m], fn.Epoch)
 	if err := saveState(ctx, fn.Specs[m], path, &st, epochMeta(fn.Epoch, &st, &ev)); err != nil {
 		return fmt.Errorf("train: writing checkpoint %s: %w", path, err)
 	}
@@ -155,7 +166,7 @@ func epochMeta(epoch int, st *State, ev *transforms.Partial) map[string]string {
 func buildEpoch(s beam.Scope, ms *Models, p *plan, epoch int) {
 	var loads []beam.PCollection
 	for m, spec := range ms.Specs {
-		loads = append(loads, beam.ParDo(s, &loadStateFn{Spec: spec, Path: ckptPath(ms.Dirs[m], epoch-1), Model: m}, beam.Impulse(s)))
+		loads = append(loads, beam.ParDo(s, &loadStateFn{Spec: spec, Path: checkpointAt(ms.Dirs[m], epoch-1), Model: m}, beam.Impulse(s)))
 	}
 	states := beam.Flatten(s, loads...)
 	for r := 0; r < ms.Specs[0].Rounds; r++ {

@@ -7,9 +7,9 @@ import (
 	"sync"
 
 	"github.com/lightbeam-ml/lightbeam/accel"
+	"github.com/lightbeam-ml/lightbeam/data/shardio"
 	"github.com/lightbeam-ml/lightbeam/model"
 	"github.com/lightbeam-ml/lightbeam/transforms"
-	"github.com/lightbeam-ml/lightbeam/transforms/shardio"
 )
 
 // Spec is everything a training round needs to know; it travels inside the
@@ -26,6 +26,9 @@ type Spec struct {
 	Data       string // the preprocess output directory
 	Rounds     int    // rounds per epoch
 	Workers    int    // shard groups: each round sends one model copy and gets one partial per group
+	// FreezeZeros keeps the weights that are exactly zero at zero, with
+	// their optimizer state: a pruning mask frozen during fine-tuning.
+	FreezeZeros bool
 }
 
 // shardGroups splits shards 0..n-1 among the workers: shard i goes to
@@ -83,21 +86,23 @@ func backend(name string) (accel.Backend, error) {
 	return b, nil
 }
 
-// computeMu serializes the math of all workers in a process. Runners run
+// computeMu serializes all shardMath in a process. Runners run
 // several bundles at once, but the backend already uses every core (BLIS
 // threads, or the GPU), and concurrent calls into BLIS were measured to
 // oversubscribe the cores twentyfold and, worse, to change results.
 var computeMu sync.Mutex
 
-// worker computes a shard's part of a round. Each DoFn instance has one.
-type worker struct {
+// shardMath is one model's math on shards: it computes a shard's part of a
+// round (a Partial) on the accel backend. Each roundFn instance holds one
+// per model; it is not a Beam worker.
+type shardMath struct {
 	spec    *Spec
 	m       *model.Model
 	ws      *model.Workspace
 	scratch batchScratch
 }
 
-func newWorker(spec *Spec) (*worker, error) {
+func newShardMath(spec *Spec) (*shardMath, error) {
 	m, err := model.New(spec.Model)
 	if err != nil {
 		return nil, err
@@ -106,10 +111,10 @@ func newWorker(spec *Spec) (*worker, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &worker{spec: spec, m: m, ws: model.NewWorkspace(m, be)}, nil
+	return &shardMath{spec: spec, m: m, ws: model.NewWorkspace(m, be)}, nil
 }
 
-func (w *worker) close() {
+func (w *shardMath) close() {
 	if w != nil && w.ws != nil {
 		w.ws.Close()
 	}
@@ -117,7 +122,7 @@ func (w *worker) close() {
 
 // syncPartial sums the loss gradient over the shard's rows of round's
 // global mini-batch.
-func (w *worker) syncPartial(ctx context.Context, shard int, info shardio.ShardInfo, epoch, round int, params []float32, sel rowSelect) (transforms.Partial, error) {
+func (w *shardMath) syncPartial(ctx context.Context, shard int, info shardio.ShardInfo, epoch, round int, params []float32, sel rowSelect) (transforms.Partial, error) {
 	computeMu.Lock()
 	defer computeMu.Unlock()
 	s, err := loadShard(ctx, w.spec.Data, info)
@@ -129,10 +134,10 @@ func (w *worker) syncPartial(ctx context.Context, shard int, info shardio.ShardI
 		return syncBuckets(s, epoch, w.spec.Seed, rounds, sel)
 	})
 	idx := buckets[round]
-	p := transforms.Partial{Shard: shard, Vec: make([]float32, w.m.NumParams()), Examples: int64(len(idx))}
+	p := transforms.Partial{Shard: shard, Sum: make([]float32, w.m.NumParams()), Examples: int64(len(idx))}
 	for lo := 0; lo < len(idx); lo += evalChunk {
 		part := idx[lo:min(lo+evalChunk, len(idx))]
-		loss, err := w.ws.Gradient(params, s.batch(part, &w.scratch), p.Vec)
+		loss, err := w.ws.Gradient(params, s.batch(part, &w.scratch), p.Sum)
 		if err != nil {
 			return p, fmt.Errorf("%s: %w", info.Path, err)
 		}
@@ -144,7 +149,7 @@ func (w *worker) syncPartial(ctx context.Context, shard int, info shardio.ShardI
 // localPartial runs LocalSteps optimizer steps on the shard's next rows of
 // the epoch, from st, and returns the resulting parameters and optimizer
 // state weighted by the rows used (the Combine sums, the step divides).
-func (w *worker) localPartial(ctx context.Context, shard int, info shardio.ShardInfo, epoch, round int, st *State, sel rowSelect) (transforms.Partial, error) {
+func (w *shardMath) localPartial(ctx context.Context, shard int, info shardio.ShardInfo, epoch, round int, st *State, sel rowSelect) (transforms.Partial, error) {
 	computeMu.Lock()
 	defer computeMu.Unlock()
 	s, err := loadShard(ctx, w.spec.Data, info)
@@ -182,12 +187,12 @@ func (w *worker) localPartial(ctx context.Context, shard int, info shardio.Shard
 		p.Examples += int64(len(idx))
 	}
 	n := float32(p.Examples)
-	p.Vec = make([]float32, 0, len(params)+len(st.Opt))
+	p.Sum = make([]float32, 0, len(params)+len(st.Opt))
 	for _, v := range params {
-		p.Vec = append(p.Vec, v*n)
+		p.Sum = append(p.Sum, v*n)
 	}
 	for _, v := range optState(opt) {
-		p.Vec = append(p.Vec, v*n)
+		p.Sum = append(p.Sum, v*n)
 	}
 	return p, nil
 }
@@ -203,13 +208,24 @@ func stepWith(opt *model.Optimizer, spec *Spec, params, gradSum []float32, n int
 	for i := range gradSum {
 		gradSum[i] *= scale
 	}
+	if spec.FreezeZeros {
+		// A zero weight with a zero gradient and a zero optimizer state
+		// (a new optimizer's) stays zero under every method: momentum,
+		// Nesterov, Adam, L2 (decays to zero), L1 (proximal at zero),
+		// clipping (the norm leaves it out). So the mask needs no storage.
+		for i, v := range params {
+			if v == 0 {
+				gradSum[i] = 0
+			}
+		}
+	}
 	opt.Step(params, gradSum)
 }
 
 // evalPartial sums loss and correct predictions over a whole shard; for
 // classifiers Vec holds the k×k confusion counts (row: true class,
 // column: predicted), exact in float32 below 2²⁴ per cell.
-func (w *worker) evalPartial(ctx context.Context, shard int, info shardio.ShardInfo, params []float32, sel rowSelect) (transforms.Partial, error) {
+func (w *shardMath) evalPartial(ctx context.Context, shard int, info shardio.ShardInfo, params []float32, sel rowSelect) (transforms.Partial, error) {
 	computeMu.Lock()
 	defer computeMu.Unlock()
 	s, err := loadShard(ctx, w.spec.Data, info)
@@ -220,7 +236,7 @@ func (w *worker) evalPartial(ctx context.Context, shard int, info shardio.ShardI
 	k := w.m.Outputs()
 	var probs []float32
 	if w.m.Classifier() {
-		p.Vec = make([]float32, k*k)
+		p.Sum = make([]float32, k*k)
 		probs = make([]float32, evalChunk*k)
 	}
 	var rowsSel []int32
@@ -252,7 +268,7 @@ func (w *worker) evalPartial(ctx context.Context, shard int, info shardio.ShardI
 						best = j
 					}
 				}
-				p.Vec[int(b.Y[i])*k+best]++
+				p.Sum[int(b.Y[i])*k+best]++
 			}
 		}
 	}
@@ -271,7 +287,7 @@ func applySync(spec *Spec, st *State, sum transforms.Partial, epoch, round int) 
 	if err != nil {
 		return err
 	}
-	stepWith(opt, spec, st.Params, sum.Vec, int(sum.Examples))
+	stepWith(opt, spec, st.Params, sum.Sum, int(sum.Examples))
 	st.Step = opt.Steps()
 	st.Opt = optState(opt)
 	st.LossSum += sum.LossSum
@@ -286,15 +302,15 @@ func applyLocal(spec *Spec, st *State, sum transforms.Partial) error {
 		return nil
 	}
 	n := len(st.Params)
-	if len(sum.Vec) != n+len(st.Opt) {
-		return fmt.Errorf("train: local round returned %d values, want %d", len(sum.Vec), n+len(st.Opt))
+	if len(sum.Sum) != n+len(st.Opt) {
+		return fmt.Errorf("train: local round returned %d values, want %d", len(sum.Sum), n+len(st.Opt))
 	}
 	inv := 1 / float64(sum.Examples)
 	for i := range st.Params {
-		st.Params[i] = float32(float64(sum.Vec[i]) * inv)
+		st.Params[i] = float32(float64(sum.Sum[i]) * inv)
 	}
 	for i := range st.Opt {
-		st.Opt[i] = float32(float64(sum.Vec[n+i]) * inv)
+		st.Opt[i] = float32(float64(sum.Sum[n+i]) * inv)
 	}
 	st.Step += int64(spec.LocalSteps)
 	st.LossSum += sum.LossSum

@@ -9,8 +9,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/lightbeam-ml/lightbeam/model"
-	"github.com/lightbeam-ml/lightbeam/transforms/storage"
+	"github.com/lightbeam-ml/lightbeam/storage"
 )
 
 // Setting is one point of a hyper-parameter grid: name → value, for the
@@ -137,13 +136,7 @@ func runCV(ctx context.Context, c Config, log io.Writer) (*Report, error) {
 	fmt.Fprintf(log, "cv: %d settings × %d folds = %d models trained together on %d rows (train+validation), %d rounds/epoch\n",
 		len(settings), k, len(ms.Specs), total, ms.Specs[0].Rounds)
 	for m, spec := range ms.Specs {
-		st := &State{Params: mustModel(spec).Init(c.Seed)}
-		opt, err := model.NewOptimizer(spec.Optimizer, len(st.Params))
-		if err != nil {
-			return nil, err
-		}
-		st.Opt = optState(opt)
-		if err := saveState(ctx, spec, ckptPath(ms.Dirs[m], 0), st, map[string]string{metaEpoch: "0"}); err != nil {
+		if err := startCheckpoint(ctx, spec, checkpointAt(ms.Dirs[m], 0), mustModel(spec).Init(c.Seed)); err != nil {
 			return nil, err
 		}
 	}
@@ -158,7 +151,7 @@ func runCV(ctx context.Context, c Config, log io.Writer) (*Report, error) {
 	for g, set := range settings {
 		r := CVResult{Setting: set.String()}
 		for f := 0; f < k; f++ {
-			_, meta, err := loadState(ctx, ms.Specs[g*k+f], ckptPath(ms.Dirs[g*k+f], c.Epochs))
+			_, meta, err := loadState(ctx, ms.Specs[g*k+f], checkpointAt(ms.Dirs[g*k+f], c.Epochs))
 			if err != nil {
 				return nil, err
 			}

@@ -7,9 +7,9 @@ import (
 	"sort"
 	"sync"
 
+	"github.com/lightbeam-ml/lightbeam/data/rows"
+	"github.com/lightbeam-ml/lightbeam/data/shardio"
 	"github.com/lightbeam-ml/lightbeam/model"
-	"github.com/lightbeam-ml/lightbeam/transforms/rows"
-	"github.com/lightbeam-ml/lightbeam/transforms/shardio"
 )
 
 // shardRows is one shard's rows, decoded and held in memory by the worker

@@ -11,10 +11,10 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/x/beamx"
 
+	"github.com/lightbeam-ml/lightbeam/data/shardio"
 	"github.com/lightbeam-ml/lightbeam/model"
+	"github.com/lightbeam-ml/lightbeam/storage"
 	"github.com/lightbeam-ml/lightbeam/transforms"
-	"github.com/lightbeam-ml/lightbeam/transforms/shardio"
-	"github.com/lightbeam-ml/lightbeam/transforms/storage"
 )
 
 // EvalResult is what `lightbeam evaluate` reports.
@@ -28,9 +28,26 @@ type EvalResult struct {
 	Confusion [][]int64 `json:"confusion,omitempty"`
 }
 
-// EvaluateSplit evaluates the model file on a split of a preprocess
-// output, as a Beam pipeline (or in this process when plain is set).
-func EvaluateSplit(ctx context.Context, data, modelPath, split, accelName string, plain bool) (*EvalResult, error) {
+// EvalConfig says what EvaluateSplit evaluates.
+type EvalConfig struct {
+	Model  string // Required. A model file.
+	Data   string // Required. A preprocess output.
+	Split  string // Optional. Defaults to "test".
+	Accel  string // Optional. The math backend; defaults to auto.
+	Plain  bool   // evaluate in this process, without Beam
+	Runner string // Optional. The Beam runner's name; picks the shard groups (DefaultWorkers).
+}
+
+// EvaluateSplit evaluates a model file on a split of a preprocess output,
+// as a Beam pipeline (or in this process when c.Plain is set).
+func EvaluateSplit(ctx context.Context, c EvalConfig) (*EvalResult, error) {
+	if c.Split == "" {
+		c.Split = "test"
+	}
+	if c.Accel == "" {
+		c.Accel = "auto"
+	}
+	data, modelPath, split, accelName, plain := c.Data, c.Model, c.Split, c.Accel, c.Plain
 	man, err := shardio.ReadManifest(ctx, data)
 	if err != nil {
 		return nil, err
@@ -50,10 +67,10 @@ func EvaluateSplit(ctx context.Context, data, modelPath, split, accelName string
 	if sp == nil || sp.Rows == 0 {
 		return nil, fmt.Errorf("%s: split %q is empty or missing", data, split)
 	}
-	spec := &Spec{Model: m.Config(), Accel: accelName, Data: data, Workers: DefaultWorkers(len(sp.Shards))}
+	spec := &Spec{Model: m.Config(), Accel: accelName, Data: data, Workers: DefaultWorkers(c.Runner, len(sp.Shards))}
 	var sum transforms.Partial
 	if plain {
-		w, err := newWorker(spec)
+		w, err := newShardMath(spec)
 		if err != nil {
 			return nil, err
 		}
@@ -87,12 +104,12 @@ func EvaluateSplit(ctx context.Context, data, modelPath, split, accelName string
 			res.Accuracy = float64(sum.Correct) / float64(sum.Examples)
 		}
 	}
-	if k := m.Outputs(); m.Classifier() && len(sum.Vec) == k*k {
+	if k := m.Outputs(); m.Classifier() && len(sum.Sum) == k*k {
 		res.Confusion = make([][]int64, k)
 		for i := range res.Confusion {
 			res.Confusion[i] = make([]int64, k)
 			for j := range res.Confusion[i] {
-				res.Confusion[i][j] = int64(math.Round(float64(sum.Vec[i*k+j])))
+				res.Confusion[i][j] = int64(math.Round(float64(sum.Sum[i*k+j])))
 			}
 		}
 	}

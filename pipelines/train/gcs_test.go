@@ -16,12 +16,12 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/lightbeam-ml/lightbeam/data/formats"
+	"github.com/lightbeam-ml/lightbeam/data/shardio"
 	"github.com/lightbeam-ml/lightbeam/model"
 	"github.com/lightbeam-ml/lightbeam/pipelines/preprocess"
-	"github.com/lightbeam-ml/lightbeam/transforms/formats"
-	"github.com/lightbeam-ml/lightbeam/transforms/shardio"
-	"github.com/lightbeam-ml/lightbeam/transforms/storage"
-	"github.com/lightbeam-ml/lightbeam/transforms/storage/gcstest"
+	"github.com/lightbeam-ml/lightbeam/storage"
+	"github.com/lightbeam-ml/lightbeam/storage/gcstest"
 )
 
 // blobsCSV returns blobs(n) as bytes.
@@ -88,7 +88,7 @@ func list(t *testing.T, glob string) []string {
 // gcsParams returns the parameters of the checkpoint after epoch in out.
 func gcsParams(t *testing.T, out string, epoch int) []float32 {
 	t.Helper()
-	p := checkpointPath(out, epoch)
+	p := runCheckpoint(out, epoch)
 	ck, err := model.DecodeCheckpoint(readGCS(t, p), p)
 	if err != nil {
 		t.Fatal(err)
@@ -182,14 +182,14 @@ func TestGCSEndToEnd(t *testing.T) {
 		part := full
 		part.Out, part.Resume = storage.Join(root, "part"), true
 		for e := 0; e <= 1; e++ {
-			writeGCS(t, checkpointPath(part.Out, e), readGCS(t, checkpointPath(full.Out, e)))
+			writeGCS(t, runCheckpoint(part.Out, e), readGCS(t, runCheckpoint(full.Out, e)))
 		}
 		var log bytes.Buffer
 		rep, err := Run(ctx, part, &log)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if want := "resuming after epoch 1 from " + checkpointPath(part.Out, 1); !strings.Contains(log.String(), want) {
+		if want := "resuming after epoch 1 from " + runCheckpoint(part.Out, 1); !strings.Contains(log.String(), want) {
 			t.Fatalf("the resumed run did not say %q; its log:\n%s", want, log.String())
 		}
 		if d := maxDiff(gcsParams(t, full.Out, 3), gcsParams(t, part.Out, 3)); d != 0 {
@@ -235,7 +235,7 @@ func TestGCSFailuresBetweenWrites(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "incomplete") || !strings.Contains(err.Error(), manifest) {
 			t.Fatalf("%s: train on it: error %v, want an \"incomplete\" error naming %s", when, err, manifest)
 		}
-		if exists(t, checkpointPath(c.Out, 0)) {
+		if exists(t, runCheckpoint(c.Out, 0)) {
 			t.Fatalf("%s: train wrote a checkpoint before refusing the data", when)
 		}
 	}
@@ -280,10 +280,10 @@ func TestGCSFailuresBetweenWrites(t *testing.T) {
 		c := Config{Data: out, Out: storage.Join(root, "nan"), Model: "mlp", Hidden: []int{16}, Epochs: 2, Batch: 128, Accel: "go",
 			LR: 1e30, Optimizer: "sgd", Schedule: "constant"}
 		_, err := Run(ctx, c, io.Discard)
-		if err == nil || !strings.Contains(err.Error(), "loss became") || !strings.Contains(err.Error(), checkpointPath(c.Out, 0)) {
-			t.Fatalf("want a NaN-loss error naming the last good checkpoint %s, got %v", checkpointPath(c.Out, 0), err)
+		if err == nil || !strings.Contains(err.Error(), "loss became") || !strings.Contains(err.Error(), runCheckpoint(c.Out, 0)) {
+			t.Fatalf("want a NaN-loss error naming the last good checkpoint %s, got %v", runCheckpoint(c.Out, 0), err)
 		}
-		if !exists(t, checkpointPath(c.Out, 0)) {
+		if !exists(t, runCheckpoint(c.Out, 0)) {
 			t.Fatal("the last good checkpoint is gone")
 		}
 		for _, name := range []string{"checkpoints/epoch-0001.safetensors", "model.safetensors", "report.json"} {

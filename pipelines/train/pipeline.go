@@ -9,16 +9,17 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 
+	"github.com/lightbeam-ml/lightbeam/data/shardio"
+	"github.com/lightbeam-ml/lightbeam/internal/wire"
 	"github.com/lightbeam-ml/lightbeam/transforms"
-	"github.com/lightbeam-ml/lightbeam/transforms/shardio"
 )
 
 // ShardTask names one shard file for the rounds: its index orders the
 // Combine's sum, so results do not depend on the runner.
 type ShardTask struct {
-	Worker int // the group it belongs to: the key of the rounds' join
-	Index  int
-	Info   shardio.ShardInfo
+	Group int // the shard group it belongs to: the key of the rounds' join
+	Index int
+	Info  shardio.ShardInfo
 }
 
 // keyedShards returns PCollection<KV<int, ShardTask>>: the shards keyed by
@@ -27,20 +28,20 @@ func keyedShards(s beam.Scope, shards []shardio.ShardInfo, workers int) beam.PCo
 	var tasks []ShardTask
 	for w, group := range shardGroups(len(shards), workers) {
 		for _, i := range group {
-			tasks = append(tasks, ShardTask{Worker: w, Index: i, Info: shards[i]})
+			tasks = append(tasks, ShardTask{Group: w, Index: i, Info: shards[i]})
 		}
 	}
 	return beam.ParDo(s, keyShardFn, beam.CreateList(s, tasks))
 }
 
-func keyShardFn(t ShardTask) (int, ShardTask) { return t.Worker, t }
+func keyShardFn(t ShardTask) (int, ShardTask) { return t.Group, t }
 
 // broadcast sends a copy of the single State in PCollection<State> to each
 // of n shard keys: PCollection<KV<int, State>>. With full unset only the
 // parameters travel (sync rounds and evaluation need nothing else).
 //
 // The model reaches the shards by a join rather than a side input because
-// Spark runs Go side inputs unreliably (ARCHITECTURE.md).
+// Spark runs Go side inputs unreliably (docs/ARCHITECTURE.md).
 func broadcast(s beam.Scope, state beam.PCollection, n int, full bool) beam.PCollection {
 	return beam.ParDo(s, &broadcastFn{N: n, Full: full}, state)
 }
@@ -81,22 +82,22 @@ type roundFn struct {
 	Round int
 	Eval  bool // evaluate rather than train
 
-	workers []*worker
+	calc []*shardMath
 }
 
 func (fn *roundFn) Setup() error {
 	for _, spec := range fn.Specs {
-		w, err := newWorker(spec)
+		w, err := newShardMath(spec)
 		if err != nil {
 			return err
 		}
-		fn.workers = append(fn.workers, w)
+		fn.calc = append(fn.calc, w)
 	}
 	return nil
 }
 
 func (fn *roundFn) Teardown() {
-	for _, w := range fn.workers {
+	for _, w := range fn.calc {
 		w.close()
 	}
 }
@@ -118,10 +119,10 @@ func (fn *roundFn) ProcessElement(ctx context.Context, key int, shards func(*Sha
 	for states(&st) {
 		n++
 		m := st.Model
-		if m < 0 || m >= len(fn.workers) {
-			return fmt.Errorf("train: state of model %d, but the round has %d", m, len(fn.workers))
+		if m < 0 || m >= len(fn.calc) {
+			return fmt.Errorf("train: state of model %d, but the round has %d", m, len(fn.calc))
 		}
-		w, sel := fn.workers[m], fn.Sels[m]
+		w, sel := fn.calc[m], fn.Sels[m]
 		p, err := groupPartial(group, func(i int) (transforms.Partial, error) {
 			info := tasks[i].Info
 			switch {
@@ -164,26 +165,13 @@ func keyState(st State) (int, State) { return st.Model, st }
 // in the Combine saves a join per round (a shuffle: the cost of a round on
 // prism is mostly its shuffles).
 type stepCombineFn struct {
+	transforms.OrderedCombine[roundItem]
 	Specs []*Spec
 	Epoch int
 	Round int
 }
 
-type roundAccum struct{ Items []roundItem }
-
-func (*stepCombineFn) CreateAccumulator() roundAccum { return roundAccum{} }
-
-func (*stepCombineFn) AddInput(a roundAccum, it roundItem) roundAccum {
-	a.Items = append(a.Items, it)
-	return a
-}
-
-func (*stepCombineFn) MergeAccumulators(a, b roundAccum) roundAccum {
-	a.Items = append(a.Items, b.Items...)
-	return a
-}
-
-func (fn *stepCombineFn) ExtractOutput(a roundAccum) (State, error) {
+func (fn *stepCombineFn) ExtractOutput(a transforms.Ordered[roundItem]) (State, error) {
 	var st *State
 	var parts []transforms.Partial
 	for _, it := range a.Items {
@@ -239,13 +227,13 @@ func init() {
 	register.Function1x2(keyShardFn)
 	register.DoFn2x0[State, func(int, State)](&broadcastFn{})
 	register.DoFn5x1[context.Context, int, func(*ShardTask) bool, func(*State) bool, func(int, roundItem), error](&roundFn{})
-	register.Combiner3[roundAccum, roundItem, State](&stepCombineFn{})
+	register.Combiner3[transforms.Ordered[roundItem], roundItem, State](&stepCombineFn{})
 	register.Function1x2(stateItem)
 	register.Function2x2(itemPartial)
 	register.Function1x2(keyState)
 	register.Emitter2[int, roundItem]()
 	beam.RegisterCoder(reflect.TypeOf(roundItem{}), encodeRoundItem, decodeRoundItem)
-	beam.RegisterCoder(reflect.TypeOf(roundAccum{}), encodeRoundAccum, decodeRoundAccum)
+	beam.RegisterCoder(reflect.TypeOf(transforms.Ordered[roundItem]{}), encodeRoundAccum, decodeRoundAccum)
 	register.Emitter2[int, State]()
 	register.Iter1[ShardTask]()
 	register.Iter1[State]()
@@ -271,11 +259,11 @@ func decodeRoundItem(b []byte) (roundItem, error) {
 	return roundItem{Part: p}, err
 }
 
-func encodeRoundAccum(a roundAccum) []byte {
-	return transforms.EncodeFramed(a.Items, encodeRoundItem)
+func encodeRoundAccum(a transforms.Ordered[roundItem]) []byte {
+	return wire.EncodeFramed(a.Items, encodeRoundItem)
 }
 
-func decodeRoundAccum(b []byte) (roundAccum, error) {
-	items, err := transforms.DecodeFramed(b, decodeRoundItem)
-	return roundAccum{Items: items}, err
+func decodeRoundAccum(b []byte) (transforms.Ordered[roundItem], error) {
+	items, err := wire.DecodeFramed(b, decodeRoundItem)
+	return transforms.Ordered[roundItem]{Items: items}, err
 }

@@ -12,10 +12,10 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/x/beamx"
 
 	"github.com/lightbeam-ml/lightbeam/accel"
+	"github.com/lightbeam-ml/lightbeam/data/shardio"
 	"github.com/lightbeam-ml/lightbeam/model"
+	"github.com/lightbeam-ml/lightbeam/storage"
 	"github.com/lightbeam-ml/lightbeam/transforms"
-	"github.com/lightbeam-ml/lightbeam/transforms/shardio"
-	"github.com/lightbeam-ml/lightbeam/transforms/storage"
 )
 
 // Epoch is one line of the training history.
@@ -96,23 +96,20 @@ func Run(ctx context.Context, c Config, log io.Writer) (*Report, error) {
 			return nil, fmt.Errorf("--resume: no checkpoint in %s/checkpoints", c.Out)
 		}
 		for e := 1; e <= last; e++ {
-			_, meta, err := loadState(ctx, spec, checkpointPath(c.Out, e))
+			_, meta, err := loadState(ctx, spec, runCheckpoint(c.Out, e))
 			if err != nil {
 				return nil, fmt.Errorf("--resume: %w", err)
 			}
 			history = append(history, epochFromMeta(e, meta))
 		}
 		first = last + 1
-		fmt.Fprintf(log, "resuming after epoch %d from %s\n", last, checkpointPath(c.Out, last))
+		fmt.Fprintf(log, "resuming after epoch %d from %s\n", last, runCheckpoint(c.Out, last))
 	} else {
-		m := mustModel(spec)
-		st := &State{Params: m.Init(c.Seed)}
-		opt, err := model.NewOptimizer(spec.Optimizer, len(st.Params))
+		params, err := initialParams(ctx, &c, mustModel(spec))
 		if err != nil {
 			return nil, err
 		}
-		st.Opt = optState(opt)
-		if err := saveState(ctx, spec, checkpointPath(c.Out, 0), st, map[string]string{metaEpoch: "0"}); err != nil {
+		if err := startCheckpoint(ctx, spec, runCheckpoint(c.Out, 0), params); err != nil {
 			return nil, err
 		}
 	}
@@ -126,9 +123,9 @@ func Run(ctx context.Context, c Config, log io.Writer) (*Report, error) {
 		t0 := time.Now()
 		err = runEpoch(ctx, single(spec, c.Out), p, e, c.Plain)
 		if err != nil {
-			return nil, fmt.Errorf("epoch %d failed (the last good checkpoint is %s): %w", e, checkpointPath(c.Out, e-1), err)
+			return nil, fmt.Errorf("epoch %d failed (the last good checkpoint is %s): %w", e, runCheckpoint(c.Out, e-1), err)
 		}
-		_, meta, err := loadState(ctx, spec, checkpointPath(c.Out, e))
+		_, meta, err := loadState(ctx, spec, runCheckpoint(c.Out, e))
 		if err != nil {
 			return nil, err
 		}
@@ -211,11 +208,11 @@ func runEpoch(ctx context.Context, ms *Models, p *plan, epoch int, plain bool) e
 // pipeline, in this process, one shard after another.
 func runPlainEpoch(ctx context.Context, ms *Models, m int, p *plan, epoch int) error {
 	spec, sel := ms.Specs[m], ms.TrainSels[m]
-	st, _, err := loadState(ctx, spec, ckptPath(ms.Dirs[m], epoch-1))
+	st, _, err := loadState(ctx, spec, checkpointAt(ms.Dirs[m], epoch-1))
 	if err != nil {
 		return err
 	}
-	w, err := newWorker(spec)
+	w, err := newShardMath(spec)
 	if err != nil {
 		return err
 	}
@@ -248,10 +245,10 @@ func runPlainEpoch(ctx context.Context, ms *Models, m int, p *plan, epoch int) e
 	if err != nil {
 		return err
 	}
-	return saveState(ctx, spec, ckptPath(ms.Dirs[m], epoch), st, epochMeta(epoch, st, &ev))
+	return saveState(ctx, spec, checkpointAt(ms.Dirs[m], epoch), st, epochMeta(epoch, st, &ev))
 }
 
-func plainEval(ctx context.Context, w *worker, shards []shardio.ShardInfo, params []float32, sel rowSelect, workers int) (transforms.Partial, error) {
+func plainEval(ctx context.Context, w *shardMath, shards []shardio.ShardInfo, params []float32, sel rowSelect, workers int) (transforms.Partial, error) {
 	var parts []transforms.Partial
 	for _, group := range shardGroups(len(shards), workers) {
 		part, err := groupPartial(group, func(i int) (transforms.Partial, error) {
@@ -268,7 +265,7 @@ func plainEval(ctx context.Context, w *worker, shards []shardio.ShardInfo, param
 // finish writes the best epoch's parameters as the model file, evaluates
 // it on the test split and writes report.json.
 func finish(ctx context.Context, c *Config, spec *Spec, p *plan, history []Epoch, best int, stopped bool, accelReason string) (*Report, error) {
-	st, _, err := loadState(ctx, spec, checkpointPath(c.Out, best))
+	st, _, err := loadState(ctx, spec, runCheckpoint(c.Out, best))
 	if err != nil {
 		return nil, err
 	}
@@ -280,7 +277,7 @@ func finish(ctx context.Context, c *Config, spec *Spec, p *plan, history []Epoch
 	}); err != nil {
 		return nil, err
 	}
-	test, err := EvaluateSplit(ctx, c.Data, modelPath, "test", c.Accel, c.Plain)
+	test, err := EvaluateSplit(ctx, EvalConfig{Model: modelPath, Data: c.Data, Accel: c.Accel, Plain: c.Plain, Runner: c.Runner})
 	if err != nil {
 		return nil, err
 	}
@@ -319,6 +316,25 @@ func writeReport(ctx context.Context, out string, rep *Report) error {
 		return err
 	}
 	return storage.WriteBytes(ctx, storage.Join(out, "report.json"), append(b, '\n'))
+}
+
+// initialParams are c.Init's parameters, or a random initialization.
+func initialParams(ctx context.Context, c *Config, m *model.Model) ([]float32, error) {
+	if c.Init == "" {
+		return m.Init(c.Seed), nil
+	}
+	raw, err := storage.ReadFile(ctx, c.Init)
+	if err != nil {
+		return nil, err
+	}
+	im, params, _, err := model.DecodeModel(raw, c.Init)
+	if err != nil {
+		return nil, err
+	}
+	if im.String() != m.String() {
+		return nil, fmt.Errorf("--init %s is a %s, but the run trains a %s", c.Init, im, m)
+	}
+	return params, nil
 }
 
 // modelMeta records, in the model file, how to prepare inputs for it.

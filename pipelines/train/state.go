@@ -1,15 +1,14 @@
 package train
 
 import (
-	"encoding/binary"
 	"fmt"
 	"math"
 	"reflect"
 	"strconv"
-	"unsafe"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 
+	"github.com/lightbeam-ml/lightbeam/internal/wire"
 	"github.com/lightbeam-ml/lightbeam/model"
 )
 
@@ -58,68 +57,28 @@ func optState(opt *model.Optimizer) []float32 {
 	return out
 }
 
-// Bulk little-endian coder: a State is megabytes of floats.
+// encodeState is State's bulk coder: a State is megabytes of floats.
 func encodeState(st State) []byte {
-	b := make([]byte, 0, 48+4*(len(st.Params)+len(st.Opt)))
-	b = binary.LittleEndian.AppendUint64(b, uint64(st.Model))
-	b = binary.LittleEndian.AppendUint64(b, uint64(st.Step))
-	b = binary.LittleEndian.AppendUint64(b, math.Float64bits(st.LossSum))
-	b = binary.LittleEndian.AppendUint64(b, uint64(st.Examples))
-	b = appendFloats(b, st.Params)
-	return appendFloats(b, st.Opt)
+	e := &wire.Encoder{B: make([]byte, 0, 48+4*(len(st.Params)+len(st.Opt)))}
+	e.U64(uint64(st.Model))
+	e.U64(uint64(st.Step))
+	e.U64(math.Float64bits(st.LossSum))
+	e.U64(uint64(st.Examples))
+	wire.AppendSlice(e, st.Params)
+	wire.AppendSlice(e, st.Opt)
+	return e.B
 }
 
 func decodeState(b []byte) (State, error) {
-	var st State
-	if len(b) < 32 {
-		return st, fmt.Errorf("train: state encoding of %d bytes is truncated", len(b))
-	}
-	st.Model = int(binary.LittleEndian.Uint64(b))
-	b = b[8:]
-	st.Step = int64(binary.LittleEndian.Uint64(b))
-	st.LossSum = math.Float64frombits(binary.LittleEndian.Uint64(b[8:]))
-	st.Examples = int64(binary.LittleEndian.Uint64(b[16:]))
-	var err error
-	b = b[24:]
-	if st.Params, b, err = readFloats(b); err != nil {
-		return st, err
-	}
-	if st.Opt, b, err = readFloats(b); err != nil {
-		return st, err
-	}
-	if len(b) != 0 {
-		return st, fmt.Errorf("train: %d trailing bytes after a state", len(b))
-	}
-	return st, nil
-}
-
-func appendFloats(b []byte, x []float32) []byte {
-	b = binary.LittleEndian.AppendUint64(b, uint64(len(x)))
-	if len(x) == 0 {
-		return b
-	}
-	return append(b, unsafe.Slice((*byte)(unsafe.Pointer(&x[0])), 4*len(x))...)
-}
-
-func readFloats(b []byte) ([]float32, []byte, error) {
-	if len(b) < 8 {
-		return nil, nil, fmt.Errorf("train: truncated vector length")
-	}
-	n := binary.LittleEndian.Uint64(b)
-	b = b[8:]
-	if n > uint64(len(b))/4 {
-		return nil, nil, fmt.Errorf("train: vector of %d floats in %d bytes", n, len(b))
-	}
-	x := make([]float32, n)
-	if n > 0 {
-		copy(unsafe.Slice((*byte)(unsafe.Pointer(&x[0])), 4*n), b[:4*n])
-	}
-	return x, b[4*n:], nil
+	d := &wire.Decoder{B: b}
+	st := State{Model: int(d.U64()), Step: int64(d.U64())}
+	st.LossSum = math.Float64frombits(d.U64())
+	st.Examples = int64(d.U64())
+	st.Params = wire.ReadSlice[float32](d)
+	st.Opt = wire.ReadSlice[float32](d)
+	return st, d.Finish("a training state")
 }
 
 func init() {
-	if binary.NativeEndian.Uint16([]byte{1, 0}) != 1 {
-		panic("train: the state coder assumes a little-endian machine")
-	}
 	beam.RegisterCoder(reflect.TypeOf(State{}), encodeState, decodeState)
 }

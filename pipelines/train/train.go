@@ -25,16 +25,16 @@ package train
 
 import (
 	"context"
-	"flag"
 
 	"fmt"
-	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"strconv"
 	"strings"
 
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+
+	"github.com/lightbeam-ml/lightbeam/data/formats"
+	"github.com/lightbeam-ml/lightbeam/data/shardio"
 	"github.com/lightbeam-ml/lightbeam/model"
-	"github.com/lightbeam-ml/lightbeam/transforms/formats"
-	"github.com/lightbeam-ml/lightbeam/transforms/shardio"
 )
 
 // Config is what a training run needs. Zero values take the defaults
@@ -52,16 +52,16 @@ type Config struct {
 	LocalSteps int    // local: steps per shard per round. Defaults to a quarter epoch's worth.
 	LocalBatch int    // local: rows per local step. Defaults to 64.
 
-	Optimizer string  // sgd, momentum (default) or adam
-	LR        float64 // Defaults by optimizer: 0.1 (momentum, sgd), 0.001 (adam).
-	Schedule  string  // cosine (default), constant, step, invsqrt
-	StepSize  int     // step schedule: epochs per decay. Defaults to 10.
-	Gamma     float64 // step schedule factor. Defaults to 0.1.
-	Momentum  float64 // Defaults to 0.9.
-	Nesterov  bool    // Nesterov's form of momentum (DefaultConfig sets it)
-	L2, L1    float64 // weight decay and L1 penalty (DefaultConfig has L2 5e-4)
-	Clip      float64 // gradient-norm clipping; 0 = off
-	Objective string  // minimize (default) or maximize
+	Optimizer  string  // sgd, momentum (default) or adam
+	LR         float64 // Defaults by optimizer: 0.1 (momentum, sgd), 0.001 (adam).
+	Schedule   string  // cosine (default), constant, step, invsqrt
+	StepEpochs int     // step schedule: epochs per decay. Defaults to 10.
+	Gamma      float64 // step schedule factor. Defaults to 0.1.
+	Momentum   float64 // Defaults to 0.9.
+	Nesterov   bool    // Nesterov's form of momentum (DefaultConfig sets it)
+	L2, L1     float64 // weight decay and L1 penalty (DefaultConfig has L2 5e-4)
+	Clip       float64 // gradient-norm clipping; 0 = off
+	Objective  string  // minimize (default) or maximize
 
 	Patience  int    // epochs without a better validation score (accuracy for classifiers, else loss) before stopping; 0 = never
 	Resume    bool   // continue from the last checkpoint in Out
@@ -69,8 +69,19 @@ type Config struct {
 	Seed      uint64 // Defaults to 1.
 	Accel     string // auto (default), go, blas, cuda
 	// Workers groups the shards: each round sends one copy of the model
-	// to each group and gets one partial back. Defaults to DefaultWorkers.
+	// to each group and gets one partial back. Defaults to
+	// DefaultWorkers(Runner, shards).
 	Workers int
+	// Runner is the name of the Beam runner the pipelines run on (Beam's
+	// --runner flag; the CLI fills it in). It only picks the default
+	// Workers.
+	Runner string
+	// Init is a model file to start from (fine-tuning; its architecture
+	// must match) instead of a random initialization. Optional.
+	Init string
+	// FreezeZeros keeps the weights that are exactly zero (in Init) at
+	// zero, with their optimizer state: fine-tuning a pruned model.
+	FreezeZeros bool
 	// Plain runs the same rounds in this process without Beam: the
 	// baseline of the Beam-overhead benchmark, and a test oracle.
 	Plain bool
@@ -91,7 +102,7 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{
 		Model: "softmax", Mode: "sync", Epochs: 30, Batch: 128, LocalBatch: 64,
-		Optimizer: "momentum", Schedule: "cosine", StepSize: 10, Gamma: 0.1,
+		Optimizer: "momentum", Schedule: "cosine", StepEpochs: 10, Gamma: 0.1,
 		Momentum: 0.9, Nesterov: true, L2: 5e-4, Objective: "minimize", Seed: 1, Accel: "auto",
 	}
 }
@@ -124,7 +135,7 @@ func (c *Config) Prepare() error {
 	defInt(&c.Epochs, d.Epochs)
 	defInt(&c.Batch, d.Batch)
 	defInt(&c.LocalBatch, d.LocalBatch)
-	defInt(&c.StepSize, d.StepSize)
+	defInt(&c.StepEpochs, d.StepEpochs)
 	if c.Gamma == 0 {
 		c.Gamma = d.Gamma
 	}
@@ -151,6 +162,10 @@ func (c *Config) Prepare() error {
 		return fmt.Errorf("--workers=%d: want 0 (default) or more", c.Workers)
 	case c.Patience < 0:
 		return fmt.Errorf("--patience=%d: want 0 (off) or more", c.Patience)
+	case c.FreezeZeros && c.Init == "":
+		return fmt.Errorf("--freeze-zeros needs --init (the pruned model whose zeros stay)")
+	case c.Init != "" && c.Folds > 1:
+		return fmt.Errorf("--init and --cv do not go together")
 	}
 	if c.Folds == 1 || c.Folds < 0 {
 		return fmt.Errorf("--cv=%d: want 0 (off) or at least 2 folds", c.Folds)
@@ -192,9 +207,9 @@ func (c *Config) spec(m *shardio.Manifest, p *plan) (*Spec, error) {
 	}
 	workers := c.Workers
 	if workers == 0 {
-		workers = DefaultWorkers(p.nTrain)
+		workers = DefaultWorkers(c.Runner, p.nTrain)
 	}
-	spec := &Spec{Model: mc, Mode: c.Mode, Batch: c.Batch, LocalBatch: c.LocalBatch, Seed: c.Seed, Accel: c.Accel, Data: c.Data, Workers: workers}
+	spec := &Spec{Model: mc, Mode: c.Mode, Batch: c.Batch, LocalBatch: c.LocalBatch, Seed: c.Seed, Accel: c.Accel, Data: c.Data, Workers: workers, FreezeZeros: c.FreezeZeros}
 	if c.Mode == "sync" {
 		spec.Rounds = int(max(1, (p.trainRows+int64(c.Batch)/2)/int64(c.Batch)))
 	} else {
@@ -214,7 +229,7 @@ func (c *Config) spec(m *shardio.Manifest, p *plan) (*Spec, error) {
 	case model.Cosine:
 		sched.Steps = c.Epochs * stepsPerEpoch
 	case model.StepDecay:
-		sched.StepSize, sched.Gamma = c.StepSize*stepsPerEpoch, c.Gamma
+		sched.StepSize, sched.Gamma = c.StepEpochs*stepsPerEpoch, c.Gamma
 	}
 	spec.Optimizer = model.OptimizerConfig{
 		Method: model.Method(c.Optimizer), Schedule: sched, Momentum: c.Momentum, Nesterov: c.Nesterov,
@@ -226,20 +241,17 @@ func (c *Config) spec(m *shardio.Manifest, p *plan) (*Spec, error) {
 	return spec, nil
 }
 
-// DefaultWorkers is the number of shard groups for a run on the runner
-// named by Beam's --runner flag: one on the in-process runners (prism,
-// direct), where the backend already uses every core and the math of a
+// DefaultWorkers is the number of shard groups for a run on the named
+// Beam runner: one on the in-process runners (prism, direct; "" means
+// prism), where the backend already uses every core and the math of a
 // process is serialized, so more groups only copy the model more often;
 // one per shard on a cluster, so every shard is computed where it is.
-func DefaultWorkers(shards int) int {
-	if f := flag.Lookup("runner"); f != nil {
-		switch f.Value.String() {
-		case "", "prism", "direct":
-			return 1
-		}
-		return shards
+func DefaultWorkers(runner string, shards int) int {
+	switch runner {
+	case "", "prism", "direct":
+		return 1
 	}
-	return 1
+	return shards
 }
 
 // ParseHidden reads "300,100".

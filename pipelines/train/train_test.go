@@ -15,9 +15,9 @@ import (
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
 
+	"github.com/lightbeam-ml/lightbeam/data/formats"
 	"github.com/lightbeam-ml/lightbeam/model"
 	"github.com/lightbeam-ml/lightbeam/pipelines/preprocess"
-	"github.com/lightbeam-ml/lightbeam/transforms/formats"
 )
 
 func TestMain(m *testing.M) { ptest.Main(m) }
@@ -97,7 +97,7 @@ func run(t *testing.T, c Config) *Report {
 
 func params(t *testing.T, dir string, epoch int) []float32 {
 	t.Helper()
-	ck, err := model.LoadCheckpoint(checkpointPath(dir, epoch))
+	ck, err := model.LoadCheckpoint(runCheckpoint(dir, epoch))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,14 +171,14 @@ func TestResume(t *testing.T) {
 	part := full
 	part.Out, part.Resume = t.TempDir(), true
 	for e := 0; e <= 1; e++ {
-		b, err := os.ReadFile(checkpointPath(full.Out, e))
+		b, err := os.ReadFile(runCheckpoint(full.Out, e))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := os.MkdirAll(filepath.Dir(checkpointPath(part.Out, e)), 0o755); err != nil {
+		if err := os.MkdirAll(filepath.Dir(runCheckpoint(part.Out, e)), 0o755); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(checkpointPath(part.Out, e), b, 0o644); err != nil {
+		if err := os.WriteFile(runCheckpoint(part.Out, e), b, 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -201,10 +201,10 @@ func TestNaNStops(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "loss became") || !strings.Contains(err.Error(), "epoch-0000") {
 		t.Fatalf("want a NaN-loss error naming the last good checkpoint, got %v", err)
 	}
-	if _, err := os.Stat(checkpointPath(c.Out, 0)); err != nil {
+	if _, err := os.Stat(runCheckpoint(c.Out, 0)); err != nil {
 		t.Fatalf("the last good checkpoint is gone: %v", err)
 	}
-	if _, err := os.Stat(checkpointPath(c.Out, 1)); err == nil {
+	if _, err := os.Stat(runCheckpoint(c.Out, 1)); err == nil {
 		t.Fatal("the failed epoch wrote a checkpoint")
 	}
 }
@@ -244,7 +244,7 @@ func TestEvaluateConfusion(t *testing.T) {
 	c.Plain = true
 	rep := run(t, c)
 	for _, plain := range []bool{true, false} {
-		res, err := EvaluateSplit(context.Background(), c.Data, rep.ModelFile, "test", "go", plain)
+		res, err := EvaluateSplit(context.Background(), EvalConfig{Model: rep.ModelFile, Data: c.Data, Accel: "go", Plain: plain})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -270,18 +270,22 @@ func TestEvaluateConfusion(t *testing.T) {
 }
 
 func TestConfigErrors(t *testing.T) {
-	for _, c := range []Config{
-		{Data: "x", Out: "y", Mode: "async"},
-		{Data: "x"},
-		{Data: "x", Out: "y", Model: "softmax", Hidden: []int{3}},
-		{Data: "x", Out: "y", Patience: -1},
+	for _, tc := range []struct {
+		c    Config
+		want string
+	}{
+		{Config{Data: "x", Out: "y", Mode: "async"}, `--mode="async": want sync or local`},
+		{Config{Data: "x"}, "--data and --out are required"},
+		{Config{Data: "x", Out: "y", Model: "softmax", Hidden: []int{3}}, "--hidden is for --model=mlp only"},
+		{Config{Data: "x", Out: "y", Patience: -1}, "--patience=-1: want 0 (off) or more"},
+		{Config{Data: "x", Out: "y", Workers: -2}, "--workers=-2"},
 	} {
-		if err := c.Prepare(); err == nil {
-			t.Errorf("%+v: no error", c)
+		if err := tc.c.Prepare(); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%+v: got %v, want an error containing %q", tc.c, err, tc.want)
 		}
 	}
-	if _, err := ParseHidden("300,x"); err == nil {
-		t.Error("ParseHidden(300,x): no error")
+	if _, err := ParseHidden("300,x"); err == nil || !strings.Contains(err.Error(), `--hidden="300,x": want positive widths`) {
+		t.Errorf("ParseHidden(300,x): %v", err)
 	}
 }
 
@@ -306,11 +310,11 @@ func TestCrossValidation(t *testing.T) {
 	plain.Out, plain.Plain = t.TempDir(), true
 	run(t, plain)
 	for _, dir := range []string{"setting-00-fold-00", "setting-01-fold-02"} {
-		a, err := model.LoadCheckpoint(ckptPath(filepath.Join(c.Out, "cv", dir), 2))
+		a, err := model.LoadCheckpoint(checkpointAt(filepath.Join(c.Out, "cv", dir), 2))
 		if err != nil {
 			t.Fatal(err)
 		}
-		b, err := model.LoadCheckpoint(ckptPath(filepath.Join(plain.Out, "cv", dir), 2))
+		b, err := model.LoadCheckpoint(checkpointAt(filepath.Join(plain.Out, "cv", dir), 2))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -323,5 +327,92 @@ func TestCrossValidation(t *testing.T) {
 	}
 	if g, err := ParseGrid("lr=0.1,0.03;l2=0,1e-4"); err != nil || len(g) != 4 {
 		t.Errorf("ParseGrid: %v, %v", g, err)
+	}
+}
+
+// Fine-tuning a pruned model (--init --freeze-zeros) keeps its zeros, and
+// their optimizer state, in both modes and with Adam; Beam and plain agree
+// bit for bit; without the freeze the zeros move.
+func TestFreezeZeros(t *testing.T) {
+	c := baseConfig(t, 4)
+	c.Plain = true
+	trained := run(t, c)
+	raw, err := os.ReadFile(trained.ModelFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, p, meta, err := model.DecodeModel(raw, trained.ModelFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range p { // prune every other weight, biases included
+		if i%2 == 0 {
+			p[i] = 0
+		}
+	}
+	delete(meta, model.MetaFormat)
+	delete(meta, model.MetaArch)
+	delete(meta, model.MetaSizes)
+	delete(meta, model.MetaVersion)
+	pruned := filepath.Join(t.TempDir(), "pruned.safetensors")
+	var buf bytes.Buffer
+	if err := model.EncodeModel(&buf, m, p, meta); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(pruned, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ mode, opt string }{{"sync", "momentum"}, {"local", "momentum"}, {"sync", "adam"}} {
+		var finals [][]float32
+		for _, plain := range []bool{true, false} {
+			c := baseConfig(t, 4)
+			c.Mode, c.Optimizer, c.Plain, c.Init, c.FreezeZeros = tc.mode, tc.opt, plain, pruned, true
+			run(t, c)
+			ck, err := model.LoadCheckpoint(runCheckpoint(c.Out, c.Epochs))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range p {
+				if i%2 == 0 && ck.Params[i] != 0 {
+					t.Fatalf("%s/%s: pruned weight %d became %g", tc.mode, tc.opt, i, ck.Params[i])
+				}
+			}
+			moved := 0
+			for i := range p {
+				if i%2 == 1 && ck.Params[i] != p[i] {
+					moved++
+				}
+			}
+			if moved < len(p)/4 {
+				t.Errorf("%s/%s: only %d kept weights changed: no training happened", tc.mode, tc.opt, moved)
+			}
+			for _, st := range ck.Tensors {
+				if !strings.HasPrefix(st.Name, "optimizer.") {
+					continue
+				}
+				for i := 0; i < len(st.Data); i += 2 {
+					if st.Data[i] != 0 {
+						t.Fatalf("%s/%s: %s[%d] = %g, want 0 for a pruned weight", tc.mode, tc.opt, st.Name, i, st.Data[i])
+					}
+				}
+			}
+			finals = append(finals, ck.Params)
+		}
+		if maxDiff(finals[0], finals[1]) != 0 {
+			t.Errorf("%s/%s: Beam and plain differ by %g", tc.mode, tc.opt, maxDiff(finals[0], finals[1]))
+		}
+	}
+	// The control: without the freeze, the zeros move.
+	c = baseConfig(t, 4)
+	c.Plain, c.Init = true, pruned
+	run(t, c)
+	moved := 0
+	for i, v := range params(t, c.Out, c.Epochs) {
+		if i%2 == 0 && v != 0 {
+			moved++
+		}
+	}
+	if moved == 0 {
+		t.Error("without --freeze-zeros no pruned weight moved: the test cannot tell")
 	}
 }
