@@ -1,0 +1,453 @@
+package artifact
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+
+	"github.com/lightbeam-ml/lightbeam/compress/entropy"
+	"github.com/lightbeam-ml/lightbeam/compress/prune"
+	"github.com/lightbeam-ml/lightbeam/compress/quant"
+)
+
+// Kind names how a tensor's values are stored.
+type Kind string
+
+// The kinds, with the id each has in the file.
+const (
+	F32        Kind = "f32"         // id 1: dense float32
+	F16        Kind = "f16"         // id 2: dense float16
+	Int8       Kind = "int8"        // id 3: int8 codes, one scale per row (output channel)
+	Int8Tensor Kind = "int8-tensor" // id 4: int8 codes, one scale for the tensor
+	Q8_0       Kind = "q8_0"        // id 5: GGUF Q8_0 blocks of 32, fp16 scale each
+	Q4_0       Kind = "q4_0"        // id 6: GGUF Q4_0 blocks of 32, fp16 scale each
+	KMeans     Kind = "kmeans"      // id 7: codebook of 2^Bits centroids + Bits-bit codes
+)
+
+var kindIDs = []Kind{1: F32, 2: F16, 3: Int8, 4: Int8Tensor, 5: Q8_0, 6: Q4_0, 7: KMeans}
+
+func kindID(k Kind) int { return slices.Index(kindIDs, k) }
+
+// Encoding says how Quantize stores a tensor.
+type Encoding struct {
+	Kind Kind
+	// Bits is the k-means code width, 1..8 (KMeans only).
+	Bits int
+	// Sparse stores only the kept positions, as relative indices, and the
+	// codes of the kept weights. Not for F32 or F16.
+	Sparse bool
+	// IndexBits is the relative-index field width, 1..8, when Sparse.
+	// Optional. 0 picks the width that gives the smallest index stream.
+	IndexBits int
+	// HalfSide stores int8 scales and k-means centroids as float16 instead
+	// of float32. Optional.
+	HalfSide bool
+	// Iters is the number of Lloyd iterations for KMeans; it is not stored.
+	// Optional. Defaults to 30.
+	Iters int
+}
+
+func (e Encoding) String() string {
+	s := string(e.Kind)
+	if e.Kind == KMeans {
+		s += fmt.Sprintf("-%d", e.Bits)
+	}
+	if e.HalfSide {
+		s += "/f16"
+	}
+	if e.Sparse {
+		s += fmt.Sprintf(" sparse idx%d", e.IndexBits)
+	}
+	return s
+}
+
+func (e Encoding) validate() error {
+	id := kindID(e.Kind)
+	switch {
+	case id <= 0:
+		return fmt.Errorf("unknown encoding kind %q", e.Kind)
+	case e.Kind == KMeans && (e.Bits < 1 || e.Bits > 8):
+		return fmt.Errorf("k-means bits %d outside [1, 8]", e.Bits)
+	case e.Kind != KMeans && e.Bits != 0:
+		return fmt.Errorf("bits %d set for %s", e.Bits, e.Kind)
+	case e.Sparse && (e.Kind == F32 || e.Kind == F16):
+		return fmt.Errorf("%s cannot be sparse", e.Kind)
+	case e.IndexBits < 0 || e.IndexBits > 8 || !e.Sparse && e.IndexBits != 0:
+		return fmt.Errorf("index bits %d (sparse %v)", e.IndexBits, e.Sparse)
+	case e.HalfSide && e.Kind != Int8 && e.Kind != Int8Tensor && e.Kind != KMeans:
+		return fmt.Errorf("%s has no side values to store as float16", e.Kind)
+	}
+	return nil
+}
+
+// codeWidth is the bit width of one stored code.
+func (e Encoding) codeWidth() int {
+	switch e.Kind {
+	case Q4_0:
+		return 4
+	case KMeans:
+		return e.Bits
+	}
+	return 8
+}
+
+// Tensor is one stored tensor: its quantized payload and how to read it.
+// Which payload fields are set depends on Enc.Kind; Quantize and Decode
+// fill them, and a trainer may edit Centroids (k-means fine-tuning) before
+// marshalling.
+type Tensor struct {
+	Name  string
+	Shape []int
+	Enc   Encoding
+
+	// Values holds F32 and F16 tensors (F16 values already rounded).
+	Values []float32
+	// Positions lists, ascending, the flat indices of the stored entries
+	// of a sparse tensor; nil when dense (every position stored).
+	Positions []int32
+	// Codes holds one code per stored entry: int8 codes as two's
+	// complement bytes (Int8, Int8Tensor, Q8_0), 4-bit codes 0..15 (Q4_0),
+	// or codebook indices (KMeans).
+	Codes []uint8
+	// Scales holds the int8 scales: one per row (Int8) or one (Int8Tensor).
+	Scales []float32
+	// BlockScales holds the fp16 bits of each Q8_0/Q4_0 block's d.
+	BlockScales []uint16
+	// Centroids is the k-means codebook, 2^Bits values.
+	Centroids []float32
+}
+
+// Len returns the number of elements, the product of Shape.
+func (t *Tensor) Len() int { return elements(t.Shape) }
+
+func elements(shape []int) int {
+	n := 1
+	for _, d := range shape {
+		n *= d
+	}
+	return n
+}
+
+// rows is the number of output channels: Shape[0], or 1 for a scalar.
+func (t *Tensor) rows() int {
+	if len(t.Shape) == 0 {
+		return 1
+	}
+	return t.Shape[0]
+}
+
+// Stored returns the number of stored entries: Len for dense tensors,
+// len(Positions) for sparse ones.
+func (t *Tensor) Stored() int {
+	if t.Enc.Sparse {
+		return len(t.Positions)
+	}
+	return t.Len()
+}
+
+// value returns the dequantized value of stored entry i at flat position p.
+func (t *Tensor) value(i, p int) float32 {
+	if t.Enc.Kind == F32 || t.Enc.Kind == F16 {
+		return t.Values[p]
+	}
+	c := t.Codes[i]
+	switch t.Enc.Kind {
+	case Int8:
+		return float32(int8(c)) * t.Scales[p/(t.Len()/t.rows())]
+	case Int8Tensor:
+		return float32(int8(c)) * t.Scales[0]
+	case Q8_0:
+		return float32(int8(c)) * quant.F16ToF32(t.BlockScales[p/quant.BlockSize])
+	case Q4_0:
+		return quant.F16ToF32(t.BlockScales[p/quant.BlockSize]) * float32(int(c)-8)
+	case KMeans:
+		return t.Centroids[c]
+	}
+	panic("artifact: unknown kind " + string(t.Enc.Kind))
+}
+
+// Dense returns the dequantized values, row-major; positions a sparse
+// tensor does not store are exactly 0.
+func (t *Tensor) Dense() []float32 {
+	if t.Enc.Kind == F32 || t.Enc.Kind == F16 {
+		return slices.Clone(t.Values)
+	}
+	out := make([]float32, t.Len())
+	if t.Enc.Sparse {
+		for i, p := range t.Positions {
+			out[p] = t.value(i, int(p))
+		}
+		return out
+	}
+	for p := range out {
+		out[p] = t.value(p, p)
+	}
+	return out
+}
+
+// CSR returns the tensor as a compressed sparse row matrix of Shape[0]
+// rows (1 for a scalar) without densifying: row r's entries are
+// colIdx[rowPtr[r]:rowPtr[r+1]] with values at the same positions. Sparse
+// tensors give their stored entries (a stored code may still dequantize
+// to 0); dense ones give their non-zero values. It allocates Shape[0]+1
+// row pointers even for an empty tensor.
+func (t *Tensor) CSR() (rowPtr, colIdx []int32, values []float32) {
+	rows := t.rows()
+	cols := 0
+	if rows > 0 {
+		cols = t.Len() / rows
+	}
+	rowPtr = make([]int32, rows+1)
+	add := func(p int, v float32) {
+		colIdx = append(colIdx, int32(p%cols))
+		values = append(values, v)
+		rowPtr[p/cols+1]++
+	}
+	if t.Enc.Sparse {
+		for i, p := range t.Positions {
+			add(int(p), t.value(i, int(p)))
+		}
+	} else {
+		for p := range t.Len() {
+			if v := t.value(p, p); v != 0 {
+				add(p, v)
+			}
+		}
+	}
+	for r := range rows {
+		rowPtr[r+1] += rowPtr[r]
+	}
+	return rowPtr, colIdx, values
+}
+
+// GGUFBlocks returns a Q8_0 or Q4_0 tensor as the GGUF block bytes that
+// gguf.quants.quantize writes for its dense values (pruned positions are
+// the codes of 0). It returns an error for other kinds.
+func (t *Tensor) GGUFBlocks() ([]byte, error) {
+	size := quant.Q8_0BlockBytes
+	zero := uint8(0)
+	switch t.Enc.Kind {
+	case Q8_0:
+	case Q4_0:
+		size, zero = quant.Q4_0BlockBytes, 8
+	default:
+		return nil, fmt.Errorf("artifact: %s is %s, not a GGUF block kind", t.Name, t.Enc.Kind)
+	}
+	codes := t.Codes
+	if t.Enc.Sparse {
+		codes = make([]uint8, t.Len())
+		for i := range codes {
+			codes[i] = zero
+		}
+		for i, p := range t.Positions {
+			codes[p] = t.Codes[i]
+		}
+	}
+	out := make([]byte, len(t.BlockScales)*size)
+	for b, d := range t.BlockScales {
+		o := out[b*size:]
+		o[0], o[1] = byte(d), byte(d>>8)
+		q := codes[b*quant.BlockSize : (b+1)*quant.BlockSize]
+		if t.Enc.Kind == Q8_0 {
+			copy(o[2:], q)
+			continue
+		}
+		for j := range quant.BlockSize / 2 {
+			o[2+j] = q[j] | q[j+quant.BlockSize/2]<<4
+		}
+	}
+	return out, nil
+}
+
+// Quantize builds the stored form of the float32 tensor w of the given
+// shape. The kept positions are mask's, or w's non-zero entries when mask
+// is nil; pruned positions are zeroed before quantizing, so Dense returns
+// exactly 0 there. For KMeans the codebook is fit to the kept weights only:
+// a sparse tensor uses all 2^Bits centroids for them, a dense one with
+// pruned weights reserves centroid 0 = 0 for those and fits 2^Bits − 1.
+//
+// NaN or ±Inf weights and a bad encoding are errors, as are (wrapping
+// quant.ErrRowLength) Q8_0/Q4_0 rows that are not a multiple of 32, so the
+// caller can fall back. It panics if len(w) or len(mask) does not match
+// shape.
+func Quantize(name string, shape []int, w []float32, mask prune.Mask, enc Encoding) (Tensor, error) {
+	n := elements(shape)
+	if slices.ContainsFunc(shape, func(d int) bool { return d < 0 }) || len(w) != n || mask != nil && len(mask) != n {
+		panic(fmt.Sprintf("artifact.Quantize: %s of shape %v has %d values and a mask of %d", name, shape, len(w), len(mask)))
+	}
+	if err := enc.validate(); err != nil {
+		return Tensor{}, fmt.Errorf("artifact: %s: %w", name, err)
+	}
+	for i, x := range w {
+		if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
+			return Tensor{}, fmt.Errorf("artifact: %s: weight %d is %v", name, i, x)
+		}
+	}
+	if enc.Iters == 0 {
+		enc.Iters = 30
+	}
+	if mask == nil {
+		mask = prune.NonZero(w)
+	}
+	w = slices.Clone(w)
+	mask.Apply(w)
+	t := Tensor{Name: name, Shape: slices.Clone(shape), Enc: enc}
+	t.Enc.Iters = 0 // not stored; keep decoded and built tensors comparable
+	var kept []int32
+	for i, k := range mask {
+		if k {
+			kept = append(kept, int32(i))
+		}
+	}
+	cols := 0
+	if t.rows() > 0 {
+		cols = n / t.rows()
+	}
+	var codes []uint8 // one per position (dense); the sparse ones are picked below
+	switch enc.Kind {
+	case F32:
+		t.Values = w
+		return t, nil
+	case F16:
+		t.Values = make([]float32, n)
+		for i, x := range w {
+			t.Values[i] = quant.F16ToF32(quant.F32ToF16(x))
+			if math.IsInf(float64(t.Values[i]), 0) {
+				return Tensor{}, fmt.Errorf("artifact: %s: weight %d = %g overflows float16", name, i, x)
+			}
+		}
+		return t, nil
+	case Int8, Int8Tensor:
+		groups, size := t.rows(), cols
+		if enc.Kind == Int8Tensor {
+			groups, size = 1, n
+		}
+		t.Scales = make([]float32, groups)
+		q := make([]int8, n)
+		for g := range groups {
+			part := w[g*size : (g+1)*size]
+			s := quant.Int8Scale(part)
+			if enc.HalfSide {
+				s = quant.F16ToF32(quant.F32ToF16(s))
+				if math.IsInf(float64(s), 0) || s == 0 && quant.Int8Scale(part) != 0 {
+					return Tensor{}, fmt.Errorf("artifact: %s: int8 scale %g of row %d does not fit float16", name, quant.Int8Scale(part), g)
+				}
+			}
+			t.Scales[g] = s
+			quant.QuantizeInt8(q[g*size:(g+1)*size], part, s)
+		}
+		codes = make([]uint8, n)
+		for i, c := range q {
+			codes[i] = uint8(c)
+		}
+	case Q8_0, Q4_0:
+		if len(shape) == 0 || shape[len(shape)-1]%quant.BlockSize != 0 {
+			return Tensor{}, fmt.Errorf("artifact: %s %v: %w", name, shape, quant.ErrRowLength)
+		}
+		var blocks []byte
+		var err error
+		size := quant.Q8_0BlockBytes
+		if enc.Kind == Q4_0 {
+			size = quant.Q4_0BlockBytes
+		}
+		switch {
+		case n == 0:
+		case enc.Kind == Q8_0:
+			blocks, err = quant.Q8_0(w, shape[len(shape)-1])
+		default:
+			blocks, err = quant.Q4_0(w, shape[len(shape)-1])
+		}
+		if err != nil {
+			return Tensor{}, fmt.Errorf("artifact: %s: %w", name, err)
+		}
+		codes = make([]uint8, n)
+		t.BlockScales = make([]uint16, n/quant.BlockSize)
+		for b := range t.BlockScales {
+			o := blocks[b*size:]
+			t.BlockScales[b] = uint16(o[0]) | uint16(o[1])<<8
+			if enc.Kind == Q8_0 {
+				copy(codes[b*quant.BlockSize:], o[2:size])
+				continue
+			}
+			for j := range quant.BlockSize / 2 {
+				codes[b*quant.BlockSize+j] = o[2+j] & 15
+				codes[b*quant.BlockSize+j+quant.BlockSize/2] = o[2+j] >> 4
+			}
+		}
+	case KMeans:
+		vals := make([]float32, len(kept))
+		for i, p := range kept {
+			vals[i] = w[p]
+		}
+		k := 1 << enc.Bits
+		reserve := !enc.Sparse && len(kept) < n
+		if reserve {
+			k-- // centroid 0 is the pruned weights' exact 0
+		}
+		cent, kc := quant.KMeans(vals, k, enc.Iters)
+		if enc.HalfSide {
+			for i, c := range cent {
+				cent[i] = quant.F16ToF32(quant.F32ToF16(c))
+			}
+		}
+		codes = make([]uint8, n)
+		for i, p := range kept {
+			codes[p] = kc[i]
+		}
+		if reserve {
+			cent = append([]float32{0}, cent...)
+			for _, p := range kept {
+				codes[p]++
+			}
+		}
+		t.Centroids = cent
+	}
+	if !enc.Sparse {
+		t.Codes = codes
+		return t, nil
+	}
+	t.Positions = kept
+	t.Codes = make([]uint8, len(kept))
+	for i, p := range kept {
+		t.Codes[i] = codes[p]
+	}
+	if enc.IndexBits == 0 {
+		best := -1
+		for ib := 1; ib <= 8; ib++ {
+			if s := len(entropy.EncodeStream(entropy.EncodeGaps(kept, ib), ib)); best < 0 || s < best {
+				best, t.Enc.IndexBits = s, ib
+			}
+		}
+	}
+	return t, nil
+}
+
+// Smallest quantizes w with each encoding and returns the tensor whose
+// record is smallest. Encodings that fail with quant.ErrRowLength are
+// skipped; any other error is returned. Note that the candidates differ in
+// accuracy as well as size.
+func Smallest(name string, shape []int, w []float32, mask prune.Mask, encs ...Encoding) (Tensor, error) {
+	var best Tensor
+	bestSize := -1
+	for _, e := range encs {
+		t, err := Quantize(name, shape, w, mask, e)
+		if errors.Is(err, quant.ErrRowLength) {
+			continue
+		}
+		if err != nil {
+			return Tensor{}, err
+		}
+		rec, _, err := appendTensor(nil, &t)
+		if err != nil {
+			return Tensor{}, err
+		}
+		if bestSize < 0 || len(rec) < bestSize {
+			best, bestSize = t, len(rec)
+		}
+	}
+	if bestSize < 0 {
+		return Tensor{}, fmt.Errorf("artifact: %s: none of %d encodings applies", name, len(encs))
+	}
+	return best, nil
+}

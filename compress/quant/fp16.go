@@ -1,0 +1,68 @@
+package quant
+
+import "math"
+
+// F32ToF16 returns the IEEE 754 binary16 bits nearest to f, ties to even,
+// as numpy's astype(np.float16) does: values beyond the largest half
+// (65504, plus half an ulp) become ±Inf, tiny values become fp16
+// subnormals or ±0, and NaN stays NaN.
+func F32ToF16(f float32) uint16 {
+	b := math.Float32bits(f)
+	sign := uint16(b>>16) & 0x8000
+	exp := int(b>>23) & 0xff
+	mant := b & 0x7fffff
+	switch {
+	case exp == 0xff && mant != 0:
+		return sign | 0x7e00 | uint16(mant>>13) // NaN stays NaN
+	case exp == 0xff:
+		return sign | 0x7c00
+	case exp == 0:
+		return sign // float32 zero or subnormal: far below fp16's smallest subnormal
+	}
+	e := exp - 127 + 15 // fp16 biased exponent
+	if e >= 0x1f {
+		return sign | 0x7c00
+	}
+	if e >= 1 {
+		h := uint32(e)<<10 | mant>>13
+		rem := mant & 0x1fff
+		if rem > 0x1000 || rem == 0x1000 && h&1 == 1 {
+			h++ // may carry into the exponent, up to Inf: that is the right answer
+		}
+		return sign | uint16(h)
+	}
+	// Subnormal result: the value is m·2^(exp−150) and the fp16 unit is 2^−24.
+	m := mant | 0x800000
+	shift := uint(126 - exp)
+	if shift > 24 {
+		return sign
+	}
+	h := m >> shift
+	rem := m & (1<<shift - 1)
+	half := uint32(1) << (shift - 1)
+	if rem > half || rem == half && h&1 == 1 {
+		h++
+	}
+	return sign | uint16(h)
+}
+
+// F16ToF32 returns the float32 equal to the binary16 bits h (exact).
+func F16ToF32(h uint16) float32 {
+	sign := uint32(h&0x8000) << 16
+	exp := uint32(h>>10) & 0x1f
+	mant := uint32(h & 0x3ff)
+	switch {
+	case exp == 0x1f:
+		return math.Float32frombits(sign | 0x7f800000 | mant<<13)
+	case exp != 0:
+		return math.Float32frombits(sign | (exp+127-15)<<23 | mant<<13)
+	case mant == 0:
+		return math.Float32frombits(sign)
+	}
+	// Subnormal: mant · 2^−24 is a normal float32.
+	v := float32(mant) * (1.0 / (1 << 24))
+	if sign != 0 {
+		v = -v
+	}
+	return v
+}
