@@ -1,0 +1,165 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/lightbeam-ml/lightbeam/compress/artifact"
+	"github.com/lightbeam-ml/lightbeam/model"
+	"github.com/lightbeam-ml/lightbeam/pipelines/compress"
+	"github.com/lightbeam-ml/lightbeam/storage"
+)
+
+func init() {
+	register(command{
+		name:    "compress",
+		summary: "prune and quantize a trained model into a small artifact, and evaluate it before and after",
+		flags: func(fs *flag.FlagSet) func(context.Context) error {
+			var c compress.Config
+			var sparsity, recipe string
+			fs.StringVar(&c.Model, "model", "", "train output directory or model file (required)")
+			fs.StringVar(&c.Data, "data", "", "preprocess output: evaluation before and after, and fine-tuning")
+			fs.StringVar(&c.Out, "out", "", "output directory: model.lbc, dequantized.safetensors, report.json (required)")
+			fs.StringVar(&recipe, "recipe", "", "a JSON file of these flags without dashes, e.g. {\"quant\": \"int8\"}; flags on the command line override it")
+			fs.StringVar(&sparsity, "sparsity", "", "share of weights pruned: one value, or one per weight matrix (0.92,0.91,0.74)")
+			fs.BoolVar(&c.Global, "global", false, "prune with one magnitude threshold across the weight matrices")
+			fs.IntVar(&c.PruneSteps, "prune-steps", 0, "gradual pruning: steps of the cubic schedule, each fine-tuned with the mask frozen (0: prune once)")
+			fs.IntVar(&c.FineTuneEpochs, "finetune-epochs", 2, "fine-tuning epochs per prune step")
+			fs.Float64Var(&c.LR, "lr", 0.01, "fine-tuning learning rate")
+			fs.StringVar(&c.Mode, "mode", "local", "fine-tuning mode: sync or local")
+			fs.StringVar(&c.Quant, "quant", "f32", "weights: f32, int8 (per channel), int8-tensor, q8_0, q4_0 or kmeans:B")
+			fs.StringVar(&c.Accel, "accel", "auto", "math backend: auto, go, blas or cuda")
+			fs.BoolVar(&c.Plain, "plain", false, "fine-tune and evaluate in this process without Beam")
+			fs.BoolVar(&c.Resume, "resume", false, "keep the prune steps already finished in --out")
+			fs.BoolVar(&c.Overwrite, "overwrite", false, "replace a finished output")
+			return func(ctx context.Context) error {
+				if recipe != "" {
+					if err := applyRecipe(fs, recipe); err != nil {
+						return err
+					}
+				}
+				var err error
+				if c.Sparsity, err = parseFloats(sparsity); err != nil {
+					return fmt.Errorf("--sparsity=%s: %w", sparsity, err)
+				}
+				c.Runner = beamRunner()
+				rep, err := compress.Run(ctx, c, os.Stdout)
+				if err != nil {
+					return err
+				}
+				fmt.Printf("\n%-14s %14s %14s\n", "", "before", "after")
+				fmt.Printf("%-14s %14d %14d   (%.1fx smaller, %.2f bits/weight, sparsity %.1f%%)\n", "bytes", rep.BytesBefore, rep.BytesAfter, rep.Ratio, rep.BitsPerWeight, 100*rep.Sparsity)
+				if c.Data != "" {
+					fmt.Printf("%-14s %13.2f%% %13.2f%%\n", "test accuracy", 100*rep.AccuracyBefore, 100*rep.AccuracyAfter)
+					fmt.Printf("%-14s %14.4f %14.4f\n", "test loss", rep.LossBefore, rep.LossAfter)
+				}
+				fmt.Printf("artifact: %s (%.1f s)\n", rep.Artifact, rep.Seconds)
+				return nil
+			}
+		},
+	})
+	register(command{
+		name:       "inspect",
+		summary:    "print the layers, shapes, sparsity, encodings and bytes of an artifact or a model file",
+		positional: true,
+		flags: func(fs *flag.FlagSet) func(context.Context) error {
+			return func(ctx context.Context) error {
+				args := positionalArgs(ctx)
+				if len(args) != 1 {
+					return fmt.Errorf("usage: lightbeam inspect FILE")
+				}
+				out, err := inspect(ctx, args[0])
+				if err != nil {
+					return err
+				}
+				fmt.Print(out)
+				return nil
+			}
+		},
+	})
+}
+
+// applyRecipe sets, from a JSON object of flag names to values, every flag
+// not given on the command line.
+func applyRecipe(fs *flag.FlagSet, path string) error {
+	raw, err := storage.ReadFile(context.Background(), path)
+	if err != nil {
+		return err
+	}
+	var r map[string]any
+	if err := json.Unmarshal(raw, &r); err != nil {
+		return fmt.Errorf("%s: not a JSON object of flags: %w", path, err)
+	}
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	for k, v := range r {
+		if k == "recipe" || fs.Lookup(k) == nil {
+			return fmt.Errorf("%s: %q is not a flag of lightbeam compress", path, k)
+		}
+		if given[k] {
+			continue
+		}
+		s := fmt.Sprint(v)
+		if f, ok := v.(float64); ok {
+			s = strconv.FormatFloat(f, 'g', -1, 64)
+		}
+		if err := fs.Set(k, s); err != nil {
+			return fmt.Errorf("%s: %s: %w", path, k, err)
+		}
+	}
+	return nil
+}
+
+func parseFloats(s string) ([]float64, error) {
+	var out []float64
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		v, err := strconv.ParseFloat(f, 64)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+// inspect describes an artifact (by its magic) or a safetensors file.
+func inspect(ctx context.Context, path string) (string, error) {
+	raw, err := storage.ReadFile(ctx, path)
+	if err != nil {
+		return "", err
+	}
+	if a, aerr := artifact.Decode(raw, path); aerr == nil {
+		return fmt.Sprintf("%s: lightbeam artifact v%d, %d bytes\n%s", path, a.Version, a.Size, a.Report()), nil
+	} else if !strings.HasSuffix(path, ".safetensors") {
+		return "", aerr
+	}
+	ts, meta, err := model.DecodeSafetensors(raw, path)
+	if err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s: safetensors (%s), %d bytes\n", path, meta[model.MetaFormat], len(raw))
+	fmt.Fprintf(&b, "%-24s %-12s %10s %9s %10s\n", "tensor", "shape", "values", "sparsity", "bytes")
+	for _, t := range ts {
+		z := 0
+		for _, v := range t.Data {
+			if v == 0 {
+				z++
+			}
+		}
+		sp := 0.0
+		if len(t.Data) > 0 {
+			sp = float64(z) / float64(len(t.Data))
+		}
+		fmt.Fprintf(&b, "%-24s %-12s %10d %8.1f%% %10d\n", t.Name, fmt.Sprint(t.Shape), len(t.Data), 100*sp, 4*len(t.Data))
+	}
+	return b.String(), nil
+}

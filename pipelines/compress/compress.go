@@ -1,0 +1,496 @@
+// Package compress is the compress job: it prunes a trained lightbeam
+// model (one shot, or gradually with fine-tuning through the train
+// pipeline with the pruning mask frozen), quantizes its tensors, writes
+// them as one artifact file (compress/artifact), and evaluates the model
+// before and after on the test split.
+//
+//	model.safetensors ─prune (compress/prune)─▶ fine-tune: train.Run with
+//	  --init=the pruned model --freeze-zeros, a lower learning rate (repeat
+//	  for each step of the cubic schedule) ─▶ quantize (compress/quant,
+//	  artifact.Quantize) ─▶ OUT/model.lbc + OUT/dequantized.safetensors
+//	  (the artifact's values, for evaluation) + OUT/report.json
+package compress
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/lightbeam-ml/lightbeam/compress/quant"
+
+	"github.com/lightbeam-ml/lightbeam/compress/artifact"
+	"github.com/lightbeam-ml/lightbeam/compress/prune"
+	"github.com/lightbeam-ml/lightbeam/model"
+	"github.com/lightbeam-ml/lightbeam/pipelines/train"
+	"github.com/lightbeam-ml/lightbeam/storage"
+)
+
+// Config is a compression recipe and where it applies.
+type Config struct {
+	Model string `json:"-"` // Required. A train output directory or a model file.
+	Data  string `json:"-"` // Optional. A preprocess output: evaluation, and needed to fine-tune.
+	Out   string `json:"-"` // Required. The output directory.
+
+	// Sparsity is the share of weights pruned: one value for every weight
+	// matrix, or one per weight matrix in layer order. Optional.
+	Sparsity []float64
+	// Global prunes with one magnitude threshold across all weight
+	// matrices (Sparsity then has one value).
+	Global bool
+	// PruneSteps > 0 prunes gradually: step t of n prunes to
+	// s_t = s_f + (0 − s_f)(1 − t/n)³ and fine-tunes FineTuneEpochs epochs
+	// with the mask frozen. 0 prunes once, without fine-tuning.
+	PruneSteps     int
+	FineTuneEpochs int     // Optional. Defaults to 2.
+	LR             float64 // fine-tuning learning rate. Optional. Defaults to 0.01.
+	Mode           string  // fine-tuning mode, sync or local. Optional. Defaults to local.
+	// Quant is how weight matrices are stored: f32, int8 (per output
+	// channel), int8-tensor, q8_0, q4_0 or kmeans:B (2^B shared values).
+	// Optional. Defaults to f32. Biases stay f32.
+	Quant string
+
+	// How to run, not what to make: left out of the recipe that the
+	// report and the artifact record.
+	Accel     string `json:"-"` // Optional. Defaults to auto.
+	Runner    string `json:"-"` // Optional. The Beam runner's name (train.DefaultWorkers).
+	Plain     bool   `json:"-"` // fine-tune and evaluate without Beam
+	Resume    bool   `json:"-"` // keep the prune steps already finished in Out
+	Overwrite bool   `json:"-"` // replace a finished output in Out
+}
+
+// ArtifactName is the artifact's file name in Out.
+const ArtifactName = "model.lbc"
+
+// Encoding returns the artifact encoding of Quant, sparse when the weights
+// are sparse enough for positions to pay.
+func (c *Config) encoding(density float64) (artifact.Encoding, error) {
+	q := c.Quant
+	if q == "" {
+		q = "f32"
+	}
+	enc := artifact.Encoding{Kind: artifact.Kind(q)}
+	if b, ok := strings.CutPrefix(q, "kmeans:"); ok {
+		bits, err := strconv.Atoi(b)
+		if err != nil || bits < 2 || bits > 8 {
+			return enc, fmt.Errorf("--quant=%s: want kmeans:B with B from 2 to 8", q)
+		}
+		enc = artifact.Encoding{Kind: artifact.KMeans, Bits: bits, HalfSide: true}
+	}
+	switch enc.Kind {
+	case artifact.F32, artifact.Int8, artifact.Int8Tensor, artifact.Q8_0, artifact.Q4_0, artifact.KMeans:
+	default:
+		return enc, fmt.Errorf("--quant=%s: want f32, int8, int8-tensor, q8_0, q4_0 or kmeans:B", q)
+	}
+	enc.Sparse = enc.Kind != artifact.F32 && density < 0.5
+	return enc, nil
+}
+
+// Prepare fills in defaults and validates c.
+func (c *Config) Prepare() error {
+	if c.Model == "" || c.Out == "" {
+		return fmt.Errorf("--model and --out are required")
+	}
+	if c.FineTuneEpochs == 0 {
+		c.FineTuneEpochs = 2
+	}
+	if c.LR == 0 {
+		c.LR = 0.01
+	}
+	if c.Mode == "" {
+		c.Mode = "local"
+	}
+	for _, s := range c.Sparsity {
+		if !(s >= 0 && s < 1) {
+			return fmt.Errorf("--sparsity=%v: each value must be in [0, 1)", s)
+		}
+	}
+	switch {
+	case c.Global && len(c.Sparsity) != 1:
+		return fmt.Errorf("--global takes one --sparsity value, got %d", len(c.Sparsity))
+	case c.PruneSteps < 0 || c.FineTuneEpochs < 0:
+		return fmt.Errorf("--prune-steps and --finetune-epochs must be 0 or more")
+	case c.PruneSteps > 0 && c.Data == "":
+		return fmt.Errorf("--prune-steps fine-tunes on data: --data is required")
+	case c.PruneSteps > 0 && len(c.Sparsity) == 0:
+		return fmt.Errorf("--prune-steps needs --sparsity")
+	}
+	_, err := c.encoding(1)
+	return err
+}
+
+// Layer is one row of the report's per-layer table.
+type Layer struct {
+	Name          string  `json:"name"`
+	Shape         []int   `json:"shape"`
+	Encoding      string  `json:"encoding"`
+	Sparsity      float64 `json:"sparsity"`
+	Bytes         int     `json:"bytes"`
+	BitsPerWeight float64 `json:"bits_per_weight"`
+}
+
+// Report is report.json.
+type Report struct {
+	Model           string   `json:"model"`
+	Artifact        string   `json:"artifact"`
+	BytesBefore     int      `json:"bytes_before"` // dense float32 tensors
+	BytesAfter      int      `json:"bytes_after"`  // the artifact file, everything counted
+	Ratio           float64  `json:"ratio"`
+	Sparsity        float64  `json:"sparsity"` // of the weight matrices
+	BitsPerWeight   float64  `json:"bits_per_weight"`
+	AccuracyBefore  float64  `json:"accuracy_before"`
+	AccuracyAfter   float64  `json:"accuracy_after"`
+	LossBefore      float64  `json:"loss_before"`
+	LossAfter       float64  `json:"loss_after"`
+	LatencyBeforeMS float64  `json:"latency_before_ms"` // dense inference on 10,000 rows
+	LatencyAfterMS  float64  `json:"latency_after_ms"`
+	Seconds         float64  `json:"seconds"`
+	Recipe          Config   `json:"recipe"`
+	Steps           []Step   `json:"steps,omitempty"`
+	Layers          []Layer  `json:"layers"`
+	Notes           []string `json:"notes,omitempty"`
+}
+
+// Step is one gradual-pruning step.
+type Step struct {
+	Step               int       `json:"step"`
+	Sparsity           []float64 `json:"sparsity"`
+	ValidationAccuracy float64   `json:"validation_accuracy"`
+	Seconds            float64   `json:"seconds"`
+}
+
+// Run compresses c.Model as c says, printing progress to log.
+func Run(ctx context.Context, c Config, log io.Writer) (*Report, error) {
+	t0 := time.Now()
+	if err := c.Prepare(); err != nil {
+		return nil, err
+	}
+	modelPath := c.Model
+	if !strings.HasSuffix(modelPath, ".safetensors") {
+		modelPath = storage.Join(c.Model, "model.safetensors")
+	}
+	artPath := storage.Join(c.Out, ArtifactName)
+	if done, err := storage.Exists(ctx, storage.Join(c.Out, "report.json")); err != nil {
+		return nil, err
+	} else if done && !c.Overwrite && !c.Resume {
+		return nil, fmt.Errorf("%s holds a finished compression (pass --overwrite to replace it)", c.Out)
+	}
+	m, params, meta, err := readModel(ctx, modelPath)
+	if err != nil {
+		return nil, err
+	}
+	rep := &Report{Model: modelPath, Artifact: artPath, BytesBefore: 4 * m.NumParams(), Recipe: c}
+	if c.Data != "" {
+		ev, err := c.evaluate(ctx, modelPath)
+		if err != nil {
+			return nil, err
+		}
+		rep.AccuracyBefore, rep.LossBefore = ev.Accuracy, ev.Loss
+	}
+
+	weights := weightIndices(m)
+	final := c.layerSparsity(len(weights))
+	switch {
+	case len(c.Sparsity) == 0:
+	case c.PruneSteps == 0:
+		if err := c.prune(m, params, weights, final); err != nil {
+			return nil, err
+		}
+	default:
+		for t := 1; t <= c.PruneSteps; t++ {
+			st := make([]float64, len(final))
+			for i, sf := range final {
+				st[i] = prune.Cubic(0, sf, t, c.PruneSteps)
+			}
+			step, p, err := c.fineTuneStep(ctx, m, params, meta, weights, st, t, log)
+			if err != nil {
+				return nil, err
+			}
+			params = p
+			rep.Steps = append(rep.Steps, step)
+		}
+	}
+
+	ts, err := c.quantize(m, params, weights)
+	if err != nil {
+		return nil, err
+	}
+	artMeta := map[string]string{}
+	for k, v := range meta {
+		artMeta[k] = v
+	}
+	mc := m.Config()
+	artMeta[model.MetaArch] = string(mc.Arch)
+	artMeta[model.MetaSizes] = strings.Trim(strings.Join(strings.Fields(fmt.Sprint(m.Sizes())), ","), "[]")
+	recipe, _ := json.Marshal(c)
+	artMeta["compress.recipe"] = string(recipe)
+	var buf bytes.Buffer
+	if err := artifact.Encode(&buf, ts, artMeta); err != nil {
+		return nil, err
+	}
+	if err := storage.WriteBytes(ctx, artPath, buf.Bytes()); err != nil {
+		return nil, err
+	}
+	// Read it back: the report describes the file as written.
+	raw, err := storage.ReadFile(ctx, artPath)
+	if err != nil {
+		return nil, err
+	}
+	art, err := artifact.Decode(raw, artPath)
+	if err != nil {
+		return nil, err
+	}
+	deq, err := Dense(m, art)
+	if err != nil {
+		return nil, err
+	}
+	deqPath := storage.Join(c.Out, "dequantized.safetensors")
+	if err := writeModel(ctx, deqPath, m, deq, meta); err != nil {
+		return nil, err
+	}
+	if c.Data != "" {
+		ev, err := c.evaluate(ctx, deqPath)
+		if err != nil {
+			return nil, err
+		}
+		rep.AccuracyAfter, rep.LossAfter = ev.Accuracy, ev.Loss
+	}
+	rep.BytesAfter = art.Size
+	rep.Ratio = float64(rep.BytesBefore) / float64(rep.BytesAfter)
+	rep.BitsPerWeight = 8 * float64(rep.BytesAfter) / float64(m.NumParams())
+	var zeros, total int
+	for i, t := range art.Tensors {
+		d := t.Dense()
+		z := 0
+		for _, v := range d {
+			if v == 0 {
+				z++
+			}
+		}
+		l := Layer{Name: t.Name, Shape: t.Shape, Encoding: t.Enc.String(), Bytes: art.Sizes[i].Total(), BitsPerWeight: art.BitsPerWeight(i)}
+		if len(d) > 0 {
+			l.Sparsity = float64(z) / float64(len(d))
+		}
+		if strings.HasSuffix(t.Name, ".weight") {
+			zeros, total = zeros+z, total+len(d)
+		}
+		rep.Layers = append(rep.Layers, l)
+	}
+	if total > 0 {
+		rep.Sparsity = float64(zeros) / float64(total)
+	}
+	rep.LatencyBeforeMS, rep.LatencyAfterMS = math.NaN(), math.NaN()
+	rep.Notes = append(rep.Notes, "latency is not measured yet: the sparse and int8 kernels are not built (latency_* are null)")
+	rep.Seconds = time.Since(t0).Seconds()
+	b, err := json.MarshalIndent(reportJSON(rep), "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	if err := storage.WriteBytes(ctx, storage.Join(c.Out, "report.json"), append(b, '\n')); err != nil {
+		return nil, err
+	}
+	return rep, nil
+}
+
+// reportJSON turns NaN latencies into nulls (JSON has no NaN).
+func reportJSON(r *Report) any {
+	b, _ := json.Marshal(struct {
+		*Report
+		LatencyBeforeMS *float64 `json:"latency_before_ms"`
+		LatencyAfterMS  *float64 `json:"latency_after_ms"`
+	}{Report: r})
+	var out map[string]any
+	_ = json.Unmarshal(b, &out)
+	return out
+}
+
+func (c *Config) evaluate(ctx context.Context, modelPath string) (*train.EvalResult, error) {
+	return train.EvaluateSplit(ctx, train.EvalConfig{Model: modelPath, Data: c.Data, Accel: c.Accel, Plain: c.Plain, Runner: c.Runner})
+}
+
+// layerSparsity spreads c.Sparsity over n weight matrices.
+func (c *Config) layerSparsity(n int) []float64 {
+	if len(c.Sparsity) == 0 {
+		return nil
+	}
+	out := make([]float64, n)
+	for i := range out {
+		out[i] = c.Sparsity[min(i, len(c.Sparsity)-1)]
+	}
+	return out
+}
+
+// weightIndices returns the layout indices of the weight matrices.
+func weightIndices(m *model.Model) []int {
+	var w []int
+	for i, s := range m.Layout() {
+		if strings.HasSuffix(s.Name, ".weight") {
+			w = append(w, i)
+		}
+	}
+	return w
+}
+
+// prune zeroes the smallest weights of params in place: per layer to
+// sparsity[i], or with one global threshold.
+func (c *Config) prune(m *model.Model, params []float32, weights []int, sparsity []float64) error {
+	if len(c.Sparsity) > 1 && len(c.Sparsity) != len(weights) {
+		return fmt.Errorf("--sparsity has %d values; %s has %d weight matrices", len(c.Sparsity), m, len(weights))
+	}
+	ts := m.Tensors(params)
+	if c.Global {
+		ws := make([][]float32, len(weights))
+		for i, w := range weights {
+			ws[i] = ts[w].Data
+		}
+		masks, err := prune.Global(ws, sparsity[0])
+		if err != nil {
+			return err
+		}
+		for i, mask := range masks {
+			mask.Apply(ws[i])
+		}
+		return nil
+	}
+	for i, w := range weights {
+		mask, err := prune.Magnitude(ts[w].Data, sparsity[i])
+		if err != nil {
+			return fmt.Errorf("%s: %w", ts[w].Name, err)
+		}
+		mask.Apply(ts[w].Data)
+	}
+	return nil
+}
+
+// fineTuneStep prunes to sparsity and fine-tunes through the train
+// pipeline with the zeros frozen, in OUT/steps/step-NN. With Resume a
+// finished step is read back instead.
+func (c *Config) fineTuneStep(ctx context.Context, m *model.Model, params []float32, meta map[string]string, weights []int, sparsity []float64, t int, log io.Writer) (Step, []float32, error) {
+	t0 := time.Now()
+	dir := storage.Join(c.Out, "steps", fmt.Sprintf("step-%02d", t))
+	st := Step{Step: t, Sparsity: sparsity}
+	done := storage.Join(dir, "model.safetensors")
+	if ok, err := storage.Exists(ctx, done); err != nil {
+		return st, nil, err
+	} else if ok && c.Resume {
+		_, p, _, err := readModel(ctx, done)
+		fmt.Fprintf(log, "compress: step %d/%d already done (%s)\n", t, c.PruneSteps, done)
+		return st, p, err
+	}
+	p := append([]float32(nil), params...)
+	if err := c.prune(m, p, weights, sparsity); err != nil {
+		return st, nil, err
+	}
+	init := storage.Join(dir, "init.safetensors")
+	if err := writeModel(ctx, init, m, p, meta); err != nil {
+		return st, nil, err
+	}
+	tc := train.DefaultConfig()
+	mc := m.Config()
+	tc.Data, tc.Out, tc.Model, tc.Hidden = c.Data, dir, string(mc.Arch), mc.Hidden
+	tc.Init, tc.FreezeZeros, tc.Epochs, tc.LR, tc.Mode = init, true, c.FineTuneEpochs, c.LR, c.Mode
+	tc.Accel, tc.Runner, tc.Plain, tc.Overwrite = c.Accel, c.Runner, c.Plain, true
+	fmt.Fprintf(log, "compress: step %d/%d: sparsity %v, fine-tuning %d epochs\n", t, c.PruneSteps, roundAll(sparsity), c.FineTuneEpochs)
+	rep, err := train.Run(ctx, tc, io.Discard)
+	if err != nil {
+		return st, nil, fmt.Errorf("prune step %d: %w", t, err)
+	}
+	st.ValidationAccuracy = rep.ValidationAccuracy
+	st.Seconds = time.Since(t0).Seconds()
+	fmt.Fprintf(log, "compress: step %d/%d: validation accuracy %.2f%%, %.1f s\n", t, c.PruneSteps, 100*rep.ValidationAccuracy, st.Seconds)
+	_, p, _, err = readModel(ctx, rep.ModelFile)
+	return st, p, err
+}
+
+func roundAll(v []float64) []float64 {
+	out := make([]float64, len(v))
+	for i, x := range v {
+		out[i] = math.Round(x*1000) / 1000
+	}
+	return out
+}
+
+// quantize encodes every tensor: weight matrices with c.Quant (sparse
+// when mostly zero; Q8_0/Q4_0 fall back to int8 when a row is not a
+// multiple of 32), biases as f32.
+func (c *Config) quantize(m *model.Model, params []float32, weights []int) ([]artifact.Tensor, error) {
+	var out []artifact.Tensor
+	isWeight := map[int]bool{}
+	for _, w := range weights {
+		isWeight[w] = true
+	}
+	for i, t := range m.Tensors(params) {
+		if !isWeight[i] {
+			q, err := artifact.Quantize(t.Name, t.Shape, t.Data, nil, artifact.Encoding{Kind: artifact.F32})
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, q)
+			continue
+		}
+		mask := prune.NonZero(t.Data)
+		enc, err := c.encoding(mask.Density())
+		if err != nil {
+			return nil, err
+		}
+		q, err := artifact.Quantize(t.Name, t.Shape, t.Data, mask, enc)
+		if errors.Is(err, quant.ErrRowLength) {
+			enc.Kind = artifact.Int8 // rows of Q8_0/Q4_0 blocks must be multiples of 32
+			q, err = artifact.Quantize(t.Name, t.Shape, t.Data, mask, enc)
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, q)
+	}
+	return out, nil
+}
+
+// Dense returns the parameters that an artifact holds, in m's layout.
+func Dense(m *model.Model, a *artifact.Artifact) ([]float32, error) {
+	params := make([]float32, m.NumParams())
+	for _, s := range m.Layout() {
+		t := a.Tensor(s.Name)
+		if t == nil {
+			return nil, fmt.Errorf("artifact lacks tensor %s of %s", s.Name, m)
+		}
+		if t.Len() != s.Size() {
+			return nil, fmt.Errorf("artifact tensor %s has shape %v, %s needs %v", s.Name, t.Shape, m, s.Shape)
+		}
+		copy(params[s.Offset:], t.Dense())
+	}
+	return params, nil
+}
+
+func readModel(ctx context.Context, path string) (*model.Model, []float32, map[string]string, error) {
+	raw, err := storage.ReadFile(ctx, path)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	m, p, meta, err := model.DecodeModel(raw, path)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return m, p, userMeta(meta), nil
+}
+
+// userMeta drops the keys that model files set themselves.
+func userMeta(meta map[string]string) map[string]string {
+	out := map[string]string{}
+	for k, v := range meta {
+		if !strings.HasPrefix(k, "lightbeam.") {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+func writeModel(ctx context.Context, path string, m *model.Model, params []float32, meta map[string]string) error {
+	return storage.WriteFile(ctx, path, func(w io.Writer) error { return model.EncodeModel(w, m, params, meta) })
+}

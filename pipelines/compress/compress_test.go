@@ -1,0 +1,138 @@
+package compress
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
+
+	"github.com/lightbeam-ml/lightbeam/compress/artifact"
+	"github.com/lightbeam-ml/lightbeam/data/formats"
+	"github.com/lightbeam-ml/lightbeam/pipelines/preprocess"
+	"github.com/lightbeam-ml/lightbeam/pipelines/train"
+)
+
+func TestMain(m *testing.M) { ptest.Main(m) }
+
+// trained returns a preprocess output of three Gaussian classes in 16
+// dimensions and an MLP 16-32-3 trained on it.
+func trained(t *testing.T) (data, modelDir string) {
+	t.Helper()
+	root := t.TempDir()
+	rng := rand.New(rand.NewPCG(3, 4))
+	var b strings.Builder
+	for j := 0; j < 16; j++ {
+		fmt.Fprintf(&b, "f%d,", j)
+	}
+	b.WriteString("label\n")
+	for i := 0; i < 2400; i++ {
+		c := rng.IntN(3)
+		for j := 0; j < 16; j++ {
+			center := 0.0
+			if j%3 == c {
+				center = 1.2
+			}
+			fmt.Fprintf(&b, "%.4f,", center+rng.NormFloat64())
+		}
+		fmt.Fprintf(&b, "%d\n", c)
+	}
+	csv := filepath.Join(root, "blobs.csv")
+	if err := os.WriteFile(csv, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	data = filepath.Join(root, "prep")
+	if _, err := preprocess.Run(context.Background(), preprocess.Config{Format: "csv", Input: csv, Out: data, Shards: 2, CSV: formats.CSVOptions{Label: "label"}}); err != nil {
+		t.Fatal(err)
+	}
+	tc := train.DefaultConfig()
+	tc.Data, tc.Out, tc.Model, tc.Hidden, tc.Epochs, tc.Accel, tc.Mode, tc.Plain = data, filepath.Join(root, "train"), "mlp", []int{32}, 3, "go", "local", true
+	if _, err := train.Run(context.Background(), tc, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	return data, tc.Out
+}
+
+// Gradual pruning with fine-tuning on Beam gives the same artifact, byte
+// for byte, as the same recipe with --plain; the artifact holds the
+// sparsity asked for and keeps most of the accuracy.
+func TestGradualPruningBeamEqualsPlain(t *testing.T) {
+	data, modelDir := trained(t)
+	var arts [][]byte
+	for _, plain := range []bool{true, false} {
+		c := Config{Model: modelDir, Data: data, Out: t.TempDir(), Sparsity: []float64{0.6, 0.3}, PruneSteps: 2, FineTuneEpochs: 1, Quant: "kmeans:4", Accel: "go", Plain: plain}
+		rep, err := Run(context.Background(), c, io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rep.Steps) != 2 || rep.Ratio < 1.5 || rep.BytesAfter >= rep.BytesBefore {
+			t.Errorf("plain=%v: steps %d, ratio %.1f (%d → %d bytes)", plain, len(rep.Steps), rep.Ratio, rep.BytesBefore, rep.BytesAfter)
+		}
+		if rep.AccuracyBefore < 0.8 || rep.AccuracyAfter < rep.AccuracyBefore-0.05 {
+			t.Errorf("plain=%v: accuracy %.4f → %.4f", plain, rep.AccuracyBefore, rep.AccuracyAfter)
+		}
+		fc1 := rep.Layers[0]
+		if fc1.Name != "fc1.weight" || fc1.Sparsity < 0.59 || fc1.Sparsity > 0.61 {
+			t.Errorf("plain=%v: fc1 %+v, want sparsity 0.6", plain, fc1)
+		}
+		b, err := os.ReadFile(rep.Artifact)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(b) != rep.BytesAfter {
+			t.Errorf("report says %d bytes, the file has %d", rep.BytesAfter, len(b))
+		}
+		arts = append(arts, b)
+		// Resume keeps the finished steps: the same artifact again.
+		c.Resume = true
+		if _, err := Run(context.Background(), c, io.Discard); err != nil {
+			t.Fatal(err)
+		}
+		again, _ := os.ReadFile(rep.Artifact)
+		if !bytes.Equal(again, b) {
+			t.Errorf("plain=%v: a resumed run wrote a different artifact", plain)
+		}
+	}
+	if !bytes.Equal(arts[0], arts[1]) {
+		t.Error("Beam and plain gradual pruning wrote different artifacts")
+	}
+	bad := append([]byte(nil), arts[0]...)
+	bad[len(bad)/2] ^= 0xff
+	if _, err := artifact.Decode(bad, "x.lbc"); err == nil || !strings.Contains(err.Error(), "x.lbc") {
+		t.Errorf("corrupt artifact: %v", err)
+	}
+}
+
+// int8 without pruning loses almost nothing; a bad recipe is refused. (The
+// model is tiny, so the artifact's metadata, preprocessing statistics
+// included, weighs as much as its weights: the ratios here are small.)
+func TestQuantOnlyAndErrors(t *testing.T) {
+	data, modelDir := trained(t)
+	rep, err := Run(context.Background(), Config{Model: modelDir, Data: data, Out: t.TempDir(), Quant: "int8", Accel: "go", Plain: true}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Ratio < 1.3 || rep.AccuracyAfter < rep.AccuracyBefore-0.01 {
+		t.Errorf("int8: ratio %.2f, accuracy %.4f → %.4f", rep.Ratio, rep.AccuracyBefore, rep.AccuracyAfter)
+	}
+	for _, tc := range []struct {
+		c    Config
+		want string
+	}{
+		{Config{Model: modelDir, Out: "o", Quant: "kmeans:9"}, "want kmeans:B with B from 2 to 8"},
+		{Config{Model: modelDir, Out: "o", Quant: "int4"}, "--quant=int4"},
+		{Config{Model: modelDir, Out: "o", Sparsity: []float64{1}}, "must be in [0, 1)"},
+		{Config{Model: modelDir, Out: "o", Sparsity: []float64{0.5}, PruneSteps: 2}, "--data is required"},
+		{Config{Model: modelDir, Out: "o", Sparsity: []float64{0.5, 0.5}, Global: true}, "--global takes one"},
+	} {
+		if err := tc.c.Prepare(); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%+v: got %v, want %q", tc.c, err, tc.want)
+		}
+	}
+}
