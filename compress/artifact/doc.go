@@ -1,7 +1,7 @@
 // Package artifact reads and writes lightbeam's compressed-model file: one
 // versioned, checksummed file holding a model's pruned and quantized
 // tensors and its metadata (architecture, preprocessing statistics). It is
-// plain Go with no Beam imports; FORMAT.md specifies the bytes.
+// plain Go with no Beam imports; docs/FORMATS.md specifies the bytes.
 //
 // Data flows one way on write and back on read:
 //
