@@ -7,6 +7,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/lightbeam-ml/lightbeam/pipelines/compress"
 	"github.com/lightbeam-ml/lightbeam/pipelines/preprocess"
 	"github.com/lightbeam-ml/lightbeam/pipelines/train"
 	"github.com/lightbeam-ml/lightbeam/storage"
@@ -15,7 +16,7 @@ import (
 func init() {
 	register(command{
 		name:    "demo",
-		summary: "preprocess and train on the bundled MNIST, then print a summary table",
+		summary: "preprocess, train and compress on the bundled MNIST, then print a summary table",
 		flags: func(fs *flag.FlagSet) func(context.Context) error {
 			var out, mode, modelName, hidden, accelName string
 			var epochs, shards int
@@ -26,6 +27,8 @@ func init() {
 			fs.IntVar(&epochs, "epochs", 30, "epochs")
 			fs.IntVar(&shards, "shards", 4, "shards per split")
 			fs.StringVar(&accelName, "accel", "auto", "math backend: auto, go, blas or cuda")
+			var noCompress bool
+			fs.BoolVar(&noCompress, "no-compress", false, "stop after training")
 			return func(ctx context.Context) error {
 				start := time.Now()
 				mnist, err := bundledMNIST()
@@ -59,6 +62,19 @@ func init() {
 				row("validation accuracy", "%.2f%%", 100*rep.ValidationAccuracy)
 				row("test accuracy", "%.2f%% (error %.2f%%), loss %.4f", 100*rep.TestAccuracy, 100*(1-rep.TestAccuracy), rep.TestLoss)
 				row("model file", "%s", rep.ModelFile)
+				if !noCompress && modelName == "mlp" {
+					// The recipe of docs/recipes/lenet-300-100-16kb.json.
+					cc := compress.Config{Model: trainDir, Data: prepDir, Out: storage.Join(out, "compress"), Sparsity: []float64{0.95, 0.93, 0.75},
+						PruneSteps: 5, FineTuneEpochs: 2, Quant: "kmeans:4", Accel: accelName, Runner: beamRunner(), Overwrite: true}
+					fmt.Printf("\ndemo: compressing (gradual pruning to %v in %d steps, k-means 4 bits)\n", cc.Sparsity, cc.PruneSteps)
+					crep, err := compress.Run(ctx, cc, os.Stdout)
+					if err != nil {
+						return err
+					}
+					row("compress", "%d → %d bytes (%.1fx smaller), test accuracy %.2f%% → %.2f%%, %.1f s",
+						crep.BytesBefore, crep.BytesAfter, crep.Ratio, 100*crep.AccuracyBefore, 100*crep.AccuracyAfter, crep.Seconds)
+					row("artifact", "%s", crep.Artifact)
+				}
 				row("total", "%.1f s", time.Since(start).Seconds())
 				return nil
 			}
