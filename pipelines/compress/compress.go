@@ -68,7 +68,7 @@ type Config struct {
 // ArtifactName is the artifact's file name in Out.
 const ArtifactName = "model.lbc"
 
-// Encoding returns the artifact encoding of Quant, sparse when the weights
+// encoding returns the artifact encoding of Quant, sparse when the weights
 // are sparse enough for positions to pay.
 func (c *Config) encoding(density float64) (artifact.Encoding, error) {
 	q := c.Quant
