@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/lightbeam-ml/lightbeam/compress/artifact"
+	"github.com/lightbeam-ml/lightbeam/compress/prune"
 	"github.com/lightbeam-ml/lightbeam/model"
 	"github.com/lightbeam-ml/lightbeam/pipelines/compress"
 	"github.com/lightbeam-ml/lightbeam/storage"
@@ -149,16 +150,7 @@ func inspect(ctx context.Context, path string) (string, error) {
 	fmt.Fprintf(&b, "%s: safetensors (%s), %d bytes\n", path, meta[model.MetaFormat], len(raw))
 	fmt.Fprintf(&b, "%-24s %-12s %10s %9s %10s\n", "tensor", "shape", "values", "sparsity", "bytes")
 	for _, t := range ts {
-		z := 0
-		for _, v := range t.Data {
-			if v == 0 {
-				z++
-			}
-		}
-		sp := 0.0
-		if len(t.Data) > 0 {
-			sp = float64(z) / float64(len(t.Data))
-		}
+		sp := prune.NonZero(t.Data).Sparsity()
 		fmt.Fprintf(&b, "%-24s %-12s %10d %8.1f%% %10d\n", t.Name, fmt.Sprint(t.Shape), len(t.Data), 100*sp, 4*len(t.Data))
 	}
 	return b.String(), nil

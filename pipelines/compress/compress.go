@@ -148,8 +148,8 @@ type Report struct {
 	AccuracyAfter   float64  `json:"accuracy_after"`
 	LossBefore      float64  `json:"loss_before"`
 	LossAfter       float64  `json:"loss_after"`
-	LatencyBeforeMS float64  `json:"latency_before_ms"` // dense inference on 10,000 rows
-	LatencyAfterMS  float64  `json:"latency_after_ms"`
+	LatencyBeforeMS *float64 `json:"latency_before_ms"` // inference on 10,000 rows; null: not measured yet
+	LatencyAfterMS  *float64 `json:"latency_after_ms"`
 	Seconds         float64  `json:"seconds"`
 	Recipe          Config   `json:"recipe"`
 	Steps           []Step   `json:"steps,omitempty"`
@@ -181,10 +181,11 @@ func Run(ctx context.Context, c Config, log io.Writer) (*Report, error) {
 	} else if done && !c.Overwrite && !c.Resume {
 		return nil, fmt.Errorf("%s holds a finished compression (pass --overwrite to replace it)", c.Out)
 	}
-	m, params, meta, err := readModel(ctx, modelPath)
+	m, params, fileMeta, err := train.ReadModel(ctx, modelPath)
 	if err != nil {
 		return nil, err
 	}
+	meta := userMeta(fileMeta)
 	rep := &Report{Model: modelPath, Artifact: artPath, BytesBefore: 4 * m.NumParams(), Recipe: c}
 	if c.Data != "" {
 		ev, err := c.evaluate(ctx, modelPath)
@@ -217,7 +218,7 @@ func Run(ctx context.Context, c Config, log io.Writer) (*Report, error) {
 		}
 	}
 
-	ts, err := c.quantize(m, params, weights)
+	ts, err := c.quantize(m, params)
 	if err != nil {
 		return nil, err
 	}
@@ -225,9 +226,7 @@ func Run(ctx context.Context, c Config, log io.Writer) (*Report, error) {
 	for k, v := range meta {
 		artMeta[k] = v
 	}
-	mc := m.Config()
-	artMeta[model.MetaArch] = string(mc.Arch)
-	artMeta[model.MetaSizes] = strings.Trim(strings.Join(strings.Fields(fmt.Sprint(m.Sizes())), ","), "[]")
+	artMeta[model.MetaArch], artMeta[model.MetaSizes] = fileMeta[model.MetaArch], fileMeta[model.MetaSizes]
 	recipe, _ := json.Marshal(c)
 	artMeta["compress.recipe"] = string(recipe)
 	var buf bytes.Buffer
@@ -266,29 +265,19 @@ func Run(ctx context.Context, c Config, log io.Writer) (*Report, error) {
 	rep.BitsPerWeight = 8 * float64(rep.BytesAfter) / float64(m.NumParams())
 	var zeros, total int
 	for i, t := range art.Tensors {
-		d := t.Dense()
-		z := 0
-		for _, v := range d {
-			if v == 0 {
-				z++
-			}
+		kept := prune.NonZero(t.Dense())
+		rep.Layers = append(rep.Layers, Layer{Name: t.Name, Shape: t.Shape, Encoding: t.Enc.String(), Sparsity: kept.Sparsity(),
+			Bytes: art.Sizes[i].Total(), BitsPerWeight: art.BitsPerWeight(i)})
+		if isWeight(t.Name) {
+			zeros, total = zeros+len(kept)-kept.Count(), total+len(kept)
 		}
-		l := Layer{Name: t.Name, Shape: t.Shape, Encoding: t.Enc.String(), Bytes: art.Sizes[i].Total(), BitsPerWeight: art.BitsPerWeight(i)}
-		if len(d) > 0 {
-			l.Sparsity = float64(z) / float64(len(d))
-		}
-		if strings.HasSuffix(t.Name, ".weight") {
-			zeros, total = zeros+z, total+len(d)
-		}
-		rep.Layers = append(rep.Layers, l)
 	}
 	if total > 0 {
 		rep.Sparsity = float64(zeros) / float64(total)
 	}
-	rep.LatencyBeforeMS, rep.LatencyAfterMS = math.NaN(), math.NaN()
 	rep.Notes = append(rep.Notes, "latency is not measured yet: the sparse and int8 kernels are not built (latency_* are null)")
 	rep.Seconds = time.Since(t0).Seconds()
-	b, err := json.MarshalIndent(reportJSON(rep), "", "  ")
+	b, err := json.MarshalIndent(rep, "", "  ")
 	if err != nil {
 		return nil, err
 	}
@@ -296,18 +285,6 @@ func Run(ctx context.Context, c Config, log io.Writer) (*Report, error) {
 		return nil, err
 	}
 	return rep, nil
-}
-
-// reportJSON turns NaN latencies into nulls (JSON has no NaN).
-func reportJSON(r *Report) any {
-	b, _ := json.Marshal(struct {
-		*Report
-		LatencyBeforeMS *float64 `json:"latency_before_ms"`
-		LatencyAfterMS  *float64 `json:"latency_after_ms"`
-	}{Report: r})
-	var out map[string]any
-	_ = json.Unmarshal(b, &out)
-	return out
 }
 
 func (c *Config) evaluate(ctx context.Context, modelPath string) (*train.EvalResult, error) {
@@ -326,11 +303,14 @@ func (c *Config) layerSparsity(n int) []float64 {
 	return out
 }
 
+// isWeight tells weight matrices ("fc1.weight") from biases.
+func isWeight(name string) bool { return strings.HasSuffix(name, ".weight") }
+
 // weightIndices returns the layout indices of the weight matrices.
 func weightIndices(m *model.Model) []int {
 	var w []int
 	for i, s := range m.Layout() {
-		if strings.HasSuffix(s.Name, ".weight") {
+		if isWeight(s.Name) {
 			w = append(w, i)
 		}
 	}
@@ -379,7 +359,7 @@ func (c *Config) fineTuneStep(ctx context.Context, m *model.Model, params []floa
 	if ok, err := storage.Exists(ctx, done); err != nil {
 		return st, nil, err
 	} else if ok && c.Resume {
-		_, p, _, err := readModel(ctx, done)
+		_, p, _, err := train.ReadModel(ctx, done)
 		fmt.Fprintf(log, "compress: step %d/%d already done (%s)\n", t, c.PruneSteps, done)
 		return st, p, err
 	}
@@ -404,7 +384,7 @@ func (c *Config) fineTuneStep(ctx context.Context, m *model.Model, params []floa
 	st.ValidationAccuracy = rep.ValidationAccuracy
 	st.Seconds = time.Since(t0).Seconds()
 	fmt.Fprintf(log, "compress: step %d/%d: validation accuracy %.2f%%, %.1f s\n", t, c.PruneSteps, 100*rep.ValidationAccuracy, st.Seconds)
-	_, p, _, err = readModel(ctx, rep.ModelFile)
+	_, p, _, err = train.ReadModel(ctx, rep.ModelFile)
 	return st, p, err
 }
 
@@ -419,14 +399,10 @@ func roundAll(v []float64) []float64 {
 // quantize encodes every tensor: weight matrices with c.Quant (sparse
 // when mostly zero; Q8_0/Q4_0 fall back to int8 when a row is not a
 // multiple of 32), biases as f32.
-func (c *Config) quantize(m *model.Model, params []float32, weights []int) ([]artifact.Tensor, error) {
+func (c *Config) quantize(m *model.Model, params []float32) ([]artifact.Tensor, error) {
 	var out []artifact.Tensor
-	isWeight := map[int]bool{}
-	for _, w := range weights {
-		isWeight[w] = true
-	}
-	for i, t := range m.Tensors(params) {
-		if !isWeight[i] {
+	for _, t := range m.Tensors(params) {
+		if !isWeight(t.Name) {
 			q, err := artifact.Quantize(t.Name, t.Shape, t.Data, nil, artifact.Encoding{Kind: artifact.F32})
 			if err != nil {
 				return nil, err
@@ -466,18 +442,6 @@ func Dense(m *model.Model, a *artifact.Artifact) ([]float32, error) {
 		copy(params[s.Offset:], t.Dense())
 	}
 	return params, nil
-}
-
-func readModel(ctx context.Context, path string) (*model.Model, []float32, map[string]string, error) {
-	raw, err := storage.ReadFile(ctx, path)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	m, p, meta, err := model.DecodeModel(raw, path)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	return m, p, userMeta(meta), nil
 }
 
 // userMeta drops the keys that model files set themselves.

@@ -52,11 +52,7 @@ func EvaluateSplit(ctx context.Context, c EvalConfig) (*EvalResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	raw, err := storage.ReadFile(ctx, modelPath)
-	if err != nil {
-		return nil, err
-	}
-	m, params, _, err := model.DecodeModel(raw, modelPath)
+	m, params, _, err := ReadModel(ctx, modelPath)
 	if err != nil {
 		return nil, err
 	}
@@ -137,14 +133,20 @@ func (r *EvalResult) Text() string {
 	return b.String()
 }
 
+// ReadModel reads the model file at path (local, gs://): the model, its
+// parameters and its metadata.
+func ReadModel(ctx context.Context, path string) (*model.Model, []float32, map[string]string, error) {
+	raw, err := storage.ReadFile(ctx, path)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return model.DecodeModel(raw, path)
+}
+
 type loadModelFn struct{ Path string }
 
 func (fn *loadModelFn) ProcessElement(ctx context.Context, _ []byte) (State, error) {
-	raw, err := storage.ReadFile(ctx, fn.Path)
-	if err != nil {
-		return State{}, err
-	}
-	_, params, _, err := model.DecodeModel(raw, fn.Path)
+	_, params, _, err := ReadModel(ctx, fn.Path)
 	return State{Params: params}, err
 }
 

@@ -323,11 +323,7 @@ func initialParams(ctx context.Context, c *Config, m *model.Model) ([]float32, e
 	if c.Init == "" {
 		return m.Init(c.Seed), nil
 	}
-	raw, err := storage.ReadFile(ctx, c.Init)
-	if err != nil {
-		return nil, err
-	}
-	im, params, _, err := model.DecodeModel(raw, c.Init)
+	im, params, _, err := ReadModel(ctx, c.Init)
 	if err != nil {
 		return nil, err
 	}
