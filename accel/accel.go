@@ -1,15 +1,28 @@
 // Package accel runs lightbeam's dense math on the fastest backend present:
 // an NVIDIA GPU through CUDA, a CPU BLAS loaded at run time, or pure Go.
 //
-// All matrices are row-major float32. Buffers are owned by the backend so
-// that on a GPU a whole batch step (weights, activations, gradients) stays
-// on the device: data crosses once per batch, not once per kernel.
+// All matrices are row-major float32, but for the compressed weight
+// matrices that inference multiplies by without densifying (Matrix: CSR,
+// or int8 with per-row scales). Buffers are owned by the backend so that on
+// a GPU a whole batch step (weights, activations, gradients) stays on the
+// device: data crosses once per batch, not once per kernel.
 package accel
 
 // Buf is a backend-owned array of float32. A Buf from one backend must
 // never be passed to another.
 type Buf interface {
 	Len() int
+}
+
+// Matrix is a backend-owned weight matrix in a compressed form: sparse
+// (UploadCSR) or int8 with one scale per row (UploadInt8). Like a Buf, it
+// must never be passed to another backend.
+type Matrix interface {
+	// Rows and Cols give its shape: n×k for a layer's weight W [out,in].
+	Rows() int
+	Cols() int
+	// Bytes is the memory it holds on the backend.
+	Bytes() int
 }
 
 // Backend is the narrow set of kernels lightbeam's models need.
@@ -67,6 +80,28 @@ type Backend interface {
 	// FakeQuant rounds each x[i] to scale·clamp(round(x[i]/scale), qmin, qmax)
 	// in place: uniform quantization, dequantized.
 	FakeQuant(n int, x Buf, scale float32, qmin, qmax int)
+
+	// UploadCSR returns the rows×cols sparse matrix whose row r holds
+	// values[rowPtr[r]:rowPtr[r+1]] at columns colIdx[rowPtr[r]:rowPtr[r+1]]
+	// (compressed sparse row form). Malformed CSR panics: rowPtr not rows+1
+	// non-decreasing offsets from 0 to len(values), or a column outside
+	// [0, cols).
+	UploadCSR(rows, cols int, rowPtr, colIdx []int32, values []float32) Matrix
+	// UploadInt8 returns the rows×cols matrix diag(scales)·Q for the
+	// row-major int8 codes q, one scale per row (per output channel).
+	UploadInt8(rows, cols int, q []int8, scales []float32) Matrix
+	// GemmCSR computes, for X (m×k, row stride ldx) and A (n×k) from
+	// UploadCSR,
+	//
+	//	C = X·Aᵀ + beta·C
+	//
+	// with C m×n (row stride ldc): a layer's Z = X·Wᵀ without densifying W.
+	// C is not read when beta is 0.
+	GemmCSR(m int, x Buf, ldx int, a Matrix, beta float32, c Buf, ldc int)
+	// GemmInt8 is GemmCSR for A = diag(scales)·Q from UploadInt8.
+	GemmInt8(m int, x Buf, ldx int, a Matrix, beta float32, c Buf, ldc int)
+	// FreeMatrix releases a.
+	FreeMatrix(a Matrix)
 
 	// Sync waits for queued work and reports the first asynchronous error.
 	Sync() error

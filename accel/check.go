@@ -121,3 +121,56 @@ func labelIndex(label float32, n int) int {
 }
 
 func nan() float64 { return math.NaN() }
+
+// checkCSR checks that rowPtr, colIdx and values form a rows×cols CSR
+// matrix; it reads every entry, once per upload.
+func checkCSR(rows, cols int, rowPtr, colIdx []int32, values []float32) {
+	if rows < 0 || cols < 0 {
+		shapePanic("UploadCSR", "negative size %d×%d", rows, cols)
+	}
+	checkInt32("UploadCSR", rows, cols, len(values))
+	if len(rowPtr) != rows+1 {
+		shapePanic("UploadCSR", "%d row pointers for %d rows, want %d", len(rowPtr), rows, rows+1)
+	}
+	if len(colIdx) != len(values) {
+		shapePanic("UploadCSR", "%d column indices for %d values", len(colIdx), len(values))
+	}
+	if rowPtr[0] != 0 || int(rowPtr[rows]) != len(values) {
+		shapePanic("UploadCSR", "row pointers run from %d to %d, want 0 to %d", rowPtr[0], rowPtr[rows], len(values))
+	}
+	for r := range rows {
+		if rowPtr[r+1] < rowPtr[r] {
+			shapePanic("UploadCSR", "row pointer %d (%d) < row pointer %d (%d)", r+1, rowPtr[r+1], r, rowPtr[r])
+		}
+	}
+	for p, c := range colIdx {
+		if c < 0 || int(c) >= cols {
+			shapePanic("UploadCSR", "entry %d has column %d, outside [0, %d)", p, c, cols)
+		}
+	}
+}
+
+func checkInt8(rows, cols int, q []int8, scales []float32) {
+	if rows < 0 || cols < 0 {
+		shapePanic("UploadInt8", "negative size %d×%d", rows, cols)
+	}
+	checkInt32("UploadInt8", rows, cols, rows*cols)
+	if len(q) != rows*cols {
+		shapePanic("UploadInt8", "%d codes for a %d×%d matrix", len(q), rows, cols)
+	}
+	if len(scales) != rows {
+		shapePanic("UploadInt8", "%d scales for %d rows", len(scales), rows)
+	}
+}
+
+// checkGemmT checks the operands of C = X·Aᵀ + beta·C for X m×k (stride
+// ldx), A n×k and C m×n (stride ldc).
+func checkGemmT(op string, m int, x Buf, ldx int, a Matrix, c Buf, ldc int) {
+	if m < 0 {
+		shapePanic(op, "negative size m=%d", m)
+	}
+	n, k := a.Rows(), a.Cols()
+	checkMatrix(op, "X", m, k, ldx, x)
+	checkMatrix(op, "C", m, n, ldc, c)
+	checkInt32(op, m, ldx, ldc, need(m, k, ldx), need(m, n, ldc))
+}

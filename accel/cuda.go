@@ -556,3 +556,131 @@ func (b *cudaBackend) Close() error {
 	close(b.calls)
 	return err
 }
+
+// cudaMatrix is a compressed weight matrix in device memory.
+type cudaMatrix struct {
+	owner      *cudaBackend
+	rows, cols int
+	csr        bool
+	parts      []*cudaBuf // CSR: rowPtr, colIdx, values; int8: q, scales
+	bytes      int
+}
+
+func (a *cudaMatrix) Rows() int  { return a.rows }
+func (a *cudaMatrix) Cols() int  { return a.cols }
+func (a *cudaMatrix) Bytes() int { return a.bytes }
+
+// bytesOf views s as its bytes, for copies to the device.
+func bytesOf[T int8 | int32 | float32](s []T) []byte {
+	var zero T
+	return unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(s))), len(s)*int(unsafe.Sizeof(zero)))
+}
+
+// uploadParts copies each host array into its own device allocation and
+// appends them to a.parts. It panics if the device is out of memory,
+// as Alloc does, freeing what it allocated.
+func (b *cudaBackend) uploadParts(a *cudaMatrix, op string, parts ...[]byte) {
+	var err error
+	b.do(func() {
+		for _, p := range parts {
+			d := &cudaBuf{owner: b, n: (len(p) + 3) / 4, root: true}
+			a.parts = append(a.parts, d)
+			a.bytes += len(p)
+			if len(p) == 0 {
+				continue
+			}
+			if res := b.l.cuMemAlloc(&d.ptr, uintptr(len(p))); res != 0 {
+				err = fmt.Errorf("accel: cuda: %s: cuMemAlloc %d bytes: %s", op, len(p), b.l.errName(res))
+				break
+			}
+			b.live[d] = true
+			b.check("cuMemcpyHtoD", b.l.cuMemcpyHtoD(d.ptr, unsafe.Pointer(&p[0]), uintptr(len(p))))
+		}
+		if err != nil {
+			b.freeParts(a)
+		}
+	})
+	if err != nil {
+		panic(err)
+	}
+}
+
+// freeParts frees a's device memory, leaving null pointers behind; it runs
+// on the CUDA thread.
+func (b *cudaBackend) freeParts(a *cudaMatrix) {
+	for _, d := range a.parts {
+		if b.live[d] {
+			delete(b.live, d)
+			b.check("cuMemFree", b.l.cuMemFree(d.ptr))
+		}
+		d.ptr, d.n = 0, 0
+	}
+	a.bytes = 0
+}
+
+func (b *cudaBackend) UploadCSR(rows, cols int, rowPtr, colIdx []int32, values []float32) Matrix {
+	checkCSR(rows, cols, rowPtr, colIdx, values)
+	a := &cudaMatrix{owner: b, rows: rows, cols: cols, csr: true}
+	b.uploadParts(a, "UploadCSR", bytesOf(rowPtr), bytesOf(colIdx), bytesOf(values))
+	return a
+}
+
+func (b *cudaBackend) UploadInt8(rows, cols int, q []int8, scales []float32) Matrix {
+	checkInt8(rows, cols, q, scales)
+	a := &cudaMatrix{owner: b, rows: rows, cols: cols}
+	b.uploadParts(a, "UploadInt8", bytesOf(q), bytesOf(scales))
+	return a
+}
+
+// FreeMatrix frees a's device memory; using a afterwards is an error that
+// Sync reports, as for a freed Buf.
+func (b *cudaBackend) FreeMatrix(a Matrix) {
+	d, ok := a.(*cudaMatrix)
+	if !ok || d.owner != b {
+		panic(fmt.Errorf("%w: FreeMatrix: %T is not a matrix of this cuda backend", ErrForeignBuf, a))
+	}
+	b.do(func() { b.freeParts(d) })
+}
+
+// matrix returns a as this backend's CSR matrix (csr) or int8 matrix.
+func (b *cudaBackend) matrix(op string, a Matrix, csr bool) *cudaMatrix {
+	d, ok := a.(*cudaMatrix)
+	if !ok || d.owner != b || d.csr != csr {
+		kind := "an int8"
+		if csr {
+			kind = "a CSR"
+		}
+		panic(fmt.Errorf("%w: %s: %T is not %s matrix of this cuda backend", ErrForeignBuf, op, a, kind))
+	}
+	return d
+}
+
+func (b *cudaBackend) GemmCSR(m int, x Buf, ldx int, a Matrix, beta float32, c Buf, ldc int) {
+	checkGemmT("GemmCSR", m, x, ldx, a, c, ldc)
+	d := b.matrix("GemmCSR", a, true)
+	px, pc := b.buf(x).ptr, b.buf(c).ptr
+	n := d.rows
+	checkInt32("GemmCSR", m*n)
+	if m == 0 || n == 0 {
+		return
+	}
+	b.do(func() {
+		b.launch("lb_csr_xat", m*n, true, int32(m), int32(n), px, int32(ldx),
+			d.parts[0].ptr, d.parts[1].ptr, d.parts[2].ptr, beta, pc, int32(ldc))
+	})
+}
+
+func (b *cudaBackend) GemmInt8(m int, x Buf, ldx int, a Matrix, beta float32, c Buf, ldc int) {
+	checkGemmT("GemmInt8", m, x, ldx, a, c, ldc)
+	d := b.matrix("GemmInt8", a, false)
+	px, pc := b.buf(x).ptr, b.buf(c).ptr
+	n, k := d.rows, d.cols
+	checkInt32("GemmInt8", m*n, n*k)
+	if m == 0 || n == 0 {
+		return
+	}
+	b.do(func() {
+		b.launch("lb_int8_xat", m*n, true, int32(m), int32(n), int32(k), px, int32(ldx),
+			d.parts[0].ptr, d.parts[1].ptr, beta, pc, int32(ldc))
+	})
+}

@@ -4,6 +4,7 @@ package accel
 var cudaKernelNames = []string{
 	"lb_add_bias", "lb_colsum", "lb_relu", "lb_relu_grad", "lb_softmax_xent",
 	"lb_argmax", "lb_apply_mask", "lb_threshold", "lb_fakequant",
+	"lb_csr_xat", "lb_int8_xat",
 }
 
 // cudaKernelSource holds the elementwise and row kernels, compiled once per
@@ -11,7 +12,9 @@ var cudaKernelNames = []string{
 // covers any n; row kernels run one thread per row (or column), which is
 // plenty for the narrow rows (≤ a few thousand classes) they see. Every
 // launch uses cudaBlock threads per block (the threshold reduction relies on
-// it being a power of two).
+// it being a power of two). The compressed-weight products (lb_csr_xat,
+// lb_int8_xat) run one thread per output C[i,j], j fastest, so a warp shares
+// one row of X (cached) and reads neighbouring rows of A.
 const cudaKernelSource = `
 #define LB_BLOCK 256
 
@@ -103,6 +106,38 @@ extern "C" __global__ void lb_fakequant(int n, float* x, float scale, float qmin
 	for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (long long)blockDim.x * gridDim.x) {
 		float q = roundf(x[i] / scale);
 		x[i] = fminf(fmaxf(q, qmin), qmax) * scale;
+	}
+}
+
+// C = X·Aᵀ + beta·C for A (n×k) in CSR form: one thread per C[i,j] sums
+// A's row j against X's row i. C is not read when beta is 0.
+extern "C" __global__ void lb_csr_xat(int m, int n, const float* x, int ldx, const int* rowPtr, const int* colIdx,
+		const float* vals, float beta, float* c, int ldc) {
+	long long total = (long long)m * n;
+	for (long long t = (long long)blockIdx.x * blockDim.x + threadIdx.x; t < total; t += (long long)blockDim.x * gridDim.x) {
+		int i = (int)(t / n), j = (int)(t % n);
+		const float* xi = x + (long long)i * ldx;
+		float s = 0.0f;
+		for (int p = rowPtr[j]; p < rowPtr[j + 1]; p++) s += vals[p] * xi[colIdx[p]];
+		float* cij = c + (long long)i * ldc + j;
+		*cij = beta == 0.0f ? s : s + beta * *cij;
+	}
+}
+
+// C = X·(diag(scale)·Q)ᵀ + beta·C for int8 Q (n×k): one thread per C[i,j]
+// dequantizes A's row j as it goes. C is not read when beta is 0.
+extern "C" __global__ void lb_int8_xat(int m, int n, int k, const float* x, int ldx, const signed char* q,
+		const float* scale, float beta, float* c, int ldc) {
+	long long total = (long long)m * n;
+	for (long long t = (long long)blockIdx.x * blockDim.x + threadIdx.x; t < total; t += (long long)blockDim.x * gridDim.x) {
+		int i = (int)(t / n), j = (int)(t % n);
+		const float* xi = x + (long long)i * ldx;
+		const signed char* qj = q + (long long)j * k;
+		float s = 0.0f;
+		for (int l = 0; l < k; l++) s += xi[l] * (float)qj[l];
+		s *= scale[j];
+		float* cij = c + (long long)i * ldc + j;
+		*cij = beta == 0.0f ? s : s + beta * *cij;
 	}
 }
 `

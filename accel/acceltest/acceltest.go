@@ -1,7 +1,9 @@
 // Package acceltest is the conformance suite every accel backend runs:
 // each kernel on random shapes (1×1, odd sizes, a few hundred), both
 // transposes, strides wider than rows and views made with Slice, checked
-// against a float64 reference with tolerances.
+// against a float64 reference with tolerances. The compressed-weight
+// products (GemmCSR, GemmInt8) are checked the same way on empty rows, an
+// all-zero matrix, a single non-zero and LeNet's first layer.
 //
 //	func TestConformance(t *testing.T) { acceltest.Run(t, accel.NewGo()) }
 package acceltest
@@ -37,7 +39,10 @@ func Run(t *testing.T, b accel.Backend) {
 		{"Argmax", testArgmax},
 		{"Prune", testPrune},
 		{"FakeQuant", testFakeQuant},
+		{"GemmCSR", testGemmCSR},
+		{"GemmInt8", testGemmInt8},
 		{"ShapePanics", testShapePanics},
+		{"MatrixPanics", testMatrixPanics},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
