@@ -1,0 +1,288 @@
+package quant
+
+import (
+	"fmt"
+	"math"
+)
+
+// SuperBlockSize is the number of values in one k-quant super-block
+// (llama.cpp's QK_K): 8 sub-blocks of 32.
+const SuperBlockSize = 256
+
+// Q4_KBlockBytes is the encoded size of one Q4_K super-block, laid out as
+// llama.cpp's block_q4_K: fp16 d, fp16 dmin (both little-endian), 12 bytes
+// of packed 6-bit sub-block scales and mins, then 128 bytes of 4-bit codes.
+// That is 4.5 bits per weight, as Q4_0.
+const Q4_KBlockBytes = 2 + 2 + 12 + SuperBlockSize/2
+
+const (
+	q4kSub    = SuperBlockSize / BlockSize // sub-blocks per super-block
+	q4kScales = 4                          // offset of the packed scales and mins
+	q4kQs     = 16                         // offset of the 4-bit codes
+)
+
+// Q4_K quantizes w, whose rows have rowLen values, to GGUF Q4_K
+// super-blocks as llama.cpp's quantize_row_q4_K_ref does (the path
+// llama-quantize takes without an importance matrix). Sub-block j of a
+// super-block decodes as
+//
+//	x̂ = d·sc_j·q − dmin·m_j,   q ∈ 0..15,  sc_j, m_j ∈ 0..63,  d, dmin fp16
+//
+// Each sub-block first gets its own float32 scale s_j and offset −μ_j ≤ 0
+// by a weighted least-squares search over 21 grids (see fitQ4KSubBlock);
+// then, rounding to nearest with ties to even,
+//
+//	sc_j = round(63·s_j / max s),   d    = fp16(max s / 63)
+//	m_j  = round(63·μ_j / max μ),   dmin = fp16(max μ / 63)
+//	q    = clamp(round((x + dmin·m_j) / (d·sc_j)), 0, 15)
+//
+// All arithmetic is float32 with no fused multiply-adds, so the bytes
+// equal those of llama.cpp's reference C compiled without FMA
+// contraction. Builds that contract a·b+c into an FMA (GCC with -mfma or
+// -march=native on x86-64, or on arm64) round some fits differently and
+// can differ in a few codes of a super-block.
+//
+// It returns an error wrapping ErrRowLength if rowLen is not a multiple
+// of 256, one naming the weight if w holds NaN or ±Inf, and one wrapping
+// ErrScaleOverflow if d or dmin overflows fp16 (a sub-block range above
+// about 6e7, or a negative value below about −4e6). It panics if rowLen
+// does not divide len(w).
+func Q4_K(w []float32, rowLen int) ([]byte, error) {
+	if rowLen <= 0 || len(w)%rowLen != 0 {
+		panic(fmt.Sprintf("quant.Q4_K: %d values are not whole rows of %d", len(w), rowLen))
+	}
+	if rowLen%SuperBlockSize != 0 {
+		return nil, fmt.Errorf("%w: Q4_K needs rows of a multiple of %d, not %d", ErrRowLength, SuperBlockSize, rowLen)
+	}
+	if err := checkFinite(w); err != nil {
+		return nil, err
+	}
+	out := make([]byte, len(w)/SuperBlockSize*Q4_KBlockBytes)
+	for b := range len(w) / SuperBlockSize {
+		if err := quantizeQ4KBlock(out[b*Q4_KBlockBytes:(b+1)*Q4_KBlockBytes], w[b*SuperBlockSize:(b+1)*SuperBlockSize]); err != nil {
+			return nil, fmt.Errorf("%w: Q4_K super-block %d %s", ErrScaleOverflow, b, err)
+		}
+	}
+	return out, nil
+}
+
+// quantizeQ4KBlock writes one super-block of x to o. Its error only says
+// which fp16 overflowed; the caller wraps it.
+func quantizeQ4KBlock(o []byte, x []float32) error {
+	var (
+		codes          [SuperBlockSize]uint8
+		aux            [BlockSize]uint8
+		weights        [BlockSize]float32
+		scales, mins   [q4kSub]float32
+		maxScale, maxM float32
+	)
+	for j := range q4kSub {
+		sub := x[j*BlockSize : (j+1)*BlockSize]
+		var sumX2 float32
+		for _, v := range sub {
+			sumX2 += float32(v * v)
+		}
+		avX := float32(math.Sqrt(float64(sumX2 / BlockSize)))
+		for i, v := range sub {
+			weights[i] = avX + abs32(v)
+		}
+		scales[j], mins[j] = fitQ4KSubBlock(sub, weights[:], (*[BlockSize]uint8)(codes[j*BlockSize:]), &aux)
+		maxScale = max(maxScale, scales[j])
+		maxM = max(maxM, mins[j])
+	}
+
+	d, dmin := F32ToF16(maxScale/63), F32ToF16(maxM/63)
+	if d&0x7fff >= 0x7c00 {
+		return fmt.Errorf("has sub-block scale %g, so d = %g/63 overflows", maxScale, maxScale)
+	}
+	if dmin&0x7fff >= 0x7c00 {
+		return fmt.Errorf("has sub-block min −%g, so dmin = %g/63 overflows", maxM, maxM)
+	}
+	var invScale, invMin float32
+	if maxScale > 0 {
+		invScale = 63 / maxScale
+	}
+	if maxM > 0 {
+		invMin = 63 / maxM
+	}
+	var sc, m [q4kSub]uint8
+	for j := range q4kSub {
+		sc[j] = roundClamp(invScale*scales[j], 63)
+		m[j] = roundClamp(invMin*mins[j], 63)
+	}
+	o[0], o[1], o[2], o[3] = byte(d), byte(d>>8), byte(dmin), byte(dmin>>8)
+	packScaleMinK4(o[q4kScales:q4kQs], &sc, &m)
+
+	// Requantize against the scales as stored. A sub-block whose scale
+	// rounds to 0 keeps the fit's codes, as llama.cpp does: they decode to
+	// −dmin·m whatever they are.
+	df, dminf := F16ToF32(d), F16ToF32(dmin)
+	for j := range q4kSub {
+		ds := df * float32(sc[j])
+		if ds == 0 {
+			continue
+		}
+		dm := dminf * float32(m[j])
+		for i, v := range x[j*BlockSize : (j+1)*BlockSize] {
+			codes[j*BlockSize+i] = roundClamp((v+dm)/ds, 15)
+		}
+	}
+	// Each 32 bytes hold two sub-blocks: the even one in the low nibbles.
+	qs := o[q4kQs:]
+	for p := range q4kSub / 2 {
+		for l := range BlockSize {
+			qs[p*BlockSize+l] = codes[2*p*BlockSize+l] | codes[(2*p+1)*BlockSize+l]<<4
+		}
+	}
+	return nil
+}
+
+// fitQ4KSubBlock chooses, for the 32 values x with weights w, a scale s ≥ 0
+// and an offset lo ≤ 0 that make Σ w·(s·q + lo − x)² small with codes
+// q ∈ 0..15, as llama.cpp's make_qkx2_quants(…, rmin −1, rdelta 0.1,
+// nstep 20, use_mad false). It writes the codes to codes and returns s
+// and −lo.
+//
+// The first candidate spans [min(x, 0), max x] with 15 steps. Then for
+// each of 21 step counts 14, 14.1, …, 16 it rounds the values onto that
+// grid (anchored at the best offset so far) and refits s and lo to the
+// resulting codes by weighted least squares,
+//
+//	D  = Σw·Σwq² − (Σwq)²
+//	s  = (Σw·Σwqx − Σwx·Σwq) / D
+//	lo = (Σwq²·Σwx − Σwq·Σwqx) / D      (if lo > 0: lo = 0, s = Σwqx/Σwq²)
+//
+// keeping the fit with the least weighted squared error. aux is scratch.
+func fitQ4KSubBlock(x, w []float32, codes, aux *[BlockSize]uint8) (scale, negMin float32) {
+	const (
+		nmax   = 15
+		rmin   = float32(-1)
+		rdelta = float32(0.1)
+		nstep  = 20
+	)
+	lo, hi := x[0], x[0]
+	sumW := w[0]
+	sumX := sumW * x[0]
+	for i := 1; i < len(x); i++ {
+		lo, hi = min(lo, x[i]), max(hi, x[i])
+		sumW += w[i]
+		sumX += float32(w[i] * x[i])
+	}
+	lo = min(lo, 0)
+	if hi == lo {
+		*codes = [BlockSize]uint8{}
+		return 0, -lo
+	}
+	// Every product feeding a sum is converted to float32 so that no
+	// platform fuses it into an FMA (the Go spec allows that otherwise).
+	iscale := nmax / (hi - lo)
+	scale = 1 / iscale
+	var bestErr float32
+	for i, v := range x {
+		codes[i] = roundClamp(iscale*(v-lo), nmax)
+		diff := float32(scale*float32(codes[i])) + lo - v
+		bestErr += float32(w[i] * float32(diff*diff))
+	}
+	for is := range nstep + 1 {
+		// lo moves as better fits are found, as in llama.cpp.
+		iscale = (rmin + float32(rdelta*float32(is)) + nmax) / (hi - lo)
+		var sumL, sumL2, sumXL float32
+		for i, v := range x {
+			l := roundClamp(iscale*(v-lo), nmax)
+			aux[i] = l
+			wl := float32(w[i] * float32(l))
+			sumL += wl
+			sumL2 += float32(wl * float32(l))
+			sumXL += float32(wl * v)
+		}
+		det := float32(sumW*sumL2) - float32(sumL*sumL)
+		if !(det > 0) {
+			continue
+		}
+		s := (float32(sumW*sumXL) - float32(sumX*sumL)) / det
+		m := (float32(sumL2*sumX) - float32(sumL*sumXL)) / det
+		if m > 0 {
+			m, s = 0, sumXL/sumL2
+		}
+		var e float32
+		for i, v := range x {
+			diff := float32(s*float32(aux[i])) + m - v
+			e += float32(w[i] * float32(diff*diff))
+		}
+		if e < bestErr {
+			*codes = *aux
+			bestErr, scale, lo = e, s, m
+		}
+	}
+	return scale, -lo
+}
+
+// roundClamp returns v rounded to the nearest integer, ties to even, and
+// clamped to 0..hi; NaN gives 0. Inside |v| ≤ 4194303 (the domain that
+// llama.cpp's nearest_int asserts) it equals MAX(0, MIN(hi,
+// nearest_int(v))); outside it, where nearest_int's bit trick gives
+// arbitrary integers, it still clamps correctly.
+func roundClamp(v float32, hi int) uint8 {
+	switch {
+	case !(v > 0):
+		return 0
+	case v >= float32(hi):
+		return uint8(hi)
+	}
+	return uint8(math.RoundToEven(float64(v)))
+}
+
+func abs32(v float32) float32 { return math.Float32frombits(math.Float32bits(v) &^ (1 << 31)) }
+
+// packScaleMinK4 packs eight 6-bit scales and mins into 12 bytes, as
+// block_q4_K's scales field: bytes 0–3 hold sc0–3 and bytes 4–7 m0–3 in
+// their low 6 bits; bytes 8–11 hold the low nibbles of sc4–7 (low half)
+// and m4–7 (high half); the top 2 bits of sc4–7 and m4–7 go in the spare
+// top bits of bytes 0–3 and 4–7.
+func packScaleMinK4(dst []byte, sc, m *[q4kSub]uint8) {
+	for j := range 4 {
+		dst[j] = sc[j]&63 | sc[j+4]>>4<<6
+		dst[j+4] = m[j]&63 | m[j+4]>>4<<6
+		dst[j+8] = sc[j+4]&15 | m[j+4]<<4
+	}
+}
+
+// scaleMinK4 unpacks sub-block j's scale and min from the 12 packed bytes
+// (llama.cpp's get_scale_min_k4).
+func scaleMinK4(j int, s []byte) (sc, m uint8) {
+	if j < 4 {
+		return s[j] & 63, s[j+4] & 63
+	}
+	return s[j+4]&15 | s[j-4]>>6<<4, s[j+4]>>4 | s[j]>>6<<4
+}
+
+// DequantizeQ4_K writes x̂ = d·sc·q − dmin·m, in float32 as
+// dequantize_row_q4_K and gguf.quants.dequantize compute it, for each
+// Q4_K super-block in data to dst. It returns an error if len(data) is not
+// the size of len(dst)/256 super-blocks (a truncated or corrupt payload)
+// and panics if len(dst) is not a multiple of 256.
+func DequantizeQ4_K(dst []float32, data []byte) error {
+	if len(dst)%SuperBlockSize != 0 {
+		panic(fmt.Sprintf("quant.DequantizeQ4_K: %d values are not whole super-blocks", len(dst)))
+	}
+	if len(data) != len(dst)/SuperBlockSize*Q4_KBlockBytes {
+		return fmt.Errorf("quant: Q4_K payload of %d bytes for %d values", len(data), len(dst))
+	}
+	for b := range len(dst) / SuperBlockSize {
+		o := data[b*Q4_KBlockBytes : (b+1)*Q4_KBlockBytes]
+		y := dst[b*SuperBlockSize : (b+1)*SuperBlockSize]
+		d := F16ToF32(uint16(o[0]) | uint16(o[1])<<8)
+		dmin := F16ToF32(uint16(o[2]) | uint16(o[3])<<8)
+		qs := o[q4kQs:]
+		for j := range q4kSub {
+			sc, m := scaleMinK4(j, o[q4kScales:q4kQs])
+			ds, dm := d*float32(sc), dmin*float32(m)
+			shift := 4 * uint(j%2)
+			for l := range BlockSize {
+				q := qs[j/2*BlockSize+l] >> shift & 15
+				y[j*BlockSize+l] = float32(ds*float32(q)) - dm
+			}
+		}
+	}
+	return nil
+}
