@@ -22,43 +22,38 @@ func init() {
 		summary: "prune and quantize a trained model into a small artifact, and evaluate it before and after",
 		flags: func(fs *flag.FlagSet) func(context.Context) error {
 			var c compress.Config
-			var sparsity, recipe string
+			var sweep string
 			fs.StringVar(&c.Model, "model", "", "train output directory or model file (required)")
 			fs.StringVar(&c.Data, "data", "", "preprocess output: evaluation before and after, and fine-tuning")
 			fs.StringVar(&c.Out, "out", "", "output directory: model.lbc, dequantized.safetensors, report.json (required)")
-			fs.StringVar(&recipe, "recipe", "", "a JSON file of these flags without dashes, e.g. {\"quant\": \"int8\"}; flags on the command line override it")
-			fs.StringVar(&sparsity, "sparsity", "", "share of weights pruned: one value, or one per weight matrix (0.92,0.91,0.74)")
-			fs.BoolVar(&c.Global, "global", false, "prune with one magnitude threshold across the weight matrices")
-			fs.IntVar(&c.PruneSteps, "prune-steps", 0, "gradual pruning: steps of the cubic schedule, each fine-tuned with the mask frozen (0: prune once)")
-			fs.IntVar(&c.FineTuneEpochs, "finetune-epochs", 2, "fine-tuning epochs per prune step")
-			fs.Float64Var(&c.LR, "lr", 0.01, "fine-tuning learning rate")
-			fs.StringVar(&c.Mode, "mode", "local", "fine-tuning mode: sync or local")
-			fs.StringVar(&c.Quant, "quant", "f32", "weights: f32, int8 (per channel), int8-tensor, q8_0, q4_0 or kmeans:B")
+			fs.StringVar(&sweep, "sweep", "", "LO:HI:N: evaluate N sparsities from LO to HI (one-shot pruning, the recipe's --quant; needs --data) and write sweep.json and sweep.png")
 			fs.StringVar(&c.Accel, "accel", "auto", "math backend: auto, go, blas or cuda")
 			fs.BoolVar(&c.Plain, "plain", false, "fine-tune and evaluate in this process without Beam")
 			fs.BoolVar(&c.Resume, "resume", false, "keep the prune steps already finished in --out")
 			fs.BoolVar(&c.Overwrite, "overwrite", false, "replace a finished output")
+			finish := recipeFlags(fs, &c)
 			return func(ctx context.Context) error {
-				if recipe != "" {
-					if err := applyRecipe(fs, recipe); err != nil {
-						return err
-					}
-				}
-				var err error
-				if c.Sparsity, err = parseFloats(sparsity); err != nil {
-					return fmt.Errorf("--sparsity=%s: %w", sparsity, err)
+				if err := finish(ctx); err != nil {
+					return err
 				}
 				c.Runner = beamRunner()
+				if sweep != "" {
+					sw, err := compress.ParseSweep(sweep)
+					if err != nil {
+						return err
+					}
+					rep, err := compress.RunSweep(ctx, c, sw, os.Stdout)
+					if err != nil {
+						return err
+					}
+					fmt.Print(rep.Table())
+					return nil
+				}
 				rep, err := compress.Run(ctx, c, os.Stdout)
 				if err != nil {
 					return err
 				}
-				fmt.Printf("\n%-14s %14s %14s\n", "", "before", "after")
-				fmt.Printf("%-14s %14d %14d   (%.1fx smaller, %.2f bits/weight, sparsity %.1f%%)\n", "bytes", rep.BytesBefore, rep.BytesAfter, rep.Ratio, rep.BitsPerWeight, 100*rep.Sparsity)
-				if c.Data != "" {
-					fmt.Printf("%-14s %13.2f%% %13.2f%%\n", "test accuracy", 100*rep.AccuracyBefore, 100*rep.AccuracyAfter)
-					fmt.Printf("%-14s %14.4f %14.4f\n", "test loss", rep.LossBefore, rep.LossAfter)
-				}
+				fmt.Print(compressTable(rep, c.Data != ""))
 				fmt.Printf("artifact: %s (%.1f s)\n", rep.Artifact, rep.Seconds)
 				return nil
 			}
@@ -87,11 +82,56 @@ func init() {
 
 // applyRecipe sets, from a JSON object of flag names to values, every flag
 // not given on the command line.
-func applyRecipe(fs *flag.FlagSet, path string) error {
-	raw, err := storage.ReadFile(context.Background(), path)
-	if err != nil {
-		return err
+// recipeFlags registers the recipe flags of lightbeam compress (and
+// --recipe) on fs, and returns the function that completes c once fs is
+// parsed: the recipe file's values for the flags not given, then the
+// sparsity list.
+func recipeFlags(fs *flag.FlagSet, c *compress.Config) func(context.Context) error {
+	var sparsity, recipe string
+	fs.StringVar(&recipe, "recipe", "", "a JSON file of these flags without dashes, e.g. {\"quant\": \"int8\"}; flags on the command line override it")
+	fs.StringVar(&sparsity, "sparsity", "", "share of weights pruned: one value, or one per weight matrix (0.92,0.91,0.74)")
+	fs.BoolVar(&c.Global, "global", false, "prune with one magnitude threshold across the weight matrices")
+	fs.IntVar(&c.PruneSteps, "prune-steps", 0, "gradual pruning: steps of the cubic schedule, each fine-tuned with the mask frozen (0: prune once)")
+	fs.IntVar(&c.FineTuneEpochs, "finetune-epochs", 2, "fine-tuning epochs per prune step")
+	fs.Float64Var(&c.LR, "lr", 0.01, "fine-tuning learning rate")
+	fs.StringVar(&c.Mode, "mode", "local", "fine-tuning mode: sync or local")
+	fs.StringVar(&c.Quant, "quant", "f32", "weights: f32, int8 (per channel), int8-tensor, q8_0, q4_0 or kmeans:B")
+	fs.IntVar(&c.CodebookEpochs, "codebook-epochs", 0, "kmeans: fine-tune the shared values this many epochs, each moved by its weights' summed gradient (0: off)")
+	fs.Float64Var(&c.CodebookLR, "codebook-lr", 0, "learning rate of the codebook fine-tuning (default: --lr)")
+	return func(ctx context.Context) error {
+		if recipe != "" {
+			raw, err := storage.ReadFile(ctx, recipe)
+			if err != nil {
+				return err
+			}
+			if err := applyRecipe(fs, recipe, raw); err != nil {
+				return err
+			}
+		}
+		var err error
+		if c.Sparsity, err = parseFloats(sparsity); err != nil {
+			return fmt.Errorf("--sparsity=%s: %w", sparsity, err)
+		}
+		return nil
 	}
+}
+
+// compressTable is the before/after summary of a compression.
+func compressTable(rep *compress.Report, evaluated bool) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "\n%-26s %14s %14s\n", "", "before", "after")
+	fmt.Fprintf(&b, "%-26s %14d %14d   (%.1fx smaller, %.2f bits/weight, sparsity %.1f%%)\n", "bytes", rep.BytesBefore, rep.BytesAfter, rep.Ratio, rep.BitsPerWeight, 100*rep.Sparsity)
+	if evaluated {
+		fmt.Fprintf(&b, "%-26s %13.2f%% %13.2f%%\n", "test accuracy", 100*rep.AccuracyBefore, 100*rep.AccuracyAfter)
+		fmt.Fprintf(&b, "%-26s %14.4f %14.4f\n", "test loss", rep.LossBefore, rep.LossAfter)
+	}
+	fmt.Fprintf(&b, "%-26s %14.1f %14.1f   (%s on %s)\n", fmt.Sprintf("inference ms, %d rows", compress.LatencyRows), rep.LatencyBeforeMS, rep.LatencyAfterMS, rep.Kernels, rep.Backend)
+	return b.String()
+}
+
+// applyRecipe sets the flags of fs that the recipe raw (read from path)
+// names and the command line did not.
+func applyRecipe(fs *flag.FlagSet, path string, raw []byte) error {
 	var r map[string]any
 	if err := json.Unmarshal(raw, &r); err != nil {
 		return fmt.Errorf("%s: not a JSON object of flags: %w", path, err)

@@ -2,37 +2,56 @@ package main
 
 import (
 	"context"
+	"flag"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/lightbeam-ml/lightbeam/compress/artifact"
 	"github.com/lightbeam-ml/lightbeam/model"
+	"github.com/lightbeam-ml/lightbeam/pipelines/compress"
 )
 
-// A recipe file sets the flags not given on the command line.
-func TestApplyRecipe(t *testing.T) {
+// A recipe file sets the flags not given on the command line; a misspelt
+// key is an error naming it; the committed recipes apply cleanly.
+func TestRecipeFlags(t *testing.T) {
 	recipe := filepath.Join(t.TempDir(), "r.json")
 	os.WriteFile(recipe, []byte(`{"sparsity": "0.92,0.91,0.74", "prune-steps": 6, "quant": "kmeans:5", "lr": 0.005}`), 0o644)
-	fs := newFlagSet(commands["compress"])
-	commands["compress"].flags(fs)
-	if err := fs.Parse([]string{"--quant=int8", "--recipe=" + recipe}); err != nil {
-		t.Fatal(err)
-	}
-	if err := applyRecipe(fs, recipe); err != nil {
-		t.Fatal(err)
-	}
-	for name, want := range map[string]string{"quant": "int8", "sparsity": "0.92,0.91,0.74", "prune-steps": "6", "lr": "0.005"} {
-		if got := fs.Lookup(name).Value.String(); got != want {
-			t.Errorf("--%s = %s, want %s", name, got, want)
+	parse := func(args ...string) (compress.Config, error) {
+		var c compress.Config
+		fs := flag.NewFlagSet("compress", flag.ContinueOnError)
+		finish := recipeFlags(fs, &c)
+		if err := fs.Parse(args); err != nil {
+			t.Fatal(err)
 		}
+		return c, finish(context.Background())
+	}
+	c, err := parse("--quant=int8", "--recipe="+recipe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Quant != "int8" || !slices.Equal(c.Sparsity, []float64{0.92, 0.91, 0.74}) || c.PruneSteps != 6 || c.LR != 0.005 {
+		t.Errorf("recipe + flags gave %+v", c)
 	}
 	os.WriteFile(recipe, []byte(`{"qaunt": "int8"}`), 0o644)
-	fs = newFlagSet(commands["compress"])
-	commands["compress"].flags(fs)
-	if err := applyRecipe(fs, recipe); err == nil || !strings.Contains(err.Error(), `"qaunt" is not a flag`) {
+	if _, err := parse("--recipe=" + recipe); err == nil || !strings.Contains(err.Error(), `"qaunt" is not a flag`) {
 		t.Errorf("a misspelt key: %v", err)
+	}
+	files, _ := filepath.Glob("docs/recipes/*.json")
+	if len(files) == 0 {
+		t.Fatal("no recipes in docs/recipes")
+	}
+	for _, f := range files {
+		c, err := parse("--recipe=" + f)
+		if err == nil {
+			c.Model, c.Out, c.Data = "m", "o", "d"
+			err = c.Prepare()
+		}
+		if err != nil {
+			t.Errorf("%s: %v", f, err)
+		}
 	}
 }
 

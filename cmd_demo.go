@@ -1,17 +1,29 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	_ "embed"
 	"flag"
 	"fmt"
 	"os"
 	"time"
+
+	"github.com/lightbeam-ml/lightbeam/accel"
 
 	"github.com/lightbeam-ml/lightbeam/pipelines/compress"
 	"github.com/lightbeam-ml/lightbeam/pipelines/preprocess"
 	"github.com/lightbeam-ml/lightbeam/pipelines/train"
 	"github.com/lightbeam-ml/lightbeam/storage"
 )
+
+// demoRecipe is the compression recipe the demo runs, the committed one
+// whose numbers docs/BENCHMARKS.md gives.
+//
+//go:embed docs/recipes/lenet-300-100.json
+var demoRecipe []byte
+
+const demoRecipePath = "docs/recipes/lenet-300-100.json"
 
 func init() {
 	register(command{
@@ -31,6 +43,14 @@ func init() {
 			fs.BoolVar(&noCompress, "no-compress", false, "stop after training")
 			return func(ctx context.Context) error {
 				start := time.Now()
+				be, _, err := accel.Select(accelName)
+				if err != nil {
+					return err
+				}
+				if be.Name() == "go" {
+					fmt.Println("demo: running on the pure-Go math backend, several times slower than a BLAS: for the fast one install BLIS (sudo apt-get install libblis4-pthread, or scripts/install-deps.sh) and run again")
+				}
+				be.Close()
 				mnist, err := bundledMNIST()
 				if err != nil {
 					return err
@@ -63,19 +83,26 @@ func init() {
 				row("test accuracy", "%.2f%% (error %.2f%%), loss %.4f", 100*rep.TestAccuracy, 100*(1-rep.TestAccuracy), rep.TestLoss)
 				row("model file", "%s", rep.ModelFile)
 				if !noCompress && modelName == "mlp" {
-					// The recipe of docs/recipes/lenet-300-100-16kb.json.
-					cc := compress.Config{Model: trainDir, Data: prepDir, Out: storage.Join(out, "compress"), Sparsity: []float64{0.95, 0.93, 0.75},
-						PruneSteps: 5, FineTuneEpochs: 2, Quant: "kmeans:4", Accel: accelName, Runner: beamRunner(), Overwrite: true}
-					fmt.Printf("\ndemo: compressing (gradual pruning to %v in %d steps, k-means 4 bits)\n", cc.Sparsity, cc.PruneSteps)
+					var cc compress.Config
+					rf := flag.NewFlagSet("recipe", flag.ContinueOnError)
+					finish := recipeFlags(rf, &cc)
+					if err := applyRecipe(rf, demoRecipePath, demoRecipe); err != nil {
+						return err
+					}
+					if err := finish(ctx); err != nil {
+						return err
+					}
+					cc.Model, cc.Data, cc.Out, cc.Accel, cc.Runner, cc.Overwrite = trainDir, prepDir, storage.Join(out, "compress"), accelName, beamRunner(), true
+					fmt.Printf("\ndemo: compressing with %s: %s\n", demoRecipePath, bytes.TrimSpace(demoRecipe))
 					crep, err := compress.Run(ctx, cc, os.Stdout)
 					if err != nil {
 						return err
 					}
-					row("compress", "%d → %d bytes (%.1fx smaller), test accuracy %.2f%% → %.2f%%, %.1f s",
-						crep.BytesBefore, crep.BytesAfter, crep.Ratio, 100*crep.AccuracyBefore, 100*crep.AccuracyAfter, crep.Seconds)
+					row("compress", "%.1f s", crep.Seconds)
 					row("artifact", "%s", crep.Artifact)
+					fmt.Print(compressTable(crep, true))
 				}
-				row("total", "%.1f s", time.Since(start).Seconds())
+				fmt.Printf("\n%-28s %.1f s\n", "total", time.Since(start).Seconds())
 				return nil
 			}
 		},

@@ -49,6 +49,7 @@ func init() {
 			fs.BoolVar(&c.AllData, "all-data", false, "train on train+validation together, without validation")
 			fs.StringVar(&c.Init, "init", "", "fine-tune: start from this model file instead of a random initialization")
 			fs.BoolVar(&c.FreezeZeros, "freeze-zeros", false, "with --init: weights that are zero stay zero (a pruned model's mask)")
+			fs.BoolVar(&c.ShareWeights, "share-weights", false, "with --init: a tensor's equal non-zero weights train as one value, moved by their summed gradient (a k-means codebook)")
 			fs.BoolVar(&c.Plain, "plain", false, "run the same rounds in this process without Beam (the benchmark baseline)")
 			return func(ctx context.Context) error {
 				var err error

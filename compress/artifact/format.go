@@ -271,14 +271,14 @@ func (t *Tensor) check() error {
 	want := map[Kind][4]int{ // values, codes, scales, block scales
 		F32: {n, 0, 0, 0}, F16: {n, 0, 0, 0},
 		Int8: {0, stored, t.rows(), 0}, Int8Tensor: {0, stored, 1, 0},
-		Q8_0: {0, stored, 0, n / quant.BlockSize}, Q4_0: {0, stored, 0, n / quant.BlockSize},
+		Q8_0: {0, stored, 0, t.blocks()}, Q4_0: {0, stored, 0, t.blocks()},
 		KMeans: {0, stored, 0, 0},
 	}[t.Enc.Kind]
 	if len(t.Values) != want[0] || len(t.Codes) != want[1] || len(t.Scales) != want[2] || len(t.BlockScales) != want[3] {
 		return fmt.Errorf("%s payload has %d values, %d codes, %d scales, %d block scales; want %v",
 			t.Enc.Kind, len(t.Values), len(t.Codes), len(t.Scales), len(t.BlockScales), want)
 	}
-	if (t.Enc.Kind == Q8_0 || t.Enc.Kind == Q4_0) && (len(t.Shape) == 0 || t.Shape[len(t.Shape)-1]%quant.BlockSize != 0) {
+	if (t.Enc.Kind == Q8_0 || t.Enc.Kind == Q4_0) && len(t.Shape) == 0 {
 		return fmt.Errorf("shape %v: %w", t.Shape, quant.ErrRowLength)
 	}
 	if t.Enc.Kind == KMeans && len(t.Centroids) != 1<<t.Enc.Bits || t.Enc.Kind != KMeans && t.Centroids != nil {
@@ -503,8 +503,8 @@ func readTensor(r *reader) (Tensor, Sizes) {
 	if t.Enc.Sparse && t.Enc.IndexBits == 0 {
 		r.fail("sparse with 0 index bits")
 	}
-	if (t.Enc.Kind == Q8_0 || t.Enc.Kind == Q4_0) && (rank == 0 || t.Shape[rank-1]%quant.BlockSize != 0) {
-		r.fail("%s needs rows that are a multiple of %d, shape %v", t.Enc.Kind, quant.BlockSize, t.Shape)
+	if (t.Enc.Kind == Q8_0 || t.Enc.Kind == Q4_0) && rank == 0 {
+		r.fail("%s needs rank ≥ 1", t.Enc.Kind)
 	}
 	if r.err != nil {
 		return t, sz
@@ -546,9 +546,9 @@ func readTensor(r *reader) (Tensor, Sizes) {
 	case Int8Tensor:
 		t.Scales = floats(1, sideWidth)
 	case Q8_0, Q4_0:
-		b := r.bytes(n / quant.BlockSize * 2)
+		b := r.bytes(t.blocks() * 2)
 		if r.err == nil {
-			t.BlockScales = make([]uint16, n/quant.BlockSize)
+			t.BlockScales = make([]uint16, t.blocks())
 			for i := range t.BlockScales {
 				t.BlockScales[i] = binary.LittleEndian.Uint16(b[2*i:])
 				if t.BlockScales[i]&0x7c00 == 0x7c00 {

@@ -137,6 +137,31 @@ func (t *Tensor) rows() int {
 	return t.Shape[0]
 }
 
+// blockRow is the length of a Q8_0/Q4_0 block row, the last dimension
+// (0 for a scalar), and blocks the number of blocks: each block row is cut
+// into blocks of 32 from its start, the last one short when 32 does not
+// divide the row.
+func (t *Tensor) blockRow() int {
+	if len(t.Shape) == 0 {
+		return 0
+	}
+	return t.Shape[len(t.Shape)-1]
+}
+
+func (t *Tensor) blocks() int {
+	l := t.blockRow()
+	if l == 0 {
+		return 0
+	}
+	return t.Len() / l * ((l + quant.BlockSize - 1) / quant.BlockSize)
+}
+
+// block returns the index of the block that holds flat position p.
+func (t *Tensor) block(p int) int {
+	l := t.blockRow()
+	return p/l*((l+quant.BlockSize-1)/quant.BlockSize) + p%l/quant.BlockSize
+}
+
 // Stored returns the number of stored entries: Len for dense tensors,
 // len(Positions) for sparse ones.
 func (t *Tensor) Stored() int {
@@ -158,9 +183,9 @@ func (t *Tensor) value(i, p int) float32 {
 	case Int8Tensor:
 		return float32(int8(c)) * t.Scales[0]
 	case Q8_0:
-		return float32(int8(c)) * quant.F16ToF32(t.BlockScales[p/quant.BlockSize])
+		return float32(int8(c)) * quant.F16ToF32(t.BlockScales[t.block(p)])
 	case Q4_0:
-		return quant.F16ToF32(t.BlockScales[p/quant.BlockSize]) * float32(int(c)-8)
+		return quant.F16ToF32(t.BlockScales[t.block(p)]) * float32(int(c)-8)
 	case KMeans:
 		return t.Centroids[c]
 	}
@@ -223,7 +248,8 @@ func (t *Tensor) CSR() (rowPtr, colIdx []int32, values []float32) {
 
 // GGUFBlocks returns a Q8_0 or Q4_0 tensor as the GGUF block bytes that
 // gguf.quants.quantize writes for its dense values (pruned positions are
-// the codes of 0). It returns an error for other kinds.
+// the codes of 0). It returns an error for other kinds, and one wrapping
+// quant.ErrRowLength for rows with a short last block, which GGUF lacks.
 func (t *Tensor) GGUFBlocks() ([]byte, error) {
 	size := quant.Q8_0BlockBytes
 	zero := uint8(0)
@@ -233,6 +259,9 @@ func (t *Tensor) GGUFBlocks() ([]byte, error) {
 		size, zero = quant.Q4_0BlockBytes, 8
 	default:
 		return nil, fmt.Errorf("artifact: %s is %s, not a GGUF block kind", t.Name, t.Enc.Kind)
+	}
+	if t.blockRow()%quant.BlockSize != 0 {
+		return nil, fmt.Errorf("artifact: %s %v: %w", t.Name, t.Shape, quant.ErrRowLength)
 	}
 	codes := t.Codes
 	if t.Enc.Sparse {
@@ -267,9 +296,10 @@ func (t *Tensor) GGUFBlocks() ([]byte, error) {
 // a sparse tensor uses all 2^Bits centroids for them, a dense one with
 // pruned weights reserves centroid 0 = 0 for those and fits 2^Bits − 1.
 //
-// NaN or ±Inf weights and a bad encoding are errors, as are (wrapping
-// quant.ErrRowLength) Q8_0/Q4_0 rows that are not a multiple of 32, so the
-// caller can fall back. It panics if len(w) or len(mask) does not match
+// Q8_0/Q4_0 cut each row (the last dimension) into blocks of 32, the last
+// one short when 32 does not divide the row; only whole-block rows map to
+// GGUF (GGUFBlocks). NaN or ±Inf weights, a bad encoding and (wrapping
+// quant.ErrRowLength) a Q8_0/Q4_0 scalar are errors. It panics if len(w) or len(mask) does not match
 // shape.
 func Quantize(name string, shape []int, w []float32, mask prune.Mask, enc Encoding) (Tensor, error) {
 	n := elements(shape)
@@ -342,8 +372,19 @@ func Quantize(name string, shape []int, w []float32, mask prune.Mask, enc Encodi
 			codes[i] = uint8(c)
 		}
 	case Q8_0, Q4_0:
-		if len(shape) == 0 || shape[len(shape)-1]%quant.BlockSize != 0 {
-			return Tensor{}, fmt.Errorf("artifact: %s %v: %w", name, shape, quant.ErrRowLength)
+		if len(shape) == 0 {
+			return Tensor{}, fmt.Errorf("artifact: %s: a scalar has no rows: %w", name, quant.ErrRowLength)
+		}
+		// Quantize rows padded with zeros to whole blocks; a short last
+		// block's scale comes from its own values (zeros never raise max|x|).
+		l := shape[len(shape)-1]
+		pl := (l + quant.BlockSize - 1) / quant.BlockSize * quant.BlockSize
+		padded := w
+		if pl != l {
+			padded = make([]float32, n/l*pl)
+			for r := range n / l {
+				copy(padded[r*pl:], w[r*l:(r+1)*l])
+			}
 		}
 		var blocks []byte
 		var err error
@@ -354,25 +395,32 @@ func Quantize(name string, shape []int, w []float32, mask prune.Mask, enc Encodi
 		switch {
 		case n == 0:
 		case enc.Kind == Q8_0:
-			blocks, err = quant.Q8_0(w, shape[len(shape)-1])
+			blocks, err = quant.Q8_0(padded, pl)
 		default:
-			blocks, err = quant.Q4_0(w, shape[len(shape)-1])
+			blocks, err = quant.Q4_0(padded, pl)
 		}
 		if err != nil {
 			return Tensor{}, fmt.Errorf("artifact: %s: %w", name, err)
 		}
-		codes = make([]uint8, n)
-		t.BlockScales = make([]uint16, n/quant.BlockSize)
+		pcodes := make([]uint8, len(padded))
+		t.BlockScales = make([]uint16, t.blocks())
 		for b := range t.BlockScales {
 			o := blocks[b*size:]
 			t.BlockScales[b] = uint16(o[0]) | uint16(o[1])<<8
 			if enc.Kind == Q8_0 {
-				copy(codes[b*quant.BlockSize:], o[2:size])
+				copy(pcodes[b*quant.BlockSize:], o[2:size])
 				continue
 			}
 			for j := range quant.BlockSize / 2 {
-				codes[b*quant.BlockSize+j] = o[2+j] & 15
-				codes[b*quant.BlockSize+j+quant.BlockSize/2] = o[2+j] >> 4
+				pcodes[b*quant.BlockSize+j] = o[2+j] & 15
+				pcodes[b*quant.BlockSize+j+quant.BlockSize/2] = o[2+j] >> 4
+			}
+		}
+		codes = pcodes
+		if pl != l {
+			codes = make([]uint8, n)
+			for r := range n / l {
+				copy(codes[r*l:(r+1)*l], pcodes[r*pl:])
 			}
 		}
 	case KMeans:
@@ -421,6 +469,43 @@ func Quantize(name string, shape []int, w []float32, mask prune.Mask, enc Encodi
 		}
 	}
 	return t, nil
+}
+
+// SetCentroids replaces a k-means tensor's codebook with the values that
+// w, the tensor's dense values after fine-tuning, holds for each code:
+// every entry with one code must have one value (as shared-weight
+// training leaves them). Half-side centroids are rounded to float16. A
+// code no entry uses keeps its centroid.
+func (t *Tensor) SetCentroids(w []float32) error {
+	if t.Enc.Kind != KMeans || len(w) != t.Len() {
+		return fmt.Errorf("artifact: %s: SetCentroids of %d values on a %s tensor of %d", t.Name, len(w), t.Enc, t.Len())
+	}
+	cent := slices.Clone(t.Centroids)
+	set := make([]bool, len(cent))
+	for i := range t.Stored() {
+		p := i
+		if t.Enc.Sparse {
+			p = int(t.Positions[i])
+		}
+		c, v := t.Codes[i], w[p]
+		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+			return fmt.Errorf("artifact: %s: value %d is %v", t.Name, p, v)
+		}
+		if set[c] && cent[c] != v {
+			return fmt.Errorf("artifact: %s: code %d has values %g and %g (at %d): the weights that share it moved apart", t.Name, c, cent[c], v, p)
+		}
+		cent[c], set[c] = v, true
+	}
+	if t.Enc.HalfSide {
+		for i, c := range cent {
+			cent[i] = quant.F16ToF32(quant.F32ToF16(c))
+			if math.IsInf(float64(cent[i]), 0) {
+				return fmt.Errorf("artifact: %s: centroid %d = %g overflows float16", t.Name, i, c)
+			}
+		}
+	}
+	t.Centroids = cent
+	return nil
 }
 
 // Smallest quantizes w with each encoding and returns the tensor whose

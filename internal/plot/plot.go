@@ -332,3 +332,71 @@ func NiceTicks(lo, hi float64, n int, minStep float64) []Tick {
 
 // EncodePNG writes the canvas as a PNG.
 func (c *Canvas) EncodePNG(w io.Writer) error { return png.Encode(w, c.Img) }
+
+// LogTicks returns ticks for a log-scale axis over [10^lo, 10^hi] (lo and
+// hi are base-10 logarithms, as a log-scale Panel holds them): at 1, 2 and
+// 5 × 10^k while that gives at most about 12 ticks, else at the powers of
+// ten only. Each tick's V is the log10 of its value, labelled by label.
+func LogTicks(lo, hi float64, label func(v float64) string) []Tick {
+	if !(hi > lo) {
+		return nil
+	}
+	mults := []float64{1, 2, 5}
+	if hi-lo > 4 {
+		mults = []float64{1}
+	}
+	var ts []Tick
+	for k := math.Floor(lo); k <= math.Ceil(hi); k++ {
+		for _, m := range mults {
+			v := m * math.Pow(10, k)
+			if lv := math.Log10(v); lv >= lo-1e-9 && lv <= hi+1e-9 {
+				ts = append(ts, Tick{lv, label(v)})
+			}
+		}
+	}
+	return ts
+}
+
+// AxesXTicks draws the frame, grid and labels of p like Axes, with the x
+// ticks given (LogTicks for a log-scale x) instead of NiceTicks.
+func (c *Canvas) AxesXTicks(p *Panel, xticks []Tick) {
+	r := p.Rect
+	for _, t := range NiceTicks(p.YLo, p.YHi, 6, 0) {
+		y := int(math.Round(p.PY(t.V)))
+		c.fill(image.Rect(r.Min.X+1, y, r.Max.X, y+1), GridColor)
+		c.fill(image.Rect(r.Min.X-5, y, r.Min.X, y+1), AxisColor)
+		c.Text(t.Label, r.Min.X-8, y+4, Right, TextColor, 1)
+	}
+	for _, t := range xticks {
+		x := int(math.Round(p.PX(t.V)))
+		c.fill(image.Rect(x, r.Min.Y+1, x+1, r.Max.Y), GridColor)
+		c.fill(image.Rect(x, r.Max.Y, x+1, r.Max.Y+5), AxisColor)
+		c.Text(t.Label, x, r.Max.Y+18, Center, TextColor, 1)
+	}
+	c.fill(image.Rect(r.Min.X, r.Min.Y, r.Max.X+1, r.Min.Y+1), AxisColor)
+	c.fill(image.Rect(r.Min.X, r.Max.Y, r.Max.X+1, r.Max.Y+1), AxisColor)
+	c.fill(image.Rect(r.Min.X, r.Min.Y, r.Min.X+1, r.Max.Y+1), AxisColor)
+	c.fill(image.Rect(r.Max.X, r.Min.Y, r.Max.X+1, r.Max.Y+1), AxisColor)
+	if p.XLabel != "" {
+		c.Text(p.XLabel, (r.Min.X+r.Max.X)/2, r.Max.Y+36, Center, TextColor, 1)
+	}
+	if p.YLabel != "" {
+		c.vtext(p.YLabel, 22, (r.Min.Y+r.Max.Y)/2, TextColor)
+	}
+}
+
+// Diamond draws a filled diamond of half-diagonal r at data point (x, y),
+// if y is finite: the marker of a reference point, told apart from a
+// series' dots.
+func (c *Canvas) Diamond(p *Panel, x, y, r float64, col color.RGBA) {
+	if math.IsNaN(y) || math.IsInf(y, 0) {
+		return
+	}
+	cx, cy := p.PX(x), p.PY(y)
+	for py := int(cy - r - 1); py <= int(cy+r+1); py++ {
+		for px := int(cx - r - 1); px <= int(cx+r+1); px++ {
+			d := math.Abs(float64(px)+0.5-cx) + math.Abs(float64(py)+0.5-cy)
+			c.blend(px, py, col, (r-d)/math.Sqrt2+0.5)
+		}
+	}
+}

@@ -1,6 +1,11 @@
 package plot
 
-import "testing"
+import (
+	"math"
+	"strconv"
+	"strings"
+	"testing"
+)
 
 func TestNiceTicks(t *testing.T) {
 	for _, c := range []struct {
@@ -31,6 +36,29 @@ func TestNiceTicks(t *testing.T) {
 				t.Errorf("NiceTicks(%g, %g, %d, %g) = %q, want %q", c.lo, c.hi, c.n, c.min, got, c.want)
 				break
 			}
+		}
+	}
+}
+
+func TestLogTicks(t *testing.T) {
+	label := func(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
+	for _, c := range []struct {
+		lo, hi float64
+		want   []string
+	}{
+		{math.Log10(3000), math.Log10(260000), []string{"5000", "10000", "20000", "50000", "100000", "200000"}},
+		{0, 6, []string{"1", "10", "100", "1000", "10000", "100000", "1e+06"}},
+		{2, 2, nil},
+	} {
+		var got []string
+		for _, tk := range LogTicks(c.lo, c.hi, label) {
+			got = append(got, tk.Label)
+			if v, _ := strconv.ParseFloat(tk.Label, 64); math.Abs(math.Log10(v)-tk.V) > 1e-9 {
+				t.Errorf("tick %q at %g, want log10 %g", tk.Label, tk.V, math.Log10(v))
+			}
+		}
+		if strings.Join(got, " ") != strings.Join(c.want, " ") {
+			t.Errorf("LogTicks(%g, %g) = %q, want %q", c.lo, c.hi, got, c.want)
 		}
 	}
 }

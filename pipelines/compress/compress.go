@@ -15,17 +15,18 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"math"
+	"math/rand/v2"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/lightbeam-ml/lightbeam/compress/quant"
-
+	"github.com/lightbeam-ml/lightbeam/accel"
 	"github.com/lightbeam-ml/lightbeam/compress/artifact"
+	"github.com/lightbeam-ml/lightbeam/compress/infer"
 	"github.com/lightbeam-ml/lightbeam/compress/prune"
 	"github.com/lightbeam-ml/lightbeam/model"
 	"github.com/lightbeam-ml/lightbeam/pipelines/train"
@@ -55,6 +56,12 @@ type Config struct {
 	// channel), int8-tensor, q8_0, q4_0 or kmeans:B (2^B shared values).
 	// Optional. Defaults to f32. Biases stay f32.
 	Quant string
+	// CodebookEpochs > 0 fine-tunes the k-means centroids that many
+	// epochs after quantizing, each moved by the summed gradient of the
+	// weights that share it (Deep Compression), the zeros frozen; needs
+	// Data. CodebookLR is its learning rate. Optional. Defaults to LR.
+	CodebookEpochs int
+	CodebookLR     float64
 
 	// How to run, not what to make: left out of the recipe that the
 	// report and the artifact record.
@@ -103,6 +110,9 @@ func (c *Config) Prepare() error {
 	if c.LR == 0 {
 		c.LR = 0.01
 	}
+	if c.CodebookLR == 0 {
+		c.CodebookLR = c.LR
+	}
 	if c.Mode == "" {
 		c.Mode = "local"
 	}
@@ -114,8 +124,12 @@ func (c *Config) Prepare() error {
 	switch {
 	case c.Global && len(c.Sparsity) != 1:
 		return fmt.Errorf("--global takes one --sparsity value, got %d", len(c.Sparsity))
-	case c.PruneSteps < 0 || c.FineTuneEpochs < 0:
-		return fmt.Errorf("--prune-steps and --finetune-epochs must be 0 or more")
+	case c.PruneSteps < 0 || c.FineTuneEpochs < 0 || c.CodebookEpochs < 0:
+		return fmt.Errorf("--prune-steps, --finetune-epochs and --codebook-epochs must be 0 or more")
+	case c.CodebookEpochs > 0 && !strings.HasPrefix(c.Quant, "kmeans:"):
+		return fmt.Errorf("--codebook-epochs fine-tunes k-means centroids: it needs --quant=kmeans:B")
+	case c.CodebookEpochs > 0 && c.Data == "":
+		return fmt.Errorf("--codebook-epochs fine-tunes on data: --data is required")
 	case c.PruneSteps > 0 && c.Data == "":
 		return fmt.Errorf("--prune-steps fine-tunes on data: --data is required")
 	case c.PruneSteps > 0 && len(c.Sparsity) == 0:
@@ -148,8 +162,11 @@ type Report struct {
 	AccuracyAfter   float64  `json:"accuracy_after"`
 	LossBefore      float64  `json:"loss_before"`
 	LossAfter       float64  `json:"loss_after"`
-	LatencyBeforeMS *float64 `json:"latency_before_ms"` // inference on 10,000 rows; null: not measured yet
-	LatencyAfterMS  *float64 `json:"latency_after_ms"`
+	LatencyBeforeMS float64  `json:"latency_before_ms"` // inference on LatencyRows rows: dense float32
+	LatencyAfterMS  float64  `json:"latency_after_ms"`  // the artifact, each layer on its fastest kernel
+	Backend         string   `json:"backend"`           // the accel backend timed
+	Kernels         string   `json:"kernels"`           // the kernel of each layer after, e.g. "fc1=sparse fc2=sparse fc3=dense"
+	BytesResident   int      `json:"bytes_resident"`    // the weights and biases as the backend holds them after
 	Seconds         float64  `json:"seconds"`
 	Recipe          Config   `json:"recipe"`
 	Steps           []Step   `json:"steps,omitempty"`
@@ -159,8 +176,9 @@ type Report struct {
 
 // Step is one gradual-pruning step.
 type Step struct {
-	Step               int       `json:"step"`
-	Sparsity           []float64 `json:"sparsity"`
+	Stage              string    `json:"stage"` // prune or codebook
+	Step               int       `json:"step,omitempty"`
+	Sparsity           []float64 `json:"sparsity,omitempty"`
 	ValidationAccuracy float64   `json:"validation_accuracy"`
 	Seconds            float64   `json:"seconds"`
 }
@@ -185,6 +203,7 @@ func Run(ctx context.Context, c Config, log io.Writer) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	params0 := slices.Clone(params)
 	meta := userMeta(fileMeta)
 	rep := &Report{Model: modelPath, Artifact: artPath, BytesBefore: 4 * m.NumParams(), Recipe: c}
 	if c.Data != "" {
@@ -222,22 +241,22 @@ func Run(ctx context.Context, c Config, log io.Writer) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	artMeta := map[string]string{}
-	for k, v := range meta {
-		artMeta[k] = v
+	if c.CodebookEpochs > 0 {
+		step, err := c.fineTuneCodebook(ctx, m, ts, meta, log)
+		if err != nil {
+			return nil, err
+		}
+		rep.Steps = append(rep.Steps, step)
 	}
-	artMeta[model.MetaArch], artMeta[model.MetaSizes] = fileMeta[model.MetaArch], fileMeta[model.MetaSizes]
-	recipe, _ := json.Marshal(c)
-	artMeta["compress.recipe"] = string(recipe)
-	var buf bytes.Buffer
-	if err := artifact.Encode(&buf, ts, artMeta); err != nil {
+	raw, err := encodeArtifact(&c, ts, fileMeta)
+	if err != nil {
 		return nil, err
 	}
-	if err := storage.WriteBytes(ctx, artPath, buf.Bytes()); err != nil {
+	if err := storage.WriteBytes(ctx, artPath, raw); err != nil {
 		return nil, err
 	}
 	// Read it back: the report describes the file as written.
-	raw, err := storage.ReadFile(ctx, artPath)
+	raw, err = storage.ReadFile(ctx, artPath)
 	if err != nil {
 		return nil, err
 	}
@@ -275,7 +294,9 @@ func Run(ctx context.Context, c Config, log io.Writer) (*Report, error) {
 	if total > 0 {
 		rep.Sparsity = float64(zeros) / float64(total)
 	}
-	rep.Notes = append(rep.Notes, "latency is not measured yet: the sparse and int8 kernels are not built (latency_* are null)")
+	if err := c.time(m, params0, art, rep); err != nil {
+		return nil, err
+	}
 	rep.Seconds = time.Since(t0).Seconds()
 	b, err := json.MarshalIndent(rep, "", "  ")
 	if err != nil {
@@ -289,6 +310,44 @@ func Run(ctx context.Context, c Config, log io.Writer) (*Report, error) {
 
 func (c *Config) evaluate(ctx context.Context, modelPath string) (*train.EvalResult, error) {
 	return train.EvaluateSplit(ctx, train.EvalConfig{Model: modelPath, Data: c.Data, Accel: c.Accel, Plain: c.Plain, Runner: c.Runner})
+}
+
+// LatencyRows is the number of rows that the report's latencies infer.
+const LatencyRows = 10000
+
+// time measures inference on LatencyRows rows of random inputs (the
+// kernels' cost does not depend on the values) before (the dense float32
+// model) and after (the artifact, without densifying where a sparse or
+// int8 kernel is faster), the median of three runs each.
+func (c *Config) time(m *model.Model, before []float32, art *artifact.Artifact, rep *Report) error {
+	be, _, err := accel.Select(c.Accel)
+	if err != nil {
+		return err
+	}
+	defer be.Close()
+	rng := rand.New(rand.NewPCG(1, 2))
+	x := make([]float32, LatencyRows*m.Inputs())
+	for i := range x {
+		x[i] = float32(rng.NormFloat64())
+	}
+	dense, err := infer.NewDense(be, m, before)
+	if err != nil {
+		return err
+	}
+	defer dense.Close()
+	if rep.LatencyBeforeMS, err = infer.Latency(dense, x, LatencyRows, 3); err != nil {
+		return err
+	}
+	after, err := infer.Load(be, m, art, infer.Auto)
+	if err != nil {
+		return err
+	}
+	defer after.Close()
+	if rep.LatencyAfterMS, err = infer.Latency(after, x, LatencyRows, 3); err != nil {
+		return err
+	}
+	rep.Backend, rep.Kernels, rep.BytesResident = be.Name(), after.String(), after.Bytes()
+	return nil
 }
 
 // layerSparsity spreads c.Sparsity over n weight matrices.
@@ -348,43 +407,82 @@ func (c *Config) prune(m *model.Model, params []float32, weights []int, sparsity
 	return nil
 }
 
-// fineTuneStep prunes to sparsity and fine-tunes through the train
-// pipeline with the zeros frozen, in OUT/steps/step-NN. With Resume a
-// finished step is read back instead.
+// fineTuneStep prunes to sparsity and fine-tunes in OUT/steps/step-NN.
 func (c *Config) fineTuneStep(ctx context.Context, m *model.Model, params []float32, meta map[string]string, weights []int, sparsity []float64, t int, log io.Writer) (Step, []float32, error) {
-	t0 := time.Now()
+	p := append([]float32(nil), params...)
+	if err := c.prune(m, p, weights, sparsity); err != nil {
+		return Step{}, nil, err
+	}
+	fmt.Fprintf(log, "compress: step %d/%d: sparsity %v, fine-tuning %d epochs\n", t, c.PruneSteps, roundAll(sparsity), c.FineTuneEpochs)
 	dir := storage.Join(c.Out, "steps", fmt.Sprintf("step-%02d", t))
-	st := Step{Step: t, Sparsity: sparsity}
+	st, p, err := c.fineTune(ctx, m, p, meta, dir, c.FineTuneEpochs, c.LR, false, log)
+	if err != nil {
+		return st, nil, fmt.Errorf("prune step %d: %w", t, err)
+	}
+	st.Stage, st.Step, st.Sparsity = "prune", t, sparsity
+	return st, p, nil
+}
+
+// fineTuneCodebook fine-tunes the k-means centroids of ts in
+// OUT/codebook: the weights that share a centroid train as one value, the
+// pruned ones stay zero. The new centroids replace the old in ts.
+func (c *Config) fineTuneCodebook(ctx context.Context, m *model.Model, ts []artifact.Tensor, meta map[string]string, log io.Writer) (Step, error) {
+	params, err := Dense(m, &artifact.Artifact{Tensors: ts})
+	if err != nil {
+		return Step{}, err
+	}
+	fmt.Fprintf(log, "compress: codebook: fine-tuning the shared weights %d epochs\n", c.CodebookEpochs)
+	st, tuned, err := c.fineTune(ctx, m, params, meta, storage.Join(c.Out, "codebook"), c.CodebookEpochs, c.CodebookLR, true, log)
+	if err != nil {
+		return st, fmt.Errorf("codebook: %w", err)
+	}
+	st.Stage = "codebook"
+	for i, s := range m.Layout() {
+		t := &ts[i]
+		if t.Name != s.Name {
+			return st, fmt.Errorf("codebook: tensor %d is %s, %s has %s there", i, t.Name, m, s.Name)
+		}
+		if t.Enc.Kind != artifact.KMeans {
+			continue
+		}
+		if err := t.SetCentroids(tuned[s.Offset : s.Offset+s.Size()]); err != nil {
+			return st, fmt.Errorf("codebook: %w", err)
+		}
+	}
+	return st, nil
+}
+
+// fineTune trains params through the train pipeline in dir, epochs at lr,
+// the zeros frozen and, when share is set, equal weights trained as one
+// (train.Config.ShareWeights). With Resume a finished dir is read back.
+func (c *Config) fineTune(ctx context.Context, m *model.Model, params []float32, meta map[string]string, dir string, epochs int, lr float64, share bool, log io.Writer) (Step, []float32, error) {
+	t0 := time.Now()
+	var st Step
 	done := storage.Join(dir, "model.safetensors")
 	if ok, err := storage.Exists(ctx, done); err != nil {
 		return st, nil, err
 	} else if ok && c.Resume {
 		_, p, _, err := train.ReadModel(ctx, done)
-		fmt.Fprintf(log, "compress: step %d/%d already done (%s)\n", t, c.PruneSteps, done)
+		fmt.Fprintf(log, "compress: %s already done\n", done)
 		return st, p, err
 	}
-	p := append([]float32(nil), params...)
-	if err := c.prune(m, p, weights, sparsity); err != nil {
-		return st, nil, err
-	}
 	init := storage.Join(dir, "init.safetensors")
-	if err := writeModel(ctx, init, m, p, meta); err != nil {
+	if err := writeModel(ctx, init, m, params, meta); err != nil {
 		return st, nil, err
 	}
 	tc := train.DefaultConfig()
 	mc := m.Config()
 	tc.Data, tc.Out, tc.Model, tc.Hidden = c.Data, dir, string(mc.Arch), mc.Hidden
-	tc.Init, tc.FreezeZeros, tc.Epochs, tc.LR, tc.Mode = init, true, c.FineTuneEpochs, c.LR, c.Mode
+	tc.Init, tc.FreezeZeros, tc.ShareWeights, tc.Epochs, tc.LR, tc.Mode = init, true, share, epochs, lr, c.Mode
 	tc.Accel, tc.Runner, tc.Plain, tc.Overwrite = c.Accel, c.Runner, c.Plain, true
-	fmt.Fprintf(log, "compress: step %d/%d: sparsity %v, fine-tuning %d epochs\n", t, c.PruneSteps, roundAll(sparsity), c.FineTuneEpochs)
 	rep, err := train.Run(ctx, tc, io.Discard)
 	if err != nil {
-		return st, nil, fmt.Errorf("prune step %d: %w", t, err)
+		return st, nil, err
 	}
 	st.ValidationAccuracy = rep.ValidationAccuracy
 	st.Seconds = time.Since(t0).Seconds()
-	fmt.Fprintf(log, "compress: step %d/%d: validation accuracy %.2f%%, %.1f s\n", t, c.PruneSteps, 100*rep.ValidationAccuracy, st.Seconds)
-	_, p, _, err = train.ReadModel(ctx, rep.ModelFile)
+	fmt.Fprintf(log, "compress: validation accuracy %.2f%%, %.1f s\n", 100*rep.ValidationAccuracy, st.Seconds)
+	_, p, _, err := train.ReadModel(ctx, rep.ModelFile)
 	return st, p, err
 }
 
@@ -397,8 +495,8 @@ func roundAll(v []float64) []float64 {
 }
 
 // quantize encodes every tensor: weight matrices with c.Quant (sparse
-// when mostly zero; Q8_0/Q4_0 fall back to int8 when a row is not a
-// multiple of 32), biases as f32.
+// when mostly zero; Q8_0/Q4_0 rows that 32 does not divide end with a
+// short block), biases as f32.
 func (c *Config) quantize(m *model.Model, params []float32) ([]artifact.Tensor, error) {
 	var out []artifact.Tensor
 	for _, t := range m.Tensors(params) {
@@ -416,16 +514,30 @@ func (c *Config) quantize(m *model.Model, params []float32) ([]artifact.Tensor, 
 			return nil, err
 		}
 		q, err := artifact.Quantize(t.Name, t.Shape, t.Data, mask, enc)
-		if errors.Is(err, quant.ErrRowLength) {
-			enc.Kind = artifact.Int8 // rows of Q8_0/Q4_0 blocks must be multiples of 32
-			q, err = artifact.Quantize(t.Name, t.Shape, t.Data, mask, enc)
-		}
 		if err != nil {
 			return nil, err
 		}
 		out = append(out, q)
 	}
 	return out, nil
+}
+
+// encodeArtifact returns the artifact file of the tensors ts, with the
+// metadata that Run writes: the model file's user metadata and
+// architecture, and the recipe c.
+func encodeArtifact(c *Config, ts []artifact.Tensor, fileMeta map[string]string) ([]byte, error) {
+	artMeta := userMeta(fileMeta)
+	artMeta[model.MetaArch], artMeta[model.MetaSizes] = fileMeta[model.MetaArch], fileMeta[model.MetaSizes]
+	recipe, err := json.Marshal(c)
+	if err != nil {
+		return nil, err
+	}
+	artMeta["compress.recipe"] = string(recipe)
+	var buf bytes.Buffer
+	if err := artifact.Encode(&buf, ts, artMeta); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
 }
 
 // Dense returns the parameters that an artifact holds, in m's layout.

@@ -59,19 +59,20 @@ func trained(t *testing.T) (data, modelDir string) {
 	return data, tc.Out
 }
 
-// Gradual pruning with fine-tuning on Beam gives the same artifact, byte
-// for byte, as the same recipe with --plain; the artifact holds the
-// sparsity asked for and keeps most of the accuracy.
+// Gradual pruning with fine-tuning, then k-means with fine-tuned
+// centroids, on Beam gives the same artifact, byte for byte, as the same
+// recipe with --plain; the artifact holds the sparsity asked for and keeps
+// most of the accuracy.
 func TestGradualPruningBeamEqualsPlain(t *testing.T) {
 	data, modelDir := trained(t)
 	var arts [][]byte
 	for _, plain := range []bool{true, false} {
-		c := Config{Model: modelDir, Data: data, Out: t.TempDir(), Sparsity: []float64{0.6, 0.3}, PruneSteps: 2, FineTuneEpochs: 1, Quant: "kmeans:4", Accel: "go", Plain: plain}
+		c := Config{Model: modelDir, Data: data, Out: t.TempDir(), Sparsity: []float64{0.6, 0.3}, PruneSteps: 2, FineTuneEpochs: 1, Quant: "kmeans:4", CodebookEpochs: 1, Accel: "go", Plain: plain}
 		rep, err := Run(context.Background(), c, io.Discard)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(rep.Steps) != 2 || rep.Ratio < 1.5 || rep.BytesAfter >= rep.BytesBefore {
+		if len(rep.Steps) != 3 || rep.Steps[2].Stage != "codebook" || rep.Ratio < 1.5 || rep.BytesAfter >= rep.BytesBefore {
 			t.Errorf("plain=%v: steps %d, ratio %.1f (%d → %d bytes)", plain, len(rep.Steps), rep.Ratio, rep.BytesBefore, rep.BytesAfter)
 		}
 		if rep.AccuracyBefore < 0.8 || rep.AccuracyAfter < rep.AccuracyBefore-0.05 {
@@ -121,6 +122,15 @@ func TestQuantOnlyAndErrors(t *testing.T) {
 	if rep.Ratio < 1.3 || rep.AccuracyAfter < rep.AccuracyBefore-0.01 {
 		t.Errorf("int8: ratio %.2f, accuracy %.4f → %.4f", rep.Ratio, rep.AccuracyBefore, rep.AccuracyAfter)
 	}
+	// q4_0 on rows that 32 does not divide: short last blocks, not a
+	// fallback to another encoding.
+	rep, err = Run(context.Background(), Config{Model: modelDir, Data: data, Out: t.TempDir(), Quant: "q4_0", Accel: "go", Plain: true}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Layers[0].Encoding != "q4_0" || rep.Layers[0].Shape[1]%32 == 0 || rep.AccuracyAfter < rep.AccuracyBefore-0.02 {
+		t.Errorf("q4_0: %+v, accuracy %.4f → %.4f", rep.Layers[0], rep.AccuracyBefore, rep.AccuracyAfter)
+	}
 	for _, tc := range []struct {
 		c    Config
 		want string
@@ -130,6 +140,8 @@ func TestQuantOnlyAndErrors(t *testing.T) {
 		{Config{Model: modelDir, Out: "o", Sparsity: []float64{1}}, "must be in [0, 1)"},
 		{Config{Model: modelDir, Out: "o", Sparsity: []float64{0.5}, PruneSteps: 2}, "--data is required"},
 		{Config{Model: modelDir, Out: "o", Sparsity: []float64{0.5, 0.5}, Global: true}, "--global takes one"},
+		{Config{Model: modelDir, Out: "o", Data: data, Quant: "int8", CodebookEpochs: 1}, "needs --quant=kmeans:B"},
+		{Config{Model: modelDir, Out: "o", Quant: "kmeans:4", CodebookEpochs: 1}, "--data is required"},
 	} {
 		if err := tc.c.Prepare(); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%+v: got %v, want %q", tc.c, err, tc.want)

@@ -29,6 +29,9 @@ type Spec struct {
 	// FreezeZeros keeps the weights that are exactly zero at zero, with
 	// their optimizer state: a pruning mask frozen during fine-tuning.
 	FreezeZeros bool
+	// Share is a model file whose equal non-zero weights train as one
+	// shared value (share.go), ShareSHA256 its content's hash.
+	Share, ShareSHA256 string
 }
 
 // shardGroups splits shards 0..n-1 among the workers: shard i goes to
@@ -182,7 +185,9 @@ func (w *shardMath) localPartial(ctx context.Context, shard int, info shardio.Sh
 		if math.IsNaN(loss) || math.IsInf(loss, 0) {
 			return p, fmt.Errorf("train: the loss became %v in epoch %d, round %d, on %s: lower the learning rate (the last good checkpoint is kept)", loss, epoch, round, info.Path)
 		}
-		stepWith(opt, w.spec, params, grad, len(idx))
+		if err := stepWith(opt, w.spec, params, grad, len(idx)); err != nil {
+			return p, err
+		}
 		p.LossSum += loss
 		p.Examples += int64(len(idx))
 	}
@@ -200,7 +205,11 @@ func (w *shardMath) localPartial(ctx context.Context, shard int, info shardio.Sh
 // stepWith takes one optimizer step with the mean of a gradient sum over
 // n rows. Under Maximize the optimizer climbs the log-likelihood, whose
 // gradient is the loss gradient negated.
-func stepWith(opt *model.Optimizer, spec *Spec, params, gradSum []float32, n int) {
+func stepWith(opt *model.Optimizer, spec *Spec, params, gradSum []float32, n int) error {
+	share, err := sharedGroups(spec)
+	if err != nil {
+		return err
+	}
 	scale := 1 / float32(n)
 	if spec.Optimizer.Objective == model.Maximize {
 		scale = -scale
@@ -219,7 +228,9 @@ func stepWith(opt *model.Optimizer, spec *Spec, params, gradSum []float32, n int
 			}
 		}
 	}
+	share.apply(gradSum)
 	opt.Step(params, gradSum)
+	return nil
 }
 
 // evalPartial sums loss and correct predictions over a whole shard; for
@@ -287,7 +298,9 @@ func applySync(spec *Spec, st *State, sum transforms.Partial, epoch, round int) 
 	if err != nil {
 		return err
 	}
-	stepWith(opt, spec, st.Params, sum.Sum, int(sum.Examples))
+	if err := stepWith(opt, spec, st.Params, sum.Sum, int(sum.Examples)); err != nil {
+		return err
+	}
 	st.Step = opt.Steps()
 	st.Opt = optState(opt)
 	st.LossSum += sum.LossSum

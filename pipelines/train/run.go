@@ -69,6 +69,13 @@ func Run(ctx context.Context, c Config, log io.Writer) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	if c.ShareWeights {
+		raw, err := storage.ReadFile(ctx, c.Init)
+		if err != nil {
+			return nil, err
+		}
+		spec.Share, spec.ShareSHA256 = c.Init, fileSHA256(raw)
+	}
 	be, reason, err := accel.Select(c.Accel)
 	if err != nil {
 		return nil, err

@@ -82,6 +82,10 @@ type Config struct {
 	// FreezeZeros keeps the weights that are exactly zero (in Init) at
 	// zero, with their optimizer state: fine-tuning a pruned model.
 	FreezeZeros bool
+	// ShareWeights trains the non-zero weights of a tensor that are equal
+	// in Init as one shared value, moved by the sum of their gradients:
+	// fine-tuning a k-means codebook (Deep Compression).
+	ShareWeights bool
 	// Plain runs the same rounds in this process without Beam: the
 	// baseline of the Beam-overhead benchmark, and a test oracle.
 	Plain bool
@@ -164,6 +168,8 @@ func (c *Config) Prepare() error {
 		return fmt.Errorf("--patience=%d: want 0 (off) or more", c.Patience)
 	case c.FreezeZeros && c.Init == "":
 		return fmt.Errorf("--freeze-zeros needs --init (the pruned model whose zeros stay)")
+	case c.ShareWeights && c.Init == "":
+		return fmt.Errorf("--share-weights needs --init (the model whose equal weights are shared)")
 	case c.Init != "" && c.Folds > 1:
 		return fmt.Errorf("--init and --cv do not go together")
 	}

@@ -416,3 +416,81 @@ func TestFreezeZeros(t *testing.T) {
 		t.Error("without --freeze-zeros no pruned weight moved: the test cannot tell")
 	}
 }
+
+// Fine-tuning shared weights (--init --share-weights, with the zeros
+// frozen): the weights of a tensor that were equal stay equal (one value
+// per cluster, moved by the cluster's summed gradient), the clusters'
+// values move, and Beam and plain agree bit for bit in both modes.
+func TestShareWeights(t *testing.T) {
+	c := baseConfig(t, 4)
+	c.Plain = true
+	trained := run(t, c)
+	m, p, _, err := ReadModel(context.Background(), trained.ModelFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Four shared values per tensor (by the rank of |w|, signs kept), and
+	// every fourth weight pruned.
+	for _, s := range m.Layout() {
+		w := p[s.Offset : s.Offset+s.Size()]
+		for i := range w {
+			switch {
+			case i%4 == 0:
+				w[i] = 0
+			case w[i] < 0:
+				w[i] = -0.05 * float32(1+i%2)
+			default:
+				w[i] = 0.05 * float32(1+i%2)
+			}
+		}
+	}
+	shared := filepath.Join(t.TempDir(), "shared.safetensors")
+	if err := model.SaveModel(shared, m, p, nil); err != nil {
+		t.Fatal(err)
+	}
+	groups := newShareGroups(m, p)
+	want := 0
+	for _, s := range m.Layout() {
+		if s.Size() >= 16 { // smaller ones may lack a value or have it once
+			want += 4
+		}
+	}
+	if groups.n < want {
+		t.Fatalf("%d clusters, want at least %d", groups.n, want)
+	}
+	for _, mode := range []string{"sync", "local"} {
+		var finals [][]float32
+		for _, plain := range []bool{true, false} {
+			c := baseConfig(t, 4)
+			c.Mode, c.Plain, c.Init, c.FreezeZeros, c.ShareWeights = mode, plain, shared, true, true
+			run(t, c)
+			got := params(t, c.Out, c.Epochs)
+			value := make([]float32, groups.n)
+			seen := make([]bool, groups.n)
+			for i, g := range groups.group {
+				switch {
+				case p[i] == 0 && got[i] != 0:
+					t.Fatalf("%s: pruned weight %d became %g", mode, i, got[i])
+				case g < 0:
+				case !seen[g]:
+					value[g], seen[g] = got[i], true
+				case got[i] != value[g]:
+					t.Fatalf("%s: weight %d = %g left its cluster's value %g", mode, i, got[i], value[g])
+				}
+			}
+			moved := 0
+			for i, g := range groups.group {
+				if g >= 0 && got[i] != p[i] {
+					moved++
+				}
+			}
+			if moved < len(p)/2 {
+				t.Errorf("%s: %d shared weights moved: no fine-tuning happened", mode, moved)
+			}
+			finals = append(finals, got)
+		}
+		if d := maxDiff(finals[0], finals[1]); d != 0 {
+			t.Errorf("%s: Beam and plain differ by %g", mode, d)
+		}
+	}
+}
