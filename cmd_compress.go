@@ -91,6 +91,7 @@ func recipeFlags(fs *flag.FlagSet, c *compress.Config) func(context.Context) err
 	fs.StringVar(&recipe, "recipe", "", "a JSON file of these flags without dashes, e.g. {\"quant\": \"int8\"}; flags on the command line override it")
 	fs.StringVar(&sparsity, "sparsity", "", "share of weights pruned: one value, or one per weight matrix (0.92,0.91,0.74)")
 	fs.BoolVar(&c.Global, "global", false, "prune with one magnitude threshold across the weight matrices")
+	fs.StringVar(&c.Prune, "prune", "magnitude", "magnitude: zero single weights; neurons: remove whole hidden neurons (smallest incoming L2 norm), shrinking the dense layers; --sparsity is then the share of each hidden layer removed")
 	fs.IntVar(&c.PruneSteps, "prune-steps", 0, "gradual pruning: steps of the cubic schedule, each fine-tuned with the mask frozen (0: prune once)")
 	fs.IntVar(&c.FineTuneEpochs, "finetune-epochs", 2, "fine-tuning epochs per prune step")
 	fs.Float64Var(&c.LR, "lr", 0.01, "fine-tuning learning rate")

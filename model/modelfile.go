@@ -75,7 +75,7 @@ func DecodeModel(data []byte, source string) (*Model, []float32, map[string]stri
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	m, params, err := modelFromTensors(ts, meta)
+	m, params, err := FromTensors(ts, meta)
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("model: %s: %w", source, err)
 	}
@@ -91,9 +91,10 @@ func LoadModel(path string) (*Model, []float32, map[string]string, error) {
 	return DecodeModel(data, path)
 }
 
-// modelFromTensors rebuilds the model from its metadata and gathers its
-// parameters, checking every layout tensor's presence and shape.
-func modelFromTensors(ts []Tensor, meta map[string]string) (*Model, []float32, error) {
+// FromTensors rebuilds the model from its metadata (MetaArch, MetaSizes)
+// and gathers its parameters from ts, checking every layout tensor's
+// presence and shape.
+func FromTensors(ts []Tensor, meta map[string]string) (*Model, []float32, error) {
 	arch, sizes := meta[MetaArch], meta[MetaSizes]
 	if arch == "" || sizes == "" {
 		return nil, nil, fmt.Errorf("%w: metadata lacks %s or %s", errNotModel, MetaArch, MetaSizes)
@@ -188,7 +189,7 @@ func DecodeCheckpoint(data []byte, source string) (*Checkpoint, error) {
 	if f := meta[MetaFormat]; f != "checkpoint" {
 		return nil, fmt.Errorf("model: %s: %s is %q, not a checkpoint", source, MetaFormat, f)
 	}
-	m, params, err := modelFromTensors(ts, meta)
+	m, params, err := FromTensors(ts, meta)
 	if err != nil {
 		return nil, fmt.Errorf("model: %s: %w", source, err)
 	}

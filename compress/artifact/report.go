@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/lightbeam-ml/lightbeam/model"
 )
 
 // Artifact is a decoded artifact file.
@@ -79,4 +81,21 @@ func (a *Artifact) Report() string {
 		a.HeaderBytes, sum.Header, sum.Side, sum.Index, sum.Codes, a.Size, bits)
 	w.Flush()
 	return b.String()
+}
+
+// Model returns the lightbeam model that the artifact holds, rebuilt from
+// its metadata (the architecture and layer sizes that compress records),
+// and its dequantized parameters in the model's layout. source names the
+// file in errors.
+func (a *Artifact) Model(source string) (*model.Model, []float32, error) {
+	ts := make([]model.Tensor, len(a.Tensors))
+	for i := range a.Tensors {
+		t := &a.Tensors[i]
+		ts[i] = model.Tensor{Name: t.Name, Shape: t.Shape, Data: t.Dense()}
+	}
+	m, params, err := model.FromTensors(ts, a.Meta)
+	if err != nil {
+		return nil, nil, fmt.Errorf("artifact: %s: %w", source, err)
+	}
+	return m, params, nil
 }

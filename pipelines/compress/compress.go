@@ -45,6 +45,12 @@ type Config struct {
 	// Global prunes with one magnitude threshold across all weight
 	// matrices (Sparsity then has one value).
 	Global bool
+	// Prune is what is pruned: "magnitude" (default) zeroes single
+	// weights; "neurons" removes whole hidden neurons, those whose incoming
+	// weights have the smallest L2 norm, so the dense layers shrink. With
+	// neurons, Sparsity is the share of each hidden layer's neurons
+	// removed (one value, or one per hidden layer).
+	Prune string
 	// PruneSteps > 0 prunes gradually: step t of n prunes to
 	// s_t = s_f + (0 − s_f)(1 − t/n)³ and fine-tunes FineTuneEpochs epochs
 	// with the mask frozen. 0 prunes once, without fine-tuning.
@@ -121,7 +127,16 @@ func (c *Config) Prepare() error {
 			return fmt.Errorf("--sparsity=%v: each value must be in [0, 1)", s)
 		}
 	}
+	switch c.Prune {
+	case "":
+		c.Prune = "magnitude"
+	case "magnitude", "neurons":
+	default:
+		return fmt.Errorf("--prune=%s: want magnitude or neurons", c.Prune)
+	}
 	switch {
+	case c.Prune == "neurons" && c.Global:
+		return fmt.Errorf("--global thresholds single weights; it does not go with --prune=neurons")
 	case c.Global && len(c.Sparsity) != 1:
 		return fmt.Errorf("--global takes one --sparsity value, got %d", len(c.Sparsity))
 	case c.PruneSteps < 0 || c.FineTuneEpochs < 0 || c.CodebookEpochs < 0:
@@ -214,12 +229,19 @@ func Run(ctx context.Context, c Config, log io.Writer) (*Report, error) {
 		rep.AccuracyBefore, rep.LossBefore = ev.Accuracy, ev.Loss
 	}
 
-	weights := weightIndices(m)
-	final := c.layerSparsity(len(weights))
+	m0 := m
+	targets := len(weightIndices(m))
+	if c.Prune == "neurons" {
+		targets = len(m.Config().Hidden)
+	}
+	if len(c.Sparsity) > 1 && len(c.Sparsity) != targets {
+		return nil, fmt.Errorf("--sparsity has %d values; %s has %d %s", len(c.Sparsity), m, targets, map[string]string{"magnitude": "weight matrices", "neurons": "hidden layers"}[c.Prune])
+	}
+	final := c.layerSparsity(targets)
 	switch {
 	case len(c.Sparsity) == 0:
 	case c.PruneSteps == 0:
-		if err := c.prune(m, params, weights, final); err != nil {
+		if m, params, err = c.pruneTo(m0, m, params, final); err != nil {
 			return nil, err
 		}
 	default:
@@ -228,11 +250,10 @@ func Run(ctx context.Context, c Config, log io.Writer) (*Report, error) {
 			for i, sf := range final {
 				st[i] = prune.Cubic(0, sf, t, c.PruneSteps)
 			}
-			step, p, err := c.fineTuneStep(ctx, m, params, meta, weights, st, t, log)
+			step, err := c.fineTuneStep(ctx, m0, &m, &params, meta, st, t, log)
 			if err != nil {
 				return nil, err
 			}
-			params = p
 			rep.Steps = append(rep.Steps, step)
 		}
 	}
@@ -248,7 +269,7 @@ func Run(ctx context.Context, c Config, log io.Writer) (*Report, error) {
 		}
 		rep.Steps = append(rep.Steps, step)
 	}
-	raw, err := encodeArtifact(&c, ts, fileMeta)
+	raw, err := encodeArtifact(&c, m, ts, fileMeta)
 	if err != nil {
 		return nil, err
 	}
@@ -294,7 +315,7 @@ func Run(ctx context.Context, c Config, log io.Writer) (*Report, error) {
 	if total > 0 {
 		rep.Sparsity = float64(zeros) / float64(total)
 	}
-	if err := c.time(m, params0, art, rep); err != nil {
+	if err := c.time(m0, params0, m, art, rep); err != nil {
 		return nil, err
 	}
 	rep.Seconds = time.Since(t0).Seconds()
@@ -319,18 +340,18 @@ const LatencyRows = 10000
 // kernels' cost does not depend on the values) before (the dense float32
 // model) and after (the artifact, without densifying where a sparse or
 // int8 kernel is faster), the median of three runs each.
-func (c *Config) time(m *model.Model, before []float32, art *artifact.Artifact, rep *Report) error {
+func (c *Config) time(m0 *model.Model, before []float32, m *model.Model, art *artifact.Artifact, rep *Report) error {
 	be, _, err := accel.Select(c.Accel)
 	if err != nil {
 		return err
 	}
 	defer be.Close()
 	rng := rand.New(rand.NewPCG(1, 2))
-	x := make([]float32, LatencyRows*m.Inputs())
+	x := make([]float32, LatencyRows*m0.Inputs())
 	for i := range x {
 		x[i] = float32(rng.NormFloat64())
 	}
-	dense, err := infer.NewDense(be, m, before)
+	dense, err := infer.NewDense(be, m0, before)
 	if err != nil {
 		return err
 	}
@@ -379,9 +400,6 @@ func weightIndices(m *model.Model) []int {
 // prune zeroes the smallest weights of params in place: per layer to
 // sparsity[i], or with one global threshold.
 func (c *Config) prune(m *model.Model, params []float32, weights []int, sparsity []float64) error {
-	if len(c.Sparsity) > 1 && len(c.Sparsity) != len(weights) {
-		return fmt.Errorf("--sparsity has %d values; %s has %d weight matrices", len(c.Sparsity), m, len(weights))
-	}
 	ts := m.Tensors(params)
 	if c.Global {
 		ws := make([][]float32, len(weights))
@@ -407,20 +425,56 @@ func (c *Config) prune(m *model.Model, params []float32, weights []int, sparsity
 	return nil
 }
 
-// fineTuneStep prunes to sparsity and fine-tunes in OUT/steps/step-NN.
-func (c *Config) fineTuneStep(ctx context.Context, m *model.Model, params []float32, meta map[string]string, weights []int, sparsity []float64, t int, log io.Writer) (Step, []float32, error) {
-	p := append([]float32(nil), params...)
-	if err := c.prune(m, p, weights, sparsity); err != nil {
-		return Step{}, nil, err
+// pruneTo returns m and a pruned copy of params: single weights zeroed
+// to sparsity (per weight matrix), or, with --prune=neurons, a smaller
+// model without the weakest hidden neurons, keeping of hidden layer l
+// the share 1 − sparsity[l] of its width in m0 (the model before any
+// step), at least one neuron.
+func (c *Config) pruneTo(m0, m *model.Model, params []float32, sparsity []float64) (*model.Model, []float32, error) {
+	if c.Prune != "neurons" {
+		p := slices.Clone(params)
+		return m, p, c.prune(m, p, weightIndices(m), sparsity)
 	}
-	fmt.Fprintf(log, "compress: step %d/%d: sparsity %v, fine-tuning %d epochs\n", t, c.PruneSteps, roundAll(sparsity), c.FineTuneEpochs)
-	dir := storage.Join(c.Out, "steps", fmt.Sprintf("step-%02d", t))
-	st, p, err := c.fineTune(ctx, m, p, meta, dir, c.FineTuneEpochs, c.LR, false, log)
+	mc := m.Config()
+	if mc.Arch != model.MLP || len(mc.Hidden) == 0 {
+		return nil, nil, fmt.Errorf("--prune=neurons removes hidden neurons: %s has none", m)
+	}
+	keep := make([]int, len(mc.Hidden))
+	for l, s := range sparsity {
+		keep[l] = min(mc.Hidden[l], max(1, int(math.Round(float64(m0.Config().Hidden[l])*(1-s)))))
+	}
+	ts, _, err := prune.KeepNeurons(m.Tensors(params), keep)
 	if err != nil {
-		return st, nil, fmt.Errorf("prune step %d: %w", t, err)
+		return nil, nil, err
+	}
+	mc.Hidden = keep
+	small, err := model.New(mc)
+	if err != nil {
+		return nil, nil, err
+	}
+	p := make([]float32, 0, small.NumParams())
+	for _, t := range ts {
+		p = append(p, t.Data...)
+	}
+	return small, p, nil
+}
+
+// fineTuneStep prunes *m, *params to sparsity (pruneTo) and fine-tunes
+// the result in OUT/steps/step-NN, replacing *m and *params.
+func (c *Config) fineTuneStep(ctx context.Context, m0 *model.Model, m **model.Model, params *[]float32, meta map[string]string, sparsity []float64, t int, log io.Writer) (Step, error) {
+	pm, p, err := c.pruneTo(m0, *m, *params, sparsity)
+	if err != nil {
+		return Step{}, err
+	}
+	fmt.Fprintf(log, "compress: step %d/%d: %s sparsity %v (%s), fine-tuning %d epochs\n", t, c.PruneSteps, c.Prune, roundAll(sparsity), pm, c.FineTuneEpochs)
+	dir := storage.Join(c.Out, "steps", fmt.Sprintf("step-%02d", t))
+	st, p, err := c.fineTune(ctx, pm, p, meta, dir, c.FineTuneEpochs, c.LR, false, log)
+	if err != nil {
+		return st, fmt.Errorf("prune step %d: %w", t, err)
 	}
 	st.Stage, st.Step, st.Sparsity = "prune", t, sparsity
-	return st, p, nil
+	*m, *params = pm, p
+	return st, nil
 }
 
 // fineTuneCodebook fine-tunes the k-means centroids of ts in
@@ -523,11 +577,15 @@ func (c *Config) quantize(m *model.Model, params []float32) ([]artifact.Tensor, 
 }
 
 // encodeArtifact returns the artifact file of the tensors ts, with the
-// metadata that Run writes: the model file's user metadata and
+// metadata that Run writes: the model file's user metadata, m's
 // architecture, and the recipe c.
-func encodeArtifact(c *Config, ts []artifact.Tensor, fileMeta map[string]string) ([]byte, error) {
+func encodeArtifact(c *Config, m *model.Model, ts []artifact.Tensor, fileMeta map[string]string) ([]byte, error) {
 	artMeta := userMeta(fileMeta)
-	artMeta[model.MetaArch], artMeta[model.MetaSizes] = fileMeta[model.MetaArch], fileMeta[model.MetaSizes]
+	sizes := make([]string, len(m.Sizes()))
+	for i, n := range m.Sizes() {
+		sizes[i] = strconv.Itoa(n)
+	}
+	artMeta[model.MetaArch], artMeta[model.MetaSizes] = string(m.Arch()), strings.Join(sizes, ",")
 	recipe, err := json.Marshal(c)
 	if err != nil {
 		return nil, err

@@ -15,6 +15,7 @@ import (
 
 	"github.com/lightbeam-ml/lightbeam/compress/artifact"
 	"github.com/lightbeam-ml/lightbeam/data/formats"
+	"github.com/lightbeam-ml/lightbeam/model"
 	"github.com/lightbeam-ml/lightbeam/pipelines/preprocess"
 	"github.com/lightbeam-ml/lightbeam/pipelines/train"
 )
@@ -110,6 +111,48 @@ func TestGradualPruningBeamEqualsPlain(t *testing.T) {
 	}
 }
 
+// --prune=neurons shrinks the hidden layer (gradually, fine-tuned, Beam =
+// plain), and the artifact, its metadata and the evaluation follow the
+// smaller model.
+func TestPruneNeurons(t *testing.T) {
+	data, modelDir := trained(t)
+	var arts [][]byte
+	for _, plain := range []bool{true, false} {
+		c := Config{Model: modelDir, Data: data, Out: t.TempDir(), Prune: "neurons", Sparsity: []float64{0.5}, PruneSteps: 2, FineTuneEpochs: 1, Quant: "int8", Accel: "go", Plain: plain}
+		rep, err := Run(context.Background(), c, io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fc1, fc2 := rep.Layers[0], rep.Layers[2]
+		if fc1.Shape[0] != 16 || fc2.Shape[1] != 16 || rep.AccuracyAfter < rep.AccuracyBefore-0.05 || rep.LatencyAfterMS <= 0 {
+			t.Errorf("plain=%v: fc1 %v, fc2 %v, accuracy %.4f → %.4f, latency %.2f ms", plain, fc1.Shape, fc2.Shape, rep.AccuracyBefore, rep.AccuracyAfter, rep.LatencyAfterMS)
+		}
+		b, err := os.ReadFile(rep.Artifact)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, err := artifact.Decode(b, rep.Artifact)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sizes := a.Meta[model.MetaSizes]; !strings.HasSuffix(sizes, ",16,3") {
+			t.Errorf("artifact sizes %q, want the hidden layer at 16", sizes)
+		}
+		arts = append(arts, b)
+	}
+	if !bytes.Equal(arts[0], arts[1]) {
+		t.Error("Beam and plain neuron pruning wrote different artifacts")
+	}
+	for _, c := range []Config{
+		{Model: modelDir, Out: "o", Prune: "neurons", Sparsity: []float64{0.5}, Global: true},
+		{Model: modelDir, Out: "o", Prune: "channels"},
+	} {
+		if err := c.Prepare(); err == nil {
+			t.Errorf("%+v: no error", c)
+		}
+	}
+}
+
 // int8 without pruning loses almost nothing; a bad recipe is refused. (The
 // model is tiny, so the artifact's metadata, preprocessing statistics
 // included, weighs as much as its weights: the ratios here are small.)
@@ -121,6 +164,11 @@ func TestQuantOnlyAndErrors(t *testing.T) {
 	}
 	if rep.Ratio < 1.3 || rep.AccuracyAfter < rep.AccuracyBefore-0.01 {
 		t.Errorf("int8: ratio %.2f, accuracy %.4f → %.4f", rep.Ratio, rep.AccuracyBefore, rep.AccuracyAfter)
+	}
+	// evaluate reads the artifact itself as the model it holds, on Beam.
+	ev, err := train.EvaluateSplit(context.Background(), train.EvalConfig{Model: rep.Artifact, Data: data, Accel: "go"})
+	if err != nil || ev.Accuracy != rep.AccuracyAfter || ev.Loss != rep.LossAfter {
+		t.Errorf("evaluating %s: %+v, %v; the report says %.4f, %.4f", rep.Artifact, ev, err, rep.AccuracyAfter, rep.LossAfter)
 	}
 	// q4_0 on rows that 32 does not divide: short last blocks, not a
 	// fallback to another encoding.

@@ -174,6 +174,9 @@ func RunSweep(ctx context.Context, c Config, sw Sweep, log io.Writer) (*SweepRep
 	if err := rc.Prepare(); err != nil {
 		return nil, err
 	}
+	if rc.Prune == "neurons" {
+		return nil, fmt.Errorf("--sweep prunes single weights by magnitude; --prune=neurons is not swept")
+	}
 	rc.Sparsity = nil
 	jsonPath := storage.Join(c.Out, SweepJSON)
 	if done, err := storage.Exists(ctx, jsonPath); err != nil {
@@ -271,7 +274,7 @@ func compressAt(rc Config, m *model.Model, params []float32, fileMeta map[string
 	if err != nil {
 		return SweepPoint{}, nil, err
 	}
-	raw, err := encodeArtifact(&rc, ts, fileMeta)
+	raw, err := encodeArtifact(&rc, m, ts, fileMeta)
 	if err != nil {
 		return SweepPoint{}, nil, err
 	}
