@@ -199,29 +199,7 @@ func (c *Canvas) vtext(s string, x, y int, col color.RGBA) {
 
 // Axes draws the frame, grid, ticks and labels of p.
 func (c *Canvas) Axes(p *Panel) {
-	r := p.Rect
-	for _, t := range NiceTicks(p.YLo, p.YHi, 6, 0) {
-		y := int(math.Round(p.PY(t.V)))
-		c.fill(image.Rect(r.Min.X+1, y, r.Max.X, y+1), GridColor)
-		c.fill(image.Rect(r.Min.X-5, y, r.Min.X, y+1), AxisColor)
-		c.Text(t.Label, r.Min.X-8, y+4, Right, TextColor, 1)
-	}
-	for _, t := range NiceTicks(p.XLo, p.XHi, 10, p.XMinStep) {
-		x := int(math.Round(p.PX(t.V)))
-		c.fill(image.Rect(x, r.Min.Y+1, x+1, r.Max.Y), GridColor)
-		c.fill(image.Rect(x, r.Max.Y, x+1, r.Max.Y+5), AxisColor)
-		c.Text(t.Label, x, r.Max.Y+18, Center, TextColor, 1)
-	}
-	c.fill(image.Rect(r.Min.X, r.Min.Y, r.Max.X+1, r.Min.Y+1), AxisColor)
-	c.fill(image.Rect(r.Min.X, r.Max.Y, r.Max.X+1, r.Max.Y+1), AxisColor)
-	c.fill(image.Rect(r.Min.X, r.Min.Y, r.Min.X+1, r.Max.Y+1), AxisColor)
-	c.fill(image.Rect(r.Max.X, r.Min.Y, r.Max.X+1, r.Max.Y+1), AxisColor)
-	if p.XLabel != "" {
-		c.Text(p.XLabel, (r.Min.X+r.Max.X)/2, r.Max.Y+36, Center, TextColor, 1)
-	}
-	if p.YLabel != "" {
-		c.vtext(p.YLabel, 22, (r.Min.Y+r.Max.Y)/2, TextColor)
-	}
+	c.AxesXTicks(p, NiceTicks(p.XLo, p.XHi, 10, p.XMinStep))
 }
 
 // Series draws ys against xs as a line with a dot per point; non-finite
