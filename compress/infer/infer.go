@@ -36,8 +36,8 @@ const Batch = 1024
 // autoRows is the batch Auto times each candidate on, and autoReps the
 // number of timed runs it keeps the best of.
 const (
-	autoRows = 256
-	autoReps = 3
+	autoRows = Batch
+	autoReps = 5
 )
 
 // Predictor computes a model's logits on one accel backend from weights it
@@ -204,9 +204,11 @@ func (l *layer) free(be accel.Backend) {
 	l.w, l.a = nil, nil
 }
 
-// fastest uploads each candidate kernel's weights for l in turn, times
-// Z = H·Wᵀ on autoRows random rows (the best of autoReps after a warm-up),
-// and leaves l holding the fastest one's weights.
+// fastest uploads every candidate kernel's weights for l, times
+// Z = H·Wᵀ on autoRows random rows with each, in turns (so that a burst
+// of load on a shared machine hits every candidate alike), keeps each
+// one's best of autoReps after a warm-up, and leaves l holding the
+// fastest one's weights.
 func (p *Predictor) fastest(l *layer, t *artifact.Tensor, cands []Kernel) (Kernel, error) {
 	if len(cands) == 1 {
 		return cands[0], nil
@@ -219,31 +221,42 @@ func (p *Predictor) fastest(l *layer, t *artifact.Tensor, cands []Kernel) (Kerne
 	}
 	h, z := upload(be, host), be.Alloc(autoRows*l.out)
 	defer func() { be.Free(h); be.Free(z) }()
-	best, bestTime := cands[0], time.Duration(-1)
-	for _, k := range cands {
-		l.free(be)
-		l.set(be, t, k)
-		l.kernel = k
-		var took time.Duration
-		for rep := range autoReps + 1 {
+	trial := make([]layer, len(cands))
+	took := make([]time.Duration, len(cands))
+	defer func() {
+		for i := range trial {
+			trial[i].free(be)
+		}
+	}()
+	for i, k := range cands {
+		trial[i] = *l
+		trial[i].w, trial[i].a, trial[i].bias = nil, nil, nil
+		trial[i].set(be, t, k)
+		trial[i].kernel = k
+	}
+	for rep := range autoReps + 1 {
+		for i := range trial {
 			start := time.Now()
-			p.product(l, autoRows, h, z)
+			p.product(&trial[i], autoRows, h, z)
 			if err := be.Sync(); err != nil {
-				return "", fmt.Errorf("infer: timing the %s kernel of %s on %s backend: %w", k, l.name, be.Name(), err)
+				return "", fmt.Errorf("infer: timing the %s kernel of %s on %s backend: %w", cands[i], l.name, be.Name(), err)
 			}
-			if d := time.Since(start); rep == 1 || rep > 1 && d < took {
-				took = d
+			if d := time.Since(start); rep == 1 || rep > 1 && d < took[i] {
+				took[i] = d
 			}
-		}
-		if bestTime < 0 || took < bestTime {
-			best, bestTime = k, took
 		}
 	}
-	if l.kernel != best {
+	best := 0
+	for i := range took {
+		if took[i] < took[best] {
+			best = i
+		}
+	}
+	if l.kernel != cands[best] {
 		l.free(be)
-		l.set(be, t, best)
+		l.set(be, t, cands[best])
 	}
-	return best, nil
+	return cands[best], nil
 }
 
 func upload(be accel.Backend, v []float32) accel.Buf {

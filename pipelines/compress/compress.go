@@ -204,10 +204,7 @@ func Run(ctx context.Context, c Config, log io.Writer) (*Report, error) {
 	if err := c.Prepare(); err != nil {
 		return nil, err
 	}
-	modelPath := c.Model
-	if !strings.HasSuffix(modelPath, ".safetensors") {
-		modelPath = storage.Join(c.Model, "model.safetensors")
-	}
+	modelPath := c.modelFile()
 	artPath := storage.Join(c.Out, ArtifactName)
 	if done, err := storage.Exists(ctx, storage.Join(c.Out, "report.json")); err != nil {
 		return nil, err
@@ -369,6 +366,15 @@ func (c *Config) time(m0 *model.Model, before []float32, m *model.Model, art *ar
 	}
 	rep.Backend, rep.Kernels, rep.BytesResident = be.Name(), after.String(), after.Bytes()
 	return nil
+}
+
+// modelFile is c.Model, or the model file in it when it names a train
+// output directory rather than a model file or an artifact.
+func (c *Config) modelFile() string {
+	if strings.HasSuffix(c.Model, ".safetensors") || strings.HasSuffix(c.Model, ".lbc") {
+		return c.Model
+	}
+	return storage.Join(c.Model, "model.safetensors")
 }
 
 // layerSparsity spreads c.Sparsity over n weight matrices.

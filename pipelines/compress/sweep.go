@@ -184,10 +184,7 @@ func RunSweep(ctx context.Context, c Config, sw Sweep, log io.Writer) (*SweepRep
 	} else if done && !c.Overwrite {
 		return nil, fmt.Errorf("%s holds a finished sweep (pass --overwrite to replace it)", c.Out)
 	}
-	modelPath := c.Model
-	if !strings.HasSuffix(modelPath, ".safetensors") {
-		modelPath = storage.Join(c.Model, "model.safetensors")
-	}
+	modelPath := c.modelFile()
 	m, params, fileMeta, err := train.ReadModel(ctx, modelPath)
 	if err != nil {
 		return nil, err
