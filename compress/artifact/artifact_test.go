@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/lightbeam-ml/lightbeam/internal/half"
+
 	"github.com/lightbeam-ml/lightbeam/compress/prune"
 	"github.com/lightbeam-ml/lightbeam/compress/quant"
 )
@@ -93,7 +95,7 @@ func reference(t *testing.T, in input, e Encoding) []float32 {
 		return w
 	case F16:
 		for i, x := range w {
-			out[i] = quant.F16ToF32(quant.F32ToF16(x))
+			out[i] = half.F16ToF32(half.F32ToF16(x))
 		}
 	case Int8, Int8Tensor:
 		if e.Kind == Int8Tensor {
@@ -103,7 +105,7 @@ func reference(t *testing.T, in input, e Encoding) []float32 {
 			part := w[r : r+cols]
 			s := quant.Int8Scale(part)
 			if e.HalfSide {
-				s = quant.F16ToF32(quant.F32ToF16(s))
+				s = half.F16ToF32(half.F32ToF16(s))
 			}
 			q := make([]int8, cols)
 			quant.QuantizeInt8(q, part, s)

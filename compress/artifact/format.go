@@ -11,6 +11,8 @@ import (
 	"slices"
 	"sync"
 
+	"github.com/lightbeam-ml/lightbeam/internal/half"
+
 	"github.com/lightbeam-ml/lightbeam/internal/localfile"
 
 	"github.com/klauspost/compress/zstd"
@@ -201,7 +203,7 @@ func appendTensor(out []byte, t *Tensor) ([]byte, Sizes, error) {
 	side := func(vs []float32) {
 		for _, v := range vs {
 			if t.Enc.HalfSide {
-				out = binary.LittleEndian.AppendUint16(out, quant.F32ToF16(v))
+				out = binary.LittleEndian.AppendUint16(out, half.F32ToF16(v))
 			} else {
 				out = binary.LittleEndian.AppendUint32(out, math.Float32bits(v))
 			}
@@ -214,7 +216,7 @@ func appendTensor(out []byte, t *Tensor) ([]byte, Sizes, error) {
 		}
 	case F16:
 		for _, v := range t.Values {
-			out = binary.LittleEndian.AppendUint16(out, quant.F32ToF16(v))
+			out = binary.LittleEndian.AppendUint16(out, half.F32ToF16(v))
 		}
 	case Int8, Int8Tensor:
 		side(t.Scales)
@@ -525,7 +527,7 @@ func readTensor(r *reader) (Tensor, Sizes) {
 		out := make([]float32, count)
 		for i := range out {
 			if width == 2 {
-				out[i] = quant.F16ToF32(binary.LittleEndian.Uint16(b[2*i:]))
+				out[i] = half.F16ToF32(binary.LittleEndian.Uint16(b[2*i:]))
 			} else {
 				out[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
 			}

@@ -6,6 +6,8 @@ import (
 	"math"
 	"slices"
 
+	"github.com/lightbeam-ml/lightbeam/internal/half"
+
 	"github.com/lightbeam-ml/lightbeam/compress/entropy"
 	"github.com/lightbeam-ml/lightbeam/compress/prune"
 	"github.com/lightbeam-ml/lightbeam/compress/quant"
@@ -183,9 +185,9 @@ func (t *Tensor) value(i, p int) float32 {
 	case Int8Tensor:
 		return float32(int8(c)) * t.Scales[0]
 	case Q8_0:
-		return float32(int8(c)) * quant.F16ToF32(t.BlockScales[t.block(p)])
+		return float32(int8(c)) * half.F16ToF32(t.BlockScales[t.block(p)])
 	case Q4_0:
-		return quant.F16ToF32(t.BlockScales[t.block(p)]) * float32(int(c)-8)
+		return half.F16ToF32(t.BlockScales[t.block(p)]) * float32(int(c)-8)
 	case KMeans:
 		return t.Centroids[c]
 	}
@@ -342,7 +344,7 @@ func Quantize(name string, shape []int, w []float32, mask prune.Mask, enc Encodi
 	case F16:
 		t.Values = make([]float32, n)
 		for i, x := range w {
-			t.Values[i] = quant.F16ToF32(quant.F32ToF16(x))
+			t.Values[i] = half.F16ToF32(half.F32ToF16(x))
 			if math.IsInf(float64(t.Values[i]), 0) {
 				return Tensor{}, fmt.Errorf("artifact: %s: weight %d = %g overflows float16", name, i, x)
 			}
@@ -359,7 +361,7 @@ func Quantize(name string, shape []int, w []float32, mask prune.Mask, enc Encodi
 			part := w[g*size : (g+1)*size]
 			s := quant.Int8Scale(part)
 			if enc.HalfSide {
-				s = quant.F16ToF32(quant.F32ToF16(s))
+				s = half.F16ToF32(half.F32ToF16(s))
 				if math.IsInf(float64(s), 0) || s == 0 && quant.Int8Scale(part) != 0 {
 					return Tensor{}, fmt.Errorf("artifact: %s: int8 scale %g of row %d does not fit float16", name, quant.Int8Scale(part), g)
 				}
@@ -436,7 +438,7 @@ func Quantize(name string, shape []int, w []float32, mask prune.Mask, enc Encodi
 		cent, kc := quant.KMeans(vals, k, enc.Iters)
 		if enc.HalfSide {
 			for i, c := range cent {
-				cent[i] = quant.F16ToF32(quant.F32ToF16(c))
+				cent[i] = half.F16ToF32(half.F32ToF16(c))
 			}
 		}
 		codes = make([]uint8, n)
@@ -498,7 +500,7 @@ func (t *Tensor) SetCentroids(w []float32) error {
 	}
 	if t.Enc.HalfSide {
 		for i, c := range cent {
-			cent[i] = quant.F16ToF32(quant.F32ToF16(c))
+			cent[i] = half.F16ToF32(half.F32ToF16(c))
 			if math.IsInf(float64(cent[i]), 0) {
 				return fmt.Errorf("artifact: %s: centroid %d = %g overflows float16", t.Name, i, c)
 			}

@@ -23,7 +23,7 @@
 //
 //     c_k ← c_k − lr · Σ_{i : code_i = k} ∂L/∂w_i
 //
-// The fp16 helpers F32ToF16 and F16ToF32 convert with round-to-nearest-even
+// The fp16 conversions (internal/half) round to nearest even
 // as numpy's astype(np.float16) does.
 //
 // Shape errors (a slice of the wrong length) are programmer errors and

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+
+	"github.com/lightbeam-ml/lightbeam/internal/half"
 )
 
 // BlockSize is the number of values in one Q8_0 or Q4_0 block.
@@ -60,7 +62,7 @@ func Q8_0(w []float32, rowLen int) ([]byte, error) {
 		x := w[b*BlockSize : (b+1)*BlockSize]
 		o := out[b*Q8_0BlockBytes : (b+1)*Q8_0BlockBytes]
 		d := maxAbs(x) / 127
-		h := F32ToF16(d)
+		h := half.F32ToF16(d)
 		if h&0x7fff == 0x7c00 {
 			return nil, fmt.Errorf("%w: Q8_0 block %d has max|x| = %g", ErrScaleOverflow, b, maxAbs(x))
 		}
@@ -108,7 +110,7 @@ func Q4_0(w []float32, rowLen int) ([]byte, error) {
 			}
 		}
 		d := m / -8
-		h := F32ToF16(d)
+		h := half.F32ToF16(d)
 		if h&0x7fff == 0x7c00 {
 			return nil, fmt.Errorf("%w: Q4_0 block %d has max|x| = %g", ErrScaleOverflow, b, amax)
 		}
@@ -132,7 +134,7 @@ func Q4_0(w []float32, rowLen int) ([]byte, error) {
 	return out, nil
 }
 
-// DequantizeQ8_0 writes x = F16ToF32(d) · q for each Q8_0 block in data to
+// DequantizeQ8_0 writes x = half.F16ToF32(d) · q for each Q8_0 block in data to
 // dst. It returns an error if len(data) is not the size of len(dst)/32
 // blocks (a truncated or corrupt payload) and panics if len(dst) is not a
 // multiple of 32.
@@ -145,7 +147,7 @@ func DequantizeQ8_0(dst []float32, data []byte) error {
 	}
 	for b := range len(dst) / BlockSize {
 		o := data[b*Q8_0BlockBytes:]
-		d := F16ToF32(uint16(o[0]) | uint16(o[1])<<8)
+		d := half.F16ToF32(uint16(o[0]) | uint16(o[1])<<8)
 		for j := range BlockSize {
 			dst[b*BlockSize+j] = float32(int8(o[2+j])) * d
 		}
@@ -153,7 +155,7 @@ func DequantizeQ8_0(dst []float32, data []byte) error {
 	return nil
 }
 
-// DequantizeQ4_0 writes x = F16ToF32(d) · (q − 8) for each Q4_0 block in
+// DequantizeQ4_0 writes x = half.F16ToF32(d) · (q − 8) for each Q4_0 block in
 // data to dst; errors and panics as DequantizeQ8_0.
 func DequantizeQ4_0(dst []float32, data []byte) error {
 	if len(dst)%BlockSize != 0 {
@@ -164,7 +166,7 @@ func DequantizeQ4_0(dst []float32, data []byte) error {
 	}
 	for b := range len(dst) / BlockSize {
 		o := data[b*Q4_0BlockBytes:]
-		d := F16ToF32(uint16(o[0]) | uint16(o[1])<<8)
+		d := half.F16ToF32(uint16(o[0]) | uint16(o[1])<<8)
 		for j := range BlockSize / 2 {
 			dst[b*BlockSize+j] = d * float32(int(o[2+j]&15)-8)
 			dst[b*BlockSize+j+BlockSize/2] = d * float32(int(o[2+j]>>4)-8)

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/lightbeam-ml/lightbeam/internal/half"
+
 	"github.com/lightbeam-ml/lightbeam/internal/pyenv"
 )
 
@@ -144,7 +146,7 @@ func TestF16MatchesNumpy(t *testing.T) {
 		}
 	}
 	for h := range 0x7c00 { // every finite positive half's midpoints, both signs
-		a, b := F16ToF32(uint16(h)), F16ToF32(uint16(h+1))
+		a, b := half.F16ToF32(uint16(h)), half.F16ToF32(uint16(h+1))
 		x = append(x, (a+b)/2, -(a+b)/2, math.Nextafter32((a+b)/2, 0))
 	}
 	want := runReference(t, py, "f16", x)
@@ -154,9 +156,9 @@ func TestF16MatchesNumpy(t *testing.T) {
 	bad := 0
 	for i, f := range x {
 		w := binary.LittleEndian.Uint16(want[2*i:])
-		if got := F32ToF16(f); got != w {
+		if got := half.F32ToF16(f); got != w {
 			if bad++; bad <= 5 {
-				t.Errorf("F32ToF16(%g = %#08x) = %#04x, numpy %#04x", f, math.Float32bits(f), got, w)
+				t.Errorf("half.F32ToF16(%g = %#08x) = %#04x, numpy %#04x", f, math.Float32bits(f), got, w)
 			}
 		}
 	}

@@ -3,6 +3,8 @@ package quant
 import (
 	"fmt"
 	"math"
+
+	"github.com/lightbeam-ml/lightbeam/internal/half"
 )
 
 // SuperBlockSize is the number of values in one k-quant super-block
@@ -91,7 +93,7 @@ func quantizeQ4KBlock(o []byte, x []float32) error {
 		maxM = max(maxM, mins[j])
 	}
 
-	d, dmin := F32ToF16(maxScale/63), F32ToF16(maxM/63)
+	d, dmin := half.F32ToF16(maxScale/63), half.F32ToF16(maxM/63)
 	if d&0x7fff >= 0x7c00 {
 		return fmt.Errorf("has sub-block scale %g, so d = %g/63 overflows", maxScale, maxScale)
 	}
@@ -116,7 +118,7 @@ func quantizeQ4KBlock(o []byte, x []float32) error {
 	// Requantize against the scales as stored. A sub-block whose scale
 	// rounds to 0 keeps the fit's codes, as llama.cpp does: they decode to
 	// −dmin·m whatever they are.
-	df, dminf := F16ToF32(d), F16ToF32(dmin)
+	df, dminf := half.F16ToF32(d), half.F16ToF32(dmin)
 	for j := range q4kSub {
 		ds := df * float32(sc[j])
 		if ds == 0 {
@@ -271,8 +273,8 @@ func DequantizeQ4_K(dst []float32, data []byte) error {
 	for b := range len(dst) / SuperBlockSize {
 		o := data[b*Q4_KBlockBytes : (b+1)*Q4_KBlockBytes]
 		y := dst[b*SuperBlockSize : (b+1)*SuperBlockSize]
-		d := F16ToF32(uint16(o[0]) | uint16(o[1])<<8)
-		dmin := F16ToF32(uint16(o[2]) | uint16(o[3])<<8)
+		d := half.F16ToF32(uint16(o[0]) | uint16(o[1])<<8)
+		dmin := half.F16ToF32(uint16(o[2]) | uint16(o[3])<<8)
 		qs := o[q4kQs:]
 		for j := range q4kSub {
 			sc, m := scaleMinK4(j, o[q4kScales:q4kQs])

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/lightbeam-ml/lightbeam/internal/half"
 )
 
 // superBlock returns 256 values, vals first and zeros after.
@@ -52,7 +54,7 @@ func TestQ4_KHandChecked(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("\n got % x\nwant % x", got, want)
 	}
-	d := F16ToF32(0x2410) * 63
+	d := half.F16ToF32(0x2410) * 63
 	for i := range x {
 		if w := d * float32(x[i]); y[i] != w {
 			t.Errorf("x[%d] = %g dequantized to %g, want %g", i, x[i], y[i], w)

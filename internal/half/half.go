@@ -1,4 +1,7 @@
-package quant
+// Package half converts between float32 and IEEE 754 binary16 (fp16), the
+// scale type of GGUF blocks and the half-precision values of artifacts and
+// checkpoints.
+package half
 
 import "math"
 
