@@ -12,6 +12,7 @@ import (
 	"github.com/lightbeam-ml/lightbeam/compress/artifact"
 	"github.com/lightbeam-ml/lightbeam/compress/prune"
 	"github.com/lightbeam-ml/lightbeam/model"
+	"github.com/lightbeam-ml/lightbeam/pipelines/checkpoint"
 	"github.com/lightbeam-ml/lightbeam/pipelines/compress"
 	"github.com/lightbeam-ml/lightbeam/storage"
 )
@@ -22,8 +23,13 @@ func init() {
 		summary: "prune and quantize a trained model into a small artifact, and evaluate it before and after",
 		flags: func(fs *flag.FlagSet) func(context.Context) error {
 			var c compress.Config
+			var ck checkpoint.Config
 			var sweep string
-			fs.StringVar(&c.Model, "model", "", "train output directory or model file (required)")
+			fs.StringVar(&c.Model, "model", "", "train output directory or model file (required, unless --checkpoint)")
+			fs.StringVar(&ck.Checkpoint, "checkpoint", "", "instead of --model: a safetensors checkpoint of any size (a .safetensors file, a sharded checkpoint's index file or directory) to quantize with --quant=q8_0|q4_0|q4_k into OUT/model.gguf, on Beam, by chunks")
+			fs.StringVar(&ck.Format, "format", "gguf", "with --checkpoint: the output format (gguf)")
+			fs.BoolVar(&ck.Quant1D, "quant-1d", false, "with --checkpoint: quantize 1-D tensors (biases, norms) too; they stay F32 otherwise")
+			fs.IntVar(&ck.ChunkMB, "chunk-mb", checkpoint.DefaultChunkMB, "with --checkpoint: source MiB per pipeline element, at most")
 			fs.StringVar(&c.Data, "data", "", "preprocess output: evaluation before and after, and fine-tuning")
 			fs.StringVar(&c.Out, "out", "", "output directory: model.lbc, dequantized.safetensors, report.json (required)")
 			fs.StringVar(&sweep, "sweep", "", "LO:HI:N: evaluate N sparsities from LO to HI (one-shot pruning, the recipe's --quant; needs --data) and write sweep.json and sweep.png")
@@ -37,6 +43,9 @@ func init() {
 					return err
 				}
 				c.Runner = beamRunner()
+				if ck.Checkpoint != "" {
+					return compressCheckpoint(ctx, fs, c, ck)
+				}
 				if sweep != "" {
 					sw, err := compress.ParseSweep(sweep)
 					if err != nil {
@@ -80,8 +89,6 @@ func init() {
 	})
 }
 
-// applyRecipe sets, from a JSON object of flag names to values, every flag
-// not given on the command line.
 // recipeFlags registers the recipe flags of lightbeam compress (and
 // --recipe) on fs, and returns the function that completes c once fs is
 // parsed: the recipe file's values for the flags not given, then the
@@ -115,6 +122,28 @@ func recipeFlags(fs *flag.FlagSet, c *compress.Config) func(context.Context) err
 		}
 		return nil
 	}
+}
+
+// compressCheckpoint runs lightbeam compress --checkpoint: the recipe's
+// --quant, and no flag that only a lightbeam model takes.
+func compressCheckpoint(ctx context.Context, fs *flag.FlagSet, c compress.Config, ck checkpoint.Config) error {
+	var modelOnly []string
+	fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "model", "data", "sweep", "sparsity", "global", "prune", "prune-steps", "finetune-epochs", "lr", "mode", "codebook-epochs", "codebook-lr", "plain", "resume":
+			modelOnly = append(modelOnly, "--"+f.Name)
+		}
+	})
+	if len(modelOnly) > 0 {
+		return fmt.Errorf("--checkpoint quantizes a checkpoint without data or fine-tuning; %s apply to --model only", strings.Join(modelOnly, ", "))
+	}
+	ck.Out, ck.Quant, ck.Overwrite, ck.Runner = c.Out, c.Quant, c.Overwrite, c.Runner
+	rep, err := checkpoint.Run(ctx, ck, os.Stdout)
+	if err != nil {
+		return err
+	}
+	fmt.Print(rep.Table())
+	return nil
 }
 
 // compressTable is the before/after summary of a compression.

@@ -216,3 +216,36 @@ func TestGCSMkdirAllIsNoop(t *testing.T) {
 		t.Errorf("MkdirAll on gs:// created objects: %q, %v", got, err)
 	}
 }
+
+// TestGCSConcat joins 70 objects (three compose rounds of at most 32
+// sources: 70 → 3 → 1) and checks the result and that no temporary
+// object is left.
+func TestGCSConcat(t *testing.T) {
+	ctx := context.Background()
+	root := gcstest.Root(t)
+	var want []byte
+	var srcs []string
+	for i := range 70 {
+		p := Join(root, "parts", fmt.Sprintf("%03d", i))
+		b := randomBytes(1+i*37, uint64(i))
+		if err := WriteBytes(ctx, p, b); err != nil {
+			t.Fatal(err)
+		}
+		srcs = append(srcs, p)
+		want = append(want, b...)
+	}
+	dst := Join(root, "out", "joined.bin")
+	if err := Concat(ctx, dst, srcs); err != nil {
+		t.Fatalf("Concat: %v", err)
+	}
+	got, err := ReadFile(ctx, dst)
+	if err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("Concat wrote %d bytes (%v), want the %d bytes of the parts in order", len(got), err, len(want))
+	}
+	if left, err := List(ctx, Join(root, "out", "*")); err != nil || len(left) != 1 {
+		t.Errorf("objects beside the result: %v (%v), want only %s", left, err, dst)
+	}
+	if err := Concat(ctx, Join(root, "out", "none"), nil); err == nil {
+		t.Errorf("Concat of no sources: no error")
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -204,5 +205,33 @@ func TestJoinBaseDir(t *testing.T) {
 	}
 	if !IsLocal("out/x") || IsLocal("gs://b/x") {
 		t.Error("IsLocal is wrong")
+	}
+}
+
+func TestConcatLocal(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	var srcs []string
+	for i, s := range []string{"ab", "", "cde"} {
+		p := filepath.Join(dir, fmt.Sprintf("part%d", i))
+		if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		srcs = append(srcs, p)
+	}
+	dst := filepath.Join(dir, "out", "joined")
+	if err := Concat(ctx, dst, srcs); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(dst); err != nil || string(b) != "abcde" {
+		t.Fatalf("joined = %q, %v; want abcde", b, err)
+	}
+	// A missing part fails and leaves the old file as it was.
+	err := Concat(ctx, dst, append(srcs, filepath.Join(dir, "missing")))
+	if err == nil || !strings.Contains(err.Error(), "missing") {
+		t.Fatalf("Concat with a missing part: %v", err)
+	}
+	if b, _ := os.ReadFile(dst); string(b) != "abcde" {
+		t.Errorf("a failed Concat changed %s to %q", dst, b)
 	}
 }

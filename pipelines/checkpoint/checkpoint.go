@@ -1,0 +1,320 @@
+// Package checkpoint is the checkpoint-quantization job: it turns a
+// safetensors checkpoint of any size (one file, or a sharded checkpoint's
+// index or directory; local or gs://) into one GGUF file of Q8_0, Q4_0 or
+// Q4_K blocks, with no process holding the whole checkpoint or a whole
+// large tensor.
+//
+//	headers (read by range) ─plan─▶ types, the GGUF header and every
+//	  tensor's offset, and chunks: runs of a tensor's rows of at most
+//	  --chunk-mb source bytes
+//	chunks ─Reshuffle─▶ quantizeChunkFn: read the chunk's byte range,
+//	  convert F16/BF16 to float32, encode (export/gguf on compress/quant),
+//	  write OUT/.parts/NNNNNN.part, measure the error ─▶ per-chunk stats
+//	  ─▶ one file of stats
+//	then, in the submitting process: header + parts in order ─▶
+//	  OUT/model.gguf (storage.Concat: local concatenation into a temporary
+//	  file renamed into place; gs:// object composition), report.json
+package checkpoint
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"runtime"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/x/beamx"
+	"github.com/lightbeam-ml/lightbeam/export/gguf"
+	"github.com/lightbeam-ml/lightbeam/internal/version"
+	"github.com/lightbeam-ml/lightbeam/storage"
+)
+
+// File names in Out.
+const (
+	GGUFFile   = "model.gguf"
+	ReportFile = "report.json"
+	partsDir   = ".parts"
+)
+
+// Quants are the recipe types a checkpoint can be quantized to.
+var Quants = []string{"q8_0", "q4_0", "q4_k"}
+
+// Config is a checkpoint quantization.
+type Config struct {
+	Checkpoint string // Required. A .safetensors file, an index file, or a directory.
+	Out        string // Required. The output directory.
+	Quant      string // Required. q8_0, q4_0 or q4_k.
+	Format     string // Optional. Defaults to gguf, the only one.
+	Quant1D    bool   // quantize 1-D float tensors too (they stay F32 otherwise)
+	ChunkMB    int    // Optional. Source bytes per chunk, at most; defaults to 64.
+	Overwrite  bool   // replace a finished output
+	Runner     string // the Beam runner's name, for the report
+
+	quant gguf.Type
+}
+
+// DefaultChunkMB is the default chunk size in MiB of source bytes.
+const DefaultChunkMB = 64
+
+func (c *Config) validate() error {
+	if c.Checkpoint == "" {
+		return fmt.Errorf("--checkpoint is required")
+	}
+	if c.Out == "" {
+		return fmt.Errorf("--out is required")
+	}
+	if c.Format == "" {
+		c.Format = "gguf"
+	}
+	if c.Format != "gguf" {
+		return fmt.Errorf("--format=%s: checkpoints are written as gguf", c.Format)
+	}
+	ok := false
+	for _, q := range Quants {
+		ok = ok || q == strings.ToLower(c.Quant)
+	}
+	if !ok {
+		return fmt.Errorf("--quant=%s: a checkpoint is quantized to one of %s", c.Quant, strings.Join(Quants, ", "))
+	}
+	c.quant, _ = gguf.ParseType(c.Quant)
+	if c.ChunkMB == 0 {
+		c.ChunkMB = DefaultChunkMB
+	}
+	if c.ChunkMB < 1 || c.ChunkMB > 1024 {
+		return fmt.Errorf("--chunk-mb=%d: want 1 to 1024", c.ChunkMB)
+	}
+	return nil
+}
+
+func (c *Config) chunkBytes() int64 { return int64(c.ChunkMB) << 20 }
+
+// TensorReport is one tensor's line of the report.
+type TensorReport struct {
+	Tensor
+	Type     string   `json:"type"`
+	BytesIn  int64    `json:"bytes_in"`
+	BytesOut int64    `json:"bytes_out"`
+	SQNRdB   *float64 `json:"sqnr_db"` // null when lossless
+	MaxAbs   float64  `json:"max_abs_error"`
+
+	stats ChunkStats // the sums behind SQNRdB, for Table
+}
+
+// Report is report.json.
+type Report struct {
+	Checkpoint   string         `json:"checkpoint"`
+	Files        []string       `json:"files"`
+	Output       string         `json:"output"`
+	Format       string         `json:"format"`
+	Quant        string         `json:"quant"`
+	Quant1D      bool           `json:"quant_1d"`
+	Tensors      []TensorReport `json:"tensors"`
+	Chunks       int            `json:"chunks"`
+	BytesIn      int64          `json:"bytes_in"`
+	BytesOut     int64          `json:"bytes_out"`
+	Ratio        float64        `json:"ratio"`
+	SQNRdB       *float64       `json:"sqnr_db"` // over every quantized value
+	Seconds      float64        `json:"seconds"`
+	GBPerSecond  float64        `json:"gb_per_second"` // source bytes (1e9) per second
+	PeakRSSBytes int64          `json:"peak_rss_bytes"`
+	PeakRSSNote  string         `json:"peak_rss_note"`
+	Runner       string         `json:"runner"`
+	Version      string         `json:"lightbeam_version"`
+}
+
+// Run quantizes c.Checkpoint into c.Out/model.gguf and writes the report.
+// Progress goes to log.
+func Run(ctx context.Context, c Config, log io.Writer) (*Report, error) {
+	t0 := time.Now()
+	if err := c.validate(); err != nil {
+		return nil, err
+	}
+	out := storage.Join(c.Out, GGUFFile)
+	reportPath := storage.Join(c.Out, ReportFile)
+	if done, err := storage.Exists(ctx, reportPath); err != nil {
+		return nil, err
+	} else if done && !c.Overwrite {
+		return nil, fmt.Errorf("%s holds a finished checkpoint quantization (pass --overwrite to replace it)", c.Out)
+	}
+	recipe, _ := json.Marshal(map[string]any{"quant": strings.ToLower(c.Quant), "quant-1d": c.Quant1D, "format": c.Format})
+	meta := []gguf.KV{
+		{Key: "general.name", Value: storage.Base(strings.TrimSuffix(c.Checkpoint, "/"))},
+		{Key: "general.quantization_version", Value: uint32(2)},
+		{Key: "general.alignment", Value: uint32(gguf.Alignment)},
+		{Key: "lightbeam.source", Value: c.Checkpoint},
+		{Key: "lightbeam.recipe", Value: string(recipe)},
+		{Key: "lightbeam.version", Value: version.Version},
+	}
+	p, err := plan(ctx, c, meta)
+	if err != nil {
+		return nil, err
+	}
+	var in int64
+	for _, t := range p.Tensors {
+		in += t.End - t.Begin
+	}
+	fmt.Fprintf(log, "checkpoint: %d tensors in %d files (%.2f GB), %d chunks, to %s\n", len(p.Tensors), len(p.Files), float64(in)/1e9, len(p.Chunks), strings.ToUpper(c.Quant))
+
+	parts := storage.Join(c.Out, partsDir)
+	statsPath := storage.Join(parts, "stats.json")
+	pipe, s := beam.NewPipelineWithRoot()
+	Build(s, p.Chunks, parts, statsPath)
+	if _, err := beamx.RunWithMetrics(ctx, pipe); err != nil {
+		return nil, fmt.Errorf("checkpoint pipeline failed: %w", err)
+	}
+	raw, err := storage.ReadFile(ctx, statsPath)
+	if err != nil {
+		return nil, err
+	}
+	var stats []ChunkStats
+	if err := json.Unmarshal(raw, &stats); err != nil {
+		return nil, fmt.Errorf("%s: %w", statsPath, err)
+	}
+	if len(stats) != len(p.Chunks) {
+		return nil, fmt.Errorf("checkpoint pipeline measured %d chunks, want %d", len(stats), len(p.Chunks))
+	}
+
+	headerPath := storage.Join(parts, "header")
+	if err := storage.WriteBytes(ctx, headerPath, p.Header); err != nil {
+		return nil, err
+	}
+	srcs := []string{headerPath}
+	for _, ch := range p.Chunks {
+		srcs = append(srcs, partPath(parts, ch.Index))
+	}
+	if err := storage.Concat(ctx, out, srcs); err != nil {
+		return nil, err
+	}
+	size, err := storage.Size(ctx, out)
+	if err != nil {
+		return nil, err
+	}
+	if want := int64(len(p.Header)) + p.DataSize; size != want {
+		return nil, fmt.Errorf("%s has %d bytes after assembly, want %d", out, size, want)
+	}
+	for _, src := range append(srcs, statsPath) {
+		_ = storage.Remove(ctx, src)
+	}
+	_ = storage.Remove(ctx, parts)
+
+	rep := report(c, p, stats, out, size)
+	rep.Seconds = time.Since(t0).Seconds()
+	rep.GBPerSecond = float64(rep.BytesIn) / 1e9 / rep.Seconds
+	rep.PeakRSSBytes = peakRSS()
+	rep.PeakRSSNote = "this process's peak resident set (VmHWM); on prism and direct the workers run in it, on a cluster they do not"
+	b, err := json.MarshalIndent(rep, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	if err := storage.WriteBytes(ctx, reportPath, append(b, '\n')); err != nil {
+		return nil, err
+	}
+	return rep, nil
+}
+
+// report sums the chunks' stats per tensor and overall.
+func report(c Config, p *Plan, stats []ChunkStats, out string, size int64) *Report {
+	rep := &Report{Checkpoint: c.Checkpoint, Files: p.Files, Output: out, Format: c.Format,
+		Quant: strings.ToLower(c.Quant), Quant1D: c.Quant1D, Chunks: len(p.Chunks), BytesOut: size,
+		Runner: c.Runner, Version: version.Version}
+	sort.Slice(stats, func(i, j int) bool { return stats[i].Index < stats[j].Index })
+	per := make([]ChunkStats, len(p.Tensors))
+	for _, s := range stats {
+		per[s.Tensor].add(s)
+	}
+	var all ChunkStats
+	for i, t := range p.Tensors {
+		tr := TensorReport{Tensor: t, Type: t.Type.String(), BytesIn: t.End - t.Begin, SQNRdB: per[i].sqnr(), MaxAbs: per[i].MaxAbs, stats: per[i]}
+		tr.BytesOut, _ = gguf.TensorInfo{Name: t.Name, Shape: t.Shape, Type: t.Type}.Bytes()
+		rep.Tensors = append(rep.Tensors, tr)
+		rep.BytesIn += tr.BytesIn
+		if per[i].Err2 > 0 {
+			all.add(per[i])
+		}
+	}
+	rep.SQNRdB = all.sqnr()
+	rep.Ratio = float64(rep.BytesIn) / float64(size)
+	return rep
+}
+
+// sqnr is 10·log10(Σx² / Σ(x−x̂)²), or nil when nothing was lost.
+func (s ChunkStats) sqnr() *float64 {
+	if s.Err2 == 0 {
+		return nil
+	}
+	v := 10 * math.Log10(s.Sig2/s.Err2)
+	return &v
+}
+
+func (s *ChunkStats) add(o ChunkStats) {
+	s.Sig2 += o.Sig2
+	s.Err2 += o.Err2
+	s.MaxAbs = max(s.MaxAbs, o.MaxAbs)
+	s.Values += o.Values
+}
+
+// peakRSS is this process's peak resident set size in bytes (Linux's
+// VmHWM), or 0 where /proc does not say.
+func peakRSS() int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) == 3 && f[0] == "VmHWM:" {
+			var kb int64
+			fmt.Sscan(f[1], &kb)
+			return kb << 10
+		}
+	}
+	return 0
+}
+
+// workers is how many goroutines encode one chunk.
+func workers() int { return runtime.GOMAXPROCS(0) }
+
+// Table is the report for people: per output type the tensors, bytes and
+// SQNR, then the totals.
+func (r *Report) Table() string {
+	type row struct {
+		n       int
+		in, out int64
+		stats   ChunkStats
+	}
+	rows := map[string]*row{}
+	var order []string
+	for _, t := range r.Tensors {
+		k := t.Type
+		if rows[k] == nil {
+			rows[k] = &row{}
+			order = append(order, k)
+		}
+		rw := rows[k]
+		rw.n++
+		rw.in += t.BytesIn
+		rw.out += t.BytesOut
+		rw.stats.add(t.stats)
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "\n%-6s %8s %16s %16s %10s\n", "type", "tensors", "bytes in", "bytes out", "SQNR dB")
+	for _, k := range order {
+		rw := rows[k]
+		fmt.Fprintf(&b, "%-6s %8d %16d %16d %10s\n", k, rw.n, rw.in, rw.out, dB(rw.stats.sqnr()))
+	}
+	fmt.Fprintf(&b, "%-6s %8d %16d %16d %10s   (%.2fx smaller)\n", "all", len(r.Tensors), r.BytesIn, r.BytesOut, dB(r.SQNRdB), r.Ratio)
+	fmt.Fprintf(&b, "%s: %.1f s, %.3f GB/s, peak RSS %d MB, %d chunks on %s\n", r.Output, r.Seconds, r.GBPerSecond, r.PeakRSSBytes>>20, r.Chunks, r.Runner)
+	return b.String()
+}
+
+func dB(v *float64) string {
+	if v == nil {
+		return "lossless"
+	}
+	return fmt.Sprintf("%.2f", *v)
+}

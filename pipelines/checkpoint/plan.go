@@ -1,0 +1,282 @@
+package checkpoint
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	"github.com/lightbeam-ml/lightbeam/export/gguf"
+	"github.com/lightbeam-ml/lightbeam/model"
+	"github.com/lightbeam-ml/lightbeam/storage"
+)
+
+// IndexFile is the name of a sharded checkpoint's index, as Hugging Face
+// writes it: {"metadata": {...}, "weight_map": {tensor: shard file}}.
+const IndexFile = "model.safetensors.index.json"
+
+// resolve returns the safetensors files of the checkpoint at path: the
+// file itself, the shards an index file names (or the index inside a
+// directory), or a directory's *.safetensors files; and the tensor →
+// file map of the index, if any.
+func resolve(ctx context.Context, path string) ([]string, map[string]string, error) {
+	p := strings.TrimSuffix(path, "/")
+	switch {
+	case strings.HasSuffix(p, ".safetensors"):
+		return []string{p}, nil, nil
+	case strings.HasSuffix(p, ".json"):
+		return readIndex(ctx, p)
+	}
+	idx := storage.Join(p, IndexFile)
+	if ok, err := storage.Exists(ctx, idx); err != nil {
+		return nil, nil, err
+	} else if ok {
+		return readIndex(ctx, idx)
+	}
+	files, err := storage.List(ctx, storage.Join(p, "*.safetensors"))
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(files) == 0 {
+		return nil, nil, fmt.Errorf("checkpoint %s: no %s and no *.safetensors files in it", path, IndexFile)
+	}
+	sort.Strings(files)
+	return files, nil, nil
+}
+
+// readIndex reads a sharded checkpoint's index file.
+func readIndex(ctx context.Context, path string) ([]string, map[string]string, error) {
+	raw, err := storage.ReadFile(ctx, path)
+	if err != nil {
+		return nil, nil, err
+	}
+	var idx struct {
+		WeightMap map[string]string `json:"weight_map"`
+	}
+	if err := json.Unmarshal(raw, &idx); err != nil {
+		return nil, nil, fmt.Errorf("checkpoint index %s: %w", path, err)
+	}
+	if len(idx.WeightMap) == 0 {
+		return nil, nil, fmt.Errorf("checkpoint index %s: no weight_map", path)
+	}
+	dir := storage.Dir(path)
+	byFile := map[string]string{}
+	var files []string
+	for name, f := range idx.WeightMap {
+		if f == "" || strings.Contains(f, "/") || strings.Contains(f, `\`) || f == "." || f == ".." {
+			return nil, nil, fmt.Errorf("checkpoint index %s: tensor %q names shard %q, which is not a file beside the index", path, name, f)
+		}
+		full := storage.Join(dir, f)
+		if _, ok := byFile[full]; !ok {
+			byFile[full] = f
+			files = append(files, full)
+		}
+		idx.WeightMap[name] = full
+	}
+	sort.Strings(files)
+	return files, idx.WeightMap, nil
+}
+
+// readHeader reads the header of the safetensors file at path by range:
+// its first 8 bytes, then the JSON header.
+func readHeader(ctx context.Context, path string) (*model.SafetensorsHeader, error) {
+	size, err := storage.Size(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	first, err := readRange(ctx, path, 0, min(8, size))
+	if err != nil {
+		return nil, err
+	}
+	n, err := model.SafetensorsHeaderLen(first, size, path)
+	if err != nil {
+		return nil, err
+	}
+	js, err := readRange(ctx, path, 8, n)
+	if err != nil {
+		return nil, err
+	}
+	return model.ParseSafetensorsHeader(js, size, path)
+}
+
+// readRange returns n bytes of the file at path from byte off.
+func readRange(ctx context.Context, path string, off, n int64) ([]byte, error) {
+	r, err := storage.OpenRange(ctx, path, off, n)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	b := make([]byte, n)
+	if _, err := io.ReadFull(r, b); err != nil {
+		return nil, fmt.Errorf("reading bytes %d to %d of %s: %w", off, off+n, path, err)
+	}
+	return b, nil
+}
+
+// Tensor is one tensor of the checkpoint and what it becomes.
+type Tensor struct {
+	Name  string  `json:"name"`
+	File  string  `json:"-"`
+	DType string  `json:"dtype"` // the checkpoint's
+	Shape []int64 `json:"shape"` // row-major, outermost first
+	Begin int64   `json:"-"`     // byte range in File
+	End   int64   `json:"-"`
+
+	Type   gguf.Type `json:"-"`
+	Reason string    `json:"reason,omitempty"` // why Type is not the recipe's
+	Offset int64     `json:"-"`                // in the output's data section
+}
+
+// Plan is the whole job, known from the headers before any data is read:
+// the tensors in output order, the GGUF header, and the chunks.
+type Plan struct {
+	Files    []string
+	Tensors  []Tensor
+	Header   []byte // the output file's bytes before the data
+	DataSize int64  // the data section's size, padding included
+	Chunks   []Chunk
+}
+
+// chooseType returns the GGUF type of tensor t under the recipe's type q,
+// and why it is not q when it is not. The rules (docs/FORMATS.md):
+//
+//   - integer tensors and F64 pass through unchanged (I8, I16, I32, I64,
+//     F64); unsigned, bool and 8-bit float tensors have no GGUF type;
+//   - float tensors of rank 0 or 1 stay F32 unless quant1D;
+//   - a float tensor whose rows (the last dimension) are whole blocks of q
+//     gets q; else Q4_K falls back to Q4_0 when the rows are whole blocks
+//     of 32, and everything else to 16 bits: BF16 for a BF16 source, F16
+//     otherwise.
+func chooseType(t model.HeaderTensor, q gguf.Type, quant1D bool) (gguf.Type, string, error) {
+	switch t.DType {
+	case "I8":
+		return gguf.I8, "", nil
+	case "I16":
+		return gguf.I16, "", nil
+	case "I32":
+		return gguf.I32, "", nil
+	case "I64":
+		return gguf.I64, "", nil
+	case "F64":
+		return gguf.F64, "", nil
+	}
+	if !model.IsFloatDType(t.DType) {
+		return 0, "", fmt.Errorf("tensor %q has dtype %s, which GGUF has no type for", t.Name, t.DType)
+	}
+	if len(t.Shape) <= 1 && !quant1D {
+		return gguf.F32, "1-D tensors stay F32", nil
+	}
+	row := int64(1)
+	if len(t.Shape) > 0 {
+		row = int64(t.Shape[len(t.Shape)-1])
+	}
+	if row%int64(q.BlockElems()) == 0 {
+		return q, "", nil
+	}
+	why := fmt.Sprintf("rows of %d values are not whole %v blocks of %d", row, q, q.BlockElems())
+	if q == gguf.Q4_K && row%int64(gguf.Q4_0.BlockElems()) == 0 {
+		return gguf.Q4_0, why, nil
+	}
+	if t.DType == "BF16" {
+		return gguf.BF16, why, nil
+	}
+	return gguf.F16, why, nil
+}
+
+// passThrough reports whether tensor t's bytes go to the output unchanged.
+func (t *Tensor) passThrough() bool {
+	return t.DType == t.Type.String()
+}
+
+// plan reads the checkpoint's headers and lays out the output: tensors by
+// file, then by offset in it; their types; the GGUF header with meta; and
+// chunks of at most chunkBytes source bytes, each a run of whole rows where
+// a row fits (else of whole blocks).
+func plan(ctx context.Context, c Config, meta []gguf.KV) (*Plan, error) {
+	files, weightMap, err := resolve(ctx, c.Checkpoint)
+	if err != nil {
+		return nil, err
+	}
+	p := &Plan{Files: files}
+	seen := map[string]string{}
+	for _, f := range files {
+		h, err := readHeader(ctx, f)
+		if err != nil {
+			return nil, err
+		}
+		for _, ht := range h.Tensors {
+			if prev, dup := seen[ht.Name]; dup {
+				return nil, fmt.Errorf("checkpoint %s: tensor %q is in both %s and %s", c.Checkpoint, ht.Name, prev, f)
+			}
+			seen[ht.Name] = f
+			if weightMap != nil && weightMap[ht.Name] != f {
+				return nil, fmt.Errorf("checkpoint %s: tensor %q is in %s, but the index puts it in %q", c.Checkpoint, ht.Name, f, weightMap[ht.Name])
+			}
+			typ, why, err := chooseType(ht, c.quant, c.Quant1D)
+			if err != nil {
+				return nil, fmt.Errorf("checkpoint %s: %w", f, err)
+			}
+			shape := make([]int64, len(ht.Shape))
+			for i, s := range ht.Shape {
+				shape[i] = int64(s)
+			}
+			if len(shape) == 0 {
+				shape = []int64{1} // GGUF has no scalars
+			}
+			p.Tensors = append(p.Tensors, Tensor{Name: ht.Name, File: f, DType: ht.DType, Shape: shape,
+				Begin: ht.Begin, End: ht.End, Type: typ, Reason: why})
+		}
+	}
+	for name, f := range weightMap {
+		if _, ok := seen[name]; !ok {
+			return nil, fmt.Errorf("checkpoint %s: the index puts tensor %q in %s, which does not hold it", c.Checkpoint, name, f)
+		}
+	}
+	if len(p.Tensors) == 0 {
+		return nil, fmt.Errorf("checkpoint %s: no tensors", c.Checkpoint)
+	}
+	file := gguf.File{KV: meta}
+	for _, t := range p.Tensors {
+		file.Tensors = append(file.Tensors, gguf.TensorInfo{Name: t.Name, Shape: t.Shape, Type: t.Type})
+	}
+	if p.DataSize, err = file.Layout(); err != nil {
+		return nil, fmt.Errorf("checkpoint %s: %w", c.Checkpoint, err)
+	}
+	if p.Header, err = file.Header(); err != nil {
+		return nil, err
+	}
+	for i := range p.Tensors {
+		p.Tensors[i].Offset = file.Tensors[i].Offset
+		p.Chunks = append(p.Chunks, chunks(i, &p.Tensors[i], file.Tensors[i], c.chunkBytes(), len(p.Chunks))...)
+	}
+	return p, nil
+}
+
+// chunks cuts tensor t (number i, described as info in the output) into
+// pieces of at most maxBytes source bytes: whole rows where a row fits,
+// else whole blocks of its type. The last piece carries the tensor's
+// padding. first is the index of its first chunk.
+func chunks(i int, t *Tensor, info gguf.TensorInfo, maxBytes int64, first int) []Chunk {
+	elem := int64(model.DTypeSize(t.DType))
+	n := t.End - t.Begin
+	unit := int64(max(1, t.Type.BlockElems()))
+	if row := t.Shape[len(t.Shape)-1]; row*elem <= maxBytes {
+		unit = row
+	}
+	per := max(unit, maxBytes/elem/unit*unit) // values per chunk
+	outBytes, _ := info.Bytes()
+	var out []Chunk
+	for v := int64(0); v*elem < n; v += per {
+		m := min(per, n/elem-v)
+		o, _ := t.Type.Bytes(m)
+		c := Chunk{Index: first + len(out), Tensor: i, Name: t.Name, File: t.File, DType: t.DType,
+			First: v, Begin: t.Begin + v*elem, End: t.Begin + (v+m)*elem, Type: uint32(t.Type), OutBytes: o}
+		if (v+m)*elem == n {
+			c.Pad = gguf.Pad(outBytes)
+		}
+		out = append(out, c)
+	}
+	return out
+}
