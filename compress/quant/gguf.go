@@ -33,7 +33,65 @@ func checkBlocks(name string, w []float32, rowLen int) error {
 	if rowLen%BlockSize != 0 {
 		return fmt.Errorf("%w: %s rows of %d", ErrRowLength, name, rowLen)
 	}
-	return checkFinite(w)
+	return nil
+}
+
+// Error accumulates what a quantization lost: over the values seen,
+// Signal = Σx², Noise = Σ(x − x̂)² (x̂ the dequantized value) and MaxAbs =
+// max|x − x̂|. SQNR = 10·log10(Signal/Noise).
+type Error struct {
+	Signal, Noise, MaxAbs float64
+}
+
+// Add adds o's values to e.
+func (e *Error) Add(o Error) {
+	e.Signal += o.Signal
+	e.Noise += o.Noise
+	e.MaxAbs = max(e.MaxAbs, o.MaxAbs)
+}
+
+// Observe adds one value x and its dequantized x̂.
+func (e *Error) Observe(x, xhat float32) {
+	d := float64(x) - float64(xhat)
+	e.Signal += float64(x) * float64(x)
+	e.Noise += d * d
+	e.MaxAbs = max(e.MaxAbs, math.Abs(d))
+}
+
+// observeBlock adds a block of values and their x̂. It sums the block in
+// float32 over four independent lanes (a single float64 chain cost more
+// than the quantization), then adds the block's sums in float64.
+func (e *Error) observeBlock(x []float32, xhat *[BlockSize]float32) {
+	x = x[:BlockSize]
+	var s0, s1, s2, s3, n0, n1, n2, n3, m0, m1, m2, m3 float32
+	for j := 0; j < BlockSize; j += 4 {
+		v0, v1, v2, v3 := x[j], x[j+1], x[j+2], x[j+3]
+		d0, d1, d2, d3 := v0-xhat[j], v1-xhat[j+1], v2-xhat[j+2], v3-xhat[j+3]
+		s0, s1, s2, s3 = s0+v0*v0, s1+v1*v1, s2+v2*v2, s3+v3*v3
+		n0, n1, n2, n3 = n0+d0*d0, n1+d1*d1, n2+d2*d2, n3+d3*d3
+		m0, m1, m2, m3 = max(m0, d0, -d0), max(m1, d1, -d1), max(m2, d2, -d2), max(m3, d3, -d3)
+	}
+	e.Signal += float64(s0+s1) + float64(s2+s3)
+	e.Noise += float64(n0+n1) + float64(n2+n3)
+	e.MaxAbs = max(e.MaxAbs, float64(max(m0, m1, m2, m3)))
+}
+
+// absMax scans a block once: the index of its first largest |x| (by the
+// bits of |x|, which order finite floats as their values do), or an error
+// naming the first NaN or ±Inf. base is the block's first index in the
+// caller's slice, for the error.
+func absMax(x []float32, base int) (int, error) {
+	var m uint32
+	at := 0
+	for i, v := range x {
+		if a := math.Float32bits(v) &^ (1 << 31); a > m {
+			m, at = a, i
+		}
+	}
+	if m >= 0x7f800000 { // Inf or NaN: report the first, as checkFinite does
+		return 0, checkFinite(x, base)
+	}
+	return at, nil
 }
 
 // Q8_0 quantizes w, whose rows have rowLen values, to GGUF Q8_0 blocks,
@@ -58,13 +116,28 @@ func Q8_0(w []float32, rowLen int) ([]byte, error) {
 		return nil, err
 	}
 	out := make([]byte, len(w)/BlockSize*Q8_0BlockBytes)
+	return out, Q8_0Into(out, w, nil)
+}
+
+// Q8_0Into writes the Q8_0 blocks of w (a whole number of blocks) to dst,
+// in one pass, and adds to e (if not nil) the error of each value against
+// its dequantized x̂ = fp16(d)·q. Errors are those of Q8_0; dst is then
+// partly written.
+func Q8_0Into(dst []byte, w []float32, e *Error) error {
+	checkInto("Q8_0Into", dst, w, Q8_0BlockBytes)
+	var be Error
 	for b := 0; b < len(w)/BlockSize; b++ {
-		x := w[b*BlockSize : (b+1)*BlockSize]
-		o := out[b*Q8_0BlockBytes : (b+1)*Q8_0BlockBytes]
-		d := maxAbs(x) / 127
+		x := w[b*BlockSize : (b+1)*BlockSize : (b+1)*BlockSize]
+		o := dst[b*Q8_0BlockBytes : (b+1)*Q8_0BlockBytes : (b+1)*Q8_0BlockBytes]
+		at, err := absMax(x, b*BlockSize)
+		if err != nil {
+			return err
+		}
+		amax := float32(math.Abs(float64(x[at])))
+		d := amax / 127
 		h := half.F32ToF16(d)
 		if h&0x7fff == 0x7c00 {
-			return nil, fmt.Errorf("%w: Q8_0 block %d has max|x| = %g", ErrScaleOverflow, b, maxAbs(x))
+			return fmt.Errorf("%w: Q8_0 block %d has max|x| = %g", ErrScaleOverflow, b, amax)
 		}
 		o[0], o[1] = byte(h), byte(h>>8)
 		var id float32
@@ -72,23 +145,37 @@ func Q8_0(w []float32, rowLen int) ([]byte, error) {
 			id = 1 / d
 		}
 		if math.IsInf(float64(id), 0) {
-			continue // codes stay 0, see the doc comment
+			clear(o[2:]) // codes 0, see Q8_0's doc comment
+		} else {
+			for j, v := range x {
+				// Round half away from zero: p ± 0.5 is exact in float64
+				// (|p| ≤ 127), and the conversion truncates toward zero.
+				p := float64(float32(v * id))
+				o[2+j] = byte(int8(p + math.Copysign(0.5, p)))
+			}
 		}
-		for j, v := range x {
-			p := float32(v * id)
-			o[2+j] = byte(int8(math.Round(float64(p))))
+		if e != nil {
+			var xhat [BlockSize]float32
+			df := half.F16ToF32(h)
+			for j := range xhat {
+				xhat[j] = float32(int8(o[2+j])) * df
+			}
+			be.observeBlock(x, &xhat)
 		}
 	}
-	return out, nil
+	if e != nil {
+		e.Add(be)
+	}
+	return nil
 }
 
 // Q4_0 quantizes w, whose rows have rowLen values, to GGUF Q4_0 blocks,
 // byte for byte as gguf.quants.quantize does. Per block of 32, in float32
-// arithmetic, with m the first value of largest magnitude (sign kept):
+// arithmetic, with m the value of largest magnitude (the first of equals):
 //
 //	d  = m / −8
 //	id = 1/d  (0 if d = 0)
-//	q  = min(15, trunc(x·id + 8.5))
+//	q  = min(15, trunc(x · id + 8.5))
 //	block = fp16(d) little-endian, then byte j = q_j | q_{j+16} << 4
 //
 // When 1/d overflows to ±Inf all codes are 0, as numpy gives on x86-64.
@@ -98,21 +185,26 @@ func Q4_0(w []float32, rowLen int) ([]byte, error) {
 		return nil, err
 	}
 	out := make([]byte, len(w)/BlockSize*Q4_0BlockBytes)
+	return out, Q4_0Into(out, w, nil)
+}
+
+// Q4_0Into is to Q4_0 what Q8_0Into is to Q8_0; x̂ = fp16(d)·(q − 8).
+func Q4_0Into(dst []byte, w []float32, e *Error) error {
+	checkInto("Q4_0Into", dst, w, Q4_0BlockBytes)
+	var be Error
 	var q [BlockSize]byte
 	for b := 0; b < len(w)/BlockSize; b++ {
-		x := w[b*BlockSize : (b+1)*BlockSize]
-		o := out[b*Q4_0BlockBytes : (b+1)*Q4_0BlockBytes]
-		m := x[0] // numpy's argmax picks the first maximum, so all zeros give m = x[0], sign included
-		amax := float32(math.Abs(float64(m)))
-		for _, v := range x[1:] {
-			if a := float32(math.Abs(float64(v))); a > amax {
-				amax, m = a, v
-			}
+		x := w[b*BlockSize : (b+1)*BlockSize : (b+1)*BlockSize]
+		o := dst[b*Q4_0BlockBytes : (b+1)*Q4_0BlockBytes : (b+1)*Q4_0BlockBytes]
+		at, err := absMax(x, b*BlockSize)
+		if err != nil {
+			return err
 		}
+		m := x[at] // numpy's argmax picks the first maximum, so all zeros give m = x[0], sign included
 		d := m / -8
 		h := half.F32ToF16(d)
 		if h&0x7fff == 0x7c00 {
-			return nil, fmt.Errorf("%w: Q4_0 block %d has max|x| = %g", ErrScaleOverflow, b, amax)
+			return fmt.Errorf("%w: Q4_0 block %d has max|x| = %g", ErrScaleOverflow, b, math.Abs(float64(m)))
 		}
 		o[0], o[1] = byte(h), byte(h>>8)
 		var id float32
@@ -120,18 +212,37 @@ func Q4_0(w []float32, rowLen int) ([]byte, error) {
 			id = 1 / d
 		}
 		if math.IsInf(float64(id), 0) {
-			continue
-		}
-		for j, v := range x {
-			// The conversion forbids fusing into an FMA, which would round once.
-			t := float32(v*id) + 8.5
-			q[j] = byte(min(15, math.Trunc(float64(t))))
+			clear(q[:])
+		} else {
+			for j, v := range x {
+				// The conversion forbids fusing into an FMA, which would round once.
+				// t ≥ 0.5, as |x·id| ≤ 8: the conversion truncates it.
+				t := float32(v*id) + 8.5
+				q[j] = byte(min(15, int(t)))
+			}
 		}
 		for j := range BlockSize / 2 {
 			o[2+j] = q[j] | q[j+BlockSize/2]<<4
 		}
+		if e != nil {
+			var xhat [BlockSize]float32
+			df := half.F16ToF32(h)
+			for j := range xhat {
+				xhat[j] = df * float32(int(q[j])-8)
+			}
+			be.observeBlock(x, &xhat)
+		}
 	}
-	return out, nil
+	if e != nil {
+		e.Add(be)
+	}
+	return nil
+}
+
+func checkInto(name string, dst []byte, w []float32, blockBytes int) {
+	if len(w)%BlockSize != 0 || len(dst) != len(w)/BlockSize*blockBytes {
+		panic(fmt.Sprintf("quant.%s: %d values, %d bytes: not whole blocks", name, len(w), len(dst)))
+	}
 }
 
 // DequantizeQ8_0 writes x = half.F16ToF32(d) · q for each Q8_0 block in data to

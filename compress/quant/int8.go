@@ -5,11 +5,12 @@ import (
 	"math"
 )
 
-// checkFinite returns an error naming the first NaN or ±Inf in w.
-func checkFinite(w []float32) error {
+// checkFinite returns an error naming the first NaN or ±Inf in w, whose
+// first value is weight base.
+func checkFinite(w []float32, base int) error {
 	for i, x := range w {
 		if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
-			return fmt.Errorf("quant: weight %d is %v", i, x)
+			return fmt.Errorf("quant: weight %d is %v", base+i, x)
 		}
 	}
 	return nil
@@ -68,7 +69,7 @@ func Int8PerChannel(w []float32, rows, cols int) ([]int8, []float32, error) {
 	if rows < 0 || cols < 0 || len(w) != rows*cols {
 		panic(fmt.Sprintf("quant.Int8PerChannel: %d weights for a %d×%d matrix", len(w), rows, cols))
 	}
-	if err := checkFinite(w); err != nil {
+	if err := checkFinite(w, 0); err != nil {
 		return nil, nil, err
 	}
 	q := make([]int8, len(w))
@@ -84,7 +85,7 @@ func Int8PerChannel(w []float32, rows, cols int) ([]int8, []float32, error) {
 // Int8PerTensor quantizes w with a single scale; NaN or ±Inf weights are
 // an error.
 func Int8PerTensor(w []float32) ([]int8, float32, error) {
-	if err := checkFinite(w); err != nil {
+	if err := checkFinite(w, 0); err != nil {
 		return nil, 0, err
 	}
 	q := make([]int8, len(w))

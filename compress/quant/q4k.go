@@ -56,7 +56,7 @@ func Q4_K(w []float32, rowLen int) ([]byte, error) {
 	if rowLen%SuperBlockSize != 0 {
 		return nil, fmt.Errorf("%w: Q4_K needs rows of a multiple of %d, not %d", ErrRowLength, SuperBlockSize, rowLen)
 	}
-	if err := checkFinite(w); err != nil {
+	if err := checkFinite(w, 0); err != nil {
 		return nil, err
 	}
 	out := make([]byte, len(w)/SuperBlockSize*Q4_KBlockBytes)

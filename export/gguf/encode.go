@@ -24,39 +24,76 @@ func Encode(t Type, x []float32, workers int) ([]byte, error) {
 	out := make([]byte, n)
 	ti := typeInfo[t]
 	return out, inPieces(len(x)/ti.block, workers, func(b0, b1 int) error {
-		x, o := x[b0*ti.block:b1*ti.block], out[b0*ti.nbytes:b1*ti.nbytes]
-		var enc []byte
-		var err error
-		switch t {
-		case F32:
-			for i, v := range x {
-				binary.LittleEndian.PutUint32(o[4*i:], math.Float32bits(v))
-			}
-			return nil
-		case F16:
-			for i, v := range x {
-				h := half.F32ToF16(v)
-				if h&0x7c00 == 0x7c00 {
-					return fmt.Errorf("gguf: value %d (%g) does not fit in F16", b0+i, v)
-				}
-				binary.LittleEndian.PutUint16(o[2*i:], h)
-			}
-			return nil
-		case Q8_0:
-			enc, err = quant.Q8_0(x, ti.block)
-		case Q4_0:
-			enc, err = quant.Q4_0(x, ti.block)
-		case Q4_K:
-			enc, err = quant.Q4_K(x, ti.block)
-		default:
-			return fmt.Errorf("gguf: cannot encode float32 values as %v", t)
-		}
-		if err != nil {
-			return fmt.Errorf("gguf: values from %d: %w", b0*ti.block, err)
-		}
-		copy(o, enc)
-		return nil
+		return EncodeInto(t, out[b0*ti.nbytes:b1*ti.nbytes], x[b0*ti.block:b1*ti.block], nil, b0*ti.block)
 	})
+}
+
+// EncodeInto writes the values x as type t to dst, which must have the
+// size of len(x) values of t, and adds what was lost to e (if not nil).
+// base is x[0]'s index in the tensor, for errors. Q8_0 and Q4_0 measure in
+// the same pass; Q4_K and F16 decode their bytes again to measure.
+func EncodeInto(t Type, dst []byte, x []float32, e *quant.Error, base int) error {
+	if n, err := t.Bytes(int64(len(x))); err != nil || n != int64(len(dst)) {
+		panic(fmt.Sprintf("gguf.EncodeInto: %d bytes for %d values of %v", len(dst), len(x), t))
+	}
+	var err error
+	switch t {
+	case F32:
+		for i, v := range x {
+			binary.LittleEndian.PutUint32(dst[4*i:], math.Float32bits(v))
+		}
+		return nil
+	case F16:
+		for i, v := range x {
+			h := half.F32ToF16(v)
+			if h&0x7c00 == 0x7c00 {
+				return fmt.Errorf("gguf: value %d (%g) does not fit in F16", base+i, v)
+			}
+			binary.LittleEndian.PutUint16(dst[2*i:], h)
+		}
+	case Q8_0:
+		err = quant.Q8_0Into(dst, x, e)
+		e = nil
+	case Q4_0:
+		err = quant.Q4_0Into(dst, x, e)
+		e = nil
+	case Q4_K:
+		var enc []byte
+		if enc, err = quant.Q4_K(x, SuperBlock); err == nil {
+			copy(dst, enc)
+		}
+	default:
+		return fmt.Errorf("gguf: cannot encode float32 values as %v", t)
+	}
+	if err != nil {
+		return fmt.Errorf("gguf: values from %d: %w", base, err)
+	}
+	if e != nil {
+		return measure(t, dst, x, e)
+	}
+	return nil
+}
+
+// SuperBlock is the block of Q4_K.
+const SuperBlock = quant.SuperBlockSize
+
+// measure adds to e the error of data (type t) against x, decoding a
+// piece at a time.
+func measure(t Type, data []byte, x []float32, e *quant.Error) error {
+	const piece = 1 << 12 // values; a multiple of every block
+	ti := typeInfo[t]
+	y := make([]float32, min(piece, len(x)))
+	for off := 0; off < len(x); off += piece {
+		m := min(piece, len(x)-off)
+		o := off / ti.block * ti.nbytes
+		if err := Decode(t, y[:m], data[o:o+m/ti.block*ti.nbytes], 1); err != nil {
+			return err
+		}
+		for i, v := range x[off : off+m] {
+			e.Observe(v, y[i])
+		}
+	}
+	return nil
 }
 
 // Decode writes the float32 values of data, len(dst) values of type t

@@ -8,6 +8,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/lightbeam-ml/lightbeam/compress/quant"
 )
 
 func sample(n int, seed uint64) []float32 {
@@ -182,4 +184,26 @@ func FuzzRead(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestEncodeIntoError: the error that Q8_0 and Q4_0 measure in their pass
+// is the one that decoding their bytes again gives.
+func TestEncodeIntoError(t *testing.T) {
+	x := sample(256*40, 3)
+	x[17] = 0.9 // an outlier sets its block's scale
+	for _, typ := range []Type{Q8_0, Q4_0, Q4_K, F16} {
+		n, _ := typ.Bytes(int64(len(x)))
+		dst := make([]byte, n)
+		var got quant.Error
+		if err := EncodeInto(typ, dst, x, &got, 0); err != nil {
+			t.Fatal(err)
+		}
+		var want quant.Error
+		if err := measure(typ, dst, x, &want); err != nil {
+			t.Fatal(err)
+		}
+		if math.Abs(got.Noise-want.Noise) > 1e-5*want.Noise || math.Abs(got.Signal-want.Signal) > 1e-5*want.Signal || got.MaxAbs != want.MaxAbs || want.Noise == 0 {
+			t.Errorf("%v: measured %+v in the pass, %+v from the bytes", typ, got, want)
+		}
+	}
 }

@@ -2,16 +2,21 @@ package checkpoint
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"io"
-	"math"
+	"os"
+	"path/filepath"
+	"runtime"
 	"sort"
 	"sync"
+	"unsafe"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 
+	"github.com/lightbeam-ml/lightbeam/compress/quant"
 	"github.com/lightbeam-ml/lightbeam/export/gguf"
 	"github.com/lightbeam-ml/lightbeam/model"
 	"github.com/lightbeam-ml/lightbeam/storage"
@@ -75,87 +80,150 @@ func (fn *quantizeChunkFn) ProcessElement(ctx context.Context, c Chunk) (ChunkSt
 	return st, nil
 }
 
-// quantizeChunk does the work of quantizeChunkFn: raw bytes → float32 →
-// the output type, written to part with the chunk's padding.
-func quantizeChunk(ctx context.Context, c Chunk, part string) (ChunkStats, error) {
-	st := ChunkStats{Index: c.Index, Tensor: c.Tensor}
-	raw, err := readRange(ctx, c.File, c.Begin, c.End-c.Begin)
-	if err != nil {
-		return st, err
-	}
-	typ := gguf.Type(c.Type)
-	enc := raw
-	if c.DType != typ.String() { // not a pass-through: convert
-		x := make([]float32, int64(len(raw))/int64(model.DTypeSize(c.DType)))
-		model.DecodeFloats(x, raw, c.DType)
-		raw = nil
-		if enc, err = gguf.Encode(typ, x, workers()); err != nil {
-			return st, fmt.Errorf("tensor %q (values %d to %d, in %s): %w", c.Name, c.First, c.First+int64(len(x)), c.File, err)
-		}
-		if st, err = measure(st, typ, x, enc); err != nil {
-			return st, fmt.Errorf("tensor %q: %w", c.Name, err)
-		}
-	}
-	if int64(len(enc)) != c.OutBytes {
-		return st, fmt.Errorf("tensor %q: chunk %d encodes to %d bytes, the plan says %d", c.Name, c.Index, len(enc), c.OutBytes)
-	}
-	err = storage.WriteFile(ctx, part, func(w io.Writer) error {
-		if _, err := w.Write(enc); err != nil {
-			return err
-		}
-		_, err := w.Write(make([]byte, c.Pad))
-		return err
-	})
-	return st, err
+// chunkBufs are the buffers of the chunk being processed, kept for the
+// next (chunkMu guards them): a chunk's output, and per worker its source
+// bytes and their float32 values.
+var chunkBufs struct {
+	out  []byte
+	raw  [][]byte
+	vals [][]float32
 }
 
-// measure adds to st the signal and error of enc (type typ) against x,
-// decoding a piece at a time.
-func measure(st ChunkStats, typ gguf.Type, x []float32, enc []byte) (ChunkStats, error) {
-	const piece = 1 << 16 // values; a multiple of every block size
-	nb, _ := typ.Bytes(piece)
-	var mu sync.Mutex
+// grow returns (*b)[:n], reallocating when *b is shorter.
+func grow[T any](b *[]T, n int) []T {
+	if cap(*b) < n {
+		*b = make([]T, n)
+	}
+	return (*b)[:n]
+}
+
+// nativeLE is whether this machine is little-endian, so F32 source bytes
+// can be used as float32 values in place.
+var nativeLE = binary.NativeEndian.Uint16([]byte{1, 0}) == 1
+
+// quantizeChunk does the work of quantizeChunkFn: the chunk's blocks are
+// split over the workers, each reading its part of the source range,
+// converting it to float32 (F32 in place) and encoding it into its part of
+// the output, measuring the error as it goes; then the output and the
+// padding go to part.
+func quantizeChunk(ctx context.Context, c Chunk, part string) (ChunkStats, error) {
+	st := ChunkStats{Index: c.Index, Tensor: c.Tensor}
+	typ := gguf.Type(c.Type)
+	out := grow(&chunkBufs.out, int(c.OutBytes+c.Pad))
+	clear(out[c.OutBytes:])
+	if c.DType == typ.String() { // pass-through
+		if err := readRangeInto(ctx, c.File, c.Begin, out[:c.OutBytes]); err != nil {
+			return st, err
+		}
+		return st, writePart(ctx, part, out)
+	}
+	elem := int64(model.DTypeSize(c.DType))
+	block := int64(typ.BlockElems())
+	blocks := (c.End - c.Begin) / elem / block
+	// Twice as many pieces as cores, each written as soon as it is
+	// encoded: one piece's reads and writes overlap another's encoding.
+	w := 2 * workers()
+	var pf *os.File // a local part, written by the pieces at their offsets
+	if storage.IsLocal(part) {
+		var err error
+		if pf, err = createScratch(part, c.OutBytes+c.Pad); err != nil {
+			return st, err
+		}
+		defer pf.Close()
+	}
+	for len(chunkBufs.raw) < w {
+		chunkBufs.raw = append(chunkBufs.raw, nil)
+		chunkBufs.vals = append(chunkBufs.vals, nil)
+	}
+	errs := make([]error, w)
+	stats := make([]quant.Error, w)
 	var wg sync.WaitGroup
-	errs := make(chan error, 1)
-	sem := make(chan struct{}, workers())
-	for off := 0; off < len(x); off += piece {
-		m := min(piece, len(x)-off)
-		bytesOff := int64(off/piece) * nb
-		bytesLen, _ := typ.Bytes(int64(m))
+	for i := range w {
+		b0, b1 := blocks*int64(i)/int64(w), blocks*int64(i+1)/int64(w)
+		if b0 == b1 {
+			continue
+		}
 		wg.Add(1)
-		sem <- struct{}{}
 		go func() {
-			defer func() { <-sem; wg.Done() }()
-			y := make([]float32, m)
-			if err := gguf.Decode(typ, y, enc[bytesOff:bytesOff+bytesLen], 1); err != nil {
-				select {
-				case errs <- err:
-				default:
-				}
+			defer wg.Done()
+			raw, done, err := readPiece(ctx, c.File, c.Begin+b0*block*elem, (b1-b0)*block*elem, &chunkBufs.raw[i])
+			if err != nil {
+				errs[i] = err
 				return
 			}
-			var s2, e2, mx float64
-			for i, v := range x[off : off+m] {
-				d := float64(v) - float64(y[i])
-				s2 += float64(v) * float64(v)
-				e2 += d * d
-				mx = max(mx, math.Abs(d))
+			defer done()
+			var x []float32
+			if c.DType == "F32" && nativeLE && uintptr(unsafe.Pointer(unsafe.SliceData(raw)))%4 == 0 {
+				x = unsafe.Slice((*float32)(unsafe.Pointer(unsafe.SliceData(raw))), len(raw)/4)
+			} else {
+				x = grow(&chunkBufs.vals[i], len(raw)/int(elem))
+				model.DecodeFloats(x, raw, c.DType)
 			}
-			mu.Lock()
-			st.Sig2 += s2
-			st.Err2 += e2
-			st.MaxAbs = max(st.MaxAbs, mx)
-			mu.Unlock()
+			o0, _ := typ.Bytes(b0 * block)
+			o1, _ := typ.Bytes(b1 * block)
+			if err := gguf.EncodeInto(typ, out[o0:o1], x, &stats[i], int(c.First+b0*block)); err != nil {
+				errs[i] = fmt.Errorf("tensor %q (values %d to %d, in %s): %w", c.Name, c.First+b0*block, c.First+b1*block, c.File, err)
+			} else if pf != nil {
+				if _, err := pf.WriteAt(out[o0:o1], o0); err != nil {
+					errs[i] = fmt.Errorf("writing %s: %w", part, err)
+				}
+			}
 		}()
 	}
 	wg.Wait()
-	select {
-	case err := <-errs:
-		return st, err
-	default:
+	var e quant.Error
+	for i := range w {
+		if errs[i] != nil {
+			return st, errs[i]
+		}
+		e.Add(stats[i])
 	}
-	st.Values = int64(len(x))
-	return st, nil
+	st.Sig2, st.Err2, st.MaxAbs, st.Values = e.Signal, e.Noise, e.MaxAbs, (c.End-c.Begin)/elem
+	if pf == nil {
+		return st, storage.WriteBytes(ctx, part, out)
+	}
+	return st, pf.Close() // the padding is the zeros that createScratch's size left
+}
+
+// createScratch creates the local scratch file p of size bytes (zeros),
+// for writing at offsets. Parts are scratch: a crash loses them, and a
+// rerun writes them again, so they skip WriteFile's temporary name and
+// fsyncs.
+func createScratch(p string, size int64) (*os.File, error) {
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return nil, err
+	}
+	f, err := os.Create(p)
+	if err == nil {
+		err = f.Truncate(size)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint: part %s: %w", p, err)
+	}
+	return f, nil
+}
+
+// readPiece returns n bytes of the file at path from off: a local file's
+// mapped into memory, else read into buf. done releases them.
+func readPiece(ctx context.Context, path string, off, n int64, buf *[]byte) (b []byte, done func(), err error) {
+	if storage.IsLocal(path) && runtime.GOOS == "linux" {
+		return mapRange(path, off, n)
+	}
+	b = grow(buf, int(n))
+	return b, func() {}, readRangeInto(ctx, path, off, b)
+}
+
+// readRangeInto fills b with the bytes of the file at path from off.
+func readRangeInto(ctx context.Context, path string, off int64, b []byte) error {
+	r, err := storage.OpenRange(ctx, path, off, int64(len(b)))
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	if _, err := io.ReadFull(r, b); err != nil {
+		return fmt.Errorf("reading bytes %d to %d of %s: %w", off, off+int64(len(b)), path, err)
+	}
+	return nil
 }
 
 // writeStatsFn writes every chunk's stats, by chunk, as one JSON array.
@@ -179,4 +247,20 @@ func init() {
 	register.DoFn2x2[context.Context, Chunk, ChunkStats, error](&quantizeChunkFn{})
 	register.DoFn3x1[context.Context, int, func(*ChunkStats) bool, error](&writeStatsFn{})
 	register.Iter1[ChunkStats]()
+}
+
+// writePart writes a whole part: a local scratch file, or an object.
+func writePart(ctx context.Context, part string, b []byte) error {
+	if !storage.IsLocal(part) {
+		return storage.WriteBytes(ctx, part, b)
+	}
+	f, err := createScratch(part, 0)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return fmt.Errorf("checkpoint: part %s: %w", part, err)
+	}
+	return f.Close()
 }

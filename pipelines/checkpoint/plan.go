@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"sort"
 	"strings"
 
@@ -103,16 +102,8 @@ func readHeader(ctx context.Context, path string) (*model.SafetensorsHeader, err
 
 // readRange returns n bytes of the file at path from byte off.
 func readRange(ctx context.Context, path string, off, n int64) ([]byte, error) {
-	r, err := storage.OpenRange(ctx, path, off, n)
-	if err != nil {
-		return nil, err
-	}
-	defer r.Close()
 	b := make([]byte, n)
-	if _, err := io.ReadFull(r, b); err != nil {
-		return nil, fmt.Errorf("reading bytes %d to %d of %s: %w", off, off+n, path, err)
-	}
-	return b, nil
+	return b, readRangeInto(ctx, path, off, b)
 }
 
 // Tensor is one tensor of the checkpoint and what it becomes.

@@ -1,0 +1,9 @@
+//go:build !unix
+
+package checkpoint
+
+import "errors"
+
+func mapRange(path string, off, n int64) ([]byte, func(), error) {
+	return nil, nil, errors.New("no mmap here")
+}
