@@ -85,7 +85,7 @@ else
 	grep -E 'Elapsed|Maximum resident' "$work/time-gen.txt" | sed 's/^\s*/generator: /' >&2
 fi
 if [[ -d $ckpt ]]; then files=("$ckpt"/*.safetensors); else files=("$ckpt"); fi
-in_bytes=$(stat -c %s "${files[@]}" | awk '{s += $1} END {print s}')
+in_bytes=$(stat -c %s "${files[@]}" | awk '{s += $1} END {printf "%.0f", s}')
 
 warm() { cat "${files[@]}" >/dev/null; } # the same page-cache state for both tools
 

@@ -19,8 +19,8 @@ Measured (perf_counter): read_s (safe_open and get_tensor: copying out of safete
 plus the widening of F16/BF16 to float32), quant_s (the quantize calls only), total_s (from the
 first open to the last tensor, reads and quantization, without writing), and with --gguf,
 write_s: writing OUT.gguf with gguf.GGUFWriter in its streaming mode (tensor infos first, then
-write_tensor_data per tensor; the tensors keep their safetensors names, so it is not a llama.cpp
-model file, only the same bytes). Throughput is in GB = 10^9 bytes: total_gbps = input bytes
+write_tensor_data per tensor, then an fsync of the file, as lightbeam does; the tensors keep their
+safetensors names, so it is not a llama.cpp model file, only the same bytes). Throughput is in GB = 10^9 bytes: total_gbps = input bytes
 (all tensors) / total_s; quant_gbps = bytes of the quantized tensors / quant_s. Peak RSS:
 getrusage's ru_maxrss (which counts mapped checkpoint pages once touched), and the largest
 anonymous RSS (RssAnon in /proc/self/status) seen after each tensor.
@@ -184,6 +184,10 @@ def run(args):
     if writer is not None:
         t3 = time.perf_counter()
         writer.close()
+        # lightbeam fsyncs its output before it says it is done; so does this, to compare alike.
+        fd = os.open(args.gguf, os.O_RDONLY)
+        os.fsync(fd)
+        os.close(fd)
         write_s += time.perf_counter() - t3
         total_with_write = time.perf_counter() - t_start
     total_s = total_with_write - write_s

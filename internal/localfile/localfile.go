@@ -42,6 +42,26 @@ func Write(path string, write func(io.Writer) error) (err error) {
 	if err := f.Chmod(0o644); err != nil {
 		return err
 	}
+	return commit(f, tmp, path)
+}
+
+// Commit makes the complete file tmp (written by the caller, in path's
+// directory) the file at path, durably: it fsyncs tmp, renames it over
+// path and fsyncs the directory. Errors are returned unwrapped.
+func Commit(tmp, path string) error {
+	f, err := os.OpenFile(tmp, os.O_RDWR, 0)
+	if err != nil {
+		return err
+	}
+	if err := commit(f, tmp, path); err != nil {
+		f.Close()
+		return err
+	}
+	return nil
+}
+
+// commit syncs and closes f (the file tmp), then renames it over path.
+func commit(f *os.File, tmp, path string) error {
 	if err := f.Sync(); err != nil {
 		return err
 	}
@@ -53,7 +73,7 @@ func Write(path string, write func(io.Writer) error) (err error) {
 	}
 	// Make the rename durable; some filesystems refuse to sync a directory,
 	// and the data itself is already synced, so this is best effort.
-	if d, err := os.Open(dir); err == nil {
+	if d, err := os.Open(filepath.Dir(path)); err == nil {
 		d.Sync()
 		d.Close()
 	}

@@ -9,11 +9,14 @@
 //	  --chunk-mb source bytes
 //	chunks ─Reshuffle─▶ quantizeChunkFn: read the chunk's byte range,
 //	  convert F16/BF16 to float32, encode (export/gguf on compress/quant),
-//	  write OUT/.parts/NNNNNN.part, measure the error ─▶ per-chunk stats
-//	  ─▶ one file of stats
-//	then, in the submitting process: header + parts in order ─▶
-//	  OUT/model.gguf (storage.Concat: local concatenation into a temporary
-//	  file renamed into place; gs:// object composition), report.json
+//	  measure the error, write the bytes ─▶ per-chunk stats ─▶ one file
+//	  of stats
+//	  (a local output: written at the chunk's offset in OUT/.model.gguf.partial,
+//	  a file of the output's size made with the header before the pipeline;
+//	  elsewhere: the part object OUT/.parts/NNNNNN.part)
+//	then, in the submitting process: the partial file renamed to
+//	  OUT/model.gguf, or header + parts joined by object composition
+//	  (storage.Concat), and report.json
 package checkpoint
 
 import (
@@ -23,6 +26,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"path/filepath"
 	"runtime"
 	"sort"
 	"strings"
@@ -31,6 +35,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/x/beamx"
 	"github.com/lightbeam-ml/lightbeam/export/gguf"
+	"github.com/lightbeam-ml/lightbeam/internal/localfile"
 	"github.com/lightbeam-ml/lightbeam/internal/version"
 	"github.com/lightbeam-ml/lightbeam/storage"
 )
@@ -121,8 +126,8 @@ type Report struct {
 	Ratio      float64        `json:"ratio"`
 	SQNRdB     *float64       `json:"sqnr_db"` // over every quantized value
 	Seconds    float64        `json:"seconds"`
-	// SecondsAssembly is the part of Seconds after the pipeline: joining
-	// the parts into the output.
+	// SecondsAssembly is the part of Seconds after the pipeline: the local
+	// file's fsync and rename, or the composition of the parts.
 	SecondsAssembly float64 `json:"seconds_assembly"`
 	GBPerSecond     float64 `json:"gb_per_second"` // source bytes (1e9) per second
 	PeakRSSBytes    int64   `json:"peak_rss_bytes"`
@@ -164,10 +169,20 @@ func Run(ctx context.Context, c Config, log io.Writer) (*Report, error) {
 	}
 	fmt.Fprintf(log, "checkpoint: %d tensors in %d files (%.2f GB), %d chunks, to %s\n", len(p.Tensors), len(p.Files), float64(in)/1e9, len(p.Chunks), strings.ToUpper(c.Quant))
 
+	// A local output is one file at its full size from the start: the
+	// chunks write at their offsets, and it is renamed into place when
+	// complete. Elsewhere the chunks are part objects, joined after.
 	parts := storage.Join(c.Out, partsDir)
 	statsPath := storage.Join(parts, "stats.json")
+	partial := ""
+	if storage.IsLocal(out) {
+		partial = storage.Join(c.Out, "."+GGUFFile+".partial")
+		if err := createOutput(partial, p.Header, p.DataSize); err != nil {
+			return nil, err
+		}
+	}
 	pipe, s := beam.NewPipelineWithRoot()
-	Build(s, p.Chunks, parts, statsPath)
+	Build(s, p.Chunks, partial, parts, statsPath)
 	if _, err := beamx.RunWithMetrics(ctx, pipe); err != nil {
 		return nil, fmt.Errorf("checkpoint pipeline failed: %w", err)
 	}
@@ -184,16 +199,24 @@ func Run(ctx context.Context, c Config, log io.Writer) (*Report, error) {
 	}
 
 	tAssemble := time.Now()
-	headerPath := storage.Join(parts, "header")
-	if err := storage.WriteBytes(ctx, headerPath, p.Header); err != nil {
-		return nil, err
-	}
-	srcs := []string{headerPath}
-	for _, ch := range p.Chunks {
-		srcs = append(srcs, partPath(parts, ch.Index))
-	}
-	if err := storage.Concat(ctx, out, srcs); err != nil {
-		return nil, err
+	scratch := []string{statsPath}
+	if partial != "" {
+		if err := localfile.Commit(partial, out); err != nil {
+			return nil, fmt.Errorf("checkpoint: %s: %w", out, err)
+		}
+	} else {
+		headerPath := storage.Join(parts, "header")
+		if err := storage.WriteBytes(ctx, headerPath, p.Header); err != nil {
+			return nil, err
+		}
+		srcs := []string{headerPath}
+		for _, ch := range p.Chunks {
+			srcs = append(srcs, partPath(parts, ch.Index))
+		}
+		if err := storage.Concat(ctx, out, srcs); err != nil {
+			return nil, err
+		}
+		scratch = append(scratch, srcs...)
 	}
 	size, err := storage.Size(ctx, out)
 	if err != nil {
@@ -202,8 +225,8 @@ func Run(ctx context.Context, c Config, log io.Writer) (*Report, error) {
 	if want := int64(len(p.Header)) + p.DataSize; size != want {
 		return nil, fmt.Errorf("%s has %d bytes after assembly, want %d", out, size, want)
 	}
-	for _, src := range append(srcs, statsPath) {
-		_ = storage.Remove(ctx, src)
+	for _, f := range scratch {
+		_ = storage.Remove(ctx, f)
 	}
 	_ = storage.Remove(ctx, parts)
 
@@ -221,6 +244,29 @@ func Run(ctx context.Context, c Config, log io.Writer) (*Report, error) {
 		return nil, err
 	}
 	return rep, nil
+}
+
+// createOutput creates the local file path with header at its start and
+// dataSize zero bytes after it, for the chunks to fill.
+func createOutput(path string, header []byte, dataSize int64) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	_, err = f.Write(header)
+	if err == nil {
+		err = f.Truncate(int64(len(header)) + dataSize)
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("checkpoint: %s: %w", path, err)
+	}
+	return nil
 }
 
 // report sums the chunks' stats per tensor and overall.
@@ -313,7 +359,7 @@ func (r *Report) Table() string {
 		fmt.Fprintf(&b, "%-6s %8d %16d %16d %10s\n", k, rw.n, rw.in, rw.out, dB(rw.stats.sqnr()))
 	}
 	fmt.Fprintf(&b, "%-6s %8d %16d %16d %10s   (%.2fx smaller)\n", "all", len(r.Tensors), r.BytesIn, r.BytesOut, dB(r.SQNRdB), r.Ratio)
-	fmt.Fprintf(&b, "%s: %.1f s (%.1f s joining the parts), %.3f GB/s, peak RSS %d MB, %d chunks on %s\n", r.Output, r.Seconds, r.SecondsAssembly, r.GBPerSecond, r.PeakRSSBytes>>20, r.Chunks, r.Runner)
+	fmt.Fprintf(&b, "%s: %.1f s (%.1f s finishing the file), %.3f GB/s, peak RSS %d MB, %d chunks on %s\n", r.Output, r.Seconds, r.SecondsAssembly, r.GBPerSecond, r.PeakRSSBytes>>20, r.Chunks, r.Runner)
 	return b.String()
 }
 

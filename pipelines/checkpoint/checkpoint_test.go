@@ -373,9 +373,9 @@ func TestChooseType(t *testing.T) {
 		{ht("U8", 4, 64), gguf.Q8_0, false, 0, true},
 		{ht("BOOL", 4), gguf.Q8_0, false, 0, true},
 	} {
-		got, _, err := chooseType(tt.t, tt.q, tt.quant1D)
+		got, _, err := gguf.Choose(tt.t.Name, tt.t.DType, tt.t.Shape, tt.q, tt.quant1D)
 		if (err != nil) != tt.err || err == nil && got != tt.want {
-			t.Errorf("chooseType(%s %v, %v, %v) = %v, %v; want %v (error %v)", tt.t.DType, tt.t.Shape, tt.q, tt.quant1D, got, err, tt.want, tt.err)
+			t.Errorf("Choose(%s %v, %v, %v) = %v, %v; want %v (error %v)", tt.t.DType, tt.t.Shape, tt.q, tt.quant1D, got, err, tt.want, tt.err)
 		}
 	}
 }

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"runtime"
 	"sort"
 	"sync"
@@ -34,6 +33,7 @@ type Chunk struct {
 	First      int64  // the index of its first value in the tensor
 	Type       uint32 // gguf.Type of the output
 	OutBytes   int64  // encoded bytes, without Pad
+	At         int64  // the bytes' offset in the output file
 	Pad        int64  // zero bytes after them (the tensor's last chunk)
 }
 
@@ -50,13 +50,15 @@ type ChunkStats struct {
 
 func partPath(dir string, i int) string { return storage.Join(dir, fmt.Sprintf("%06d.part", i)) }
 
-// Build adds the quantization of chunks to s: every chunk is written to
-// its part file under parts, and their stats, by chunk, to statsPath.
-func Build(s beam.Scope, chunks []Chunk, parts, statsPath string) {
+// Build adds the quantization of chunks to s: every chunk is written at
+// its offset in the local file output when output is not "" (the file
+// exists, at its full size), else to its part file under parts; their
+// stats, by chunk, go to statsPath.
+func Build(s beam.Scope, chunks []Chunk, output, parts, statsPath string) {
 	s = s.Scope("checkpoint.Quantize")
 	// Reshuffle: prism would otherwise run every chunk in one bundle.
 	in := beam.Reshuffle(s, beam.CreateList(s, chunks))
-	stats := beam.ParDo(s, &quantizeChunkFn{Parts: parts}, in)
+	stats := beam.ParDo(s, &quantizeChunkFn{Output: output, Parts: parts}, in)
 	beam.ParDo0(s, &writeStatsFn{Path: statsPath}, beam.GroupByKey(s, beam.AddFixedKey(s, stats)))
 }
 
@@ -65,19 +67,63 @@ func Build(s beam.Scope, chunks []Chunk, parts, statsPath string) {
 // runner starts at once.
 var chunkMu sync.Mutex
 
-// quantizeChunkFn reads a chunk's bytes, encodes them and writes its part.
+// quantizeChunkFn reads a chunk's bytes, encodes them and writes them:
+// into the local file Output at the chunk's offset, or as its part file
+// in Parts.
 type quantizeChunkFn struct {
-	Parts string
+	Output string
+	Parts  string
 }
 
 func (fn *quantizeChunkFn) ProcessElement(ctx context.Context, c Chunk) (ChunkStats, error) {
 	chunkMu.Lock()
 	defer chunkMu.Unlock()
-	st, err := quantizeChunk(ctx, c, partPath(fn.Parts, c.Index))
+	dst := target{part: partPath(fn.Parts, c.Index)}
+	if fn.Output != "" {
+		f, err := os.OpenFile(fn.Output, os.O_WRONLY, 0)
+		if err != nil {
+			return ChunkStats{}, fmt.Errorf("checkpoint.quantizeChunkFn: %w", err)
+		}
+		defer f.Close()
+		dst = target{f: f, at: c.At}
+	}
+	st, err := quantizeChunk(ctx, c, dst)
+	if err == nil && dst.f != nil {
+		err = dst.f.Close()
+	}
 	if err != nil {
 		return st, fmt.Errorf("checkpoint.quantizeChunkFn: %w", err)
 	}
 	return st, nil
+}
+
+// target is where a chunk's bytes go: at offset at of the local output
+// file f, piece by piece as they are encoded, or all at once to the
+// object part.
+type target struct {
+	f    *os.File
+	at   int64
+	part string
+}
+
+// piece writes b, the chunk's bytes from off, if f is the target.
+func (t target) piece(b []byte, off int64) error {
+	if t.f == nil {
+		return nil
+	}
+	if _, err := t.f.WriteAt(b, t.at+off); err != nil {
+		return fmt.Errorf("writing %s: %w", t.f.Name(), err)
+	}
+	return nil
+}
+
+// finish writes the whole chunk out (padding included) if part is the
+// target; the output file already holds zeros where the padding goes.
+func (t target) finish(ctx context.Context, out []byte) error {
+	if t.f != nil {
+		return nil
+	}
+	return storage.WriteBytes(ctx, t.part, out)
 }
 
 // chunkBufs are the buffers of the chunk being processed, kept for the
@@ -106,7 +152,7 @@ var nativeLE = binary.NativeEndian.Uint16([]byte{1, 0}) == 1
 // converting it to float32 (F32 in place) and encoding it into its part of
 // the output, measuring the error as it goes; then the output and the
 // padding go to part.
-func quantizeChunk(ctx context.Context, c Chunk, part string) (ChunkStats, error) {
+func quantizeChunk(ctx context.Context, c Chunk, dst target) (ChunkStats, error) {
 	st := ChunkStats{Index: c.Index, Tensor: c.Tensor}
 	typ := gguf.Type(c.Type)
 	out := grow(&chunkBufs.out, int(c.OutBytes+c.Pad))
@@ -115,7 +161,10 @@ func quantizeChunk(ctx context.Context, c Chunk, part string) (ChunkStats, error
 		if err := readRangeInto(ctx, c.File, c.Begin, out[:c.OutBytes]); err != nil {
 			return st, err
 		}
-		return st, writePart(ctx, part, out)
+		if err := dst.piece(out[:c.OutBytes], 0); err != nil {
+			return st, err
+		}
+		return st, dst.finish(ctx, out)
 	}
 	elem := int64(model.DTypeSize(c.DType))
 	block := int64(typ.BlockElems())
@@ -123,14 +172,6 @@ func quantizeChunk(ctx context.Context, c Chunk, part string) (ChunkStats, error
 	// Twice as many pieces as cores, each written as soon as it is
 	// encoded: one piece's reads and writes overlap another's encoding.
 	w := 2 * workers()
-	var pf *os.File // a local part, written by the pieces at their offsets
-	if storage.IsLocal(part) {
-		var err error
-		if pf, err = createScratch(part, c.OutBytes+c.Pad); err != nil {
-			return st, err
-		}
-		defer pf.Close()
-	}
 	for len(chunkBufs.raw) < w {
 		chunkBufs.raw = append(chunkBufs.raw, nil)
 		chunkBufs.vals = append(chunkBufs.vals, nil)
@@ -163,10 +204,8 @@ func quantizeChunk(ctx context.Context, c Chunk, part string) (ChunkStats, error
 			o1, _ := typ.Bytes(b1 * block)
 			if err := gguf.EncodeInto(typ, out[o0:o1], x, &stats[i], int(c.First+b0*block)); err != nil {
 				errs[i] = fmt.Errorf("tensor %q (values %d to %d, in %s): %w", c.Name, c.First+b0*block, c.First+b1*block, c.File, err)
-			} else if pf != nil {
-				if _, err := pf.WriteAt(out[o0:o1], o0); err != nil {
-					errs[i] = fmt.Errorf("writing %s: %w", part, err)
-				}
+			} else {
+				errs[i] = dst.piece(out[o0:o1], o0)
 			}
 		}()
 	}
@@ -179,28 +218,7 @@ func quantizeChunk(ctx context.Context, c Chunk, part string) (ChunkStats, error
 		e.Add(stats[i])
 	}
 	st.Sig2, st.Err2, st.MaxAbs, st.Values = e.Signal, e.Noise, e.MaxAbs, (c.End-c.Begin)/elem
-	if pf == nil {
-		return st, storage.WriteBytes(ctx, part, out)
-	}
-	return st, pf.Close() // the padding is the zeros that createScratch's size left
-}
-
-// createScratch creates the local scratch file p of size bytes (zeros),
-// for writing at offsets. Parts are scratch: a crash loses them, and a
-// rerun writes them again, so they skip WriteFile's temporary name and
-// fsyncs.
-func createScratch(p string, size int64) (*os.File, error) {
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		return nil, err
-	}
-	f, err := os.Create(p)
-	if err == nil {
-		err = f.Truncate(size)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("checkpoint: part %s: %w", p, err)
-	}
-	return f, nil
+	return st, dst.finish(ctx, out)
 }
 
 // readPiece returns n bytes of the file at path from off: a local file's
@@ -247,20 +265,4 @@ func init() {
 	register.DoFn2x2[context.Context, Chunk, ChunkStats, error](&quantizeChunkFn{})
 	register.DoFn3x1[context.Context, int, func(*ChunkStats) bool, error](&writeStatsFn{})
 	register.Iter1[ChunkStats]()
-}
-
-// writePart writes a whole part: a local scratch file, or an object.
-func writePart(ctx context.Context, part string, b []byte) error {
-	if !storage.IsLocal(part) {
-		return storage.WriteBytes(ctx, part, b)
-	}
-	f, err := createScratch(part, 0)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return fmt.Errorf("checkpoint: part %s: %w", part, err)
-	}
-	return f.Close()
 }

@@ -130,52 +130,6 @@ type Plan struct {
 	Chunks   []Chunk
 }
 
-// chooseType returns the GGUF type of tensor t under the recipe's type q,
-// and why it is not q when it is not. The rules (docs/FORMATS.md):
-//
-//   - integer tensors and F64 pass through unchanged (I8, I16, I32, I64,
-//     F64); unsigned, bool and 8-bit float tensors have no GGUF type;
-//   - float tensors of rank 0 or 1 stay F32 unless quant1D;
-//   - a float tensor whose rows (the last dimension) are whole blocks of q
-//     gets q; else Q4_K falls back to Q4_0 when the rows are whole blocks
-//     of 32, and everything else to 16 bits: BF16 for a BF16 source, F16
-//     otherwise.
-func chooseType(t model.HeaderTensor, q gguf.Type, quant1D bool) (gguf.Type, string, error) {
-	switch t.DType {
-	case "I8":
-		return gguf.I8, "", nil
-	case "I16":
-		return gguf.I16, "", nil
-	case "I32":
-		return gguf.I32, "", nil
-	case "I64":
-		return gguf.I64, "", nil
-	case "F64":
-		return gguf.F64, "", nil
-	}
-	if !model.IsFloatDType(t.DType) {
-		return 0, "", fmt.Errorf("tensor %q has dtype %s, which GGUF has no type for", t.Name, t.DType)
-	}
-	if len(t.Shape) <= 1 && !quant1D {
-		return gguf.F32, "1-D tensors stay F32", nil
-	}
-	row := int64(1)
-	if len(t.Shape) > 0 {
-		row = int64(t.Shape[len(t.Shape)-1])
-	}
-	if row%int64(q.BlockElems()) == 0 {
-		return q, "", nil
-	}
-	why := fmt.Sprintf("rows of %d values are not whole %v blocks of %d", row, q, q.BlockElems())
-	if q == gguf.Q4_K && row%int64(gguf.Q4_0.BlockElems()) == 0 {
-		return gguf.Q4_0, why, nil
-	}
-	if t.DType == "BF16" {
-		return gguf.BF16, why, nil
-	}
-	return gguf.F16, why, nil
-}
-
 // passThrough reports whether tensor t's bytes go to the output unchanged.
 func (t *Tensor) passThrough() bool {
 	return t.DType == t.Type.String()
@@ -205,7 +159,7 @@ func plan(ctx context.Context, c Config, meta []gguf.KV) (*Plan, error) {
 			if weightMap != nil && weightMap[ht.Name] != f {
 				return nil, fmt.Errorf("checkpoint %s: tensor %q is in %s, but the index puts it in %q", c.Checkpoint, ht.Name, f, weightMap[ht.Name])
 			}
-			typ, why, err := chooseType(ht, c.quant, c.Quant1D)
+			typ, why, err := gguf.Choose(ht.Name, ht.DType, ht.Shape, c.quant, c.Quant1D)
 			if err != nil {
 				return nil, fmt.Errorf("checkpoint %s: %w", f, err)
 			}
@@ -240,16 +194,17 @@ func plan(ctx context.Context, c Config, meta []gguf.KV) (*Plan, error) {
 	}
 	for i := range p.Tensors {
 		p.Tensors[i].Offset = file.Tensors[i].Offset
-		p.Chunks = append(p.Chunks, chunks(i, &p.Tensors[i], file.Tensors[i], c.chunkBytes(), len(p.Chunks))...)
+		p.Chunks = append(p.Chunks, chunks(i, &p.Tensors[i], file.Tensors[i], int64(len(p.Header)), c.chunkBytes(), len(p.Chunks))...)
 	}
 	return p, nil
 }
 
-// chunks cuts tensor t (number i, described as info in the output) into
-// pieces of at most maxBytes source bytes: whole rows where a row fits,
-// else whole blocks of its type. The last piece carries the tensor's
-// padding. first is the index of its first chunk.
-func chunks(i int, t *Tensor, info gguf.TensorInfo, maxBytes int64, first int) []Chunk {
+// chunks cuts tensor t (number i, described as info in the output, whose
+// data section starts at byte dataStart) into pieces of at most maxBytes
+// source bytes: whole rows where a row fits, else whole blocks of its
+// type. The last piece carries the tensor's padding. first is the index
+// of its first chunk.
+func chunks(i int, t *Tensor, info gguf.TensorInfo, dataStart, maxBytes int64, first int) []Chunk {
 	elem := int64(model.DTypeSize(t.DType))
 	n := t.End - t.Begin
 	unit := int64(max(1, t.Type.BlockElems()))
@@ -262,7 +217,8 @@ func chunks(i int, t *Tensor, info gguf.TensorInfo, maxBytes int64, first int) [
 	for v := int64(0); v*elem < n; v += per {
 		m := min(per, n/elem-v)
 		o, _ := t.Type.Bytes(m)
-		c := Chunk{Index: first + len(out), Tensor: i, Name: t.Name, File: t.File, DType: t.DType,
+		before, _ := t.Type.Bytes(v)
+		c := Chunk{At: dataStart + info.Offset + before, Index: first + len(out), Tensor: i, Name: t.Name, File: t.File, DType: t.DType,
 			First: v, Begin: t.Begin + v*elem, End: t.Begin + (v+m)*elem, Type: uint32(t.Type), OutBytes: o}
 		if (v+m)*elem == n {
 			c.Pad = gguf.Pad(outBytes)
