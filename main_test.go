@@ -13,7 +13,7 @@ func TestUnknownCommand(t *testing.T) {
 }
 
 func TestCommandsRegistered(t *testing.T) {
-	for _, name := range []string{"preprocess", "train", "evaluate", "demo", "accel", "compress", "inspect"} {
+	for _, name := range []string{"preprocess", "train", "evaluate", "demo", "accel", "compress", "inspect", "export"} {
 		if _, ok := commands[name]; !ok {
 			t.Errorf("command %q is not registered", name)
 		}
