@@ -1,16 +1,19 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"strings"
 
 	"github.com/lightbeam-ml/lightbeam/compress/artifact"
 	"github.com/lightbeam-ml/lightbeam/compress/prune"
+	"github.com/lightbeam-ml/lightbeam/export/gguf"
 	"github.com/lightbeam-ml/lightbeam/model"
 	"github.com/lightbeam-ml/lightbeam/pipelines/checkpoint"
 	"github.com/lightbeam-ml/lightbeam/pipelines/compress"
@@ -201,11 +204,35 @@ func parseFloats(s string) ([]float64, error) {
 	return out, nil
 }
 
-// inspect describes an artifact (by its magic) or a safetensors file.
+// inspect describes an artifact (by its magic), a GGUF file, or a
+// safetensors file: a lightbeam model with its sparsity, any other
+// checkpoint by its header alone, however large.
 func inspect(ctx context.Context, path string) (string, error) {
-	raw, err := storage.ReadFile(ctx, path)
+	size, err := storage.Size(ctx, path)
 	if err != nil {
 		return "", err
+	}
+	r, err := storage.Open(ctx, path)
+	if err != nil {
+		return "", err
+	}
+	defer r.Close()
+	br := bufio.NewReader(r)
+	if magic, _ := br.Peek(4); string(magic) == gguf.Magic {
+		return inspectGGUF(br, size, path)
+	}
+	if strings.HasSuffix(path, ".safetensors") {
+		h, err := checkpoint.ReadHeader(ctx, path)
+		if err != nil {
+			return "", err
+		}
+		if h.Metadata[model.MetaFormat] == "" {
+			return inspectHeader(h, size, path), nil
+		}
+	}
+	raw, err := io.ReadAll(br)
+	if err != nil {
+		return "", fmt.Errorf("reading %s: %w", path, err)
 	}
 	if a, aerr := artifact.Decode(raw, path); aerr == nil {
 		return fmt.Sprintf("%s: lightbeam artifact v%d, %d bytes\n%s", path, a.Version, a.Size, a.Report()), nil
@@ -222,6 +249,39 @@ func inspect(ctx context.Context, path string) (string, error) {
 	for _, t := range ts {
 		sp := prune.NonZero(t.Data).Sparsity()
 		fmt.Fprintf(&b, "%-24s %-12s %10d %8.1f%% %10d\n", t.Name, fmt.Sprint(t.Shape), len(t.Data), 100*sp, 4*len(t.Data))
+	}
+	return b.String(), nil
+}
+
+// inspectHeader lists a safetensors checkpoint's tensors from its header.
+func inspectHeader(h *model.SafetensorsHeader, size int64, path string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s: safetensors checkpoint, %d tensors, %d bytes\n", path, len(h.Tensors), size)
+	fmt.Fprintf(&b, "%-48s %-6s %-16s %14s\n", "tensor", "dtype", "shape", "bytes")
+	for _, t := range h.Tensors {
+		fmt.Fprintf(&b, "%-48s %-6s %-16s %14d\n", t.Name, t.DType, fmt.Sprint(t.Shape), t.End-t.Begin)
+	}
+	return b.String()
+}
+
+// inspectGGUF lists a GGUF file's metadata and tensors from its header.
+func inspectGGUF(r io.Reader, size int64, path string) (string, error) {
+	f, _, err := gguf.Read(r, size, path)
+	if err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s: GGUF, %d tensors, %d bytes\n", path, len(f.Tensors), size)
+	for _, kv := range f.KV {
+		if v, ok := kv.Value.(string); ok && len(v) > 120 {
+			kv.Value = v[:117] + "..."
+		}
+		fmt.Fprintf(&b, "  %s = %v\n", kv.Key, kv.Value)
+	}
+	fmt.Fprintf(&b, "%-48s %-6s %-16s %14s %6s\n", "tensor", "type", "shape", "bytes", "bits")
+	for _, t := range f.Tensors {
+		n, _ := t.Bytes()
+		fmt.Fprintf(&b, "%-48s %-6s %-16s %14d %6.2f\n", t.Name, t.Type, fmt.Sprint(t.Shape), n, 8*float64(n)/float64(t.Elements()))
 	}
 	return b.String(), nil
 }

@@ -164,6 +164,10 @@ func TestExportGGUF(t *testing.T) {
 					t.Errorf("%s: not compared with gguf.quants.quantize", spec.Name)
 				}
 			}
+			desc, err := inspect(ctx, out)
+			if err != nil || !strings.Contains(desc, "GGUF, 4 tensors") || !strings.Contains(desc, "fc1.weight") || !strings.Contains(desc, want4(tt.weightType)) {
+				t.Errorf("inspect %s: %v\n%s", out, err, desc)
+			}
 			if fields["lightbeam.source"] != tt.model || fields["preprocess.scale.method"] != "minmax" || fields[model.MetaArch] != "mlp" {
 				t.Errorf("metadata %v: want the source and the model's metadata", fields)
 			}
@@ -171,6 +175,22 @@ func TestExportGGUF(t *testing.T) {
 	}
 	if _, err := runExport(ctx, exportConfig{Model: modelPath, Format: "gguf", Out: filepath.Join(dir, "x.gguf"), Quant: "int8"}); err == nil || !strings.Contains(err.Error(), "--quant=int8") {
 		t.Errorf("--quant=int8: %v", err)
+	}
+}
+
+// want4 is the inspect line's start of fc1.weight's type column.
+func want4(typ string) string { return typ + " " }
+
+// TestInspectCheckpointHeader: a safetensors file that is not a lightbeam
+// model is listed from its header.
+func TestInspectCheckpointHeader(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "other.safetensors")
+	if err := model.WriteSafetensors(p, []model.Tensor{{Name: "layers.0.w", Shape: []int{2, 3}, Data: make([]float32, 6)}}, map[string]string{"format": "pt"}); err != nil {
+		t.Fatal(err)
+	}
+	out, err := inspect(context.Background(), p)
+	if err != nil || !strings.Contains(out, "safetensors checkpoint, 1 tensors") || !strings.Contains(out, "layers.0.w") || !strings.Contains(out, "F32") {
+		t.Errorf("inspect: %v\n%s", err, out)
 	}
 }
 

@@ -152,7 +152,7 @@ func Run(ctx context.Context, c Config, log io.Writer) (*Report, error) {
 	}
 	recipe, _ := json.Marshal(map[string]any{"quant": strings.ToLower(c.Quant), "quant-1d": c.Quant1D, "format": c.Format})
 	meta := []gguf.KV{
-		{Key: "general.name", Value: storage.Base(strings.TrimSuffix(c.Checkpoint, "/"))},
+		{Key: "general.name", Value: checkpointName(c.Checkpoint)},
 		{Key: "general.quantization_version", Value: uint32(2)},
 		{Key: "general.alignment", Value: uint32(gguf.Alignment)},
 		{Key: "lightbeam.source", Value: c.Checkpoint},
@@ -244,6 +244,16 @@ func Run(ctx context.Context, c Config, log io.Writer) (*Report, error) {
 		return nil, err
 	}
 	return rep, nil
+}
+
+// checkpointName is the name of the checkpoint at path: a file's base name
+// without .safetensors, or the directory of an index or a directory.
+func checkpointName(path string) string {
+	p := strings.TrimSuffix(path, "/")
+	if strings.HasSuffix(p, ".json") {
+		p = storage.Dir(p)
+	}
+	return strings.TrimSuffix(storage.Base(p), ".safetensors")
 }
 
 // createOutput creates the local file path with header at its start and

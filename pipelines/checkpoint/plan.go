@@ -78,9 +78,9 @@ func readIndex(ctx context.Context, path string) ([]string, map[string]string, e
 	return files, idx.WeightMap, nil
 }
 
-// readHeader reads the header of the safetensors file at path by range:
+// ReadHeader reads the header of the safetensors file at path by range:
 // its first 8 bytes, then the JSON header.
-func readHeader(ctx context.Context, path string) (*model.SafetensorsHeader, error) {
+func ReadHeader(ctx context.Context, path string) (*model.SafetensorsHeader, error) {
 	size, err := storage.Size(ctx, path)
 	if err != nil {
 		return nil, err
@@ -147,7 +147,7 @@ func plan(ctx context.Context, c Config, meta []gguf.KV) (*Plan, error) {
 	p := &Plan{Files: files}
 	seen := map[string]string{}
 	for _, f := range files {
-		h, err := readHeader(ctx, f)
+		h, err := ReadHeader(ctx, f)
 		if err != nil {
 			return nil, err
 		}
