@@ -51,20 +51,22 @@ func runExport(ctx context.Context, c exportConfig) (string, error) {
 	if c.Model == "" || c.Out == "" || c.Format == "" {
 		return "", fmt.Errorf("export: --model, --format and --out are required")
 	}
+	var encode func(*export.Source) ([]byte, string, error)
 	switch c.Format {
 	case "onnx":
-		return exportONNX(ctx, c)
+		encode = func(src *export.Source) ([]byte, string, error) { return exportONNX(ctx, c, src) }
 	case "gguf":
-		return exportGGUF(ctx, c)
+		q := gguf.F32
+		if c.Quant != "" && c.Quant != "f32" {
+			var err error
+			if q, err = gguf.ParseType(c.Quant); err != nil || q != gguf.Q8_0 && q != gguf.Q4_0 && q != gguf.Q4_K {
+				return "", fmt.Errorf("export: --quant=%s: want f32, q8_0, q4_0 or q4_k", c.Quant)
+			}
+		}
+		encode = func(src *export.Source) ([]byte, string, error) { return exportGGUF(src, q) }
 	default:
 		return "", fmt.Errorf("export: --format=%s: unknown format (want onnx or gguf)", c.Format)
 	}
-}
-
-// exportONNX writes the ONNX graph of c.Model with the preprocessing scale
-// folded in: the manifest's in c.Data when given, else the one the model
-// file records.
-func exportONNX(ctx context.Context, c exportConfig) (string, error) {
 	raw, err := storage.ReadFile(ctx, c.Model)
 	if err != nil {
 		return "", err
@@ -73,53 +75,48 @@ func exportONNX(ctx context.Context, c exportConfig) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	b, summary, err := encode(src)
+	if err != nil {
+		return "", err
+	}
+	if err := storage.WriteBytes(ctx, c.Out, b); err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("export: %s: %s", c.Out, summary), nil
+}
+
+// exportONNX returns the ONNX graph of src with the preprocessing scale
+// folded in: the manifest's in c.Data when given, else the one the model
+// file records.
+func exportONNX(ctx context.Context, c exportConfig, src *export.Source) ([]byte, string, error) {
 	var man *shardio.Manifest
 	if c.Data != "" {
+		var err error
 		if man, err = shardio.ReadManifest(ctx, c.Data); err != nil {
-			return "", err
+			return nil, "", err
 		}
 	}
 	sc, from, err := onnx.InputScale(src, man, c.Data)
 	if err != nil {
-		return "", err
+		return nil, "", err
 	}
 	b, sum, err := onnx.Export(src, sc)
 	if err != nil {
-		return "", err
+		return nil, "", err
 	}
-	if err := storage.WriteBytes(ctx, c.Out, b); err != nil {
-		return "", err
-	}
-	return fmt.Sprintf("export: %s: %s (scale from %s)", c.Out, sum, from), nil
+	return b, fmt.Sprintf("%s (scale from %s)", sum, from), nil
 }
 
-// exportGGUF writes c.Model as a GGUF file (export/gguf.Model).
-func exportGGUF(ctx context.Context, c exportConfig) (string, error) {
-	q := gguf.F32
-	if c.Quant != "" && c.Quant != "f32" {
-		var err error
-		if q, err = gguf.ParseType(c.Quant); err != nil || q != gguf.Q8_0 && q != gguf.Q4_0 && q != gguf.Q4_K {
-			return "", fmt.Errorf("export: --quant=%s: want f32, q8_0, q4_0 or q4_k", c.Quant)
-		}
-	}
-	raw, err := storage.ReadFile(ctx, c.Model)
-	if err != nil {
-		return "", err
-	}
-	src, err := export.DecodeSource(raw, c.Model)
-	if err != nil {
-		return "", err
-	}
+// exportGGUF returns src as a GGUF file (export/gguf.Model), its weight
+// matrices quantized to q.
+func exportGGUF(src *export.Source, q gguf.Type) ([]byte, string, error) {
 	b, tensors, err := gguf.Model(src, q)
 	if err != nil {
-		return "", err
-	}
-	if err := storage.WriteBytes(ctx, c.Out, b); err != nil {
-		return "", err
+		return nil, "", err
 	}
 	var parts []string
 	for _, t := range tensors {
 		parts = append(parts, fmt.Sprintf("%s %v %v", t.Name, t.Shape, t.Type))
 	}
-	return fmt.Sprintf("export: %s: GGUF v%d, %d bytes, %s: %s", c.Out, gguf.Version, len(b), src.Model, strings.Join(parts, ", ")), nil
+	return b, fmt.Sprintf("GGUF v%d, %d bytes, %s: %s", gguf.Version, len(b), src.Model, strings.Join(parts, ", ")), nil
 }

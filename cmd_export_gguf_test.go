@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -151,7 +152,7 @@ func TestExportGGUF(t *testing.T) {
 				if len(spec.Shape) == 2 {
 					want = tt.weightType
 				}
-				if g.Type != want || !equalInts(g.Shape, spec.Shape) {
+				if g.Type != want || !slices.Equal(g.Shape, spec.Shape) {
 					t.Errorf("%s: %s %v, want %s %v", spec.Name, g.Type, g.Shape, want, spec.Shape)
 				}
 				if (tt.exact || want == "F32") && !g.Equal {
@@ -192,16 +193,4 @@ func TestInspectCheckpointHeader(t *testing.T) {
 	if err != nil || !strings.Contains(out, "safetensors checkpoint, 1 tensors") || !strings.Contains(out, "layers.0.w") || !strings.Contains(out, "F32") {
 		t.Errorf("inspect: %v\n%s", err, out)
 	}
-}
-
-func equalInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -165,7 +166,7 @@ func TestGGUFWithReferenceClients(t *testing.T) {
 					t.Errorf("%s: not in the GGUF file", tr.Name)
 					continue
 				}
-				if !c.OK || c.Type != tr.Type || !equalShape(c.Shape, tr.Shape) {
+				if !c.OK || c.Type != tr.Type || !slices.Equal(c.Shape, tr.Shape) {
 					t.Errorf("%s: gguf-py says %+v; report: %s %v", tr.Name, c, tr.Type, tr.Shape)
 				}
 				if c.Type == "Q4_K" {
@@ -206,18 +207,6 @@ func TestGGUFWithReferenceClients(t *testing.T) {
 			}
 		})
 	}
-}
-
-func equalShape(a, b []int64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // TestQ4KBeatsQ4_0 compares the two 4-bit formats on the same heavy-tailed
