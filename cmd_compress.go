@@ -3,12 +3,10 @@ package main
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
 	"os"
-	"strconv"
 	"strings"
 
 	"github.com/lightbeam-ml/lightbeam/compress/artifact"
@@ -40,7 +38,7 @@ func init() {
 			fs.BoolVar(&c.Plain, "plain", false, "fine-tune and evaluate in this process without Beam")
 			fs.BoolVar(&c.Resume, "resume", false, "keep the prune steps already finished in --out")
 			fs.BoolVar(&c.Overwrite, "overwrite", false, "replace a finished output")
-			finish := recipeFlags(fs, &c)
+			finish := compress.RecipeFlags(fs, &c)
 			return func(ctx context.Context) error {
 				if err := finish(ctx); err != nil {
 					return err
@@ -92,41 +90,6 @@ func init() {
 	})
 }
 
-// recipeFlags registers the recipe flags of lightbeam compress (and
-// --recipe) on fs, and returns the function that completes c once fs is
-// parsed: the recipe file's values for the flags not given, then the
-// sparsity list.
-func recipeFlags(fs *flag.FlagSet, c *compress.Config) func(context.Context) error {
-	var sparsity, recipe string
-	fs.StringVar(&recipe, "recipe", "", "a JSON file of these flags without dashes, e.g. {\"quant\": \"int8\"}; flags on the command line override it")
-	fs.StringVar(&sparsity, "sparsity", "", "share of weights pruned: one value, or one per weight matrix (0.92,0.91,0.74)")
-	fs.BoolVar(&c.Global, "global", false, "prune with one magnitude threshold across the weight matrices")
-	fs.StringVar(&c.Prune, "prune", "magnitude", "magnitude: zero single weights; neurons: remove whole hidden neurons (smallest incoming L2 norm), shrinking the dense layers; --sparsity is then the share of each hidden layer removed")
-	fs.IntVar(&c.PruneSteps, "prune-steps", 0, "gradual pruning: steps of the cubic schedule, each fine-tuned with the mask frozen (0: prune once)")
-	fs.IntVar(&c.FineTuneEpochs, "finetune-epochs", 2, "fine-tuning epochs per prune step")
-	fs.Float64Var(&c.LR, "lr", 0.01, "fine-tuning learning rate")
-	fs.StringVar(&c.Mode, "mode", "local", "fine-tuning mode: sync or local")
-	fs.StringVar(&c.Quant, "quant", "f32", "weights: f32, int8 (per channel), int8-tensor, q8_0, q4_0 or kmeans:B")
-	fs.IntVar(&c.CodebookEpochs, "codebook-epochs", 0, "kmeans: fine-tune the shared values this many epochs, each moved by its weights' summed gradient (0: off)")
-	fs.Float64Var(&c.CodebookLR, "codebook-lr", 0, "learning rate of the codebook fine-tuning (default: --lr)")
-	return func(ctx context.Context) error {
-		if recipe != "" {
-			raw, err := storage.ReadFile(ctx, recipe)
-			if err != nil {
-				return err
-			}
-			if err := applyRecipe(fs, recipe, raw); err != nil {
-				return err
-			}
-		}
-		var err error
-		if c.Sparsity, err = parseFloats(sparsity); err != nil {
-			return fmt.Errorf("--sparsity=%s: %w", sparsity, err)
-		}
-		return nil
-	}
-}
-
 // compressCheckpoint runs lightbeam compress --checkpoint: the recipe's
 // --quant, and no flag that only a lightbeam model takes.
 func compressCheckpoint(ctx context.Context, fs *flag.FlagSet, c compress.Config, ck checkpoint.Config) error {
@@ -160,48 +123,6 @@ func compressTable(rep *compress.Report, evaluated bool) string {
 	}
 	fmt.Fprintf(&b, "%-26s %14.1f %14.1f   (%s on %s)\n", fmt.Sprintf("inference ms, %d rows", compress.LatencyRows), rep.LatencyBeforeMS, rep.LatencyAfterMS, rep.Kernels, rep.Backend)
 	return b.String()
-}
-
-// applyRecipe sets the flags of fs that the recipe raw (read from path)
-// names and the command line did not.
-func applyRecipe(fs *flag.FlagSet, path string, raw []byte) error {
-	var r map[string]any
-	if err := json.Unmarshal(raw, &r); err != nil {
-		return fmt.Errorf("%s: not a JSON object of flags: %w", path, err)
-	}
-	given := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
-	for k, v := range r {
-		if k == "recipe" || fs.Lookup(k) == nil {
-			return fmt.Errorf("%s: %q is not a flag of lightbeam compress", path, k)
-		}
-		if given[k] {
-			continue
-		}
-		s := fmt.Sprint(v)
-		if f, ok := v.(float64); ok {
-			s = strconv.FormatFloat(f, 'g', -1, 64)
-		}
-		if err := fs.Set(k, s); err != nil {
-			return fmt.Errorf("%s: %s: %w", path, k, err)
-		}
-	}
-	return nil
-}
-
-func parseFloats(s string) ([]float64, error) {
-	var out []float64
-	for _, f := range strings.Split(s, ",") {
-		if f = strings.TrimSpace(f); f == "" {
-			continue
-		}
-		v, err := strconv.ParseFloat(f, 64)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, v)
-	}
-	return out, nil
 }
 
 // inspect describes an artifact (by its magic), a GGUF file, or a

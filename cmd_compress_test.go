@@ -22,7 +22,7 @@ func TestRecipeFlags(t *testing.T) {
 	parse := func(args ...string) (compress.Config, error) {
 		var c compress.Config
 		fs := flag.NewFlagSet("compress", flag.ContinueOnError)
-		finish := recipeFlags(fs, &c)
+		finish := compress.RecipeFlags(fs, &c)
 		if err := fs.Parse(args); err != nil {
 			t.Fatal(err)
 		}

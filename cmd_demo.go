@@ -83,13 +83,8 @@ func init() {
 				row("test accuracy", "%.2f%% (error %.2f%%), loss %.4f", 100*rep.TestAccuracy, 100*(1-rep.TestAccuracy), rep.TestLoss)
 				row("model file", "%s", rep.ModelFile)
 				if !noCompress && modelName == "mlp" {
-					var cc compress.Config
-					rf := flag.NewFlagSet("recipe", flag.ContinueOnError)
-					finish := recipeFlags(rf, &cc)
-					if err := applyRecipe(rf, demoRecipePath, demoRecipe); err != nil {
-						return err
-					}
-					if err := finish(ctx); err != nil {
+					cc, err := compress.ParseRecipe(ctx, demoRecipePath, demoRecipe)
+					if err != nil {
 						return err
 					}
 					cc.Model, cc.Data, cc.Out, cc.Accel, cc.Runner, cc.Overwrite = trainDir, prepDir, storage.Join(out, "compress"), accelName, beamRunner(), true

@@ -8,6 +8,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -34,6 +35,13 @@ type command struct {
 }
 
 type positionalKey struct{}
+
+// exitCoder is an error that sets the process's exit status (1 for any
+// other error): lightbeam nightly tells operators what happened by it.
+type exitCoder interface {
+	error
+	ExitCode() int
+}
 
 // positionalArgs returns the non-flag words given to a positional command.
 func positionalArgs(ctx context.Context) []string {
@@ -62,7 +70,12 @@ func main() {
 	if err := run(os.Args[1:]); err != nil {
 		pprof.StopCPUProfile()
 		fmt.Fprintln(os.Stderr, "lightbeam:", err)
-		os.Exit(1)
+		code := 1
+		var ec exitCoder
+		if errors.As(err, &ec) {
+			code = ec.ExitCode()
+		}
+		os.Exit(code)
 	}
 }
 

@@ -13,7 +13,7 @@ func TestUnknownCommand(t *testing.T) {
 }
 
 func TestCommandsRegistered(t *testing.T) {
-	for _, name := range []string{"preprocess", "train", "evaluate", "demo", "accel", "compress", "inspect", "export"} {
+	for _, name := range []string{"preprocess", "train", "evaluate", "demo", "accel", "compress", "inspect", "export", "nightly"} {
 		if _, ok := commands[name]; !ok {
 			t.Errorf("command %q is not registered", name)
 		}

@@ -65,11 +65,9 @@ func composeGCS(ctx context.Context, dst string, srcs []string) error {
 		}
 		names[i] = o
 	}
-	client, err := gcsx.NewClient(ctx, gcs.ScopeReadWrite)
+	client, err := gcsClient(ctx)
 	if err != nil {
-		if client, err = gcsx.NewUnauthenticatedClient(ctx); err != nil {
-			return wrapErr("compose", dst, err)
-		}
+		return wrapErr("compose", dst, err)
 	}
 	defer client.Close()
 	bh := client.Bucket(bucket)

@@ -81,6 +81,9 @@ type Config struct {
 // ArtifactName is the artifact's file name in Out.
 const ArtifactName = "model.lbc"
 
+// ReportName is the report Run writes last in Out.
+const ReportName = "report.json"
+
 // encoding returns the artifact encoding of Quant, sparse when the weights
 // are sparse enough for positions to pay.
 func (c *Config) encoding(density float64) (artifact.Encoding, error) {
@@ -206,7 +209,7 @@ func Run(ctx context.Context, c Config, log io.Writer) (*Report, error) {
 	}
 	modelPath := c.modelFile()
 	artPath := storage.Join(c.Out, ArtifactName)
-	if done, err := storage.Exists(ctx, storage.Join(c.Out, "report.json")); err != nil {
+	if done, err := storage.Exists(ctx, storage.Join(c.Out, ReportName)); err != nil {
 		return nil, err
 	} else if done && !c.Overwrite && !c.Resume {
 		return nil, fmt.Errorf("%s holds a finished compression (pass --overwrite to replace it)", c.Out)
@@ -320,7 +323,7 @@ func Run(ctx context.Context, c Config, log io.Writer) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := storage.WriteBytes(ctx, storage.Join(c.Out, "report.json"), append(b, '\n')); err != nil {
+	if err := storage.WriteBytes(ctx, storage.Join(c.Out, ReportName), append(b, '\n')); err != nil {
 		return nil, err
 	}
 	return rep, nil
