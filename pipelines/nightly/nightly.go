@@ -53,7 +53,7 @@ type Config struct {
 	// Owner names this run in the lock. Optional. Defaults to host:pid.
 	Owner string
 	// Now is the clock. Optional. Defaults to time.Now.
-	Now func() time.Time
+	Now func() time.Time `json:"-"`
 }
 
 // DefaultLockTTL is the default lock expiry: longer than a night's run,

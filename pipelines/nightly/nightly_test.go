@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -16,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
 
 	"github.com/lightbeam-ml/lightbeam/data/formats"
@@ -25,7 +27,14 @@ import (
 	"github.com/lightbeam-ml/lightbeam/storage/gcstest"
 )
 
-func TestMain(m *testing.M) { ptest.Main(m) }
+func TestMain(m *testing.M) {
+	if cfg := os.Getenv(childEnv); cfg != "" {
+		flag.Parse()
+		beam.Init()
+		runChild(cfg)
+	}
+	ptest.Main(m)
+}
 
 // fixture is a preprocess output and three small trained MLPs (seeds 1, 2,
 // 3), made once for the package's tests.

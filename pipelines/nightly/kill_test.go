@@ -1,0 +1,178 @@
+package nightly
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// childEnv, when set, makes the test binary a nightly run of the Config
+// (JSON) it holds, for TestKilled to kill.
+const childEnv = "LIGHTBEAM_NIGHTLY_CHILD"
+
+// runChild runs the nightly run that childEnv describes and exits.
+func runChild(cfgJSON string) {
+	var c Config
+	if err := json.Unmarshal([]byte(cfgJSON), &c); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	if _, err := Run(context.Background(), c, io.Discard); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	os.Exit(0)
+}
+
+// published lists the files a run publishes, with their bytes: everything
+// under out but the logs of when things ran (runs.jsonl, and compress's
+// report.json with its timings).
+func published(t *testing.T, out string) map[string]string {
+	t.Helper()
+	files := map[string]string{}
+	filepath.Walk(out, func(p string, info os.FileInfo, err error) error {
+		if err != nil || info.IsDir() {
+			return nil
+		}
+		rel, _ := filepath.Rel(out, p)
+		if rel == RunsFile || filepath.Base(rel) == "report.json" || rel == LockFile {
+			return nil
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files[rel] = string(b)
+		return nil
+	})
+	return files
+}
+
+// A nightly run killed with SIGKILL at a random moment, then run again,
+// publishes the same files, byte for byte, as a run never interrupted;
+// and every state the kill left had LATEST pointing at a complete output.
+func TestKilled(t *testing.T) {
+	data, trainedDirs := trainedModels(t)
+	root := t.TempDir()
+	models := filepath.Join(root, "models")
+	copyModel(t, trainedDirs[0], models, "alpha")
+	copyModel(t, trainedDirs[1], models, "beta")
+	recipe := writeRecipe(t, root, "r.json", `{"sparsity": "0.5", "prune-steps": 2, "finetune-epochs": 1, "quant": "int8"}`)
+	base := Config{Models: models, Recipe: recipe, Data: data, Gate: "min_ratio=1", Date: "2026-12-01", Accel: "go"}
+
+	// The uninterrupted run is a child process too, so that its time
+	// (start-up included) is the span the kills fall in.
+	child := func(c Config) *exec.Cmd {
+		cfg, _ := json.Marshal(c)
+		cmd := exec.Command(os.Args[0], "-test.run=^$")
+		cmd.Env = append(os.Environ(), childEnv+"="+string(cfg))
+		cmd.Stderr = os.Stderr
+		return cmd
+	}
+	whole := base
+	whole.Out = filepath.Join(root, "whole")
+	t0 := time.Now()
+	if err := child(whole).Run(); err != nil {
+		t.Fatal(err)
+	}
+	took := time.Since(t0)
+	want := published(t, whole.Out)
+	if len(want) < 8 {
+		t.Fatalf("the uninterrupted run published %d files", len(want))
+	}
+
+	rng := rand.New(rand.NewPCG(7, 8))
+	for i := range 5 {
+		c := base
+		c.Out = filepath.Join(root, fmt.Sprintf("killed-%d", i))
+		cmd := child(c)
+		cmd.Stderr = nil
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		delay := time.Duration(rng.Int64N(int64(took)))
+		time.Sleep(delay)
+		cmd.Process.Kill()
+		cmd.Wait()
+		for name := range map[string]bool{"alpha": true, "beta": true} {
+			if l, err := os.ReadFile(filepath.Join(c.Out, name, LatestFile)); err == nil {
+				target := filepath.Join(c.Out, strings.TrimSpace(string(l)), MarkerFile)
+				if _, err := os.Stat(target); err != nil {
+					t.Errorf("kill %d after %v: %s/LATEST points at an output without its marker: %v", i, delay, name, err)
+				}
+			}
+		}
+		rep, err := Run(context.Background(), c, io.Discard)
+		if err != nil {
+			t.Fatalf("kill %d after %v: the rerun: %v", i, delay, err)
+		}
+		got := published(t, c.Out)
+		for f, b := range want {
+			if got[f] != b {
+				t.Errorf("kill %d after %v: %s differs from the uninterrupted run's (%d vs %d bytes)", i, delay, f, len(got[f]), len(b))
+			}
+		}
+		for f := range got {
+			if _, ok := want[f]; !ok {
+				t.Errorf("kill %d after %v: the rerun left %s, which the uninterrupted run does not have", i, delay, f)
+			}
+		}
+		t.Logf("kill %d after %v of %v: the rerun did %d, skipped %d; %s", i, delay.Round(time.Millisecond), took.Round(time.Millisecond), rep.Done, rep.Skipped, rep.LockNote)
+	}
+}
+
+// Two runs started together on the same OUT: exactly one compresses; the
+// other refuses (the lock is held) or, if it starts after the first ends,
+// finds nothing to do.
+func TestConcurrentRuns(t *testing.T) {
+	data, trainedDirs := trainedModels(t)
+	root := t.TempDir()
+	models := filepath.Join(root, "models")
+	copyModel(t, trainedDirs[0], models, "alpha")
+	copyModel(t, trainedDirs[1], models, "beta")
+	c := Config{Models: models, Out: filepath.Join(root, "out"), Recipe: writeRecipe(t, root, "r.json", `{"quant": "int8"}`), Data: data, Date: "2026-12-01", Accel: "go"}
+	cfg, _ := json.Marshal(c)
+	var cmds []*exec.Cmd
+	var outs []*strings.Builder
+	for range 2 {
+		cmd := exec.Command(os.Args[0], "-test.run=^$")
+		cmd.Env = append(os.Environ(), childEnv+"="+string(cfg))
+		var b strings.Builder
+		cmd.Stderr = &b
+		cmds, outs = append(cmds, cmd), append(outs, &b)
+	}
+	for _, cmd := range cmds {
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	refused := 0
+	for i, cmd := range cmds {
+		if err := cmd.Wait(); err != nil {
+			if !strings.Contains(outs[i].String(), "holds the lock") {
+				t.Fatalf("run %d failed: %v\n%s", i, err, outs[i].String())
+			}
+			refused++
+		}
+	}
+	lines := runLines(t, c.Out)
+	done := 0
+	for _, l := range lines {
+		done += l.Done
+		if l.Done != 0 && l.Done != 2 {
+			t.Errorf("a run did %d of the 2 models", l.Done)
+		}
+	}
+	if done != 2 || len(lines)+refused != 2 {
+		t.Errorf("%d runs logged, %d refused, %d models done in all; want one run to do both", len(lines), refused, done)
+	}
+	t.Logf("%d logged, %d refused the lock", len(lines), refused)
+}
