@@ -521,10 +521,11 @@ func (c *Config) fineTuneCodebook(ctx context.Context, m *model.Model, ts []arti
 func (c *Config) fineTune(ctx context.Context, m *model.Model, params []float32, meta map[string]string, dir string, epochs int, lr float64, share bool, log io.Writer) (Step, []float32, error) {
 	t0 := time.Now()
 	var st Step
-	done := storage.Join(dir, "model.safetensors")
-	if ok, err := storage.Exists(ctx, done); err != nil {
+	// A step is done when its train run wrote report.json, its last file.
+	if ok, err := storage.Exists(ctx, storage.Join(dir, ReportName)); err != nil {
 		return st, nil, err
 	} else if ok && c.Resume {
+		done := storage.Join(dir, "model.safetensors")
 		_, p, _, err := train.ReadModel(ctx, done)
 		fmt.Fprintf(log, "compress: %s already done\n", done)
 		return st, p, err

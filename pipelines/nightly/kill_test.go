@@ -90,7 +90,7 @@ func TestKilled(t *testing.T) {
 	}
 
 	rng := rand.New(rand.NewPCG(7, 8))
-	for i := range 5 {
+	for i := range 6 {
 		c := base
 		c.Out = filepath.Join(root, fmt.Sprintf("killed-%d", i))
 		cmd := child(c)

@@ -25,7 +25,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -306,6 +308,9 @@ func compressModel(ctx context.Context, c Config, base compress.Config, recipe [
 		cc := base
 		cc.Model, cc.Data, cc.Out, cc.Accel, cc.Runner = src, c.Data, out, c.Accel, c.Runner
 		cc.Resume, cc.Overwrite = true, true // a killed run's steps are kept; its unfinished output replaced
+		if err := removeTemps(out); err != nil {
+			return fail(err)
+		}
 		if err := storage.WriteBytes(ctx, storage.Join(out, pendingFile), []byte(hash+"\n")); err != nil {
 			return fail(err)
 		}
@@ -350,6 +355,25 @@ func compressModel(ctx context.Context, c Config, base compress.Config, recipe [
 	}
 	mr.Status = Done
 	return mr
+}
+
+// removeTemps removes, under the local folder dir, the temporary files of
+// atomic writes that a killed run left (".NAME.tmp-*", internal/localfile).
+// The lock is held, so no write of ours is in flight.
+func removeTemps(dir string) error {
+	if !storage.IsLocal(dir) {
+		return nil // objects appear whole: a killed upload leaves nothing
+	}
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && strings.HasPrefix(d.Name(), ".") && strings.Contains(d.Name(), ".tmp-") {
+			err = os.Remove(p)
+		}
+		return err
+	})
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	return err
 }
 
 // pendingFile records, in an output being written, the hash of what is

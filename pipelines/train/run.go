@@ -307,10 +307,12 @@ func finish(ctx context.Context, c *Config, spec *Spec, p *plan, history []Epoch
 	if c.Objective == "maximize" {
 		rep.Config["note"] = "maximize: trained by gradient ascent on the log-likelihood (= −loss)"
 	}
-	if err := writeReport(ctx, c.Out, rep); err != nil {
+	// report.json goes last: a train output with it is finished (compress's
+	// resume and nightly rely on that).
+	if err := storage.WriteFile(ctx, storage.Join(c.Out, "curves.png"), func(w io.Writer) error { return WriteCurves(w, rep) }); err != nil {
 		return nil, err
 	}
-	if err := storage.WriteFile(ctx, storage.Join(c.Out, "curves.png"), func(w io.Writer) error { return WriteCurves(w, rep) }); err != nil {
+	if err := writeReport(ctx, c.Out, rep); err != nil {
 		return nil, err
 	}
 	return rep, nil
