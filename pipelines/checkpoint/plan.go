@@ -16,11 +16,11 @@ import (
 // writes it: {"metadata": {...}, "weight_map": {tensor: shard file}}.
 const IndexFile = "model.safetensors.index.json"
 
-// resolve returns the safetensors files of the checkpoint at path: the
+// Resolve returns the safetensors files of the checkpoint at path: the
 // file itself, the shards an index file names (or the index inside a
 // directory), or a directory's *.safetensors files; and the tensor →
 // file map of the index, if any.
-func resolve(ctx context.Context, path string) ([]string, map[string]string, error) {
+func Resolve(ctx context.Context, path string) ([]string, map[string]string, error) {
 	p := strings.TrimSuffix(path, "/")
 	switch {
 	case strings.HasSuffix(p, ".safetensors"):
@@ -140,7 +140,7 @@ func (t *Tensor) passThrough() bool {
 // chunks of at most chunkBytes source bytes, each a run of whole rows where
 // a row fits (else of whole blocks).
 func plan(ctx context.Context, c Config, meta []gguf.KV) (*Plan, error) {
-	files, weightMap, err := resolve(ctx, c.Checkpoint)
+	files, weightMap, err := Resolve(ctx, c.Checkpoint)
 	if err != nil {
 		return nil, err
 	}

@@ -33,6 +33,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/lightbeam-ml/lightbeam/pipelines/checkpoint"
 	"github.com/lightbeam-ml/lightbeam/pipelines/compress"
 	"github.com/lightbeam-ml/lightbeam/storage"
 )
@@ -189,13 +190,13 @@ func run(ctx context.Context, c Config, rep *RunReport, log io.Writer) error {
 		return err
 	}
 	gate, _ := parseGate(c.Gate)
-	names, err := findModels(ctx, c.Models)
+	sources, err := findModels(ctx, c.Models)
 	if err != nil {
 		return err
 	}
-	rep.Seen = len(names)
-	for _, name := range names {
-		mr := compressModel(ctx, c, base, recipe, gate, name, log)
+	rep.Seen = len(sources)
+	for _, src := range sources {
+		mr := compressModel(ctx, c, base, recipe, gate, src, log)
 		switch mr.Status {
 		case Done:
 			rep.Done++
@@ -206,10 +207,10 @@ func run(ctx context.Context, c Config, rep *RunReport, log io.Writer) error {
 		default:
 			rep.Failed++
 		}
-		fmt.Fprintf(log, "nightly: %s: %s%s\n", name, mr.Status, orEmpty(": ", mr.Reason))
+		fmt.Fprintf(log, "nightly: %s: %s%s\n", src.name, mr.Status, orEmpty(": ", mr.Reason))
 		rep.Models = append(rep.Models, mr)
 	}
-	if len(names) == 0 {
+	if len(sources) == 0 {
 		fmt.Fprintf(log, "nightly: no finished models under %s\n", c.Models)
 	}
 	return nil
@@ -222,41 +223,94 @@ func orEmpty(prefix, s string) string {
 	return prefix + s
 }
 
-// findModels returns the names of the finished train outputs under prefix:
-// the folders with both a model file and a train report.
-func findModels(ctx context.Context, prefix string) ([]string, error) {
-	reports, err := storage.List(ctx, storage.Join(prefix, "*", trainReport))
+// source is a model to compress: a finished train output (MODELS/NAME/
+// with model.safetensors and report.json, written last) or a safetensors
+// checkpoint (MODELS/NAME/ with model.safetensors.index.json and its
+// shards, or with a model.safetensors that is not a lightbeam model). A
+// lightbeam model without its report is a train run not finished yet, and
+// is left for a later night.
+type source struct {
+	name       string
+	path       string   // what compress gets: the train output or the checkpoint directory
+	checkpoint bool     // compressed by pipelines/checkpoint
+	files      []string // the files its content hash covers
+	err        error    // why it cannot be read
+}
+
+// findModels returns the models under prefix, by name.
+func findModels(ctx context.Context, prefix string) ([]source, error) {
+	prefix = strings.TrimSuffix(prefix, "/")
+	var out []source
+	seen := map[string]bool{}
+	// A name directly under prefix: gs:// globs also match deeper paths.
+	direct := func(file string) (string, bool) {
+		dir := storage.Dir(file)
+		return storage.Base(dir), storage.Dir(dir) == prefix
+	}
+	indexes, err := storage.List(ctx, storage.Join(prefix, "*", checkpoint.IndexFile))
 	if err != nil {
 		return nil, err
 	}
-	var names []string
-	for _, r := range reports {
-		dir := storage.Dir(r)
-		if storage.Dir(dir) != strings.TrimSuffix(prefix, "/") {
-			continue // deeper than PREFIX/NAME/ (gs:// globs cross '/')
+	for _, idx := range indexes {
+		name, ok := direct(idx)
+		if !ok {
+			continue
 		}
-		if ok, err := storage.Exists(ctx, storage.Join(dir, modelFile)); err != nil {
+		files, _, err := checkpoint.Resolve(ctx, idx)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, source{name: name, path: storage.Dir(idx), checkpoint: true, files: append([]string{idx}, files...)})
+		seen[name] = true
+	}
+	models, err := storage.List(ctx, storage.Join(prefix, "*", modelFile))
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range models {
+		name, ok := direct(m)
+		if !ok || seen[name] {
+			continue
+		}
+		dir := storage.Dir(m)
+		if ok, err := storage.Exists(ctx, storage.Join(dir, trainReport)); err != nil {
 			return nil, err
 		} else if ok {
-			names = append(names, storage.Base(dir))
+			out = append(out, source{name: name, path: dir, files: []string{m}})
+			continue
+		}
+		// No train report: a checkpoint, or a train output not finished yet.
+		h, err := checkpoint.ReadHeader(ctx, m)
+		switch {
+		case err != nil:
+			out = append(out, source{name: name, path: m, err: err})
+		case h.Metadata[lightbeamFormat] == "":
+			out = append(out, source{name: name, path: m, checkpoint: true, files: []string{m}})
 		}
 	}
-	sort.Strings(names)
-	return names, nil
+	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
+	return out, nil
 }
 
-// contentHash is the SHA-256 of the recipe and the model file, in hex.
-func contentHash(ctx context.Context, recipe []byte, model string) (string, error) {
+// lightbeamFormat is the metadata key of lightbeam's model files.
+const lightbeamFormat = "lightbeam.format"
+
+// contentHash is the SHA-256 of the recipe and the files, in hex.
+func contentHash(ctx context.Context, recipe []byte, files []string) (string, error) {
 	h := sha256.New()
 	fmt.Fprintf(h, "recipe %d\n", len(recipe))
 	h.Write(recipe)
-	r, err := storage.Open(ctx, model)
-	if err != nil {
-		return "", err
-	}
-	defer r.Close()
-	if _, err := io.Copy(h, r); err != nil {
-		return "", fmt.Errorf("reading %s: %w", model, err)
+	for _, f := range files {
+		fmt.Fprintf(h, "file %s\n", storage.Base(f))
+		r, err := storage.Open(ctx, f)
+		if err != nil {
+			return "", err
+		}
+		_, err = io.Copy(h, r)
+		r.Close()
+		if err != nil {
+			return "", fmt.Errorf("reading %s: %w", f, err)
+		}
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
@@ -275,14 +329,17 @@ type marker struct {
 // compressModel takes one model through the run: skip it if done, else
 // compress it (or reuse a compress output that a killed run finished),
 // gate it, mark it complete, record it done, and move LATEST if it passed.
-func compressModel(ctx context.Context, c Config, base compress.Config, recipe []byte, gate []Rule, name string, log io.Writer) ModelRun {
-	src := storage.Join(c.Models, name)
-	mr := ModelRun{Name: name, Model: src}
+func compressModel(ctx context.Context, c Config, base compress.Config, recipe []byte, gate []Rule, s source, log io.Writer) ModelRun {
+	name := s.name
+	mr := ModelRun{Name: name, Model: s.path}
 	fail := func(err error) ModelRun {
 		mr.Status, mr.Reason = Failed, err.Error()
 		return mr
 	}
-	hash, err := contentHash(ctx, recipe, storage.Join(src, modelFile))
+	if s.err != nil {
+		return fail(s.err)
+	}
+	hash, err := contentHash(ctx, recipe, s.files)
 	if err != nil {
 		return fail(err)
 	}
@@ -301,33 +358,17 @@ func compressModel(ctx context.Context, c Config, base compress.Config, recipe [
 
 	out := storage.Join(c.Out, c.Date, name)
 	mr.Output = out
-	var crep compress.Report
-	if raw, err := storage.ReadFile(ctx, storage.Join(out, compress.ReportName)); err == nil && json.Unmarshal(raw, &crep) == nil && crep.Artifact != "" && sameHash(ctx, out, hash) {
-		fmt.Fprintf(log, "nightly: %s: reusing the finished compression in %s\n", name, out)
-	} else {
-		cc := base
-		cc.Model, cc.Data, cc.Out, cc.Accel, cc.Runner = src, c.Data, out, c.Accel, c.Runner
-		cc.Resume, cc.Overwrite = true, true // a killed run's steps are kept; its unfinished output replaced
-		if err := removeTemps(out); err != nil {
-			return fail(err)
-		}
-		if err := storage.WriteBytes(ctx, storage.Join(out, pendingFile), []byte(hash+"\n")); err != nil {
-			return fail(err)
-		}
-		fmt.Fprintf(log, "nightly: %s: compressing into %s\n", name, out)
-		r, err := compress.Run(ctx, cc, log)
-		if err != nil {
-			return fail(err)
-		}
-		crep = *r
+	res, err := compressOnce(ctx, c, base, s, out, hash, log)
+	if err != nil {
+		return fail(err)
 	}
-	mr.Ratio, mr.BytesAfter, mr.AccuracyBefore, mr.AccuracyAfter = crep.Ratio, crep.BytesAfter, crep.AccuracyBefore, crep.AccuracyAfter
-	mr.Gate = check(gate, &crep, c.Data != "")
+	mr.Ratio, mr.BytesAfter, mr.AccuracyBefore, mr.AccuracyAfter = res.Ratio, res.Bytes, res.AccuracyBefore, res.AccuracyAfter
+	mr.Gate = check(gate, res)
 	passed := true
 	for _, g := range mr.Gate {
 		passed = passed && g.Pass
 	}
-	m := marker{Name: name, Model: src, Hash: hash, Recipe: c.Recipe, Date: c.Date, Passed: passed, Gate: mr.Gate}
+	m := marker{Name: name, Model: s.path, Hash: hash, Recipe: c.Recipe, Date: c.Date, Passed: passed, Gate: mr.Gate}
 	mb, _ := json.MarshalIndent(m, "", "  ")
 	mb = append(mb, '\n')
 	// The order makes every state a kill can leave safe: the marker says the
@@ -355,6 +396,69 @@ func compressModel(ctx context.Context, c Config, base compress.Config, recipe [
 	}
 	mr.Status = Done
 	return mr
+}
+
+// result is what the gate looks at.
+type result struct {
+	Ratio                         float64
+	Bytes                         int
+	Evaluated                     bool // the accuracies were measured
+	AccuracyBefore, AccuracyAfter float64
+	SQNRdB                        *float64 // checkpoints
+}
+
+// compressOnce compresses s into out (a train output with compress, a
+// checkpoint with pipelines/checkpoint) and returns its result; a
+// compression that a killed run finished for the same hash is reused.
+func compressOnce(ctx context.Context, c Config, base compress.Config, s source, out, hash string, log io.Writer) (*result, error) {
+	reuse := sameHash(ctx, out, hash)
+	if s.checkpoint {
+		if base.Prune != "magnitude" || len(base.Sparsity) > 0 || base.PruneSteps > 0 || base.CodebookEpochs > 0 {
+			return nil, fmt.Errorf("%s is a checkpoint: the recipe may only set quant (q8_0, q4_0 or q4_k) for it", s.path)
+		}
+		var rep checkpoint.Report
+		if raw, err := storage.ReadFile(ctx, storage.Join(out, checkpoint.ReportFile)); reuse && err == nil && json.Unmarshal(raw, &rep) == nil {
+			fmt.Fprintf(log, "nightly: %s: reusing the finished quantization in %s\n", s.name, out)
+		} else {
+			if err := startOutput(ctx, out, hash); err != nil {
+				return nil, err
+			}
+			fmt.Fprintf(log, "nightly: %s: quantizing the checkpoint into %s\n", s.name, out)
+			r, err := checkpoint.Run(ctx, checkpoint.Config{Checkpoint: s.path, Out: out, Quant: base.Quant, Overwrite: true, Runner: c.Runner}, log)
+			if err != nil {
+				return nil, err
+			}
+			rep = *r
+		}
+		return &result{Ratio: rep.Ratio, Bytes: int(rep.BytesOut), SQNRdB: rep.SQNRdB}, nil
+	}
+	var rep compress.Report
+	if raw, err := storage.ReadFile(ctx, storage.Join(out, compress.ReportName)); reuse && err == nil && json.Unmarshal(raw, &rep) == nil && rep.Artifact != "" {
+		fmt.Fprintf(log, "nightly: %s: reusing the finished compression in %s\n", s.name, out)
+	} else {
+		cc := base
+		cc.Model, cc.Data, cc.Out, cc.Accel, cc.Runner = s.path, c.Data, out, c.Accel, c.Runner
+		cc.Resume, cc.Overwrite = true, true // a killed run's steps are kept; its unfinished output replaced
+		if err := startOutput(ctx, out, hash); err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(log, "nightly: %s: compressing into %s\n", s.name, out)
+		r, err := compress.Run(ctx, cc, log)
+		if err != nil {
+			return nil, err
+		}
+		rep = *r
+	}
+	return &result{Ratio: rep.Ratio, Bytes: rep.BytesAfter, Evaluated: c.Data != "", AccuracyBefore: rep.AccuracyBefore, AccuracyAfter: rep.AccuracyAfter}, nil
+}
+
+// startOutput readies out for a compression of hash: the temporary files
+// a killed run left are removed, and the hash is recorded.
+func startOutput(ctx context.Context, out, hash string) error {
+	if err := removeTemps(out); err != nil {
+		return err
+	}
+	return storage.WriteBytes(ctx, storage.Join(out, pendingFile), []byte(hash+"\n"))
 }
 
 // removeTemps removes, under the local folder dir, the temporary files of
@@ -437,14 +541,23 @@ func (c Check) String() string {
 // gateRules are the rules a gate may name: accuracies in percentage
 // points, the ratio and bytes of the artifact.
 var gateRules = map[string]struct {
-	max      bool // the value must be at most the limit (else at least)
-	accuracy bool // needs --data
-	value    func(r *compress.Report) float64
+	max bool // the value must be at most the limit (else at least)
+	// value is the output's value, and false when it has none (accuracy
+	// without --data, SQNR of a model).
+	value func(r *result) (float64, bool)
 }{
-	"max_accuracy_drop": {true, true, func(r *compress.Report) float64 { return 100 * (r.AccuracyBefore - r.AccuracyAfter) }},
-	"min_accuracy":      {false, true, func(r *compress.Report) float64 { return 100 * r.AccuracyAfter }},
-	"min_ratio":         {false, false, func(r *compress.Report) float64 { return r.Ratio }},
-	"max_bytes":         {true, false, func(r *compress.Report) float64 { return float64(r.BytesAfter) }},
+	"max_accuracy_drop": {true, func(r *result) (float64, bool) { return 100 * (r.AccuracyBefore - r.AccuracyAfter), r.Evaluated }},
+	"min_accuracy":      {false, func(r *result) (float64, bool) { return 100 * r.AccuracyAfter, r.Evaluated }},
+	"min_ratio":         {false, func(r *result) (float64, bool) { return r.Ratio, true }},
+	"max_bytes":         {true, func(r *result) (float64, bool) { return float64(r.Bytes), true }},
+	"min_sqnr_db":       {false, func(r *result) (float64, bool) { return deref(r.SQNRdB), r.SQNRdB != nil }},
+}
+
+func deref(v *float64) float64 {
+	if v == nil {
+		return 0
+	}
+	return *v
 }
 
 // parseGate reads "rule=limit,rule=limit".
@@ -469,22 +582,20 @@ func parseGate(s string) ([]Rule, error) {
 	return rules, nil
 }
 
-// check applies the rules to a compress report; accuracy rules fail
-// without evaluation data.
-func check(rules []Rule, r *compress.Report, evaluated bool) []Check {
+// check applies the rules to a result; a rule without a value fails.
+func check(rules []Rule, r *result) []Check {
 	var out []Check
 	for _, rule := range rules {
 		g := gateRules[rule.Name]
 		c := Check{Rule: rule.Name, Limit: rule.Limit}
+		v, ok := g.value(r)
 		switch {
-		case g.accuracy && !evaluated:
-			c.Note = "no --data, so no accuracy to check"
+		case !ok:
+			c.Note = "no value to check (accuracy needs --data; SQNR is measured for checkpoints)"
+		case g.max:
+			c.Value, c.Pass = v, v <= rule.Limit
 		default:
-			c.Value = g.value(r)
-			c.Pass = c.Value >= rule.Limit
-			if g.max {
-				c.Pass = c.Value <= rule.Limit
-			}
+			c.Value, c.Pass = v, v >= rule.Limit
 		}
 		out = append(out, c)
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
 
 	"github.com/lightbeam-ml/lightbeam/data/formats"
+	"github.com/lightbeam-ml/lightbeam/model"
 	"github.com/lightbeam-ml/lightbeam/pipelines/preprocess"
 	"github.com/lightbeam-ml/lightbeam/pipelines/train"
 	"github.com/lightbeam-ml/lightbeam/storage"
@@ -194,8 +195,12 @@ func TestNightly(t *testing.T) {
 			models, out := storage.Join(root, "models"), storage.Join(root, "nightly")
 			copyModel(t, trainedDirs[0], models, "alpha")
 			copyModel(t, trainedDirs[1], models, "beta")
-			if err := storage.WriteBytes(ctx, storage.Join(models, "unfinished", modelFile), []byte("not yet")); err != nil {
-				t.Fatal(err) // no report.json: not a finished train output
+			unfinished, err := os.ReadFile(filepath.Join(trainedDirs[2], modelFile))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := storage.WriteBytes(ctx, storage.Join(models, "unfinished", modelFile), unfinished); err != nil {
+				t.Fatal(err) // a lightbeam model without report.json: a train run not finished
 			}
 			recipe := writeRecipe(t, root, "int8.json", `{"quant": "int8"}`)
 			cfg := Config{Models: models, Out: out, Recipe: recipe, Data: data, Gate: "max_accuracy_drop=5,min_ratio=2", Date: "2026-12-01", Accel: "go"}
@@ -338,5 +343,60 @@ func TestGateErrors(t *testing.T) {
 	rules, err := parseGate("max_accuracy_drop=0.2, min_ratio=20")
 	if err != nil || len(rules) != 2 {
 		t.Fatalf("%v %v", rules, err)
+	}
+}
+
+// Checkpoints are compressed alike: a single safetensors file that is not
+// a lightbeam model, and a sharded checkpoint with its index, quantized to
+// GGUF by the recipe's quant and gated on ratio and SQNR.
+func TestNightlyCheckpoints(t *testing.T) {
+	ctx := context.Background()
+	root := t.TempDir()
+	models := filepath.Join(root, "models")
+	rng := rand.New(rand.NewPCG(9, 9))
+	tensor := func(name string, rows, cols int) model.Tensor {
+		x := make([]float32, rows*cols)
+		for i := range x {
+			x[i] = float32(rng.NormFloat64() * 0.05)
+		}
+		return model.Tensor{Name: name, Shape: []int{rows, cols}, Data: x}
+	}
+	write := func(p string, ts ...model.Tensor) {
+		if err := model.WriteSafetensors(p, ts, map[string]string{"format": "pt"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(filepath.Join(models, "single", modelFile), tensor("w1", 64, 128), tensor("w2", 32, 64))
+	sharded := filepath.Join(models, "sharded")
+	write(filepath.Join(sharded, "model-00001-of-00002.safetensors"), tensor("a.weight", 64, 64))
+	write(filepath.Join(sharded, "model-00002-of-00002.safetensors"), tensor("b.weight", 64, 96))
+	os.WriteFile(filepath.Join(sharded, "model.safetensors.index.json"), []byte(`{"weight_map": {"a.weight": "model-00001-of-00002.safetensors", "b.weight": "model-00002-of-00002.safetensors"}}`), 0o644)
+
+	out := filepath.Join(root, "out")
+	cfg := Config{Models: models, Out: out, Recipe: writeRecipe(t, root, "q8.json", `{"quant": "q8_0"}`), Gate: "min_ratio=3.5,min_sqnr_db=30", Date: "2026-12-01"}
+	rep, err := Run(ctx, cfg, io.Discard)
+	if err != nil || rep.Outcome() != "done" || rep.Done != 2 {
+		t.Fatalf("first run: %v, %+v", err, rep)
+	}
+	for _, name := range []string{"single", "sharded"} {
+		if got := latest(t, out, name); got != "2026-12-01/"+name {
+			t.Errorf("%s LATEST = %q", name, got)
+		}
+		if ok, _ := storage.Exists(ctx, filepath.Join(out, "2026-12-01", name, "model.gguf")); !ok {
+			t.Errorf("%s: no model.gguf", name)
+		}
+	}
+	if rep, err := Run(ctx, cfg, io.Discard); err != nil || rep.Outcome() != "nothing" {
+		t.Errorf("second run: %v, %s", err, rep.Outcome())
+	}
+	// A new shard content is a new checkpoint: compressed again.
+	write(filepath.Join(sharded, "model-00002-of-00002.safetensors"), tensor("b.weight", 64, 96))
+	cfg.Date = "2026-12-02"
+	if rep, err := Run(ctx, cfg, io.Discard); err != nil || rep.Done != 1 || rep.Skipped != 1 {
+		t.Errorf("after a shard changed: %v, %+v", err, rep)
+	}
+	cfg.Recipe = writeRecipe(t, root, "pruned.json", `{"quant": "q8_0", "sparsity": "0.5"}`)
+	if rep, err := Run(ctx, cfg, io.Discard); err != nil || rep.Failed != 2 || !strings.Contains(rep.Models[0].Reason, "may only set quant") {
+		t.Errorf("a pruning recipe on checkpoints: %v, %+v", err, rep)
 	}
 }
