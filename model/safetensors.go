@@ -10,7 +10,6 @@ import (
 	"io"
 	"math"
 	"os"
-	"sort"
 
 	"github.com/lightbeam-ml/lightbeam/internal/localfile"
 )
@@ -93,87 +92,24 @@ func EncodeSafetensors(w io.Writer, tensors []Tensor, meta map[string]string) er
 // that the ranges tile the data section exactly. Tensors come back in data
 // order, with their own copies of the values.
 func DecodeSafetensors(data []byte, source string) ([]Tensor, map[string]string, error) {
-	fail := func(format string, a ...any) ([]Tensor, map[string]string, error) {
-		return nil, nil, fmt.Errorf("model: %s: "+format, append([]any{source}, a...)...)
+	hn, err := SafetensorsHeaderLen(data, int64(len(data)), source)
+	if err != nil {
+		return nil, nil, err
 	}
-	if len(data) < 8 {
-		return fail("%d bytes, too short for a safetensors file (8-byte header length)", len(data))
+	h, err := ParseSafetensorsHeader(data[8:8+hn], int64(len(data)), source)
+	if err != nil {
+		return nil, nil, err
 	}
-	hn := binary.LittleEndian.Uint64(data)
-	if hn > maxHeader || hn > uint64(len(data)-8) {
-		return fail("header length %d exceeds the file's %d bytes after the length field (or %d)", hn, len(data)-8, maxHeader)
-	}
-	body := data[8+hn:]
-	var raw map[string]json.RawMessage
-	if err := json.Unmarshal(data[8:8+hn], &raw); err != nil {
-		return fail("invalid JSON header: %v", err)
-	}
-	var meta map[string]string
-	if m, ok := raw["__metadata__"]; ok {
-		if err := json.Unmarshal(m, &meta); err != nil {
-			return fail("__metadata__ is not a map of strings to strings: %v", err)
+	tensors := make([]Tensor, len(h.Tensors))
+	for i, t := range h.Tensors {
+		if t.DType != "F32" {
+			return nil, nil, fmt.Errorf("model: %s: tensor %q has dtype %q; lightbeam reads F32 only", source, t.Name, t.DType)
 		}
-		delete(raw, "__metadata__")
+		vals := make([]float32, (t.End-t.Begin)/4)
+		DecodeFloats(vals, data[t.Begin:t.End], "F32")
+		tensors[i] = Tensor{Name: t.Name, Shape: t.Shape, Data: vals}
 	}
-	type entry struct {
-		name string
-		info tensorInfo
-	}
-	entries := make([]entry, 0, len(raw))
-	for name, js := range raw {
-		var ti tensorInfo
-		dec := json.NewDecoder(bytes.NewReader(js))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&ti); err != nil {
-			return fail("tensor %q: invalid header entry: %v", name, err)
-		}
-		if ti.Dtype != "F32" {
-			return fail("tensor %q has dtype %q; lightbeam reads F32 only", name, ti.Dtype)
-		}
-		size := int64(4)
-		for _, s := range ti.Shape {
-			if s < 0 {
-				return fail("tensor %q has negative shape %v", name, ti.Shape)
-			}
-			size *= int64(s)
-			if size > int64(len(body)) {
-				return fail("tensor %q of shape %v is larger than the %d data bytes", name, ti.Shape, len(body))
-			}
-		}
-		b, e := ti.DataOffsets[0], ti.DataOffsets[1]
-		if b < 0 || e < b || e > int64(len(body)) {
-			return fail("tensor %q has data offsets [%d,%d] outside the %d data bytes", name, b, e, len(body))
-		}
-		if e-b != size {
-			return fail("tensor %q of shape %v needs %d bytes but its offsets [%d,%d] span %d", name, ti.Shape, size, b, e, e-b)
-		}
-		entries = append(entries, entry{name, ti})
-	}
-	sort.Slice(entries, func(i, j int) bool {
-		a, b := entries[i].info.DataOffsets, entries[j].info.DataOffsets
-		return a[0] < b[0] || a[0] == b[0] && a[1] < b[1]
-	})
-	var next int64
-	tensors := make([]Tensor, len(entries))
-	for i, en := range entries {
-		b, e := en.info.DataOffsets[0], en.info.DataOffsets[1]
-		if b != next {
-			return fail("tensor %q starts at data byte %d, want %d (gap or overlap)", en.name, b, next)
-		}
-		vals := make([]float32, (e-b)/4)
-		for j := range vals {
-			vals[j] = math.Float32frombits(binary.LittleEndian.Uint32(body[b+4*int64(j):]))
-		}
-		tensors[i] = Tensor{Name: en.name, Shape: en.info.Shape, Data: vals}
-		next = e
-	}
-	if next != int64(len(body)) {
-		return fail("tensors cover %d of the %d data bytes", next, len(body))
-	}
-	if meta == nil {
-		meta = map[string]string{}
-	}
-	return tensors, meta, nil
+	return tensors, h.Metadata, nil
 }
 
 // WriteSafetensors writes a safetensors file at path atomically: it writes

@@ -152,19 +152,19 @@ func ParseSafetensorsHeader(header []byte, fileSize int64, source string) (*Safe
 // or BF16) from raw to float32, exactly. It panics on another dtype or a
 // short raw.
 func DecodeFloats(dst []float32, raw []byte, dtype string) {
+	if size := DTypeSize(dtype); len(raw) < size*len(dst) {
+		panic(fmt.Sprintf("model.DecodeFloats: %d bytes for %d %s values", len(raw), len(dst), dtype))
+	}
 	switch dtype {
 	case "F32":
-		_ = raw[4*len(dst)-1]
 		for i := range dst {
 			dst[i] = math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:]))
 		}
 	case "BF16":
-		_ = raw[2*len(dst)-1]
 		for i := range dst {
 			dst[i] = math.Float32frombits(uint32(binary.LittleEndian.Uint16(raw[2*i:])) << 16)
 		}
 	case "F16":
-		_ = raw[2*len(dst)-1]
 		for i := range dst {
 			dst[i] = half.F16ToF32(binary.LittleEndian.Uint16(raw[2*i:]))
 		}
