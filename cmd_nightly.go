@@ -5,6 +5,8 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"os/signal"
+	"syscall"
 
 	"github.com/lightbeam-ml/lightbeam/pipelines/nightly"
 )
@@ -40,6 +42,14 @@ func init() {
 			fs.DurationVar(&c.LockTTL, "lock-ttl", nightly.DefaultLockTTL, "how long the lock holds if its owner dies elsewhere (a dead process on this host frees it at once)")
 			return func(ctx context.Context) error {
 				c.Runner = beamRunner()
+				// systemd and Kubernetes stop a run with SIGTERM: log it, free
+				// the lock, and exit 143 as a killed process would.
+				ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
+				defer stop()
+				c.OnInterrupt = func() {
+					fmt.Fprintln(os.Stderr, "lightbeam: nightly: stopped by a signal; the lock is released and the next run finishes the work")
+					os.Exit(143)
+				}
 				rep, err := nightly.Run(ctx, c, os.Stdout)
 				if err != nil {
 					return err

@@ -193,3 +193,34 @@ func RemoveIfGeneration(ctx context.Context, p string, gen int64) error {
 	}
 	return nil
 }
+
+// WriteIfGeneration replaces the gs:// object p with data only if it still
+// is generation gen (0: only if it does not exist), in one request;
+// otherwise it returns an error wrapping ErrChanged. Local paths have no
+// such request: it is an error there.
+func WriteIfGeneration(ctx context.Context, p string, data []byte, gen int64) error {
+	if scheme(p) != "gs" {
+		return fmt.Errorf("storage: write %s: conditional writes are for gs:// objects", p)
+	}
+	obj, done, err := gcsObject(ctx, p)
+	if err != nil {
+		return wrapErr("write", p, err)
+	}
+	defer done()
+	cond := gcs.Conditions{GenerationMatch: gen}
+	if gen == 0 {
+		cond = gcs.Conditions{DoesNotExist: true}
+	}
+	w := obj.If(cond).NewWriter(ctx)
+	if _, err := w.Write(data); err != nil {
+		w.Close()
+		return wrapErr("write", p, err)
+	}
+	if err := w.Close(); err != nil {
+		if isPrecondition(err) {
+			return wrapErr("write", p, ErrChanged)
+		}
+		return wrapErr("write", p, err)
+	}
+	return nil
+}

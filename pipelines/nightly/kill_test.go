@@ -3,13 +3,16 @@ package nightly
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -25,7 +28,11 @@ func runChild(cfgJSON string) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
 	}
-	if _, err := Run(context.Background(), c, io.Discard); err != nil {
+	// As the CLI does: SIGTERM logs the run, frees the lock, exits 143.
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
+	defer stop()
+	c.OnInterrupt = func() { os.Exit(143) }
+	if _, err := Run(ctx, c, io.Discard); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
@@ -164,15 +171,62 @@ func TestConcurrentRuns(t *testing.T) {
 		}
 	}
 	lines := runLines(t, c.Out)
-	done := 0
+	done, locked := 0, 0
 	for _, l := range lines {
 		done += l.Done
 		if l.Done != 0 && l.Done != 2 {
 			t.Errorf("a run did %d of the 2 models", l.Done)
 		}
+		if strings.Contains(l.Error, "holds the lock") {
+			locked++
+		}
 	}
-	if done != 2 || len(lines)+refused != 2 {
-		t.Errorf("%d runs logged, %d refused, %d models done in all; want one run to do both", len(lines), refused, done)
+	if done != 2 || len(lines) != 2 || locked != refused {
+		t.Errorf("%d runs logged (%d refused by the lock), %d refused, %d models done in all; want one run to do both", len(lines), locked, refused, done)
 	}
 	t.Logf("%d logged, %d refused the lock", len(lines), refused)
+}
+
+// A run stopped with SIGTERM (systemd, Kubernetes) logs its line, frees
+// the lock at once, and the next run completes the outputs.
+func TestTerminated(t *testing.T) {
+	data, trainedDirs := trainedModels(t)
+	root := t.TempDir()
+	models := filepath.Join(root, "models")
+	copyModel(t, trainedDirs[0], models, "alpha")
+	copyModel(t, trainedDirs[1], models, "beta")
+	c := Config{Models: models, Out: filepath.Join(root, "out"), Recipe: writeRecipe(t, root, "r.json", `{"sparsity": "0.5", "prune-steps": 3, "finetune-epochs": 2, "quant": "int8"}`), Data: data, Date: "2026-12-01", Accel: "go"}
+	cfg, _ := json.Marshal(c)
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), childEnv+"="+string(cfg))
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Signal once the run holds the lock, so that it is mid-run.
+	lockPath := filepath.Join(c.Out, LockFile)
+	for start := time.Now(); time.Since(start) < 20*time.Second; time.Sleep(5 * time.Millisecond) {
+		if _, err := os.Stat(lockPath); err == nil {
+			break
+		}
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	err := cmd.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 143 {
+		t.Fatalf("the run stopped mid-run: %v, want exit status 143", err)
+	}
+	if _, err := os.Stat(lockPath); !os.IsNotExist(err) {
+		t.Errorf("the stopped run left its lock: %v", err)
+	}
+	lines := runLines(t, c.Out)
+	if len(lines) != 1 || !strings.Contains(lines[0].Error, "interrupted") {
+		t.Errorf("the stopped run's line: %+v", lines)
+	}
+	rep, err := Run(context.Background(), c, io.Discard)
+	if err != nil || rep.Done != 2 || rep.LockNote != "" {
+		t.Errorf("the run after: %v, %+v", err, rep)
+	}
+	if latest(t, c.Out, "alpha") != "2026-12-01/alpha" {
+		t.Errorf("LATEST after the rerun: %q", latest(t, c.Out, "alpha"))
+	}
 }

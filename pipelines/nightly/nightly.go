@@ -57,6 +57,10 @@ type Config struct {
 	Owner string
 	// Now is the clock. Optional. Defaults to time.Now.
 	Now func() time.Time `json:"-"`
+	// OnInterrupt, if set, is called when ctx is cancelled while the run
+	// holds the lock, after its line is logged and the lock released; it
+	// should end the process (the CLI exits 143). Optional.
+	OnInterrupt func() `json:"-"`
 }
 
 // DefaultLockTTL is the default lock expiry: longer than a night's run,
@@ -154,17 +158,44 @@ func (c *Config) prepare() error {
 }
 
 // Run does one nightly run and appends its line to OUT/runs.jsonl (a run
-// that cannot take the lock appends nothing: it did not write). Progress
-// goes to log. The error is for what stopped the run; a model that failed
+// that cannot take the lock appends only that line, with the reason).
+// Progress goes to log. The error is for what stopped the run; a model that failed
 // is in the report, and the run goes on with the next.
 func Run(ctx context.Context, c Config, log io.Writer) (*RunReport, error) {
 	if err := c.prepare(); err != nil {
 		return nil, err
 	}
 	rep := &RunReport{Start: c.Now().UTC(), Date: c.Date, Owner: c.Owner, Recipe: c.Recipe}
+	runs := storage.Join(c.Out, RunsFile)
+	logLine := func() error {
+		rep.End = c.Now().UTC()
+		line, _ := json.Marshal(rep)
+		return appendLine(ctx, runs, line)
+	}
 	lock, note, err := acquire(ctx, storage.Join(c.Out, LockFile), c.Owner, c.LockTTL, c.Now)
 	if err != nil {
-		return nil, err
+		// A refused run writes nothing but its line, which an alert reads.
+		rep.Error = err.Error()
+		return rep, errors.Join(err, logLine())
+	}
+	if c.OnInterrupt != nil {
+		finished := make(chan struct{})
+		defer close(finished)
+		go func() {
+			select {
+			case <-ctx.Done():
+				// Stopped (SIGTERM from systemd or Kubernetes): what is written
+				// is safe as after a kill; log the run, free the lock, leave.
+				rep.Error = "interrupted: " + context.Cause(ctx).Error()
+				bg := context.WithoutCancel(ctx)
+				rep.End = c.Now().UTC()
+				line, _ := json.Marshal(rep)
+				appendLine(bg, runs, line)
+				lock.release(bg)
+				c.OnInterrupt()
+			case <-finished:
+			}
+		}()
 	}
 	if note != "" {
 		fmt.Fprintf(log, "nightly: %s\n", note)
@@ -174,10 +205,7 @@ func Run(ctx context.Context, c Config, log io.Writer) (*RunReport, error) {
 	if runErr != nil {
 		rep.Error = runErr.Error()
 	}
-	rep.End = c.Now().UTC()
-	line, _ := json.Marshal(rep)
-	err = errors.Join(runErr, appendLine(ctx, storage.Join(c.Out, RunsFile), line), lock.release(ctx))
-	return rep, err
+	return rep, errors.Join(runErr, logLine(), lock.release(ctx))
 }
 
 func run(ctx context.Context, c Config, rep *RunReport, log io.Writer) error {
@@ -356,7 +384,16 @@ func compressModel(ctx context.Context, c Config, base compress.Config, recipe [
 		return fail(err)
 	}
 
-	out := storage.Join(c.Out, c.Date, name)
+	// An output that an earlier, killed run began for this hash is finished
+	// where it is, under its own date; else this run's date gets one.
+	date, err := unfinished(ctx, c.Out, name, hash)
+	if err != nil {
+		return fail(err)
+	}
+	if date == "" {
+		date = c.Date
+	}
+	out := storage.Join(c.Out, date, name)
 	mr.Output = out
 	res, err := compressOnce(ctx, c, base, s, out, hash, log)
 	if err != nil {
@@ -365,37 +402,58 @@ func compressModel(ctx context.Context, c Config, base compress.Config, recipe [
 	mr.Ratio, mr.BytesAfter, mr.AccuracyBefore, mr.AccuracyAfter = res.Ratio, res.Bytes, res.AccuracyBefore, res.AccuracyAfter
 	mr.Gate = check(gate, res)
 	passed := true
+	var why []string
 	for _, g := range mr.Gate {
 		passed = passed && g.Pass
+		if !g.Pass {
+			why = append(why, g.String())
+		}
 	}
-	m := marker{Name: name, Model: s.path, Hash: hash, Recipe: c.Recipe, Date: c.Date, Passed: passed, Gate: mr.Gate}
+	m := marker{Name: name, Model: s.path, Hash: hash, Recipe: c.Recipe, Date: date, Passed: passed, Gate: mr.Gate}
 	mb, _ := json.MarshalIndent(m, "", "  ")
 	mb = append(mb, '\n')
 	// The order makes every state a kill can leave safe: the marker says the
-	// output is complete, the done record that this model + recipe needs no
-	// more work, and only then does LATEST point at it.
+	// output is complete, LATEST may then point at it, and the done record,
+	// last, says this model + recipe needs no more work (a kill before it
+	// means the next run reuses the output and writes the rest again).
 	if err := storage.WriteBytes(ctx, storage.Join(out, MarkerFile), mb); err != nil {
 		return fail(err)
+	}
+	if passed {
+		if err := storage.WriteBytes(ctx, storage.Join(c.Out, name, LatestFile), []byte(date+"/"+name+"\n")); err != nil {
+			return fail(err)
+		}
 	}
 	if err := storage.WriteBytes(ctx, donePath, mb); err != nil {
 		return fail(err)
 	}
 	if !passed {
-		mr.Status = GateFailed
-		var why []string
-		for _, g := range mr.Gate {
-			if !g.Pass {
-				why = append(why, g.String())
-			}
-		}
-		mr.Reason = "gate failed: " + strings.Join(why, ", ") + "; LATEST left where it was"
+		mr.Status, mr.Reason = GateFailed, "gate failed: "+strings.Join(why, ", ")+"; LATEST left where it was"
 		return mr
-	}
-	if err := storage.WriteBytes(ctx, storage.Join(c.Out, name, LatestFile), []byte(c.Date+"/"+name+"\n")); err != nil {
-		return fail(err)
 	}
 	mr.Status = Done
 	return mr
+}
+
+// unfinished returns the date of an output of name that a run began for
+// hash and did not mark complete, or "".
+func unfinished(ctx context.Context, out, name, hash string) (string, error) {
+	pending, err := storage.List(ctx, storage.Join(out, "*", name, pendingFile))
+	if err != nil {
+		return "", err
+	}
+	for _, p := range pending {
+		dir := storage.Dir(p)
+		if storage.Base(storage.Dir(dir)) == "" || storage.Dir(storage.Dir(dir)) != strings.TrimSuffix(out, "/") || !sameHash(ctx, dir, hash) {
+			continue
+		}
+		if done, err := storage.Exists(ctx, storage.Join(dir, MarkerFile)); err != nil {
+			return "", err
+		} else if !done {
+			return storage.Base(storage.Dir(dir)), nil
+		}
+	}
+	return "", nil
 }
 
 // result is what the gate looks at.
@@ -490,9 +548,10 @@ func sameHash(ctx context.Context, out, hash string) bool {
 	return err == nil && strings.TrimSpace(string(raw)) == hash
 }
 
-// appendLine appends line and a newline to the file p: locally with
-// O_APPEND (one write), elsewhere by rewriting it (the lock is held, so no
-// other writer races).
+// appendLine appends line and a newline to the file p, safely against
+// other appenders: locally with O_APPEND (one write), on gs:// by
+// rewriting the object on the condition that nobody else did since it was
+// read (ifGenerationMatch), retried a few times.
 func appendLine(ctx context.Context, p string, line []byte) error {
 	line = append(line, '\n')
 	if storage.IsLocal(p) {
@@ -509,11 +568,17 @@ func appendLine(ctx context.Context, p string, line []byte) error {
 		}
 		return errors.Join(err, f.Close())
 	}
-	old, err := storage.ReadFile(ctx, p)
-	if err != nil && !storage.IsNotExist(err) {
-		return err
+	var err error
+	for range 5 {
+		old, gen, rerr := storage.ReadGeneration(ctx, p)
+		if rerr != nil && !storage.IsNotExist(rerr) {
+			return rerr
+		}
+		if err = storage.WriteIfGeneration(ctx, p, append(old, line...), gen); !errors.Is(err, storage.ErrChanged) {
+			return err
+		}
 	}
-	return storage.WriteBytes(ctx, p, append(old, line...))
+	return err
 }
 
 // Rule is one gate condition.

@@ -306,8 +306,11 @@ func TestLock(t *testing.T) {
 			if _, err := Run(ctx, cfg, io.Discard); !errors.Is(err, ErrLocked) {
 				t.Errorf("Run under a held lock: %v", err)
 			}
-			if ok, _ := storage.Exists(ctx, storage.Join(root, RunsFile)); ok {
-				t.Errorf("a refused run wrote %s", RunsFile)
+			if lines := runLines(t, root); len(lines) != 1 || !strings.Contains(lines[0].Error, "holds the lock") || lines[0].Outcome() != "failed" {
+				t.Errorf("a refused run's line: %+v", lines)
+			}
+			if files := snapshot(t, root); len(files) != 1 { // the lock; runs.jsonl is left out
+				t.Errorf("a refused run wrote more than its line: %v", files)
 			}
 			later := func() time.Time { return now.Add(2 * time.Hour) }
 			l2, note, err := acquire(ctx, path, "other:1", time.Hour, later)
@@ -374,15 +377,23 @@ func TestNightlyCheckpoints(t *testing.T) {
 
 	out := filepath.Join(root, "out")
 	cfg := Config{Models: models, Out: out, Recipe: writeRecipe(t, root, "q8.json", `{"quant": "q8_0"}`), Gate: "min_ratio=3.5,min_sqnr_db=30", Date: "2026-12-01"}
+	// A run killed on 2026-11-30 began "single": this run finishes that output, under its date.
+	hash, err := contentHash(ctx, []byte(`{"quant": "q8_0"}`), []string{filepath.Join(models, "single", modelFile)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := startOutput(ctx, filepath.Join(out, "2026-11-30", "single"), hash); err != nil {
+		t.Fatal(err)
+	}
 	rep, err := Run(ctx, cfg, io.Discard)
 	if err != nil || rep.Outcome() != "done" || rep.Done != 2 {
 		t.Fatalf("first run: %v, %+v", err, rep)
 	}
-	for _, name := range []string{"single", "sharded"} {
-		if got := latest(t, out, name); got != "2026-12-01/"+name {
+	for name, date := range map[string]string{"single": "2026-11-30", "sharded": "2026-12-01"} {
+		if got := latest(t, out, name); got != date+"/"+name {
 			t.Errorf("%s LATEST = %q", name, got)
 		}
-		if ok, _ := storage.Exists(ctx, filepath.Join(out, "2026-12-01", name, "model.gguf")); !ok {
+		if ok, _ := storage.Exists(ctx, filepath.Join(out, date, name, "model.gguf")); !ok {
 			t.Errorf("%s: no model.gguf", name)
 		}
 	}
