@@ -31,6 +31,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/lightbeam-ml/lightbeam/pipelines/checkpoint"
@@ -167,10 +168,14 @@ func Run(ctx context.Context, c Config, log io.Writer) (*RunReport, error) {
 	}
 	rep := &RunReport{Start: c.Now().UTC(), Date: c.Date, Owner: c.Owner, Recipe: c.Recipe}
 	runs := storage.Join(c.Out, RunsFile)
+	bg := context.WithoutCancel(ctx) // the line and the release happen even when stopped
+	var mu sync.Mutex                // guards rep against the interrupt's goroutine
 	logLine := func() error {
+		mu.Lock()
 		rep.End = c.Now().UTC()
 		line, _ := json.Marshal(rep)
-		return appendLine(ctx, runs, line)
+		mu.Unlock()
+		return appendLine(bg, runs, line)
 	}
 	lock, note, err := acquire(ctx, storage.Join(c.Out, LockFile), c.Owner, c.LockTTL, c.Now)
 	if err != nil {
@@ -186,11 +191,10 @@ func Run(ctx context.Context, c Config, log io.Writer) (*RunReport, error) {
 			case <-ctx.Done():
 				// Stopped (SIGTERM from systemd or Kubernetes): what is written
 				// is safe as after a kill; log the run, free the lock, leave.
+				mu.Lock()
 				rep.Error = "interrupted: " + context.Cause(ctx).Error()
-				bg := context.WithoutCancel(ctx)
-				rep.End = c.Now().UTC()
-				line, _ := json.Marshal(rep)
-				appendLine(bg, runs, line)
+				mu.Unlock()
+				logLine()
 				lock.release(bg)
 				c.OnInterrupt()
 			case <-finished:
@@ -201,14 +205,16 @@ func Run(ctx context.Context, c Config, log io.Writer) (*RunReport, error) {
 		fmt.Fprintf(log, "nightly: %s\n", note)
 		rep.LockNote = note
 	}
-	runErr := run(ctx, c, rep, log)
+	runErr := run(ctx, c, rep, &mu, log)
 	if runErr != nil {
+		mu.Lock()
 		rep.Error = runErr.Error()
+		mu.Unlock()
 	}
-	return rep, errors.Join(runErr, logLine(), lock.release(ctx))
+	return rep, errors.Join(runErr, logLine(), lock.release(bg))
 }
 
-func run(ctx context.Context, c Config, rep *RunReport, log io.Writer) error {
+func run(ctx context.Context, c Config, rep *RunReport, mu *sync.Mutex, log io.Writer) error {
 	recipe, err := storage.ReadFile(ctx, c.Recipe)
 	if err != nil {
 		return err
@@ -222,9 +228,13 @@ func run(ctx context.Context, c Config, rep *RunReport, log io.Writer) error {
 	if err != nil {
 		return err
 	}
+	mu.Lock()
 	rep.Seen = len(sources)
+	mu.Unlock()
 	for _, src := range sources {
 		mr := compressModel(ctx, c, base, recipe, gate, src, log)
+		fmt.Fprintf(log, "nightly: %s: %s%s\n", src.name, mr.Status, orEmpty(": ", mr.Reason))
+		mu.Lock()
 		switch mr.Status {
 		case Done:
 			rep.Done++
@@ -235,8 +245,8 @@ func run(ctx context.Context, c Config, rep *RunReport, log io.Writer) error {
 		default:
 			rep.Failed++
 		}
-		fmt.Fprintf(log, "nightly: %s: %s%s\n", src.name, mr.Status, orEmpty(": ", mr.Reason))
 		rep.Models = append(rep.Models, mr)
+		mu.Unlock()
 	}
 	if len(sources) == 0 {
 		fmt.Fprintf(log, "nightly: no finished models under %s\n", c.Models)
