@@ -15,6 +15,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/lightbeam-ml/lightbeam/storage"
+	"github.com/lightbeam-ml/lightbeam/storage/gcstest"
 )
 
 // childEnv, when set, makes the test binary a nightly run of the Config
@@ -39,27 +42,19 @@ func runChild(cfgJSON string) {
 	os.Exit(0)
 }
 
-// published lists the files a run publishes, with their bytes: everything
-// under out but the logs of when things ran (runs.jsonl, and compress's
-// report.json with its timings).
+// published lists the files a run publishes under out (local or gs://),
+// by their path below out, with their bytes: all but the logs of when
+// things ran (runs.jsonl, and compress's report.json with its timings).
 func published(t *testing.T, out string) map[string]string {
 	t.Helper()
 	files := map[string]string{}
-	filepath.Walk(out, func(p string, info os.FileInfo, err error) error {
-		if err != nil || info.IsDir() {
-			return nil
+	for p, b := range snapshot(t, out) {
+		rel := strings.TrimPrefix(strings.TrimPrefix(p, strings.TrimSuffix(out, "/")), "/")
+		if storage.Base(rel) == "report.json" || rel == LockFile {
+			continue
 		}
-		rel, _ := filepath.Rel(out, p)
-		if rel == RunsFile || filepath.Base(rel) == "report.json" || rel == LockFile {
-			return nil
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		files[rel] = string(b)
-		return nil
-	})
+		files[rel] = b
+	}
 	return files
 }
 
@@ -67,8 +62,18 @@ func published(t *testing.T, out string) map[string]string {
 // publishes the same files, byte for byte, as a run never interrupted;
 // and every state the kill left had LATEST pointing at a complete output.
 func TestKilled(t *testing.T) {
+	for _, where := range []string{"local", "gs"} {
+		t.Run(where, func(t *testing.T) { testKilled(t, where) })
+	}
+}
+
+func testKilled(t *testing.T, where string) {
 	data, trainedDirs := trainedModels(t)
 	root := t.TempDir()
+	outRoot, kills := root, 6
+	if where == "gs" {
+		outRoot, kills = gcstest.Root(t), 3
+	}
 	models := filepath.Join(root, "models")
 	copyModel(t, trainedDirs[0], models, "alpha")
 	copyModel(t, trainedDirs[1], models, "beta")
@@ -85,7 +90,7 @@ func TestKilled(t *testing.T) {
 		return cmd
 	}
 	whole := base
-	whole.Out = filepath.Join(root, "whole")
+	whole.Out = storage.Join(outRoot, "whole")
 	t0 := time.Now()
 	if err := child(whole).Run(); err != nil {
 		t.Fatal(err)
@@ -97,9 +102,9 @@ func TestKilled(t *testing.T) {
 	}
 
 	rng := rand.New(rand.NewPCG(7, 8))
-	for i := range 6 {
+	for i := range kills {
 		c := base
-		c.Out = filepath.Join(root, fmt.Sprintf("killed-%d", i))
+		c.Out = storage.Join(outRoot, fmt.Sprintf("killed-%d", i))
 		cmd := child(c)
 		cmd.Stderr = nil
 		if err := cmd.Start(); err != nil {
@@ -110,9 +115,8 @@ func TestKilled(t *testing.T) {
 		cmd.Process.Kill()
 		cmd.Wait()
 		for name := range map[string]bool{"alpha": true, "beta": true} {
-			if l, err := os.ReadFile(filepath.Join(c.Out, name, LatestFile)); err == nil {
-				target := filepath.Join(c.Out, strings.TrimSpace(string(l)), MarkerFile)
-				if _, err := os.Stat(target); err != nil {
+			if l := latest(t, c.Out, name); l != "" {
+				if ok, err := storage.Exists(context.Background(), storage.Join(c.Out, l, MarkerFile)); !ok || err != nil {
 					t.Errorf("kill %d after %v: %s/LATEST points at an output without its marker: %v", i, delay, name, err)
 				}
 			}
@@ -140,12 +144,22 @@ func TestKilled(t *testing.T) {
 // other refuses (the lock is held) or, if it starts after the first ends,
 // finds nothing to do.
 func TestConcurrentRuns(t *testing.T) {
+	for _, where := range []string{"local", "gs"} {
+		t.Run(where, func(t *testing.T) { testConcurrentRuns(t, where) })
+	}
+}
+
+func testConcurrentRuns(t *testing.T, where string) {
 	data, trainedDirs := trainedModels(t)
 	root := t.TempDir()
+	out := filepath.Join(root, "out")
+	if where == "gs" {
+		out = storage.Join(gcstest.Root(t), "out")
+	}
 	models := filepath.Join(root, "models")
 	copyModel(t, trainedDirs[0], models, "alpha")
 	copyModel(t, trainedDirs[1], models, "beta")
-	c := Config{Models: models, Out: filepath.Join(root, "out"), Recipe: writeRecipe(t, root, "r.json", `{"quant": "int8"}`), Data: data, Date: "2026-12-01", Accel: "go"}
+	c := Config{Models: models, Out: out, Recipe: writeRecipe(t, root, "r.json", `{"quant": "int8"}`), Data: data, Date: "2026-12-01", Accel: "go"}
 	cfg, _ := json.Marshal(c)
 	var cmds []*exec.Cmd
 	var outs []*strings.Builder
