@@ -169,9 +169,11 @@ func quantizeChunk(ctx context.Context, c Chunk, dst target) (ChunkStats, error)
 	elem := int64(model.DTypeSize(c.DType))
 	block := int64(typ.BlockElems())
 	blocks := (c.End - c.Begin) / elem / block
-	// Twice as many pieces as cores, each written as soon as it is
-	// encoded: one piece's reads and writes overlap another's encoding.
-	w := 2 * workers()
+	// Four pieces per core, each written as soon as it is encoded: one
+	// piece's page faults and writes overlap another's encoding, and the
+	// cores idle less at the chunk's end (4 GB to Q8_0: 5.2-5.7 s with two
+	// pieces per core, 4.1-4.4 s with four, interleaved runs).
+	w := 4 * workers()
 	for len(chunkBufs.raw) < w {
 		chunkBufs.raw = append(chunkBufs.raw, nil)
 		chunkBufs.vals = append(chunkBufs.vals, nil)
