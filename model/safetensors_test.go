@@ -135,3 +135,33 @@ func TestSaveLoadModel(t *testing.T) {
 		}
 	}
 }
+
+// FuzzDecodeSafetensors: a model file or checkpoint from elsewhere is
+// untrusted. Any bytes give tensors or an error naming the file, never a
+// panic or an allocation past the file; every accepted tensor lies inside
+// the file and matches its shape.
+func FuzzDecodeSafetensors(f *testing.F) {
+	var buf bytes.Buffer
+	EncodeSafetensors(&buf, []Tensor{{Name: "w", Shape: []int{2, 3}, Data: make([]float32, 6)}, {Name: "b", Shape: []int{3}, Data: []float32{1, 2, 3}}}, map[string]string{"k": "v"})
+	f.Add(buf.Bytes())
+	f.Add(corrupt(`{"w":{"dtype":"BF16","shape":[2],"data_offsets":[0,4]},"i":{"dtype":"I64","shape":[1],"data_offsets":[4,12]}}`, 12))
+	f.Add(corrupt(`{"w":{"dtype":"F32","shape":[1000000,1000000,1000000],"data_offsets":[0,8]}}`, 8))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if _, _, err := DecodeSafetensors(b, "fuzz.safetensors"); err != nil && !strings.Contains(err.Error(), "fuzz.safetensors") {
+			t.Fatalf("error %q does not name the file", err)
+		}
+		n, err := SafetensorsHeaderLen(b, int64(len(b)), "fuzz.safetensors")
+		if err != nil {
+			return
+		}
+		h, err := ParseSafetensorsHeader(b[8:8+n], int64(len(b)), "fuzz.safetensors")
+		if err != nil {
+			return
+		}
+		for _, ts := range h.Tensors {
+			if ts.Begin < h.DataStart || ts.End > int64(len(b)) || ts.End-ts.Begin != ts.Elements()*int64(DTypeSize(ts.DType)) {
+				t.Fatalf("accepted tensor %+v of a %d-byte file", ts, len(b))
+			}
+		}
+	})
+}

@@ -348,13 +348,19 @@ func ReadManifest(ctx context.Context, dir string) (*Manifest, error) {
 	if err != nil {
 		return nil, err
 	}
+	return DecodeManifest(b, p)
+}
+
+// DecodeManifest parses and validates the bytes of a manifest; source
+// names it in errors.
+func DecodeManifest(b []byte, source string) (*Manifest, error) {
 	m := new(Manifest)
 	dec := json.NewDecoder(bytes.NewReader(b))
 	if err := dec.Decode(m); err != nil {
-		return nil, fmt.Errorf("%s: not a valid manifest: %w", p, err)
+		return nil, fmt.Errorf("%s: not a valid manifest: %w", source, err)
 	}
 	if err := m.Validate(); err != nil {
-		return nil, fmt.Errorf("%s: %w", p, err)
+		return nil, fmt.Errorf("%s: %w", source, err)
 	}
 	return m, nil
 }

@@ -307,3 +307,35 @@ func copyFile(t *testing.T, from, to string) {
 		t.Fatal(err)
 	}
 }
+
+// FuzzDecodeManifest: a manifest from elsewhere is untrusted. Decoding any
+// bytes returns a manifest or an error naming the file, never a panic, and
+// an accepted manifest's shard paths stay inside its directory.
+func FuzzDecodeManifest(f *testing.F) {
+	m := testManifest(6)
+	m.Scale.Factor[2] = 1 // JSON has no Inf
+	m.Splits["train"] = &Split{Rows: 3, Shards: []ShardInfo{{Path: "shards/train-00000-of-00001.lbs", Rows: 3, Bytes: 10}}}
+	good, err := json.Marshal(m)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(good)
+	f.Add([]byte(strings.Replace(string(good), "shards/train-00000-of-00001.lbs", "../../etc/passwd", 1)))
+	f.Add([]byte(`{"format":"lightbeam-manifest","version":1}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		m, err := DecodeManifest(b, "fuzz/manifest.json")
+		if err != nil {
+			if !strings.Contains(err.Error(), "fuzz/manifest.json") {
+				t.Fatalf("error %q does not name the file", err)
+			}
+			return
+		}
+		for name, sp := range m.Splits {
+			for _, sh := range sp.Shards {
+				if p := filepath.ToSlash(filepath.Clean(sh.Path)); strings.HasPrefix(p, "../") || p == ".." || filepath.IsAbs(sh.Path) || strings.Contains(sh.Path, "://") {
+					t.Fatalf("accepted split %s shard path %q outside the directory", name, sh.Path)
+				}
+			}
+		}
+	})
+}
