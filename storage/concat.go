@@ -65,7 +65,7 @@ func composeGCS(ctx context.Context, dst string, srcs []string) error {
 		}
 		names[i] = o
 	}
-	client, err := gcsClient(ctx)
+	client, err := gcsClient(ctx, gcs.ScopeReadWrite)
 	if err != nil {
 		return wrapErr("compose", dst, err)
 	}

@@ -30,9 +30,11 @@ var (
 	ErrChanged = errors.New("the file changed")
 )
 
-// gcsClient returns a client for gs:// objects, as openGCSRange does.
-func gcsClient(ctx context.Context) (*gcs.Client, error) {
-	client, err := gcsx.NewClient(ctx, gcs.ScopeReadWrite)
+// gcsClient returns a client for gs:// objects with scope. Like Beam, it
+// falls back to unauthenticated access when no credentials are found, and
+// it honours STORAGE_EMULATOR_HOST.
+func gcsClient(ctx context.Context, scope string) (*gcs.Client, error) {
+	client, err := gcsx.NewClient(ctx, scope)
 	if err != nil {
 		return gcsx.NewUnauthenticatedClient(ctx)
 	}
@@ -44,7 +46,7 @@ func gcsObject(ctx context.Context, p string) (*gcs.ObjectHandle, func(), error)
 	if err != nil {
 		return nil, nil, err
 	}
-	client, err := gcsClient(ctx)
+	client, err := gcsClient(ctx, gcs.ScopeReadWrite)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -123,19 +123,15 @@ func OpenRange(ctx context.Context, p string, off, n int64) (io.ReadCloser, erro
 }
 
 // openGCSRange reads a byte range of a gs:// object with its own client
-// (Beam's gcs filesystem has no range reads). Like Beam, it falls back to
-// unauthenticated access when no credentials are found, and it honours
-// STORAGE_EMULATOR_HOST.
+// (gcsClient; Beam's gcs filesystem has no range reads).
 func openGCSRange(ctx context.Context, p string, off, n int64) (io.ReadCloser, error) {
 	bucket, object, err := gcsx.ParseObject(p)
 	if err != nil {
 		return nil, wrapErr("open range of", p, err)
 	}
-	client, err := gcsx.NewClient(ctx, gcs.ScopeReadOnly)
+	client, err := gcsClient(ctx, gcs.ScopeReadOnly)
 	if err != nil {
-		if client, err = gcsx.NewUnauthenticatedClient(ctx); err != nil {
-			return nil, wrapErr("open range of", p, err)
-		}
+		return nil, wrapErr("open range of", p, err)
 	}
 	r, err := client.Bucket(bucket).Object(object).NewRangeReader(ctx, off, n)
 	if err != nil {

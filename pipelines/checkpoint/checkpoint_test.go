@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -38,7 +39,7 @@ func generate(t *testing.T, py, dtype string, shards int, sizeMB float64) (strin
 		out += ".safetensors"
 	}
 	args := []string{filepath.Join("..", "..", "scripts", "gen_checkpoint.py"), "--out", out, "--dtype", dtype,
-		"--shards", strconvI(shards), "--size-mb", strconvF(sizeMB), "--hidden", "256", "--quiet"}
+		"--shards", strconv.Itoa(shards), "--size-mb", strconv.FormatFloat(sizeMB, 'g', -1, 64), "--hidden", "256", "--quiet"}
 	if b, err := exec.Command(py, args...).CombinedOutput(); err != nil {
 		t.Fatalf("gen_checkpoint.py: %v\n%s", err, b)
 	}
@@ -51,9 +52,6 @@ func generate(t *testing.T, py, dtype string, shards int, sizeMB float64) (strin
 	}
 	return out, files
 }
-
-func strconvI(v int) string     { b, _ := json.Marshal(v); return string(b) }
-func strconvF(v float64) string { b, _ := json.Marshal(v); return string(b) }
 
 // checked is check_gguf.py's verdict on one tensor.
 type checked struct {

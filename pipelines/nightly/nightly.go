@@ -454,7 +454,7 @@ func unfinished(ctx context.Context, out, name, hash string) (string, error) {
 	}
 	for _, p := range pending {
 		dir := storage.Dir(p)
-		if storage.Base(storage.Dir(dir)) == "" || storage.Dir(storage.Dir(dir)) != strings.TrimSuffix(out, "/") || !sameHash(ctx, dir, hash) {
+		if storage.Dir(storage.Dir(dir)) != strings.TrimSuffix(out, "/") || !sameHash(ctx, dir, hash) {
 			continue
 		}
 		if done, err := storage.Exists(ctx, storage.Join(dir, MarkerFile)); err != nil {

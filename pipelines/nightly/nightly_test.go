@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -226,7 +227,7 @@ func TestNightly(t *testing.T) {
 			if err != nil || rep.Outcome() != "nothing" || rep.Skipped != 2 {
 				t.Fatalf("second run: %v, %s, %+v", err, rep.Outcome(), rep)
 			}
-			if after := snapshot(t, root); !equalMaps(before, after) {
+			if after := snapshot(t, root); !maps.Equal(before, after) {
 				t.Errorf("the second run wrote files (beyond its runs.jsonl line)")
 			}
 
@@ -265,18 +266,6 @@ func TestNightly(t *testing.T) {
 			}
 		})
 	}
-}
-
-func equalMaps(a, b map[string]string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if b[k] != v {
-			return false
-		}
-	}
-	return true
 }
 
 // A run refuses to start while another holds the lock, and writes nothing;
