@@ -2,12 +2,16 @@ package transforms
 
 import (
 	"bytes"
+	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -179,5 +183,318 @@ func TestWriteShardsWithoutScaleFails(t *testing.T) {
 	err := ptest.Run(p)
 	if err == nil || !strings.Contains(err.Error(), "train split is empty") {
 		t.Fatalf("err = %v, want one saying the train split is empty", err)
+	}
+}
+
+// spillDirect runs SpillRuns' DoFn on blocks of split as one bundle,
+// outside a pipeline, and returns the runs by shard key.
+func spillDirect(t *testing.T, cfg ShardConfig, split int, blocks []*rows.Block) map[int][]RunRef {
+	t.Helper()
+	ctx := context.Background()
+	out := map[int][]RunRef{}
+	emit := func(k int, r RunRef) { out[k] = append(out[k], r) }
+	fn := &spillFn{Cfg: cfg}
+	fn.StartBundle(ctx, emit)
+	for _, b := range blocks {
+		if err := fn.ProcessElement(ctx, split, *b, emit); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := fn.FinishBundle(ctx, emit); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// writeDirect runs WriteShards' DoFn on one shard key's runs.
+func writeDirect(cfg ShardConfig, key int, runs []RunRef, sc Scale) (ShardResult, error) {
+	i, scaled := 0, false
+	next := func(r *RunRef) bool {
+		if i == len(runs) {
+			return false
+		}
+		*r, i = runs[i], i+1
+		return true
+	}
+	scale := func(s *Scale) bool {
+		if scaled {
+			return false
+		}
+		*s, scaled = sc, true
+		return true
+	}
+	return (&writeShardFn{Cfg: cfg}).ProcessElement(context.Background(), key, next, scale)
+}
+
+// inMemoryShard is how WriteShards wrote a shard before it merged runs:
+// every row of the key in one block, sorted by identity, scaled, and
+// written at once.
+func inMemoryShard(t *testing.T, cfg ShardConfig, split, key int, blocks []*rows.Block, sc Scale) []byte {
+	t.Helper()
+	type ref struct {
+		b *rows.Block
+		i int
+	}
+	var refs []ref
+	for _, b := range blocks {
+		for i, id := range b.IDs {
+			if ShardKey(split, ShardOf(id, cfg.Shards), cfg.Shards) == key {
+				refs = append(refs, ref{b, i})
+			}
+		}
+	}
+	slices.SortStableFunc(refs, func(x, y ref) int { return cmp.Compare(x.b.IDs[x.i], y.b.IDs[y.i]) })
+	all := newBlock(cfg, len(refs))
+	for _, r := range refs {
+		all.AppendRow(r.b, r.i)
+	}
+	sc.Apply(all)
+	var buf bytes.Buffer
+	if _, err := shardio.WriteShard(&buf, shardio.Header{Features: cfg.Features, Sparse: cfg.Sparse}, []*rows.Block{all}); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+var scale4 = Scale{Method: "standard", Offset: []float32{1, -2, 0.5, 3}, Factor: []float32{0.5, 2, 1, 0.25}, Impute: []float32{0, 1, 0, 0}}
+
+// interleaved returns rows of several sources whose identities interleave,
+// in shuffled blocks of 97 rows.
+func interleaved(seed uint64) []*rows.Block {
+	rng := rand.New(rand.NewPCG(seed, 7))
+	var blocks []*rows.Block
+	for s := 0; s < 5; s++ {
+		for first := int64(0); first < 3000; first += 97 {
+			blocks = append(blocks, randomBlock(rng, fmt.Sprintf("src-%d.csv", s), first, int(min(97, 3000-first)), 4))
+		}
+	}
+	rng.Shuffle(len(blocks), func(i, j int) { blocks[i], blocks[j] = blocks[j], blocks[i] })
+	return blocks
+}
+
+// Many small runs of interleaved identities merge, in one pass or in
+// several (a small fan-in), to the bytes of the old in-memory sort, and
+// leave no run behind.
+func TestMergeMatchesInMemorySort(t *testing.T) {
+	blocks := interleaved(1)
+	for _, fanIn := range []int{0, 5, 2} {
+		dir := t.TempDir()
+		cfg := ShardConfig{Dir: dir, Shards: 2, Features: 4, SpillBytes: 8 << 10, MergeFanIn: fanIn}
+		runs := spillDirect(t, cfg, Train, blocks)
+		for key := ShardKey(Train, 0, 2); key <= ShardKey(Train, 1, 2); key++ {
+			if len(runs[key]) < 20 {
+				t.Fatalf("only %d runs for key %d: the test wants many", len(runs[key]), key)
+			}
+			res, err := writeDirect(cfg, key, runs[key], scale4)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := os.ReadFile(filepath.Join(dir, res.Info.Path))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := inMemoryShard(t, cfg, Train, key, blocks, scale4); !bytes.Equal(got, want) {
+				t.Errorf("fan-in %d, key %d (%d runs): %d bytes differ from the in-memory sort's %d", fanIn, key, len(runs[key]), len(got), len(want))
+			}
+		}
+		if left, _ := filepath.Glob(filepath.Join(dir, RunDir, "*")); len(left) > 0 {
+			t.Errorf("fan-in %d: %d runs left behind", fanIn, len(left))
+		}
+	}
+}
+
+// A merge never opens more than MergeFanIn runs: mergePasses leaves at
+// most that many, with every row, and keeps SpillRuns' runs until the
+// shard is written.
+func TestMergePassesBoundFanIn(t *testing.T) {
+	dir := t.TempDir()
+	cfg := ShardConfig{Dir: dir, Shards: 1, Features: 4, SpillBytes: 4 << 10, MergeFanIn: 3}
+	runs := spillDirect(t, cfg, Train, interleaved(2))[ShardKey(Train, 0, 1)]
+	var want int64
+	for _, r := range runs {
+		want += r.Rows
+	}
+	made := map[string]bool{}
+	last, err := (&writeShardFn{Cfg: cfg}).mergePasses(context.Background(), 0, runs, made)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got int64
+	for _, r := range last {
+		got += r.Rows
+	}
+	if len(runs) < 10 || len(last) > 3 || got != want {
+		t.Fatalf("%d runs (%d rows) merged to %d (%d rows), want at most 3 with every row", len(runs), want, len(last), got)
+	}
+	for _, r := range runs {
+		if _, err := os.Stat(filepath.Join(dir, r.Path)); err != nil {
+			t.Errorf("a spilled run is gone before its shard is written: %v", err)
+		}
+	}
+	for p := range made {
+		if !slices.ContainsFunc(last, func(r RunRef) bool { return r.Path == p }) {
+			t.Errorf("run %s of an early pass was not deleted", p)
+		}
+	}
+}
+
+// tiedRows returns rows whose identities repeat (50 distinct ones), with
+// different contents and some exact duplicates, dense or sparse.
+func tiedRows(sparse bool) *rows.Block {
+	rng := rand.New(rand.NewPCG(3, 3))
+	b := rows.NewDense(4, 0)
+	if sparse {
+		b = rows.NewSparse(4, 0)
+	}
+	for r := 0; r < 2000; r++ {
+		id := rows.Mix64(uint64(r % 50))
+		label := float32(rng.IntN(3))
+		if r%7 == 6 { // an exact duplicate of an earlier row
+			b.AppendRow(b, b.Rows()/2)
+			continue
+		}
+		if sparse {
+			j := int32(rng.IntN(4))
+			b.AppendSparse(id, label, []int32{j}, []float32{float32(rng.IntN(3))})
+		} else {
+			b.AppendDense(id, label, []float32{float32(rng.IntN(2)), 1, float32(rng.IntN(2)), 0})
+		}
+	}
+	return b
+}
+
+// Rows of the same identity are ordered by their content, so the shard's
+// bytes do not depend on which runs the ties fell into or in what order
+// the runs come.
+func TestMergeTiesInIdentity(t *testing.T) {
+	// An identity scale keeps the values' bits, to check their order.
+	same := Scale{Method: "none", Offset: make([]float32, 4), Factor: []float32{1, 1, 1, 1}, Impute: make([]float32, 4)}
+	for _, sparse := range []bool{false, true} {
+		in := tiedRows(sparse)
+		var first []byte
+		for v, every := range []int{2000, 13, 1} {
+			var blocks []*rows.Block
+			for lo := 0; lo < in.Rows(); lo += every {
+				b := in.Empty(every)
+				for i := lo; i < min(lo+every, in.Rows()); i++ {
+					b.AppendRow(in, i)
+				}
+				blocks = append(blocks, b)
+			}
+			if v == 1 {
+				slices.Reverse(blocks)
+			}
+			dir := t.TempDir()
+			cfg := ShardConfig{Dir: dir, Shards: 1, Features: 4, Sparse: sparse, SpillBytes: 300 * (v + 1), MergeFanIn: 4}
+			runs := spillDirect(t, cfg, Train, blocks)[0]
+			res, err := writeDirect(cfg, 0, runs, same)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := os.ReadFile(filepath.Join(dir, res.Info.Path))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if v == 0 {
+				first = got
+				// Read back: identities ascend, ties ascend by content.
+				r, err := shardio.NewReader(bytes.NewReader(got), res.Info.Path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				all, _ := r.Next()
+				if r.Header().Rows != int64(in.Rows()) || all == nil {
+					t.Fatalf("sparse=%v: %d rows, want %d", sparse, r.Header().Rows, in.Rows())
+				}
+				for i := 1; i < all.Rows(); i++ {
+					if compareRows(all, i-1, all, i) > 0 {
+						t.Fatalf("sparse=%v: row %d is out of order", sparse, i)
+					}
+				}
+				continue
+			}
+			if !bytes.Equal(got, first) {
+				t.Errorf("sparse=%v: blocks of %d rows (%d runs) give other bytes than one block", sparse, every, len(runs))
+			}
+		}
+	}
+}
+
+// Empty runs add nothing, and a key without runs gets an empty shard.
+func TestMergeEmptyRuns(t *testing.T) {
+	dir := t.TempDir()
+	cfg := ShardConfig{Dir: dir, Shards: 1, Features: 4, SpillBytes: 8 << 10}
+	blocks := interleaved(4)[:20]
+	runs := spillDirect(t, cfg, Train, blocks)[0]
+	var empty []RunRef
+	for k := 0; k < 3; k++ {
+		r, err := writeRun(context.Background(), cfg, 0, 16, 0, func(*shardio.Writer) error { return nil })
+		if err != nil {
+			t.Fatal(err)
+		}
+		empty = append(empty, r)
+	}
+	res, err := writeDirect(cfg, 0, append(append(empty[:1:1], runs...), empty[1:]...), scale4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := os.ReadFile(filepath.Join(dir, res.Info.Path))
+	if want := inMemoryShard(t, cfg, Train, 0, blocks, scale4); !bytes.Equal(got, want) {
+		t.Errorf("with empty runs: %d bytes, want the %d of the rows alone", len(got), len(want))
+	}
+	res, err = writeDirect(cfg, ShardKey(Test, 0, 1), nil, scale4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ = os.ReadFile(filepath.Join(dir, res.Info.Path))
+	if want := inMemoryShard(t, cfg, Test, ShardKey(Test, 0, 1), nil, scale4); res.Info.Rows != 0 || !bytes.Equal(got, want) {
+		t.Errorf("no runs: %d rows in %d bytes, want an empty shard of %d", res.Info.Rows, len(got), len(want))
+	}
+}
+
+// A damaged, missing or miscounted run fails the shard with an error that
+// names the run file, and no shard file appears.
+func TestMergeDamagedRun(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		damage func(path string, ref *RunRef) error
+		want   string
+	}{
+		{"truncated", func(p string, _ *RunRef) error {
+			fi, err := os.Stat(p)
+			if err != nil {
+				return err
+			}
+			return os.Truncate(p, fi.Size()/2)
+		}, "truncated"},
+		{"corrupt", func(p string, _ *RunRef) error {
+			b, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			b[len(b)/2] ^= 0x40
+			return os.WriteFile(p, b, 0o644)
+		}, "corrupt"},
+		{"missing", func(p string, _ *RunRef) error { return os.Remove(p) }, ""},
+		{"miscounted", func(_ string, r *RunRef) error { r.Rows++; return nil }, "its reference says"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			cfg := ShardConfig{Dir: dir, Shards: 1, Features: 4, SpillBytes: 8 << 10, MergeFanIn: 4}
+			runs := spillDirect(t, cfg, Train, interleaved(5))[0]
+			bad := &runs[len(runs)/2]
+			path := filepath.Join(dir, bad.Path)
+			if err := tc.damage(path, bad); err != nil {
+				t.Fatal(err)
+			}
+			res, err := writeDirect(cfg, 0, runs, scale4)
+			if err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v, want one naming %s (and %q)", err, path, tc.want)
+			}
+			shard := filepath.Join(dir, shardio.ShardPath("train", 0, 1))
+			if _, serr := os.Stat(shard); !errors.Is(serr, os.ErrNotExist) {
+				t.Errorf("a shard file is visible after the failure (%v, result %+v)", serr, res)
+			}
+		})
 	}
 }

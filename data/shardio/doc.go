@@ -6,9 +6,9 @@
 //	manifest.json                         schema, scaling, stats, shard list (written last)
 //	shards/<split>-00000-of-00008.lbs     blocks of rows, zstd-compressed, CRC-checked
 //
-// A shard file (WriteShard, Reader) is a header, fixed-size blocks of rows
-// (BlockRows each, the last one shorter) and a trailer holding a CRC-32C of
-// every byte before it. The bytes depend only on the rows and the header, not
+// A shard file (WriteShard, or Writer for rows that arrive as a stream;
+// Reader) is a header, fixed-size blocks of rows (BlockRows each, the last
+// one shorter) and a trailer holding a CRC-32C of every byte before it. The bytes depend only on the rows and the header, not
 // on how the rows were chunked when they were written, so a shard's SHA-256
 // identifies its content. The byte layout is specified in docs/FORMATS.md.
 //
