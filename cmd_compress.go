@@ -44,6 +44,14 @@ func init() {
 					return err
 				}
 				c.Runner = beamRunner()
+				if err := workersSee(ctx, []string{c.Model, c.Data, ck.Checkpoint}, []string{c.Out}); err != nil {
+					return err
+				}
+				release, err := lockOut(ctx, "compress", c.Out)
+				if err != nil {
+					return err
+				}
+				defer release()
 				if ck.Checkpoint != "" {
 					return compressCheckpoint(ctx, fs, c, ck)
 				}

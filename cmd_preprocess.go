@@ -60,6 +60,14 @@ func init() {
 				if cfg.MaxRejectFraction == 0 {
 					cfg.MaxRejectFraction = preprocess.None
 				}
+				if err := workersSee(ctx, append(splitPaths(cfg.Input), splitPaths(cfg.TestInput)...), []string{cfg.Out}); err != nil {
+					return err
+				}
+				release, err := lockOut(ctx, "preprocess", cfg.Out)
+				if err != nil {
+					return err
+				}
+				defer release()
 				rep, err := preprocess.Run(ctx, cfg)
 				if err != nil {
 					return err

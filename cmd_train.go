@@ -64,6 +64,14 @@ func init() {
 					return err
 				}
 				c.Runner = beamRunner()
+				if err := workersSee(ctx, []string{c.Data, c.Init}, []string{c.Out}); err != nil {
+					return err
+				}
+				release, err := lockOut(ctx, "train", c.Out)
+				if err != nil {
+					return err
+				}
+				defer release()
 				rep, err := train.Run(ctx, c, os.Stdout)
 				if err != nil {
 					return err
@@ -92,6 +100,9 @@ func init() {
 			return func(ctx context.Context) error {
 				if modelPath == "" || data == "" {
 					return fmt.Errorf("--model and --data are required")
+				}
+				if err := workersSee(ctx, []string{modelPath, data}, nil); err != nil {
+					return err
 				}
 				res, err := train.EvaluateSplit(ctx, train.EvalConfig{Model: modelPath, Data: data, Split: split, Accel: accelName, Plain: plain, Runner: beamRunner()})
 				if err != nil {

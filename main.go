@@ -19,6 +19,8 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	beamlog "github.com/apache/beam/sdks/v2/go/pkg/beam/log"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/x/beamx"
+
+	"github.com/lightbeam-ml/lightbeam/pipelines/probe"
 )
 
 // A command is one subcommand of the binary. Each lives in a cmd_*.go file
@@ -169,6 +171,19 @@ func usage(out *os.File) {
 		fmt.Fprintf(out, "  %-12s %s\n", n, commands[n].summary)
 	}
 	fmt.Fprintf(out, "  %-12s %s\n", "help", "show this list, or `help <command>` for a command's flags")
+}
+
+// workersSee stops a command whose pipeline would run in workers that do
+// not see its local input files or output directories (see package probe).
+// With an in-process runner or LOOPBACK it does nothing.
+func workersSee(ctx context.Context, inputs, outputs []string) error {
+	return probe.Check(ctx, beamRunner(), inputs, outputs)
+}
+
+// splitPaths splits a list of paths as --input takes them: comma- or
+// semicolon-separated.
+func splitPaths(s string) []string {
+	return strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ';' })
 }
 
 // beamRunner is the runner named by Beam's global --runner flag.

@@ -95,6 +95,11 @@ func ParseSafetensorsHeader(header []byte, fileSize int64, source string) (*Safe
 	if err := json.Unmarshal(header, &raw); err != nil {
 		return fail("invalid JSON header: %v", err)
 	}
+	// encoding/json keeps the last of two equal keys: a tensor named twice
+	// would silently lose one definition.
+	if name, dup := duplicateKey(header); dup {
+		return fail("tensor %q is named twice in the header", name)
+	}
 	h := &SafetensorsHeader{Metadata: map[string]string{}, DataStart: start}
 	if m, ok := raw["__metadata__"]; ok {
 		if err := json.Unmarshal(m, &h.Metadata); err != nil {
@@ -146,6 +151,32 @@ func ParseSafetensorsHeader(header []byte, fileSize int64, source string) (*Safe
 		return fail("tensors cover %d of the %d data bytes", next-start, body)
 	}
 	return h, nil
+}
+
+// duplicateKey returns a key that the JSON object js (already known to be
+// valid) holds twice at its top level.
+func duplicateKey(js []byte) (string, bool) {
+	dec := json.NewDecoder(bytes.NewReader(js))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return "", false
+	}
+	seen := map[string]bool{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return "", false
+		}
+		key, _ := tok.(string)
+		if seen[key] {
+			return key, true
+		}
+		seen[key] = true
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return "", false
+		}
+	}
+	return "", false
 }
 
 // DecodeFloats converts len(dst) little-endian values of dtype (F32, F16

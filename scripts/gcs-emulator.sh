@@ -16,6 +16,8 @@
 #
 # Environment (all optional):
 #   GCS_EMULATOR_PORT      port (default 4443)
+#   GCS_EMULATOR_ADDR      address it listens on and names in its URLs (default 127.0.0.1; the
+#                          cluster-shaped run of scripts/cluster.sh gives its storage host's)
 #   GCS_EMULATOR_BACKEND   memory (default) or filesystem
 #   GCS_EMULATOR_DATA      filesystem root (default $RUN_DIR/gcs-data)
 #   LIGHTBEAM_CACHE        cache root (default ~/.cache/lightbeam): bin/ holds the binary
@@ -28,6 +30,7 @@ FAKE_GCS_VERSION=v1.56.1 # builds with Go 1.26
 CACHE=${LIGHTBEAM_CACHE:-$HOME/.cache/lightbeam}
 RUN_DIR=${LIGHTBEAM_RUN_DIR:-$CACHE/run}
 PORT=${GCS_EMULATOR_PORT:-4443}
+ADDR=${GCS_EMULATOR_ADDR:-127.0.0.1}
 BACKEND=${GCS_EMULATOR_BACKEND:-memory}
 DATA=${GCS_EMULATOR_DATA:-$RUN_DIR/gcs-data}
 TIMEOUT=${STARTUP_TIMEOUT:-60}
@@ -62,18 +65,18 @@ start() {
 	fi
 	port_open "$PORT" && die "port $PORT is taken by another process; set GCS_EMULATOR_PORT"
 	install_bin
-	local args=(-scheme http -host 127.0.0.1 -port "$PORT" -public-host "127.0.0.1:$PORT"
-		-external-url "http://127.0.0.1:$PORT" -backend "$BACKEND" -log-level warn)
+	local args=(-scheme http -host "$ADDR" -port "$PORT" -public-host "$ADDR:$PORT"
+		-external-url "http://$ADDR:$PORT" -backend "$BACKEND" -log-level warn)
 	if [[ $BACKEND == filesystem ]]; then
 		mkdir -p "$DATA"
 		args+=(-filesystem-root "$DATA")
 	fi
-	echo "starting fake-gcs-server on 127.0.0.1:$PORT ($BACKEND); log: $LOG" >&2
+	echo "starting fake-gcs-server on $ADDR:$PORT ($BACKEND); log: $LOG" >&2
 	nohup "$BIN" "${args[@]}" >"$LOG" 2>&1 &
 	echo $! >"$PID_FILE"
-	echo "127.0.0.1:$PORT" >"$RUN_DIR/gcs-emulator.endpoint"
+	echo "$ADDR:$PORT" >"$RUN_DIR/gcs-emulator.endpoint"
 	local waited=0
-	until curl -sf "http://127.0.0.1:$PORT/storage/v1/b" >/dev/null 2>&1; do
+	until curl -sf "http://$ADDR:$PORT/storage/v1/b" >/dev/null 2>&1; do
 		if ! running; then
 			tail -n 20 "$LOG" >&2
 			rm -f "$PID_FILE"
@@ -81,12 +84,12 @@ start() {
 		fi
 		if ((waited >= TIMEOUT * 10)); then
 			tail -n 20 "$LOG" >&2
-			die "fake-gcs-server did not answer on 127.0.0.1:$PORT within ${TIMEOUT}s (log: $LOG)"
+			die "fake-gcs-server did not answer on $ADDR:$PORT within ${TIMEOUT}s (log: $LOG)"
 		fi
 		sleep 0.1
 		waited=$((waited + 1))
 	done
-	echo "STORAGE_EMULATOR_HOST=127.0.0.1:$PORT"
+	echo "STORAGE_EMULATOR_HOST=$ADDR:$PORT"
 }
 
 stop() { stop_pidfile "fake-gcs-server"; }

@@ -4,6 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
+# The HDFS tests run Hadoop's MiniDFSCluster (scripts/hdfs.sh): a JDK and Maven.
+command -v javac >/dev/null && command -v mvn >/dev/null || bash scripts/install-deps.sh default-jdk-headless maven
 # Tests read lightbeam's files with the real Python clients (safetensors,
 # gguf, ...), as users will: they run in .venv.
 LIGHTBEAM_PYTHON=$(bash scripts/python-env.sh)

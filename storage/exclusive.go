@@ -13,7 +13,6 @@ import (
 	"syscall"
 
 	gcs "cloud.google.com/go/storage"
-	"github.com/apache/beam/sdks/v2/go/pkg/beam/util/gcsx"
 	"google.golang.org/api/googleapi"
 )
 
@@ -30,27 +29,23 @@ var (
 	ErrChanged = errors.New("the file changed")
 )
 
-// gcsClient returns a client for gs:// objects with scope. Like Beam, it
-// falls back to unauthenticated access when no credentials are found, and
-// it honours STORAGE_EMULATOR_HOST.
-func gcsClient(ctx context.Context, scope string) (*gcs.Client, error) {
-	client, err := gcsx.NewClient(ctx, scope)
+// gcsObject returns the handle of the gs:// object p and a function to
+// call when done with it (nothing to do: the client is shared, gcs.go).
+func gcsObject(ctx context.Context, p string) (*gcs.ObjectHandle, func(), error) {
+	obj, err := gcsHandle(ctx, p)
 	if err != nil {
-		return gcsx.NewUnauthenticatedClient(ctx)
+		return nil, nil, err
 	}
-	return client, nil
+	return obj, func() {}, nil
 }
 
-func gcsObject(ctx context.Context, p string) (*gcs.ObjectHandle, func(), error) {
-	bucket, object, err := gcsx.ParseObject(p)
-	if err != nil {
-		return nil, nil, err
+// writeData is a write function for WriteFile and writeGCSIf that writes
+// data.
+func writeData(data []byte) func(io.Writer) error {
+	return func(w io.Writer) error {
+		_, err := w.Write(data)
+		return err
 	}
-	client, err := gcsClient(ctx, gcs.ScopeReadWrite)
-	if err != nil {
-		return nil, nil, err
-	}
-	return client.Bucket(bucket).Object(object), func() { client.Close() }, nil
 }
 
 // isPrecondition reports whether err is GCS's 412 Precondition Failed.
@@ -63,25 +58,22 @@ func isPrecondition(err error) bool {
 // file is at p: locally with an exclusive create (O_EXCL), on gs:// with
 // the precondition ifGenerationMatch=0. When a file is there it returns an
 // error wrapping ErrExist. The local file is synced before it returns.
+//
+// On gs:// the create is retried on transient errors; when a retry finds
+// the object already holding exactly data, it takes it for its own first
+// attempt that landed before its answer was lost. So data should be unique
+// to the writer (a lock names its holder).
 func CreateExclusive(ctx context.Context, p string, data []byte) error {
+	if scheme(p) == "hdfs" {
+		return createExclusiveHDFS(ctx, p, data)
+	}
 	if scheme(p) == "gs" {
 		obj, done, err := gcsObject(ctx, p)
 		if err != nil {
 			return wrapErr("create", p, err)
 		}
 		defer done()
-		w := obj.If(gcs.Conditions{DoesNotExist: true}).NewWriter(ctx)
-		if _, err := w.Write(data); err != nil {
-			w.Close()
-			return wrapErr("create", p, err)
-		}
-		if err := w.Close(); err != nil {
-			if isPrecondition(err) {
-				return wrapErr("create", p, ErrExist)
-			}
-			return wrapErr("create", p, err)
-		}
-		return nil
+		return writeGCSIf(ctx, p, obj, 0, writeData(data), ErrExist)
 	}
 	if !IsLocal(p) {
 		return fmt.Errorf("storage: create %s: exclusive creation is for local and gs:// paths", p)
@@ -109,6 +101,9 @@ func CreateExclusive(ctx context.Context, p string, data []byte) error {
 
 // ReadGeneration returns the contents of the file p and its generation.
 func ReadGeneration(ctx context.Context, p string) ([]byte, int64, error) {
+	if scheme(p) == "hdfs" {
+		return readGenerationHDFS(ctx, p)
+	}
 	if scheme(p) == "gs" {
 		obj, done, err := gcsObject(ctx, p)
 		if err != nil {
@@ -173,6 +168,9 @@ func localGeneration(p string) ([]byte, int64, error) {
 // the former, GCS both); locally the generation is checked just before the
 // removal.
 func RemoveIfGeneration(ctx context.Context, p string, gen int64) error {
+	if scheme(p) == "hdfs" {
+		return removeIfGenerationHDFS(ctx, p, gen)
+	}
 	if scheme(p) == "gs" {
 		obj, done, err := gcsObject(ctx, p)
 		if err != nil {
@@ -201,6 +199,9 @@ func RemoveIfGeneration(ctx context.Context, p string, gen int64) error {
 // otherwise it returns an error wrapping ErrChanged. Local paths have no
 // such request: it is an error there.
 func WriteIfGeneration(ctx context.Context, p string, data []byte, gen int64) error {
+	if scheme(p) == "hdfs" {
+		return writeIfGenerationHDFS(ctx, p, data, gen)
+	}
 	if scheme(p) != "gs" {
 		return fmt.Errorf("storage: write %s: conditional writes are for gs:// objects", p)
 	}
@@ -209,20 +210,31 @@ func WriteIfGeneration(ctx context.Context, p string, data []byte, gen int64) er
 		return wrapErr("write", p, err)
 	}
 	defer done()
-	cond := gcs.Conditions{GenerationMatch: gen}
-	if gen == 0 {
-		cond = gcs.Conditions{DoesNotExist: true}
+	return writeGCSIf(ctx, p, obj, gen, writeData(data), ErrChanged)
+}
+
+// WriteFileIfGeneration is WriteFile on condition that the file p still is
+// generation gen (from ReadGeneration; 0: that no file is at p),
+// checked in the same request as the write on gs://; otherwise it returns
+// an error wrapping ErrChanged and leaves p as it is. Local paths and other
+// schemes have no such request: there the generation is checked just
+// before the write (local) or not at all, and the write is WriteFile's.
+func WriteFileIfGeneration(ctx context.Context, p string, gen int64, write func(io.Writer) error) error {
+	if scheme(p) == "gs" {
+		obj, done, err := gcsObject(ctx, p)
+		if err != nil {
+			return wrapErr("write", p, err)
+		}
+		defer done()
+		return writeGCSIf(ctx, p, obj, gen, write, ErrChanged)
 	}
-	w := obj.If(cond).NewWriter(ctx)
-	if _, err := w.Write(data); err != nil {
-		w.Close()
-		return wrapErr("write", p, err)
-	}
-	if err := w.Close(); err != nil {
-		if isPrecondition(err) {
+	if IsLocal(p) {
+		switch _, now, err := localGeneration(p); {
+		case err != nil && !errors.Is(err, iofs.ErrNotExist):
+			return wrapErr("write", p, err)
+		case err != nil && gen != 0, err == nil && now != gen:
 			return wrapErr("write", p, ErrChanged)
 		}
-		return wrapErr("write", p, err)
 	}
-	return nil
+	return WriteFile(ctx, p, write)
 }

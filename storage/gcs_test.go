@@ -18,11 +18,13 @@ import (
 	"testing"
 
 	"github.com/lightbeam-ml/lightbeam/storage/gcstest"
+	"github.com/lightbeam-ml/lightbeam/storage/hdfstest"
 )
 
 func TestMain(m *testing.M) {
 	code := m.Run()
 	gcstest.Stop()
+	hdfstest.Stop()
 	os.Exit(code)
 }
 

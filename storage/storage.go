@@ -2,6 +2,8 @@
 // ("/data/x", "out/prep") or an object URL ("gs://bucket/prefix/x"). It sits
 // on Beam Go's filesystem registry, so every scheme Beam knows works here and
 // in the pipelines alike; local and gs:// are registered by this package.
+// gs:// paths themselves go through one client of this package's own
+// (gcs.go): retries that are logged, conditional writes, redacted errors.
 //
 // Writes are atomic (see WriteFile): a reader sees either no file (or the
 // previous one) or the complete new file, never a prefix of it.
@@ -26,7 +28,6 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem"
 	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem/gcs" // gs://
 	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem/local"
-	"github.com/apache/beam/sdks/v2/go/pkg/beam/util/gcsx"
 )
 
 // scheme returns the URL scheme of p ("gs" for "gs://b/o"), or "" for a
@@ -48,7 +49,7 @@ func wrapErr(op, p string, err error) error {
 	if errors.As(err, &pe) {
 		err = pe.Err
 	}
-	return fmt.Errorf("storage: %s %s: %w", op, p, err)
+	return fmt.Errorf("storage: %s %s: %w", op, p, redactErr(err))
 }
 
 // newFS returns the registered filesystem for p's scheme.
@@ -76,6 +77,9 @@ func (r *readCloser) Close() error {
 
 // Open opens the file at p for reading. The caller closes it.
 func Open(ctx context.Context, p string) (io.ReadCloser, error) {
+	if scheme(p) == "gs" {
+		return gcsOpen(ctx, p, 0, -1)
+	}
 	fs, err := newFS(ctx, p)
 	if err != nil {
 		return nil, err
@@ -90,14 +94,14 @@ func Open(ctx context.Context, p string) (io.ReadCloser, error) {
 
 // OpenRange opens n bytes of the file at p starting at byte off (n < 0: to
 // the end). Local files seek; gs:// objects are read with a ranged request,
-// so only the range crosses the network. Other schemes read and discard the
-// first off bytes.
+// so only the range crosses the network (pinned to one generation, see
+// gcsOpen). Other schemes read and discard the first off bytes.
 func OpenRange(ctx context.Context, p string, off, n int64) (io.ReadCloser, error) {
 	if off < 0 {
 		return nil, fmt.Errorf("storage: open range of %s: negative offset %d", p, off)
 	}
 	if scheme(p) == "gs" {
-		return openGCSRange(ctx, p, off, n)
+		return gcsOpen(ctx, p, off, n)
 	}
 	rc, err := Open(ctx, p)
 	if err != nil {
@@ -122,27 +126,15 @@ func OpenRange(ctx context.Context, p string, off, n int64) (io.ReadCloser, erro
 	return rc, nil
 }
 
-// openGCSRange reads a byte range of a gs:// object with its own client
-// (gcsClient; Beam's gcs filesystem has no range reads).
-func openGCSRange(ctx context.Context, p string, off, n int64) (io.ReadCloser, error) {
-	bucket, object, err := gcsx.ParseObject(p)
-	if err != nil {
-		return nil, wrapErr("open range of", p, err)
-	}
-	client, err := gcsClient(ctx, gcs.ScopeReadOnly)
-	if err != nil {
-		return nil, wrapErr("open range of", p, err)
-	}
-	r, err := client.Bucket(bucket).Object(object).NewRangeReader(ctx, off, n)
-	if err != nil {
-		client.Close()
-		return nil, wrapErr("open range of", p, err)
-	}
-	return &readCloser{Reader: r, closers: []io.Closer{r, client}}, nil
-}
-
 // Size returns the size of the file at p in bytes.
 func Size(ctx context.Context, p string) (int64, error) {
+	if scheme(p) == "gs" {
+		attrs, err := gcsAttrs(ctx, p)
+		if err != nil {
+			return 0, wrapErr("size of", p, err)
+		}
+		return attrs.Size, nil
+	}
 	fs, err := newFS(ctx, p)
 	if err != nil {
 		return 0, err
@@ -173,22 +165,22 @@ func Exists(ctx context.Context, p string) (bool, error) {
 }
 
 // List returns the files matching glob, sorted. Local globs follow
-// filepath.Match; gs:// globs treat '/' as an ordinary character and
-// support "**".
+// filepath.Match; in gs:// globs '*' and '?' stay within one '/'-separated
+// part and "**" crosses parts (see gcsList).
 func List(ctx context.Context, glob string) ([]string, error) {
-	fs, err := newFS(ctx, glob)
-	if err != nil {
-		return nil, err
-	}
-	defer fs.Close()
 	if scheme(glob) == "gs" {
-		files, err := listGCS(ctx, fs, glob)
+		files, err := gcsList(ctx, glob)
 		if err != nil {
 			return nil, wrapErr("list", glob, err)
 		}
 		sort.Strings(files)
 		return files, nil
 	}
+	fs, err := newFS(ctx, glob)
+	if err != nil {
+		return nil, err
+	}
+	defer fs.Close()
 	files, err := fs.List(ctx, glob)
 	if err != nil {
 		return nil, wrapErr("list", glob, err)
@@ -197,35 +189,11 @@ func List(ctx context.Context, glob string) ([]string, error) {
 	return files, nil
 }
 
-// listGCS works around Beam 2.77's gcs List, which lists the objects whose
-// names start with the text before the first '*': a glob whose first
-// wildcard is '?' or '[' ("part-0000?.csv") matched nothing. Such a glob
-// (without "**") is listed by its literal prefix and filtered with
-// path.Match, which has the same rules for '*', '?' and '[...]'.
-func listGCS(ctx context.Context, fs filesystem.Interface, glob string) ([]string, error) {
-	first := strings.IndexAny(glob[len("gs://"):], "*?[")
-	if first < 0 || glob[len("gs://")+first] == '*' || strings.Contains(glob, "**") {
-		return fs.List(ctx, glob)
-	}
-	pattern := strings.ReplaceAll(glob, "[!", "[^")
-	if _, err := path.Match(pattern, ""); err != nil {
-		return nil, err
-	}
-	all, err := fs.List(ctx, glob[:len("gs://")+first]+"**")
-	if err != nil {
-		return nil, err
-	}
-	var files []string
-	for _, f := range all {
-		if ok, _ := path.Match(pattern, f); ok {
-			files = append(files, f)
-		}
-	}
-	return files, nil
-}
-
 // Remove deletes the file at p.
 func Remove(ctx context.Context, p string) error {
+	if scheme(p) == "gs" {
+		return gcsRemove(ctx, p)
+	}
 	fs, err := newFS(ctx, p)
 	if err != nil {
 		return err
@@ -241,9 +209,13 @@ func Remove(ctx context.Context, p string) error {
 	return nil
 }
 
-// MkdirAll creates the local directory p and its parents. Object stores
-// have no directories, so for URLs it does nothing.
+// MkdirAll creates the local directory p and its parents, or on hdfs://
+// the cluster's (mkdir -p). Object stores have no directories, so for
+// their URLs it does nothing.
 func MkdirAll(ctx context.Context, p string) error {
+	if scheme(p) == "hdfs" {
+		return mkdirHDFS(ctx, p)
+	}
 	if !IsLocal(p) {
 		return nil
 	}
@@ -297,6 +269,9 @@ func ReadFile(ctx context.Context, p string) ([]byte, error) {
 	defer r.Close()
 	b, err := io.ReadAll(r)
 	if err != nil {
+		if errors.Is(err, ErrChanged) {
+			return nil, err // names p already
+		}
 		return nil, wrapErr("read", p, err)
 	}
 	return b, nil
@@ -318,8 +293,10 @@ func WriteBytes(ctx context.Context, p string, data []byte) error {
 //     missing), fsync it, rename it over p, fsync the directory.
 //   - gs://: a GCS object appears only when its upload completes on Close;
 //     on error the upload's context is cancelled, so no object is created
-//     and an old object stays. (Concurrent writers: last one wins; the GCS
-//     preconditions come later.)
+//     and an old object stays. The upload is conditional on p being what it
+//     was when the write began (absent, or the generation read then), so a
+//     retried or duplicated upload never replaces an object that another
+//     writer put there meanwhile: that write fails with ErrChanged.
 //   - Other schemes: write "<p>.tmp-lightbeam", then rename it over p.
 //
 // Errors, including the one from Close, name p.
@@ -328,7 +305,7 @@ func WriteFile(ctx context.Context, p string, write func(w io.Writer) error) err
 	case "":
 		return writeLocal(p, write)
 	case "gs":
-		return writeCancelable(ctx, p, write)
+		return writeGCS(ctx, p, write)
 	default:
 		return writeRename(ctx, p, write)
 	}
@@ -337,34 +314,6 @@ func WriteFile(ctx context.Context, p string, write func(w io.Writer) error) err
 func writeLocal(p string, write func(io.Writer) error) error {
 	if err := localfile.Write(p, write); err != nil {
 		return wrapErr("write", p, err)
-	}
-	return nil
-}
-
-func writeCancelable(ctx context.Context, p string, write func(io.Writer) error) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	fs, err := newFS(ctx, p)
-	if err != nil {
-		return err
-	}
-	defer fs.Close()
-	w, err := fs.OpenWrite(ctx, p)
-	if err != nil {
-		return wrapErr("write", p, err)
-	}
-	bw := bufio.NewWriterSize(w, 1<<16)
-	err = write(bw)
-	if err == nil {
-		err = bw.Flush()
-	}
-	if err != nil {
-		cancel() // abandons the upload: no object is created
-		w.Close()
-		return wrapErr("write", p, err)
-	}
-	if err := w.Close(); err != nil {
-		return wrapErr("close", p, err)
 	}
 	return nil
 }

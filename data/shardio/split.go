@@ -29,6 +29,15 @@ func OpenShard(ctx context.Context, dir string, info ShardInfo) (*ShardReader, e
 		return nil, fmt.Errorf("shardio: %s: %w", dir, err)
 	}
 	p := storage.Join(dir, info.Path)
+	// The file's real size, not the manifest's claim, bounds every length
+	// its header declares (a manifest from elsewhere may claim terabytes).
+	size, err := storage.Size(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	if size != info.Bytes {
+		return nil, fmt.Errorf("shardio: %s: %d bytes, the manifest says %d", p, size, info.Bytes)
+	}
 	f, err := storage.Open(ctx, p)
 	if err != nil {
 		return nil, err

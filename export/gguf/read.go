@@ -123,6 +123,7 @@ func (d *decoder) file() (*File, error) {
 		return nil, err
 	}
 	f := &File{}
+	keys, names := map[string]bool{}, map[string]bool{}
 	for range nkv {
 		key, err := d.str()
 		if err != nil {
@@ -136,6 +137,10 @@ func (d *decoder) file() (*File, error) {
 		if err != nil {
 			return nil, fmt.Errorf("metadata %q: %w", key, err)
 		}
+		if keys[key] {
+			return nil, fmt.Errorf("metadata key %q appears twice", key)
+		}
+		keys[key] = true
 		f.KV = append(f.KV, KV{key, val})
 	}
 	for range nt {
@@ -161,8 +166,14 @@ func (d *decoder) file() (*File, error) {
 			}
 			t.Shape[i] = int64(s)
 		}
-		if t.Elements() <= 0 || t.Elements() > d.size*8 {
-			return nil, fmt.Errorf("tensor %q of shape %v is larger than the file", t.Name, t.Shape)
+		// The product is checked as it grows: dimensions that multiply
+		// past int64 would wrap to a small, plausible count.
+		elems := int64(1)
+		for _, s := range t.Shape {
+			if elems > d.size*8/s {
+				return nil, fmt.Errorf("tensor %q of shape %v is larger than the file", t.Name, t.Shape)
+			}
+			elems *= s
 		}
 		typ, err := d.u32()
 		if err != nil {
@@ -179,6 +190,10 @@ func (d *decoder) file() (*File, error) {
 			return nil, fmt.Errorf("tensor %q has offset %d past the file", t.Name, off)
 		}
 		t.Offset = int64(off)
+		if names[t.Name] {
+			return nil, fmt.Errorf("tensor %q is named twice", t.Name)
+		}
+		names[t.Name] = true
 		f.Tensors = append(f.Tensors, t)
 	}
 	return f, nil

@@ -16,6 +16,9 @@ import (
 // writes it: {"metadata": {...}, "weight_map": {tensor: shard file}}.
 const IndexFile = "model.safetensors.index.json"
 
+// maxIndexBytes bounds the index file, read whole.
+const maxIndexBytes = 64 << 20
+
 // Resolve returns the safetensors files of the checkpoint at path: the
 // file itself, the shards an index file names (or the index inside a
 // directory), or a directory's *.safetensors files; and the tensor →
@@ -47,6 +50,13 @@ func Resolve(ctx context.Context, path string) ([]string, map[string]string, err
 
 // readIndex reads a sharded checkpoint's index file.
 func readIndex(ctx context.Context, path string) ([]string, map[string]string, error) {
+	// An index is read whole: bound it first (a real one, even of a
+	// model with thousands of tensors, is well under a megabyte).
+	if size, err := storage.Size(ctx, path); err != nil {
+		return nil, nil, err
+	} else if size > maxIndexBytes {
+		return nil, nil, fmt.Errorf("checkpoint index %s: %d bytes, more than the %d an index may have", path, size, maxIndexBytes)
+	}
 	raw, err := storage.ReadFile(ctx, path)
 	if err != nil {
 		return nil, nil, err

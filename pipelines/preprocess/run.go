@@ -45,7 +45,14 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if ok, err := storage.Exists(ctx, manifest); err != nil {
 		return nil, err
 	} else if ok {
-		if !cfg.Overwrite {
+		// report.json is written after the manifest: without it the run
+		// that wrote the manifest was killed before it ended, and a rerun
+		// redoes it rather than refuse.
+		finished, err := storage.Exists(ctx, storage.Join(cfg.Out, "report.json"))
+		if err != nil {
+			return nil, err
+		}
+		if finished && !cfg.Overwrite {
 			return nil, fmt.Errorf("%s exists: %s already holds a finished preprocess output (pass --overwrite to replace it)", manifest, cfg.Out)
 		}
 		// Drop the manifest first: until the new one is written, the
@@ -67,14 +74,14 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	p, s := beam.NewPipelineWithRoot()
 	Build(s, cfg, plan)
 	if _, err := beamx.RunWithMetrics(ctx, p); err != nil {
+		// The spilled runs are this run's scratch: a failed run (a full
+		// disk) leaves none of them behind.
+		removeRuns(ctx, cfg.Out)
 		return nil, fmt.Errorf("preprocess pipeline failed: %w", err)
 	}
 	// Runs that a retried bundle wrote and no shard read.
-	if err := removeGlob(ctx, storage.Join(cfg.Out, transforms.RunDir, "*.lbs")); err != nil {
+	if err := removeRuns(ctx, cfg.Out); err != nil {
 		return nil, err
-	}
-	if storage.IsLocal(cfg.Out) {
-		os.Remove(filepath.Join(cfg.Out, transforms.RunDir)) // only if empty; object stores have no directories
 	}
 	m, err := shardio.ReadManifest(ctx, cfg.Out)
 	if err != nil {
@@ -90,6 +97,17 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return nil, err
 	}
 	return rep, nil
+}
+
+// removeRuns deletes the spilled runs in out, and their directory.
+func removeRuns(ctx context.Context, out string) error {
+	if err := removeGlob(ctx, storage.Join(out, transforms.RunDir, "*.lbs")); err != nil {
+		return err
+	}
+	if storage.IsLocal(out) {
+		os.Remove(filepath.Join(out, transforms.RunDir)) // only if empty; object stores have no directories
+	}
+	return nil
 }
 
 // removeStale deletes what an earlier run (replaced, or one that failed

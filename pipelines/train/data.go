@@ -56,11 +56,16 @@ func readShard(ctx context.Context, dir string, info shardio.ShardInfo) (*shardR
 	}
 	defer r.Close()
 	h := r.Header()
+	// Room for the rows the header claims, but no more than 16 times the
+	// file's bytes hold as raw values: a hostile header must not make us
+	// allocate gigabytes before its first block fails (real shards that
+	// compress better just grow the block).
+	room := min(info.Rows, max(1, 16*info.Bytes/(4*int64(h.Features)+12)))
 	var all *rows.Block
 	if h.Sparse {
-		all = rows.NewSparse(h.Features, int(info.Rows))
+		all = rows.NewSparse(h.Features, int(room))
 	} else {
-		all = rows.NewDense(h.Features, int(info.Rows))
+		all = rows.NewDense(h.Features, int(room))
 	}
 	for {
 		b, err := r.Next()

@@ -94,14 +94,19 @@ func Run(ctx context.Context, c Config, log io.Writer) (*Report, error) {
 
 	first := 1
 	var history []Epoch
+	last := 0
 	if c.Resume {
-		last, err := latestCheckpoint(ctx, c.Out)
-		if err != nil {
+		if last, err = latestCheckpoint(ctx, c.Out); err != nil {
 			return nil, err
 		}
 		if last == 0 {
-			return nil, fmt.Errorf("--resume: no checkpoint in %s/checkpoints", c.Out)
+			// A run killed before its first checkpoint: there is nothing
+			// to keep, so resuming is starting (a rerun with --resume
+			// always works).
+			fmt.Fprintf(log, "--resume: no checkpoint in %s/checkpoints yet: starting from the beginning\n", c.Out)
 		}
+	}
+	if last > 0 {
 		for e := 1; e <= last; e++ {
 			_, meta, err := loadState(ctx, spec, runCheckpoint(c.Out, e))
 			if err != nil {

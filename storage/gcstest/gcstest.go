@@ -16,19 +16,18 @@ package gcstest
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/lightbeam-ml/lightbeam/internal/svcscript"
 )
 
 // Bucket is the bucket that Root's prefixes are in.
@@ -107,11 +106,11 @@ func setUp() error {
 // files in a fresh directory, starts the watchdog, and returns the
 // emulator's host:port.
 func start() (string, error) {
-	script, err := findScript()
+	script, err := svcscript.Find("gcs-emulator.sh")
 	if err != nil {
 		return "", err
 	}
-	port, err := freePort()
+	port, err := svcscript.FreePort()
 	if err != nil {
 		return "", err
 	}
@@ -170,39 +169,6 @@ func stopNow(script string, env []string, runDir string) {
 	cmd.Env = env
 	cmd.Run()
 	os.RemoveAll(runDir)
-}
-
-// findScript returns scripts/gcs-emulator.sh of the module that holds the
-// working directory (go test runs a test in its package's directory).
-func findScript() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			script := filepath.Join(dir, "scripts", "gcs-emulator.sh")
-			if _, err := os.Stat(script); err != nil {
-				return "", fmt.Errorf("module root %s has no scripts/gcs-emulator.sh: %w", dir, err)
-			}
-			return script, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no go.mod above the working directory, so no scripts/gcs-emulator.sh")
-		}
-		dir = parent
-	}
-}
-
-func freePort() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer l.Close()
-	_, port, err := net.SplitHostPort(l.Addr().String())
-	return port, err
 }
 
 // createBucket creates bucket through the emulator's JSON API; one that

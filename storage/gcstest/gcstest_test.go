@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/lightbeam-ml/lightbeam/internal/svcscript"
 )
 
 func TestMain(m *testing.M) {
@@ -32,14 +34,14 @@ func TestObjectName(t *testing.T) {
 }
 
 func TestFindScript(t *testing.T) {
-	script, err := findScript()
+	script, err := svcscript.Find("gcs-emulator.sh")
 	if err != nil {
 		t.Fatal(err)
 	}
 	// This package is storage/gcstest: the module root is two up.
 	wd, _ := os.Getwd()
 	if want := filepath.Join(wd, "..", "..", "scripts", "gcs-emulator.sh"); filepath.Clean(want) != script {
-		t.Errorf("findScript() = %s, want %s", script, want)
+		t.Errorf("svcscript.Find = %s, want %s", script, want)
 	}
 }
 
