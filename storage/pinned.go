@@ -48,6 +48,11 @@ func Stat(ctx context.Context, p string) (FileInfo, error) {
 	return FileInfo{Size: n}, err
 }
 
+// LocalGeneration is the generation Stat gives a local file from its
+// os.FileInfo (its inode, size and modification time), for code that holds
+// the file open already.
+func LocalGeneration(st os.FileInfo) int64 { return statGeneration(st) }
+
 func statGeneration(st os.FileInfo) int64 {
 	var ino uint64
 	if s, ok := st.Sys().(*syscall.Stat_t); ok {

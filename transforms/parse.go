@@ -25,6 +25,11 @@ type ParseTask struct {
 	Length     int64  // bytes in the chunk; -1 reads to the end
 	FirstLine  int64  // 1-based line number of the chunk's first line (a CSV task at offset 0 starts with the header)
 	Split      int    // the source's fixed split, or -1 to split by hash
+	// Generation is the source's version when the task was planned
+	// (storage.Stat; 0: not pinned): a CSV or LIBSVM task reads that
+	// version or fails (storage.ErrChanged), so a file replaced during the
+	// job never gives rows of two versions.
+	Generation int64
 }
 
 // ParseConfig configures Parse.
@@ -152,7 +157,7 @@ func (fn *parseFn) parseIDX(ctx context.Context, t ParseTask, emit formats.Emit,
 // parseLines parses a chunk of a CSV or LIBSVM file (a gzipped file is
 // always one chunk); bytes counts the chunk as stored.
 func (fn *parseFn) parseLines(ctx context.Context, t ParseTask, emit formats.Emit, reject func(formats.Reject)) (n, bytes int64, err error) {
-	f, err := storage.OpenRange(ctx, t.Path, t.Offset, t.Length)
+	f, err := storage.OpenRangeAt(ctx, t.Path, t.Generation, t.Offset, t.Length)
 	if err != nil {
 		return 0, 0, err
 	}

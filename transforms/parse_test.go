@@ -3,6 +3,7 @@ package transforms
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/lightbeam-ml/lightbeam/data/formats/formatstest"
+	"github.com/lightbeam-ml/lightbeam/storage"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
@@ -291,6 +293,19 @@ func TestParseCorruptInputFails(t *testing.T) {
 		{"missing file", func() ParseTask {
 			return ParseTask{Path: filepath.Join(dir, "nope.csv"), Length: -1, FirstLine: 1, Split: -1}
 		}, "csv", []string{"nope.csv"}},
+		{"file replaced after planning", func() ParseTask {
+			p := writeFile(t, dir, "moved.csv", []byte("a,label\n1,0\n2,1\n"))
+			info, err := storage.Stat(context.Background(), p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Another writer replaces it (a new inode) before the task runs.
+			writeFile(t, dir, "moved.csv.new", []byte("a,label\n9,1\n8,0\n7,1\n"))
+			if err := os.Rename(filepath.Join(dir, "moved.csv.new"), p); err != nil {
+				t.Fatal(err)
+			}
+			return ParseTask{Path: p, Offset: int64(len("a,label\n")), Length: -1, FirstLine: 2, Split: -1, Generation: info.Generation}
+		}, "csv", []string{"moved.csv", "changed"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := ParseConfig{Format: tc.format, Dir: t.TempDir(), BlockRows: 10, NumClasses: 10}

@@ -4,6 +4,6 @@ package checkpoint
 
 import "errors"
 
-func mapRange(path string, off, n int64) ([]byte, func(), error) {
+func mapRange(path string, gen, off, n int64) ([]byte, func(), error) {
 	return nil, nil, errors.New("no mmap here")
 }

@@ -28,6 +28,7 @@ type Chunk struct {
 	Tensor     int    // the tensor's index in the plan
 	Name       string // the tensor's, for errors
 	File       string
+	Gen        int64 // File's generation when planned: the chunk reads that version or fails
 	DType      string
 	Begin, End int64  // source byte range
 	First      int64  // the index of its first value in the tensor
@@ -158,7 +159,7 @@ func quantizeChunk(ctx context.Context, c Chunk, dst target) (ChunkStats, error)
 	out := grow(&chunkBufs.out, int(c.OutBytes+c.Pad))
 	clear(out[c.OutBytes:])
 	if c.DType == typ.String() { // pass-through
-		if err := readRangeInto(ctx, c.File, c.Begin, out[:c.OutBytes]); err != nil {
+		if err := readRangeInto(ctx, c.File, c.Gen, c.Begin, out[:c.OutBytes]); err != nil {
 			return st, err
 		}
 		if err := dst.piece(out[:c.OutBytes], 0); err != nil {
@@ -189,7 +190,7 @@ func quantizeChunk(ctx context.Context, c Chunk, dst target) (ChunkStats, error)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			raw, done, err := readPiece(ctx, c.File, c.Begin+b0*block*elem, (b1-b0)*block*elem, &chunkBufs.raw[i])
+			raw, done, err := readPiece(ctx, c.File, c.Gen, c.Begin+b0*block*elem, (b1-b0)*block*elem, &chunkBufs.raw[i])
 			if err != nil {
 				errs[i] = err
 				return
@@ -225,17 +226,18 @@ func quantizeChunk(ctx context.Context, c Chunk, dst target) (ChunkStats, error)
 
 // readPiece returns n bytes of the file at path from off: a local file's
 // mapped into memory, else read into buf. done releases them.
-func readPiece(ctx context.Context, path string, off, n int64, buf *[]byte) (b []byte, done func(), err error) {
+func readPiece(ctx context.Context, path string, gen, off, n int64, buf *[]byte) (b []byte, done func(), err error) {
 	if storage.IsLocal(path) && runtime.GOOS == "linux" {
-		return mapRange(path, off, n)
+		return mapRange(path, gen, off, n)
 	}
 	b = grow(buf, int(n))
-	return b, func() {}, readRangeInto(ctx, path, off, b)
+	return b, func() {}, readRangeInto(ctx, path, gen, off, b)
 }
 
-// readRangeInto fills b with the bytes of the file at path from off.
-func readRangeInto(ctx context.Context, path string, off int64, b []byte) error {
-	r, err := storage.OpenRange(ctx, path, off, int64(len(b)))
+// readRangeInto fills b with the bytes of generation gen (0: any) of the
+// file at path from off.
+func readRangeInto(ctx context.Context, path string, gen, off int64, b []byte) error {
+	r, err := storage.OpenRangeAt(ctx, path, gen, off, int64(len(b)))
 	if err != nil {
 		return err
 	}

@@ -91,35 +91,46 @@ func readIndex(ctx context.Context, path string) ([]string, map[string]string, e
 // ReadHeader reads the header of the safetensors file at path by range:
 // its first 8 bytes, then the JSON header.
 func ReadHeader(ctx context.Context, path string) (*model.SafetensorsHeader, error) {
-	size, err := storage.Size(ctx, path)
+	h, _, err := readHeader(ctx, path)
+	return h, err
+}
+
+// readHeader is ReadHeader, with the generation of the file it was read
+// from (storage.Stat): the chunks of the plan read that version or fail.
+func readHeader(ctx context.Context, path string) (*model.SafetensorsHeader, int64, error) {
+	info, err := storage.Stat(ctx, path)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	first, err := readRange(ctx, path, 0, min(8, size))
+	size, gen := info.Size, info.Generation
+	first, err := readRange(ctx, path, gen, 0, min(8, size))
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	n, err := model.SafetensorsHeaderLen(first, size, path)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	js, err := readRange(ctx, path, 8, n)
+	js, err := readRange(ctx, path, gen, 8, n)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	return model.ParseSafetensorsHeader(js, size, path)
+	h, err := model.ParseSafetensorsHeader(js, size, path)
+	return h, gen, err
 }
 
-// readRange returns n bytes of the file at path from byte off.
-func readRange(ctx context.Context, path string, off, n int64) ([]byte, error) {
+// readRange returns n bytes of generation gen of the file at path from
+// byte off.
+func readRange(ctx context.Context, path string, gen, off, n int64) ([]byte, error) {
 	b := make([]byte, n)
-	return b, readRangeInto(ctx, path, off, b)
+	return b, readRangeInto(ctx, path, gen, off, b)
 }
 
 // Tensor is one tensor of the checkpoint and what it becomes.
 type Tensor struct {
 	Name  string  `json:"name"`
 	File  string  `json:"-"`
+	Gen   int64   `json:"-"`     // File's generation when planned (storage.Stat)
 	DType string  `json:"dtype"` // the checkpoint's
 	Shape []int64 `json:"shape"` // row-major, outermost first
 	Begin int64   `json:"-"`     // byte range in File
@@ -157,7 +168,7 @@ func plan(ctx context.Context, c Config, meta []gguf.KV) (*Plan, error) {
 	p := &Plan{Files: files}
 	seen := map[string]string{}
 	for _, f := range files {
-		h, err := ReadHeader(ctx, f)
+		h, gen, err := readHeader(ctx, f)
 		if err != nil {
 			return nil, err
 		}
@@ -180,7 +191,7 @@ func plan(ctx context.Context, c Config, meta []gguf.KV) (*Plan, error) {
 			if len(shape) == 0 {
 				shape = []int64{1} // GGUF has no scalars
 			}
-			p.Tensors = append(p.Tensors, Tensor{Name: ht.Name, File: f, DType: ht.DType, Shape: shape,
+			p.Tensors = append(p.Tensors, Tensor{Name: ht.Name, File: f, Gen: gen, DType: ht.DType, Shape: shape,
 				Begin: ht.Begin, End: ht.End, Type: typ, Reason: why})
 		}
 	}
@@ -228,7 +239,7 @@ func chunks(i int, t *Tensor, info gguf.TensorInfo, dataStart, maxBytes int64, f
 		m := min(per, n/elem-v)
 		o, _ := t.Type.Bytes(m)
 		before, _ := t.Type.Bytes(v)
-		c := Chunk{At: dataStart + info.Offset + before, Index: first + len(out), Tensor: i, Name: t.Name, File: t.File, DType: t.DType,
+		c := Chunk{At: dataStart + info.Offset + before, Index: first + len(out), Tensor: i, Name: t.Name, File: t.File, Gen: t.Gen, DType: t.DType,
 			First: v, Begin: t.Begin + v*elem, End: t.Begin + (v+m)*elem, Type: uint32(t.Type), OutBytes: o}
 		if (v+m)*elem == n {
 			c.Pad = gguf.Pad(outBytes)

@@ -284,7 +284,11 @@ func scanCategories(ctx context.Context, path string, schema *formats.CSVSchema,
 // about cfg.ChunkBytes for an uncompressed local file, else the whole file
 // (start is where data begins: after the CSV header, or 0).
 func addLineTasks(ctx context.Context, cfg Config, plan *Plan, path string, start int64, gz bool) error {
-	whole := transforms.ParseTask{Path: path, Length: -1, FirstLine: 1, Split: -1}
+	info, err := storage.Stat(ctx, path) // the version the chunks are cut from
+	if err != nil {
+		return err
+	}
+	whole := transforms.ParseTask{Path: path, Length: -1, FirstLine: 1, Split: -1, Generation: info.Generation}
 	if gz || !storage.IsLocal(path) {
 		plan.Tasks = append(plan.Tasks, whole)
 		return nil
@@ -303,7 +307,7 @@ func addLineTasks(ctx context.Context, cfg Config, plan *Plan, path string, star
 		return fmt.Errorf("%s: %w", path, err)
 	}
 	for _, c := range chunks {
-		plan.Tasks = append(plan.Tasks, transforms.ParseTask{Path: path, Offset: c.Offset, Length: c.Length, FirstLine: c.FirstLine, Split: -1})
+		plan.Tasks = append(plan.Tasks, transforms.ParseTask{Path: path, Offset: c.Offset, Length: c.Length, FirstLine: c.FirstLine, Split: -1, Generation: info.Generation})
 	}
 	return nil
 }
