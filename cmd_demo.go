@@ -47,9 +47,7 @@ func init() {
 				if err != nil {
 					return err
 				}
-				if be.Name() == "go" {
-					fmt.Println("demo: running on the pure-Go math backend, several times slower than a BLAS: for the fast one install BLIS (sudo apt-get install libblis4-pthread, or scripts/install-deps.sh) and run again")
-				}
+				fmt.Println(accel.Banner(be))
 				be.Close()
 				mnist, err := bundledMNIST()
 				if err != nil {

@@ -45,3 +45,17 @@ func TestAvailable(t *testing.T) {
 		t.Logf("%s loaded=%v: %s", in.Name, in.Loaded, in.Detail)
 	}
 }
+
+func TestBanner(t *testing.T) {
+	g := accel.NewGo()
+	defer g.Close()
+	if b := accel.Banner(g); !strings.Contains(b, "install BLIS") || strings.Contains(b, "\n") {
+		t.Errorf("the go banner does not say what BLIS gains, in one line: %q", b)
+	}
+	if b, err := accel.NewBLAS(); err == nil {
+		defer b.Close()
+		if s := accel.Banner(b); strings.Contains(s, "install BLIS") || !strings.HasPrefix(s, "accel: blas (") {
+			t.Errorf("blas banner %q", s)
+		}
+	}
+}

@@ -76,12 +76,12 @@ func Run(ctx context.Context, c Config, log io.Writer) (*Report, error) {
 		}
 		spec.Share, spec.ShareSHA256 = c.Init, fileSHA256(raw)
 	}
-	be, reason, err := accel.Select(c.Accel)
+	be, reason, err := accel.Select(c.Accel) // the reason goes into the report
 	if err != nil {
 		return nil, err
 	}
+	fmt.Fprintln(log, accel.Banner(be))
 	be.Close()
-	fmt.Fprintln(log, reason)
 	modelPath := storage.Join(c.Out, "model.safetensors")
 	if done, err := storage.Exists(ctx, modelPath); err != nil {
 		return nil, err
