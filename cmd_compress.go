@@ -27,8 +27,8 @@ func init() {
 			var ck checkpoint.Config
 			var sweep string
 			fs.StringVar(&c.Model, "model", "", "train output directory or model file (required, unless --checkpoint)")
-			fs.StringVar(&ck.Checkpoint, "checkpoint", "", "instead of --model: a safetensors checkpoint of any size (a .safetensors file, a sharded checkpoint's index file or directory) to quantize with --quant=q8_0|q4_0|q4_k into OUT/model.gguf, on Beam, by chunks")
-			fs.StringVar(&ck.Format, "format", "gguf", "with --checkpoint: the output format (gguf)")
+			fs.StringVar(&ck.Checkpoint, "checkpoint", "", "instead of --model: a safetensors checkpoint of any size (a .safetensors file, a sharded checkpoint's index file or directory) to quantize with --quant=q8_0|q4_0|q4_k into OUT/model.gguf (or with --quant=int8 --format=lightbeam into OUT/model.lbc), on Beam, by chunks")
+			fs.StringVar(&ck.Format, "format", "gguf", "with --checkpoint: the output format: gguf (q8_0, q4_0, q4_k) or lightbeam (int8, an artifact of version 2)")
 			fs.BoolVar(&ck.Quant1D, "quant-1d", false, "with --checkpoint: quantize 1-D tensors (biases, norms) too; they stay F32 otherwise")
 			fs.IntVar(&ck.ChunkMB, "chunk-mb", checkpoint.DefaultChunkMB, "with --checkpoint: source MiB per pipeline element, at most")
 			fs.StringVar(&c.Data, "data", "", "preprocess output: evaluation before and after, and fine-tuning")

@@ -11,6 +11,7 @@ import (
 
 	gcs "cloud.google.com/go/storage"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/util/gcsx"
+	"github.com/lightbeam-ml/lightbeam/internal/crc32c"
 )
 
 // maxComposeSources is the most objects one GCS compose request takes.
@@ -146,7 +147,7 @@ func composed(ctx context.Context, bh *gcs.BucketHandle, target string, srcs []s
 		if err != nil {
 			return false
 		}
-		crc = crc32cCombine(crc, a.CRC32C, a.Size)
+		crc = crc32c.Combine(crc, a.CRC32C, a.Size)
 		size += a.Size
 	}
 	return got.Size == size && got.CRC32C == crc

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lightbeam-ml/lightbeam/internal/crc32c"
 	"github.com/lightbeam-ml/lightbeam/storage/gcstest"
 )
 
@@ -328,7 +329,7 @@ func TestCRC32CCombine(t *testing.T) {
 	for _, n := range [][2]int{{0, 0}, {0, 5}, {5, 0}, {1, 1}, {1000, 3}, {3, 100_000}} {
 		a, b := randomBytes(n[0], 1), randomBytes(n[1], 2)
 		want := crc32.Checksum(append(append([]byte(nil), a...), b...), table)
-		if got := crc32cCombine(crc32.Checksum(a, table), crc32.Checksum(b, table), int64(len(b))); got != want {
+		if got := crc32c.Combine(crc32.Checksum(a, table), crc32.Checksum(b, table), int64(len(b))); got != want {
 			t.Errorf("combine of %d and %d bytes: %08x, want %08x", n[0], n[1], got, want)
 		}
 	}

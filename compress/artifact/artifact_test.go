@@ -313,8 +313,8 @@ func TestSmallestAndAutoIndexBits(t *testing.T) {
 	}
 	for _, e := range encs {
 		x, _ := Quantize(in.name, in.shape, in.w, in.mask, e)
-		a, _, _ := appendTensor(nil, &x)
-		b, _, _ := appendTensor(nil, &best)
+		a, _, _ := appendTensor(nil, &x, Version)
+		b, _, _ := appendTensor(nil, &best, Version)
 		if len(a) < len(b) {
 			t.Errorf("Smallest chose %v (%d bytes) over %v (%d bytes)", best.Enc, len(b), e, len(a))
 		}
@@ -323,11 +323,11 @@ func TestSmallestAndAutoIndexBits(t *testing.T) {
 	if err != nil || auto.Enc.IndexBits < 1 || auto.Enc.IndexBits > 8 {
 		t.Fatalf("auto index bits: %v %v", auto.Enc, err)
 	}
-	autoRec, _, _ := appendTensor(nil, &auto)
+	autoRec, _, _ := appendTensor(nil, &auto, Version)
 	for ib := 1; ib <= 8; ib++ {
 		x := auto
 		x.Enc.IndexBits = ib
-		rec, _, _ := appendTensor(nil, &x)
+		rec, _, _ := appendTensor(nil, &x, Version)
 		if len(rec) < len(autoRec) {
 			t.Errorf("index bits %d give %d bytes, auto chose %d with %d", ib, len(rec), auto.Enc.IndexBits, len(autoRec))
 		}
@@ -371,7 +371,7 @@ func TestDecodeErrors(t *testing.T) {
 		t.Fatalf("decoded %v %d tensors", a.Meta["arch"], len(a.Tensors))
 	}
 	newer := slices.Clone(good)
-	newer[4] = Version + 1
+	newer[4] = MaxVersion + 1
 	flipped := slices.Clone(good)
 	flipped[len(flipped)/2] ^= 0x10
 	tests := []struct {
@@ -382,7 +382,7 @@ func TestDecodeErrors(t *testing.T) {
 	}{
 		{"empty", nil, "not a lightbeam artifact", ErrCorrupt},
 		{"wrong magic", append([]byte("GGUF"), good[4:]...), "not a lightbeam artifact", ErrCorrupt},
-		{"newer", newer, fmt.Sprintf("f.lbcm: artifact version %d is newer than this lightbeam (max %d)", Version+1, Version), ErrVersion},
+		{"newer", newer, fmt.Sprintf("f.lbcm: artifact version %d is newer than this lightbeam (max %d)", MaxVersion+1, MaxVersion), ErrVersion},
 		{"truncated", good[:len(good)-10], "CRC-32C mismatch", ErrCorrupt},
 		{"bit flip", flipped, "CRC-32C mismatch", ErrCorrupt},
 		{"truncated, CRC fixed", withCRC(append(slices.Clone(good[:len(good)-20]), 0, 0, 0, 0)), "truncated", ErrCorrupt},

@@ -17,6 +17,11 @@
 // compress/entropy, which picks the smallest codec per stream. Smallest
 // tries several encodings and keeps the smallest record.
 //
+// Marshal writes version 1; MarshalV2 (and, piece by piece, Prefix,
+// RecordHeader, PutInt8Row; internal/crc32c joins the parts' CRCs) version 2, where dense int8
+// is stored as raw rows and a Raw kind keeps other dtypes' bytes, so every
+// record's size follows from its shape. Decode reads both.
+//
 // Decode never panics on any input, names the file in its errors (which
 // wrap ErrCorrupt or ErrVersion), checks the CRC-32C before parsing, and
 // allocates in proportion to the file's size; Tensor.Dense allocates the

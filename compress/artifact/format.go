@@ -23,9 +23,18 @@ import (
 // Magic opens every artifact file.
 const Magic = "LBCM"
 
-// Version is the format version this package writes and the newest it
-// reads. A reader refuses newer versions rather than guess.
+// Version is the format version Marshal writes: entropy-coded records.
 const Version = 1
+
+// Version2 is the format version MarshalV2 and the checkpoint job write:
+// v1's layout, with dense int8 records stored as raw rows (a float32
+// scale, then the row's codes) and a raw kind, so that every record's
+// size and offset follow from the shapes alone (docs/FORMATS.md).
+const Version2 = 2
+
+// MaxVersion is the newest version Decode reads. A reader refuses newer
+// versions rather than guess.
+const MaxVersion = Version2
 
 // Limits on what Decode accepts; they bound its allocations.
 const (
@@ -70,7 +79,7 @@ func Marshal(ts []Tensor, meta map[string]string) ([]byte, error) {
 	out = binary.AppendUvarint(out, uint64(len(ts)))
 	for i := range ts {
 		var err error
-		if out, _, err = appendTensor(out, &ts[i]); err != nil {
+		if out, _, err = appendTensor(out, &ts[i], Version); err != nil {
 			return nil, err
 		}
 	}
@@ -163,8 +172,9 @@ func appendMeta(out []byte, meta map[string]string) []byte {
 	return append(out, raw...)
 }
 
-// appendTensor appends t's record and returns the sizes of its parts.
-func appendTensor(out []byte, t *Tensor) ([]byte, Sizes, error) {
+// appendTensor appends t's record in the given format version and returns
+// the sizes of its parts.
+func appendTensor(out []byte, t *Tensor, version int) ([]byte, Sizes, error) {
 	fail := func(format string, a ...any) ([]byte, Sizes, error) {
 		return nil, Sizes{}, fmt.Errorf("artifact: tensor %q: %s", t.Name, fmt.Sprintf(format, a...))
 	}
@@ -174,32 +184,70 @@ func appendTensor(out []byte, t *Tensor) ([]byte, Sizes, error) {
 	if err := t.check(); err != nil {
 		return fail("%v", err)
 	}
+	if t.Enc.Kind == Raw && version < Version2 {
+		return fail("raw tensors need artifact version %d", Version2)
+	}
 	var sz Sizes
 	start := len(out)
-	out = binary.AppendUvarint(out, uint64(len(t.Name)))
-	out = append(out, t.Name...)
-	out = append(out, byte(len(t.Shape)))
-	for _, d := range t.Shape {
+	out = appendHeader(out, t.Name, t.Shape, t.Enc, t.DType)
+	sz.Header = len(out) - start
+	if version >= Version2 && (t.Enc.Kind == Raw || t.rawRows()) {
+		start = len(out)
+		if t.Enc.Kind == Raw {
+			out = append(out, t.Raw...)
+			sz.Side = len(out) - start
+			return out, sz, nil
+		}
+		cols := 0
+		if t.rows() > 0 {
+			cols = t.Len() / t.rows()
+		}
+		for r, s := range t.Scales {
+			out = binary.LittleEndian.AppendUint32(out, math.Float32bits(s))
+			out = append(out, t.Codes[r*cols:(r+1)*cols]...)
+		}
+		sz.Side = 4 * len(t.Scales)
+		sz.Codes = len(out) - start - sz.Side
+		return out, sz, nil
+	}
+	return appendPayload(out, t, sz)
+}
+
+// appendHeader appends a record's header: name, shape, kind, flags and
+// the kind's parameters (a raw tensor's dtype, in v2 only).
+func appendHeader(out []byte, name string, shape []int, enc Encoding, dtype string) []byte {
+	out = binary.AppendUvarint(out, uint64(len(name)))
+	out = append(out, name...)
+	out = append(out, byte(len(shape)))
+	for _, d := range shape {
 		out = binary.AppendUvarint(out, uint64(d))
 	}
-	out = append(out, byte(kindID(t.Enc.Kind)))
+	out = append(out, byte(kindID(enc.Kind)))
 	var flags byte
-	if t.Enc.Sparse {
+	if enc.Sparse {
 		flags |= flagSparse
 	}
-	if t.Enc.HalfSide {
+	if enc.HalfSide {
 		flags |= flagHalfSide
 	}
 	out = append(out, flags)
-	if t.Enc.Kind == KMeans {
-		out = append(out, byte(t.Enc.Bits))
+	if enc.Kind == KMeans {
+		out = append(out, byte(enc.Bits))
 	}
-	if t.Enc.Sparse {
-		out = append(out, byte(t.Enc.IndexBits))
+	if enc.Sparse {
+		out = append(out, byte(enc.IndexBits))
 	}
-	sz.Header = len(out) - start
+	if enc.Kind == Raw {
+		out = binary.AppendUvarint(out, uint64(len(dtype)))
+		out = append(out, dtype...)
+	}
+	return out
+}
 
-	start = len(out)
+// appendPayload appends t's payload in the v1 layout, which v2 keeps for
+// every kind but raw and dense int8 with float32 scales.
+func appendPayload(out []byte, t *Tensor, sz Sizes) ([]byte, Sizes, error) {
+	start := len(out)
 	side := func(vs []float32) {
 		for _, v := range vs {
 			if t.Enc.HalfSide {
@@ -274,7 +322,7 @@ func (t *Tensor) check() error {
 		F32: {n, 0, 0, 0}, F16: {n, 0, 0, 0},
 		Int8: {0, stored, t.rows(), 0}, Int8Tensor: {0, stored, 1, 0},
 		Q8_0: {0, stored, 0, t.blocks()}, Q4_0: {0, stored, 0, t.blocks()},
-		KMeans: {0, stored, 0, 0},
+		KMeans: {0, stored, 0, 0}, Raw: {0, 0, 0, 0},
 	}[t.Enc.Kind]
 	if len(t.Values) != want[0] || len(t.Codes) != want[1] || len(t.Scales) != want[2] || len(t.BlockScales) != want[3] {
 		return fmt.Errorf("%s payload has %d values, %d codes, %d scales, %d block scales; want %v",
@@ -282,6 +330,16 @@ func (t *Tensor) check() error {
 	}
 	if (t.Enc.Kind == Q8_0 || t.Enc.Kind == Q4_0) && len(t.Shape) == 0 {
 		return fmt.Errorf("shape %v: %w", t.Shape, quant.ErrRowLength)
+	}
+	if t.Enc.Kind == Raw {
+		if rawDTypeSize(t.DType) == 0 {
+			return fmt.Errorf("raw dtype %q", t.DType)
+		}
+		if len(t.Raw) != n*rawDTypeSize(t.DType) {
+			return fmt.Errorf("raw %s payload of %d bytes for %d values", t.DType, len(t.Raw), n)
+		}
+	} else if t.Raw != nil || t.DType != "" {
+		return fmt.Errorf("raw bytes or dtype set for %s", t.Enc.Kind)
 	}
 	if t.Enc.Kind == KMeans && len(t.Centroids) != 1<<t.Enc.Bits || t.Enc.Kind != KMeans && t.Centroids != nil {
 		return fmt.Errorf("%d centroids for %s", len(t.Centroids), t.Enc)
@@ -369,8 +427,8 @@ func Decode(data []byte, source string) (*Artifact, error) {
 	if len(data) < len(Magic)+1+4 || string(data[:len(Magic)]) != Magic {
 		return corrupt("not a lightbeam artifact (no %q header)", Magic)
 	}
-	if v := int(data[len(Magic)]); v > Version {
-		return nil, &labelled{fmt.Sprintf("%s: artifact version %d is newer than this lightbeam (max %d)", source, v, Version), ErrVersion}
+	if v := int(data[len(Magic)]); v > MaxVersion {
+		return nil, &labelled{fmt.Sprintf("%s: artifact version %d is newer than this lightbeam (max %d)", source, v, MaxVersion), ErrVersion}
 	} else if v == 0 {
 		return corrupt("artifact version 0")
 	}
@@ -391,7 +449,7 @@ func Decode(data []byte, source string) (*Artifact, error) {
 	for i := 0; i < count && r.err == nil; i++ {
 		r.what = fmt.Sprintf("tensor %d", i)
 		start := r.off
-		t, sz := readTensor(r)
+		t, sz := readTensor(r, a.Version)
 		if r.err != nil {
 			break
 		}
@@ -460,7 +518,7 @@ func readMeta(r *reader) (map[string]string, error) {
 	return meta, mr.err
 }
 
-func readTensor(r *reader) (Tensor, Sizes) {
+func readTensor(r *reader, version int) (Tensor, Sizes) {
 	var t Tensor
 	var sz Sizes
 	start := r.off
@@ -499,6 +557,16 @@ func readTensor(r *reader) (Tensor, Sizes) {
 	if t.Enc.Sparse {
 		t.Enc.IndexBits = r.u8()
 	}
+	if t.Enc.Kind == Raw {
+		if version < Version2 {
+			r.fail("raw tensor in a version %d file", version)
+			return t, sz
+		}
+		t.DType = string(r.bytes(r.uvarint(16)))
+		if r.err == nil && rawDTypeSize(t.DType) == 0 {
+			r.fail("unknown raw dtype %q", t.DType)
+		}
+	}
 	if err := t.Enc.validate(); err != nil {
 		r.fail("%v", err)
 	}
@@ -514,6 +582,39 @@ func readTensor(r *reader) (Tensor, Sizes) {
 	sz.Header = r.off - start
 
 	start = r.off
+	if version >= Version2 && t.Enc.Kind == Raw {
+		if size := rawDTypeSize(t.DType); n > (len(r.data)-r.off)/size {
+			r.fail("truncated: %d %s values", n, t.DType)
+		} else {
+			t.Raw = slices.Clone(r.bytes(n * size))
+		}
+		sz.Side = r.off - start
+		return t, sz
+	}
+	if version >= Version2 && t.rawRows() {
+		rows := t.rows()
+		cols := 0
+		if rows > 0 {
+			cols = n / rows
+		}
+		if rows > (len(r.data)-r.off)/(4+cols) {
+			r.fail("truncated: %d int8 rows of %d values", rows, cols)
+			return t, sz
+		}
+		b := r.bytes(rows * (4 + cols))
+		t.Scales, t.Codes = make([]float32, rows), make([]uint8, n)
+		for i := range rows {
+			row := b[i*(4+cols):]
+			t.Scales[i] = math.Float32frombits(binary.LittleEndian.Uint32(row))
+			if s := float64(t.Scales[i]); math.IsNaN(s) || math.IsInf(s, 0) {
+				r.fail("row %d scale is %v", i, s)
+				return t, sz
+			}
+			copy(t.Codes[i*cols:(i+1)*cols], row[4:4+cols])
+		}
+		sz.Side, sz.Codes = 4*rows, n
+		return t, sz
+	}
 	sideWidth := 4
 	if t.Enc.HalfSide {
 		sideWidth = 2

@@ -1,6 +1,7 @@
 package artifact
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
@@ -25,9 +26,10 @@ const (
 	Q8_0       Kind = "q8_0"        // id 5: GGUF Q8_0 blocks of 32, fp16 scale each
 	Q4_0       Kind = "q4_0"        // id 6: GGUF Q4_0 blocks of 32, fp16 scale each
 	KMeans     Kind = "kmeans"      // id 7: codebook of 2^Bits centroids + Bits-bit codes
+	Raw        Kind = "raw"         // id 8, version 2 only: a safetensors dtype's bytes, unchanged
 )
 
-var kindIDs = []Kind{1: F32, 2: F16, 3: Int8, 4: Int8Tensor, 5: Q8_0, 6: Q4_0, 7: KMeans}
+var kindIDs = []Kind{1: F32, 2: F16, 3: Int8, 4: Int8Tensor, 5: Q8_0, 6: Q4_0, 7: KMeans, 8: Raw}
 
 func kindID(k Kind) int { return slices.Index(kindIDs, k) }
 
@@ -73,7 +75,7 @@ func (e Encoding) validate() error {
 		return fmt.Errorf("k-means bits %d outside [1, 8]", e.Bits)
 	case e.Kind != KMeans && e.Bits != 0:
 		return fmt.Errorf("bits %d set for %s", e.Bits, e.Kind)
-	case e.Sparse && (e.Kind == F32 || e.Kind == F16):
+	case e.Sparse && (e.Kind == F32 || e.Kind == F16 || e.Kind == Raw):
 		return fmt.Errorf("%s cannot be sparse", e.Kind)
 	case e.IndexBits < 0 || e.IndexBits > 8 || !e.Sparse && e.IndexBits != 0:
 		return fmt.Errorf("index bits %d (sparse %v)", e.IndexBits, e.Sparse)
@@ -118,6 +120,63 @@ type Tensor struct {
 	BlockScales []uint16
 	// Centroids is the k-means codebook, 2^Bits values.
 	Centroids []float32
+	// DType is a Raw tensor's safetensors dtype (F64, I32, U8, BOOL, ...)
+	// and Raw its little-endian values, row-major.
+	DType string
+	Raw   []byte
+}
+
+// rawDTypeSize is the element size of the dtypes a Raw tensor may have,
+// 0 for others (F8 types: Dense has no conversion for them).
+func rawDTypeSize(dtype string) int {
+	switch dtype {
+	case "F64", "I64", "U64":
+		return 8
+	case "F32", "I32", "U32":
+		return 4
+	case "F16", "BF16", "I16", "U16":
+		return 2
+	case "I8", "U8", "BOOL":
+		return 1
+	}
+	return 0
+}
+
+// rawValue returns a Raw tensor's value at flat position p as float32
+// (64-bit integers and F64 rounded to the nearest float32).
+func (t *Tensor) rawValue(p int) float32 {
+	b := t.Raw[p*rawDTypeSize(t.DType):]
+	switch t.DType {
+	case "F64":
+		return float32(math.Float64frombits(binary.LittleEndian.Uint64(b)))
+	case "I64":
+		return float32(int64(binary.LittleEndian.Uint64(b)))
+	case "U64":
+		return float32(binary.LittleEndian.Uint64(b))
+	case "F32":
+		return math.Float32frombits(binary.LittleEndian.Uint32(b))
+	case "I32":
+		return float32(int32(binary.LittleEndian.Uint32(b)))
+	case "U32":
+		return float32(binary.LittleEndian.Uint32(b))
+	case "F16":
+		return half.F16ToF32(binary.LittleEndian.Uint16(b))
+	case "BF16":
+		return math.Float32frombits(uint32(binary.LittleEndian.Uint16(b)) << 16)
+	case "I16":
+		return float32(int16(binary.LittleEndian.Uint16(b)))
+	case "U16":
+		return float32(binary.LittleEndian.Uint16(b))
+	case "I8":
+		return float32(int8(b[0]))
+	}
+	return float32(b[0]) // U8, BOOL
+}
+
+// rawRows reports whether version 2 stores t as raw int8 rows: dense
+// Int8 with float32 scales.
+func (t *Tensor) rawRows() bool {
+	return t.Enc.Kind == Int8 && !t.Enc.Sparse && !t.Enc.HalfSide
 }
 
 // Len returns the number of elements, the product of Shape.
@@ -175,8 +234,11 @@ func (t *Tensor) Stored() int {
 
 // value returns the dequantized value of stored entry i at flat position p.
 func (t *Tensor) value(i, p int) float32 {
-	if t.Enc.Kind == F32 || t.Enc.Kind == F16 {
+	switch t.Enc.Kind {
+	case F32, F16:
 		return t.Values[p]
+	case Raw:
+		return t.rawValue(p)
 	}
 	c := t.Codes[i]
 	switch t.Enc.Kind {
@@ -310,6 +372,9 @@ func Quantize(name string, shape []int, w []float32, mask prune.Mask, enc Encodi
 	}
 	if err := enc.validate(); err != nil {
 		return Tensor{}, fmt.Errorf("artifact: %s: %w", name, err)
+	}
+	if enc.Kind == Raw {
+		return Tensor{}, fmt.Errorf("artifact: %s: raw tensors hold bytes, not quantized float32 values", name)
 	}
 	for i, x := range w {
 		if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
@@ -525,7 +590,7 @@ func Smallest(name string, shape []int, w []float32, mask prune.Mask, encs ...En
 		if err != nil {
 			return Tensor{}, err
 		}
-		rec, _, err := appendTensor(nil, &t)
+		rec, _, err := appendTensor(nil, &t, Version)
 		if err != nil {
 			return Tensor{}, err
 		}

@@ -17,10 +17,17 @@
 //	then, in the submitting process: the partial file renamed to
 //	  OUT/model.gguf, or header + parts joined by object composition
 //	  (storage.Concat), and report.json
+//
+// With Format "lightbeam" (Quant int8) the output is OUT/model.lbc, a
+// version 2 compress/artifact file laid out the same way: its prefix,
+// then records whose sizes follow from the shapes (int8 rows, f32, raw
+// bytes; a tensor's first chunk writes its record header), then a CRC-32C
+// joined from the chunks' (crc32c.Combine), written last.
 package checkpoint
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -34,7 +41,9 @@ import (
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/x/beamx"
+	"github.com/lightbeam-ml/lightbeam/compress/artifact"
 	"github.com/lightbeam-ml/lightbeam/export/gguf"
+	"github.com/lightbeam-ml/lightbeam/internal/crc32c"
 	"github.com/lightbeam-ml/lightbeam/internal/localfile"
 	"github.com/lightbeam-ml/lightbeam/internal/version"
 	"github.com/lightbeam-ml/lightbeam/storage"
@@ -43,19 +52,24 @@ import (
 // File names in Out.
 const (
 	GGUFFile   = "model.gguf"
+	LBCFile    = "model.lbc" // --format=lightbeam: an artifact, version 2
 	ReportFile = "report.json"
 	partsDir   = ".parts"
 )
 
-// Quants are the recipe types a checkpoint can be quantized to.
+// Quants are the recipe types a checkpoint can be quantized to as GGUF.
 var Quants = []string{"q8_0", "q4_0", "q4_k"}
+
+// LightbeamQuants are those it can be quantized to as a lightbeam
+// artifact: int8 with one float32 scale per row (output channel).
+var LightbeamQuants = []string{"int8"}
 
 // Config is a checkpoint quantization.
 type Config struct {
 	Checkpoint string // Required. A .safetensors file, an index file, or a directory.
 	Out        string // Required. The output directory.
-	Quant      string // Required. q8_0, q4_0 or q4_k.
-	Format     string // Optional. Defaults to gguf, the only one.
+	Quant      string // Required. q8_0, q4_0 or q4_k (gguf); int8 (lightbeam).
+	Format     string // Optional. gguf (the default) or lightbeam.
 	Quant1D    bool   // quantize 1-D float tensors too (they stay F32 otherwise)
 	ChunkMB    int    // Optional. Source bytes per chunk, at most; defaults to 64.
 	Overwrite  bool   // replace a finished output
@@ -77,8 +91,30 @@ func (c *Config) validate() error {
 	if c.Format == "" {
 		c.Format = "gguf"
 	}
-	if c.Format != "gguf" {
-		return fmt.Errorf("--format=%s: checkpoints are written as gguf", c.Format)
+	q := strings.ToLower(c.Quant)
+	switch c.Format {
+	case "gguf":
+		if q == "int8" {
+			return fmt.Errorf("--quant=int8 --format=gguf: GGUF has no int8 type with one scale per row; use --format=lightbeam, or a GGUF type: %s", strings.Join(Quants, ", "))
+		}
+	case "lightbeam":
+		if q != "int8" {
+			return fmt.Errorf("--format=lightbeam --quant=%s: a checkpoint is written as a lightbeam artifact with --quant=int8 only (%s go to --format=gguf)", c.Quant, strings.Join(Quants, ", "))
+		}
+		if c.Quant1D {
+			return fmt.Errorf("--format=lightbeam --quant-1d: int8 keeps one scale per row, which a 1-D tensor does not have; 1-D tensors stay f32")
+		}
+	default:
+		return fmt.Errorf("--format=%s: a checkpoint is written as gguf or lightbeam", c.Format)
+	}
+	if c.Format == "lightbeam" {
+		if c.ChunkMB == 0 {
+			c.ChunkMB = DefaultChunkMB
+		}
+		if c.ChunkMB < 1 || c.ChunkMB > 1024 {
+			return fmt.Errorf("--chunk-mb=%d: want 1 to 1024", c.ChunkMB)
+		}
+		return nil
 	}
 	ok := false
 	for _, q := range Quants {
@@ -136,14 +172,25 @@ type Report struct {
 	Version         string  `json:"lightbeam_version"`
 }
 
-// Run quantizes c.Checkpoint into c.Out/model.gguf and writes the report.
-// Progress goes to log.
+// lightbeam reports whether the output is a lightbeam artifact.
+func (c *Config) lightbeam() bool { return c.Format == "lightbeam" }
+
+// outFile is the output's name in Out.
+func (c *Config) outFile() string {
+	if c.lightbeam() {
+		return LBCFile
+	}
+	return GGUFFile
+}
+
+// Run quantizes c.Checkpoint into c.Out/model.gguf (or model.lbc) and
+// writes the report. Progress goes to log.
 func Run(ctx context.Context, c Config, log io.Writer) (*Report, error) {
 	t0 := time.Now()
 	if err := c.validate(); err != nil {
 		return nil, err
 	}
-	out := storage.Join(c.Out, GGUFFile)
+	out := storage.Join(c.Out, c.outFile())
 	reportPath := storage.Join(c.Out, ReportFile)
 	if done, err := storage.Exists(ctx, reportPath); err != nil {
 		return nil, err
@@ -176,7 +223,7 @@ func Run(ctx context.Context, c Config, log io.Writer) (*Report, error) {
 	statsPath := storage.Join(parts, "stats.json")
 	partial := ""
 	if storage.IsLocal(out) {
-		partial = storage.Join(c.Out, "."+GGUFFile+".partial")
+		partial = storage.Join(c.Out, "."+c.outFile()+".partial")
 		if err := createOutput(partial, p.Header, p.DataSize); err != nil {
 			return nil, err
 		}
@@ -200,7 +247,23 @@ func Run(ctx context.Context, c Config, log io.Writer) (*Report, error) {
 
 	tAssemble := time.Now()
 	scratch := []string{statsPath}
+	var trailer []byte // an artifact's CRC, joined from its chunks'
+	if c.lightbeam() {
+		crc := artifact.CRC(p.Header)
+		for i, st := range stats {
+			if st.Index != i || st.Bytes != p.Chunks[i].OutBytes {
+				return nil, fmt.Errorf("checkpoint: chunk %d wrote %d bytes (stats of chunk %d), want %d", i, st.Bytes, st.Index, p.Chunks[i].OutBytes)
+			}
+			crc = crc32c.Combine(crc, st.CRC, st.Bytes)
+		}
+		trailer = binary.LittleEndian.AppendUint32(nil, crc)
+	}
 	if partial != "" {
+		if trailer != nil {
+			if err := writeAt(partial, trailer, int64(len(p.Header))+p.DataSize-int64(len(trailer))); err != nil {
+				return nil, err
+			}
+		}
 		if err := localfile.Commit(partial, out); err != nil {
 			return nil, fmt.Errorf("checkpoint: %s: %w", out, err)
 		}
@@ -212,6 +275,13 @@ func Run(ctx context.Context, c Config, log io.Writer) (*Report, error) {
 		srcs := []string{headerPath}
 		for _, ch := range p.Chunks {
 			srcs = append(srcs, partPath(parts, ch.Index))
+		}
+		if trailer != nil {
+			crcPath := storage.Join(parts, "crc")
+			if err := storage.WriteBytes(ctx, crcPath, trailer); err != nil {
+				return nil, err
+			}
+			srcs = append(srcs, crcPath)
 		}
 		if err := storage.Concat(ctx, out, srcs); err != nil {
 			return nil, err
@@ -256,6 +326,22 @@ func checkpointName(path string) string {
 	return strings.TrimSuffix(storage.Base(p), ".safetensors")
 }
 
+// writeAt writes b at offset off of the local file path.
+func writeAt(path string, b []byte, off int64) error {
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	_, err = f.WriteAt(b, off)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("checkpoint: %s: %w", path, err)
+	}
+	return nil
+}
+
 // createOutput creates the local file path with header at its start and
 // dataSize zero bytes after it, for the chunks to fill.
 func createOutput(path string, header []byte, dataSize int64) error {
@@ -291,8 +377,11 @@ func report(c Config, p *Plan, stats []ChunkStats, out string, size int64) *Repo
 	}
 	var all ChunkStats
 	for i, t := range p.Tensors {
-		tr := TensorReport{Tensor: t, Type: t.Type.String(), BytesIn: t.End - t.Begin, SQNRdB: per[i].sqnr(), MaxAbs: per[i].MaxAbs, stats: per[i]}
+		tr := TensorReport{Tensor: t, Type: t.typeName(), BytesIn: t.End - t.Begin, SQNRdB: per[i].sqnr(), MaxAbs: per[i].MaxAbs, stats: per[i]}
 		tr.BytesOut, _ = gguf.TensorInfo{Name: t.Name, Shape: t.Shape, Type: t.Type}.Bytes()
+		if c.lightbeam() {
+			tr.BytesOut = t.Bytes
+		}
 		rep.Tensors = append(rep.Tensors, tr)
 		rep.BytesIn += tr.BytesIn
 		if per[i].Err2 > 0 {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"runtime"
 	"sort"
@@ -15,6 +16,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 
+	"github.com/lightbeam-ml/lightbeam/compress/artifact"
 	"github.com/lightbeam-ml/lightbeam/compress/quant"
 	"github.com/lightbeam-ml/lightbeam/export/gguf"
 	"github.com/lightbeam-ml/lightbeam/model"
@@ -36,6 +38,14 @@ type Chunk struct {
 	OutBytes   int64  // encoded bytes, without Pad
 	At         int64  // the bytes' offset in the output file
 	Pad        int64  // zero bytes after them (the tensor's last chunk)
+
+	// For --format=lightbeam, instead of Type and Pad: the artifact kind
+	// of the record, its values per row (Int8), and the record's header,
+	// which the tensor's first chunk writes before its values (OutBytes
+	// counts it).
+	Kind   string
+	Cols   int64
+	Prefix []byte
 }
 
 // ChunkStats is what a chunk measured: Σx², Σ(x−x̂)² and max|x−x̂| over
@@ -47,6 +57,10 @@ type ChunkStats struct {
 	Sig2   float64 `json:"sig2"` // finite: squares of float32 values fit in float64
 	Err2   float64 `json:"err2"`
 	MaxAbs float64 `json:"max_abs"`
+	// CRC is the CRC-32C of the Bytes bytes the chunk wrote (lightbeam
+	// only): Run joins them into the artifact's.
+	CRC   uint32 `json:"crc"`
+	Bytes int64  `json:"bytes"`
 }
 
 func partPath(dir string, i int) string { return storage.Join(dir, fmt.Sprintf("%06d.part", i)) }
@@ -131,9 +145,11 @@ func (t target) finish(ctx context.Context, out []byte) error {
 // next (chunkMu guards them): a chunk's output, and per worker its source
 // bytes and their float32 values.
 var chunkBufs struct {
-	out  []byte
-	raw  [][]byte
-	vals [][]float32
+	out   []byte
+	raw   [][]byte
+	vals  [][]float32
+	raw0  []byte    // an artifact's f32 chunk's source bytes
+	vals0 []float32 // and values
 }
 
 // grow returns (*b)[:n], reallocating when *b is shorter.
@@ -154,6 +170,9 @@ var nativeLE = binary.NativeEndian.Uint16([]byte{1, 0}) == 1
 // the output, measuring the error as it goes; then the output and the
 // padding go to part.
 func quantizeChunk(ctx context.Context, c Chunk, dst target) (ChunkStats, error) {
+	if c.Kind != "" {
+		return artifactChunk(ctx, c, dst)
+	}
 	st := ChunkStats{Index: c.Index, Tensor: c.Tensor}
 	typ := gguf.Type(c.Type)
 	out := grow(&chunkBufs.out, int(c.OutBytes+c.Pad))
@@ -222,6 +241,117 @@ func quantizeChunk(ctx context.Context, c Chunk, dst target) (ChunkStats, error)
 	}
 	st.Sig2, st.Err2, st.MaxAbs, st.Values = e.Signal, e.Noise, e.MaxAbs, (c.End-c.Begin)/elem
 	return st, dst.finish(ctx, out)
+}
+
+// artifactChunk is quantizeChunk for a chunk of a lightbeam artifact:
+// its record header, if it carries it, then its values as int8 rows
+// (split over the workers by rows, each reading its part of the source
+// range), float32 values, or the source bytes unchanged. It measures the
+// error of int8 and the CRC of all it writes.
+func artifactChunk(ctx context.Context, c Chunk, dst target) (ChunkStats, error) {
+	st := ChunkStats{Index: c.Index, Tensor: c.Tensor, Bytes: c.OutBytes}
+	out := grow(&chunkBufs.out, int(c.OutBytes))
+	clear(out)
+	copy(out, c.Prefix)
+	body := out[len(c.Prefix):]
+	elem := int64(model.DTypeSize(c.DType))
+	n := (c.End - c.Begin) / elem
+	where := func(v0, v1 int64) string {
+		return fmt.Sprintf("tensor %q (values %d to %d, in %s)", c.Name, c.First+v0, c.First+v1, c.File)
+	}
+	switch kind := artifact.Kind(c.Kind); {
+	case n == 0: // no values: the header, and the zero scales of empty rows
+	case kind == artifact.Raw:
+		if err := readRangeInto(ctx, c.File, c.Gen, c.Begin, body); err != nil {
+			return st, err
+		}
+	case kind == artifact.F32:
+		raw, done, err := readPiece(ctx, c.File, c.Gen, c.Begin, c.End-c.Begin, &chunkBufs.raw0)
+		if err != nil {
+			return st, err
+		}
+		x := grow(&chunkBufs.vals0, int(n))
+		model.DecodeFloats(x, raw, c.DType)
+		done()
+		for i, v := range x {
+			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+				return st, fmt.Errorf("%s: value %d is %v, which an artifact does not store", where(0, n), c.First+int64(i), v)
+			}
+			binary.LittleEndian.PutUint32(body[4*i:], math.Float32bits(v))
+		}
+	case kind == artifact.Int8:
+		if err := int8Rows(ctx, c, body, &st, where); err != nil {
+			return st, err
+		}
+	default:
+		return st, fmt.Errorf("%s: unknown artifact kind %q", where(0, n), c.Kind)
+	}
+	st.Values = n
+	st.CRC = artifact.CRC(out)
+	if err := dst.piece(out, 0); err != nil {
+		return st, err
+	}
+	return st, dst.finish(ctx, out)
+}
+
+// int8Rows encodes chunk c's rows into body as artifact Int8 rows
+// (artifact.PutInt8Row), over the workers, and adds their error to st.
+func int8Rows(ctx context.Context, c Chunk, body []byte, st *ChunkStats, where func(v0, v1 int64) string) error {
+	elem := int64(model.DTypeSize(c.DType))
+	cols := c.Cols
+	rows := (c.End - c.Begin) / elem / max(cols, 1)
+	if cols == 0 {
+		return nil // rows of no values: their scales stay 0
+	}
+	w := min(int64(4*workers()), rows)
+	for len(chunkBufs.raw) < int(w) {
+		chunkBufs.raw = append(chunkBufs.raw, nil)
+		chunkBufs.vals = append(chunkBufs.vals, nil)
+	}
+	errs := make([]error, w)
+	stats := make([]quant.Error, w)
+	var wg sync.WaitGroup
+	for i := range w {
+		r0, r1 := rows*i/w, rows*(i+1)/w
+		if r0 == r1 {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			raw, done, err := readPiece(ctx, c.File, c.Gen, c.Begin+r0*cols*elem, (r1-r0)*cols*elem, &chunkBufs.raw[i])
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			defer done()
+			x := grow(&chunkBufs.vals[i], len(raw)/int(elem))
+			model.DecodeFloats(x, raw, c.DType)
+			for r := range r1 - r0 {
+				row := x[r*cols : (r+1)*cols]
+				for j, v := range row {
+					if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+						errs[i] = fmt.Errorf("%s: value %d is %v", where((r0+r)*cols, (r0+r+1)*cols), c.First+(r0+r)*cols+int64(j), v)
+						return
+					}
+				}
+				o := body[(r0+r)*(4+cols) : (r0+r+1)*(4+cols)]
+				s := artifact.PutInt8Row(o, row)
+				for j, v := range row {
+					stats[i].Observe(v, float32(int8(o[4+j]))*s)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	for i := range w {
+		if errs[i] != nil {
+			return errs[i]
+		}
+		e := stats[i]
+		st.Sig2, st.Err2, st.MaxAbs = st.Sig2+e.Signal, st.Err2+e.Noise, max(st.MaxAbs, e.MaxAbs)
+	}
+	return nil
 }
 
 // readPiece returns n bytes of the file at path from off: a local file's

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/lightbeam-ml/lightbeam/compress/artifact"
 	"github.com/lightbeam-ml/lightbeam/export/gguf"
 	"github.com/lightbeam-ml/lightbeam/model"
 	"github.com/lightbeam-ml/lightbeam/storage"
@@ -136,9 +137,19 @@ type Tensor struct {
 	Begin int64   `json:"-"`     // byte range in File
 	End   int64   `json:"-"`
 
-	Type   gguf.Type `json:"-"`
-	Reason string    `json:"reason,omitempty"` // why Type is not the recipe's
-	Offset int64     `json:"-"`                // in the output's data section
+	Type   gguf.Type     `json:"-"`
+	Kind   artifact.Kind `json:"-"`                // --format=lightbeam: the record's kind, instead of Type
+	Reason string        `json:"reason,omitempty"` // why Type (or Kind) is not the recipe's
+	Offset int64         `json:"-"`                // in the output's data section (GGUF), or the file (lightbeam)
+	Bytes  int64         `json:"-"`                // lightbeam: the record's size, header included
+}
+
+// typeName is what the tensor becomes: its GGUF type or artifact kind.
+func (t *Tensor) typeName() string {
+	if t.Kind != "" {
+		return string(t.Kind)
+	}
+	return t.Type.String()
 }
 
 // Plan is the whole job, known from the headers before any data is read:
@@ -180,7 +191,14 @@ func plan(ctx context.Context, c Config, meta []gguf.KV) (*Plan, error) {
 			if weightMap != nil && weightMap[ht.Name] != f {
 				return nil, fmt.Errorf("checkpoint %s: tensor %q is in %s, but the index puts it in %q", c.Checkpoint, ht.Name, f, weightMap[ht.Name])
 			}
-			typ, why, err := gguf.Choose(ht.Name, ht.DType, ht.Shape, c.quant, c.Quant1D)
+			var typ gguf.Type
+			var kind artifact.Kind
+			var why string
+			if c.lightbeam() {
+				kind, why, err = chooseKind(ht.Name, ht.DType, ht.Shape)
+			} else {
+				typ, why, err = gguf.Choose(ht.Name, ht.DType, ht.Shape, c.quant, c.Quant1D)
+			}
 			if err != nil {
 				return nil, fmt.Errorf("checkpoint %s: %w", f, err)
 			}
@@ -188,11 +206,11 @@ func plan(ctx context.Context, c Config, meta []gguf.KV) (*Plan, error) {
 			for i, s := range ht.Shape {
 				shape[i] = int64(s)
 			}
-			if len(shape) == 0 {
+			if len(shape) == 0 && !c.lightbeam() {
 				shape = []int64{1} // GGUF has no scalars
 			}
 			p.Tensors = append(p.Tensors, Tensor{Name: ht.Name, File: f, Gen: gen, DType: ht.DType, Shape: shape,
-				Begin: ht.Begin, End: ht.End, Type: typ, Reason: why})
+				Begin: ht.Begin, End: ht.End, Type: typ, Kind: kind, Reason: why})
 		}
 	}
 	for name, f := range weightMap {
@@ -202,6 +220,9 @@ func plan(ctx context.Context, c Config, meta []gguf.KV) (*Plan, error) {
 	}
 	if len(p.Tensors) == 0 {
 		return nil, fmt.Errorf("checkpoint %s: no tensors", c.Checkpoint)
+	}
+	if c.lightbeam() {
+		return p, planArtifact(p, c, meta)
 	}
 	file := gguf.File{KV: meta}
 	for _, t := range p.Tensors {
@@ -243,6 +264,104 @@ func chunks(i int, t *Tensor, info gguf.TensorInfo, dataStart, maxBytes int64, f
 			First: v, Begin: t.Begin + v*elem, End: t.Begin + (v+m)*elem, Type: uint32(t.Type), OutBytes: o}
 		if (v+m)*elem == n {
 			c.Pad = gguf.Pad(outBytes)
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+// chooseKind is the artifact kind of a checkpoint tensor: int8 rows for
+// float tensors of rank 2 or more, f32 for 1-D and scalar float tensors
+// (as GGUF's path keeps them), and raw bytes for the other dtypes.
+func chooseKind(name, dtype string, shape []int) (artifact.Kind, string, error) {
+	switch {
+	case model.IsFloatDType(dtype) && len(shape) >= 2:
+		return artifact.Int8, "", nil
+	case model.IsFloatDType(dtype):
+		return artifact.F32, "1-D tensors stay f32", nil
+	}
+	if _, err := artifact.PayloadBytes(nil, artifact.Raw, dtype); err != nil {
+		return "", "", fmt.Errorf("tensor %q has dtype %s, which a lightbeam artifact has no kind for", name, dtype)
+	}
+	return artifact.Raw, dtype + " is kept as it is", nil
+}
+
+// planArtifact lays out a version 2 artifact (compress/artifact): the
+// prefix (magic, version, metadata, count) as p.Header, then each
+// tensor's record, its header carried by its first chunk, then the 4-byte
+// CRC, which Run joins from the chunks' after the pipeline.
+func planArtifact(p *Plan, c Config, kvs []gguf.KV) error {
+	meta := map[string]string{}
+	for _, kv := range kvs {
+		if v, ok := kv.Value.(string); ok {
+			meta[kv.Key] = v
+		}
+	}
+	p.Header = artifact.Prefix(meta, len(p.Tensors))
+	at := int64(len(p.Header))
+	for i := range p.Tensors {
+		t := &p.Tensors[i]
+		shape := make([]int, len(t.Shape))
+		for j, d := range t.Shape {
+			shape[j] = int(d)
+		}
+		dtype := ""
+		if t.Kind == artifact.Raw {
+			dtype = t.DType
+		}
+		hdr, err := artifact.RecordHeader(t.Name, shape, t.Kind, dtype)
+		if err != nil {
+			return fmt.Errorf("checkpoint %s: %s: %w", c.Checkpoint, t.File, err)
+		}
+		payload, _ := artifact.PayloadBytes(shape, t.Kind, dtype)
+		t.Offset, t.Bytes = at, int64(len(hdr))+payload
+		p.Chunks = append(p.Chunks, artifactChunks(i, t, hdr, payload, c.chunkBytes(), len(p.Chunks))...)
+		at += t.Bytes
+	}
+	p.DataSize = at - int64(len(p.Header)) + 4
+	return nil
+}
+
+// artifactChunks cuts tensor t (number i, whose record starts at
+// t.Offset with the header hdr) into pieces of at most maxBytes source
+// bytes: whole rows for int8 (one row at least, whatever its size: its
+// scale needs all of it), else any run of values. The first piece carries
+// hdr; a tensor with no values is one piece of hdr and payload zero
+// bytes (the zero scales of rows of no values). first is the index of its
+// first chunk.
+func artifactChunks(i int, t *Tensor, hdr []byte, payload, maxBytes int64, first int) []Chunk {
+	elem := int64(model.DTypeSize(t.DType))
+	n := (t.End - t.Begin) / elem
+	unit, rowBytes := int64(1), int64(0) // values per unit; the scale's bytes per unit
+	outElem := elem
+	switch t.Kind {
+	case artifact.Int8:
+		unit, rowBytes, outElem = 1, 4, 1
+		for _, d := range t.Shape[1:] {
+			unit *= d
+		}
+	case artifact.F32:
+		outElem = 4
+	}
+	outBytes := func(v int64) int64 { // the payload bytes of v values
+		if unit == 0 {
+			return 0
+		}
+		return v/unit*rowBytes + v*outElem
+	}
+	if n == 0 {
+		return []Chunk{{Index: first, Tensor: i, Name: t.Name, File: t.File, Gen: t.Gen, DType: t.DType,
+			Begin: t.Begin, End: t.Begin, Kind: string(t.Kind), Cols: unit, Prefix: hdr, At: t.Offset, OutBytes: int64(len(hdr)) + payload}}
+	}
+	per := max(unit, maxBytes/elem/unit*unit) // values per chunk
+	var out []Chunk
+	for v := int64(0); v < n; v += per {
+		m := min(per, n-v)
+		c := Chunk{Index: first + len(out), Tensor: i, Name: t.Name, File: t.File, Gen: t.Gen, DType: t.DType,
+			First: v, Begin: t.Begin + v*elem, End: t.Begin + (v+m)*elem, Kind: string(t.Kind), Cols: unit,
+			At: t.Offset + int64(len(hdr)) + outBytes(v), OutBytes: outBytes(m)}
+		if v == 0 {
+			c.Prefix, c.At, c.OutBytes = hdr, t.Offset, c.OutBytes+int64(len(hdr))
 		}
 		out = append(out, c)
 	}

@@ -1,9 +1,13 @@
-package storage
+// Package crc32c combines CRC-32C (Castagnoli) checksums of adjacent byte
+// ranges without the bytes: storage checks a GCS composition with it, and
+// the checkpoint job joins the CRCs of an artifact's parts.
+package crc32c
 
-// crc32cCombine returns the CRC32C of a‖b from crcA = CRC32C(a),
+// Combine returns the CRC32C of a‖b from crcA = CRC32C(a),
 // crcB = CRC32C(b) and the length of b, without the bytes. GCS gives a
 // composite object the CRC32C of its sources joined, so this checks a
-// composition without reading it.
+// composition without reading it; parts written apart join into one
+// file's CRC.
 //
 // CRCs are polynomials over GF(2) (bit-reflected here, as hash/crc32
 // keeps them); appending n bytes multiplies the register by x^(8n)
@@ -11,7 +15,7 @@ package storage
 // CRC cancel in the sum:
 //
 //	CRC(a‖b) = CRC(a)·x^(8·len(b)) mod P  ⊕  CRC(b)
-func crc32cCombine(crcA, crcB uint32, lenB int64) uint32 {
+func Combine(crcA, crcB uint32, lenB int64) uint32 {
 	return mulModP(xPow8n(lenB), crcA) ^ crcB
 }
 
