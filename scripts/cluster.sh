@@ -47,8 +47,12 @@ if [[ ${CLUSTER_INSIDE:-} != 1 ]]; then
 		echo "cluster.sh: skipped: this machine refuses unprivileged user, network or pid namespaces (unshare -rnmpf: $out)" >&2
 		exit 77
 	fi
-	# The hosts have no network beyond the bridge: resolve and compile MiniDFSCluster now.
+	# The hosts have no network beyond the bridge: resolve and compile
+	# MiniDFSCluster, and build or install prism, Beam's boot loader and the GCS emulator, now.
 	bash "$ROOT/scripts/hdfs.sh" install >/dev/null || die "scripts/hdfs.sh install failed"
+	bash "$ROOT/scripts/jobserver.sh" install prism >/dev/null || die "scripts/jobserver.sh install prism failed"
+	bash "$ROOT/scripts/workerpool.sh" install >/dev/null || die "scripts/workerpool.sh install failed"
+	bash "$ROOT/scripts/gcs-emulator.sh" install >/dev/null || die "scripts/gcs-emulator.sh install failed"
 	# pid 1 of the namespace only waits: the services whose starters exit are
 	# reparented to it, not to this script; when it exits, the kernel ends them all.
 	CLUSTER_INSIDE=1 exec unshare -rnmpf --mount-proc --propagation private \

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# gcs-emulator.sh start|stop|status: a local GCS server (github.com/fsouza/fake-gcs-server)
-# for tests and demos of gs:// paths.
+# gcs-emulator.sh install|start|stop|status: a local GCS server
+# (github.com/fsouza/fake-gcs-server) for tests and demos of gs:// paths.
 #
+#   install installs the emulator into the cache (once) and prints its path.
 #   start   installs the emulator into the cache (once), starts it in the background, waits
 #           until it answers, and prints STORAGE_EMULATOR_HOST=127.0.0.1:PORT as its last line.
 #           Already running: prints the same line and exits 0.
@@ -95,11 +96,12 @@ start() {
 stop() { stop_pidfile "fake-gcs-server"; }
 
 case ${1:-} in
+install) install_bin; echo "$BIN" ;;
 start) start ;;
 stop) stop ;;
 status)
 	running || { echo "gcs-emulator.sh: not running" >&2; exit 1; }
 	echo "STORAGE_EMULATOR_HOST=$(cat "$RUN_DIR/gcs-emulator.endpoint")"
 	;;
-*) die "usage: $0 start|stop|status" ;;
+*) die "usage: $0 install|start|stop|status" ;;
 esac

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# jobserver.sh start|stop|status flink|spark|prism: a local Beam portable job server.
+# jobserver.sh start|stop|status flink|spark|prism, or install prism: a local Beam portable job server.
 #
 #   start ENGINE   fetches the job server (once, into the cache), starts it in the background,
 #                  waits until its job port answers, and prints the endpoint localhost:PORT as
@@ -47,7 +47,7 @@ TIMEOUT=${STARTUP_TIMEOUT:-180}
 # shellcheck source=lib-process.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib-process.sh"
 die() { echo "jobserver.sh: $*" >&2; exit 1; }
-usage() { die "usage: $0 start|stop|status flink|spark|prism"; }
+usage() { die "usage: $0 start|stop|status flink|spark|prism, or $0 install prism"; }
 
 
 [[ $# -eq 2 ]] || usage
@@ -159,6 +159,7 @@ start() {
 stop() { stop_pidfile "the $ENGINE job server"; }
 
 case $CMD in
+install) [[ $ENGINE == prism ]] || die "install: only prism is built here; flink and spark jars are fetched by start"; build_prism ;;
 start) start ;;
 stop) stop ;;
 status)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# workerpool.sh start|stop|status: Beam's Go SDK worker pool (`boot --worker_pool`), for
-# pipelines submitted with --environment_type=EXTERNAL.
+# workerpool.sh install|start|stop|status: Beam's Go SDK worker pool (`boot --worker_pool`),
+# for pipelines submitted with --environment_type=EXTERNAL.
 #
+#   install builds the boot loader into the cache (once) and prints its path.
 #   start   builds Beam's Go boot loader (github.com/apache/beam/sdks/v2/go/container, the
 #           version in go.mod) into the cache once, starts `boot --worker_pool` in the
 #           background, waits until it answers, and prints its endpoint localhost:50000 as the
@@ -71,11 +72,12 @@ start() {
 stop() { stop_pidfile "the worker pool" group; }
 
 case ${1:-} in
+install) build_boot ;;
 start) start ;;
 stop) stop ;;
 status)
 	running || { echo "workerpool.sh: not running" >&2; exit 1; }
 	echo "localhost:$PORT"
 	;;
-*) die "usage: $0 start|stop|status" ;;
+*) die "usage: $0 install|start|stop|status" ;;
 esac
