@@ -25,6 +25,18 @@ type Matrix interface {
 	Bytes() int
 }
 
+// Concurrent is implemented by the CPU backends, whose kernels may run
+// from several goroutines at once, each on its own buffers. SetThreads(n)
+// makes each kernel call use at most n threads (n ≤ 0 changes nothing) and
+// returns the previous count (0 when the backend does not count threads),
+// so that callers running one computation per core can keep each
+// computation on one thread instead of oversubscribing the cores:
+//
+//	defer c.SetThreads(c.SetThreads(1))
+type Concurrent interface {
+	SetThreads(n int) int
+}
+
 // Backend is the narrow set of kernels lightbeam's models need.
 // Shape errors are programmer errors and panic.
 type Backend interface {

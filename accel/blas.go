@@ -43,6 +43,11 @@ type blasLib struct {
 	sgemv  func(order, ta, m, n int32, alpha float32, a unsafe.Pointer, lda int32, x unsafe.Pointer, incx int32, beta float32, y unsafe.Pointer, incy int32)
 	saxpy  func(n int32, alpha float32, x unsafe.Pointer, incx int32, y unsafe.Pointer, incy int32)
 	sscal  func(n int32, alpha float32, x unsafe.Pointer, incx int32)
+
+	// threads gets and sets the library's thread count per call (nil
+	// when the library has no such call).
+	getThreads func() int
+	setThreads func(n int)
 }
 
 var (
@@ -106,7 +111,7 @@ func loadBLAS() (*blasLib, error) {
 			return nil, fmt.Errorf("accel: blas: %s: %w", path, err)
 		}
 	}
-	lib.detail = tuneBLAS(h, path)
+	lib.detail = tuneBLAS(h, lib, path)
 	blasCache[path] = lib
 	return lib, nil
 }
@@ -124,14 +129,20 @@ func bind(lib uintptr, name string, fn any) error {
 	return nil
 }
 
-// tuneBLAS sets the library's thread count and describes it.
-func tuneBLAS(h uintptr, path string) string {
+// tuneBLAS binds the library's thread-count calls, sets its thread count,
+// and describes it.
+func tuneBLAS(h uintptr, lib *blasLib, path string) string {
 	threads := runtime.GOMAXPROCS(0)
 	var parts []string
 	if sym, err := purego.Dlsym(h, "bli_thread_set_num_threads"); err == nil && sym != 0 {
+		var set func(n int64)
+		var get func() int64
+		purego.RegisterFunc(&set, sym)
+		if bind(h, "bli_thread_get_num_threads", &get) == nil {
+			lib.setThreads = func(n int) { set(int64(n)) }
+			lib.getThreads = func() int { return int(get()) }
+		}
 		if os.Getenv("BLIS_NUM_THREADS") == "" {
-			var set func(n int64)
-			purego.RegisterFunc(&set, sym)
 			set(int64(threads))
 			parts = append(parts, fmt.Sprintf("%d threads", threads))
 		} else {
@@ -148,9 +159,14 @@ func tuneBLAS(h uintptr, path string) string {
 		}
 	} else if sym, err := purego.Dlsym(h, "openblas_set_num_threads"); err == nil && sym != 0 {
 		parts = append(parts, "OpenBLAS")
+		var set func(n int32)
+		var get func() int32
+		purego.RegisterFunc(&set, sym)
+		if bind(h, "openblas_get_num_threads", &get) == nil {
+			lib.setThreads = func(n int) { set(int32(n)) }
+			lib.getThreads = func() int { return int(get()) }
+		}
 		if os.Getenv("OPENBLAS_NUM_THREADS") == "" {
-			var set func(n int32)
-			purego.RegisterFunc(&set, sym)
 			set(int32(threads))
 			parts = append(parts, fmt.Sprintf("%d threads", threads))
 		}
@@ -179,6 +195,20 @@ func NewBLAS() (Backend, error) {
 }
 
 func (*blasBackend) Name() string { return "blas" }
+
+// SetThreads sets the threads each BLAS call uses and returns the previous
+// count (accel.Concurrent). Without the library's thread calls it does
+// nothing and returns 0.
+func (b *blasBackend) SetThreads(n int) int {
+	if b.lib.setThreads == nil {
+		return 0
+	}
+	prev := b.lib.getThreads()
+	if n > 0 {
+		b.lib.setThreads(n)
+	}
+	return prev
+}
 
 // Detail describes the library: path, version, threads and kernel.
 func (b *blasBackend) Detail() string { return b.lib.detail }

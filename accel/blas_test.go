@@ -63,3 +63,20 @@ func TestBLASLibEnvNamesMissingLibrary(t *testing.T) {
 		t.Fatal(`Open("blas") with a missing library succeeded`)
 	}
 }
+
+func TestBLASSetThreads(t *testing.T) {
+	c, ok := openBLAS(t).(accel.Concurrent)
+	if !ok {
+		t.Fatal("the blas backend is not Concurrent")
+	}
+	prev := c.SetThreads(1)
+	if prev < 1 {
+		t.Fatalf("SetThreads returned %d threads before, want ≥ 1 (BLIS and OpenBLAS count them)", prev)
+	}
+	if got := c.SetThreads(prev); got != 1 {
+		t.Errorf("after SetThreads(1) the library reports %d threads", got)
+	}
+	if got := c.SetThreads(0); got != prev {
+		t.Errorf("restored %d threads, the library reports %d", prev, got)
+	}
+}

@@ -37,6 +37,10 @@ func NewGo() Backend { return goBackend{} }
 
 func (goBackend) Name() string { return "go" }
 
+// SetThreads does nothing: gonum's kernels run on goroutines, which the Go
+// scheduler shares among the cores however many run (accel.Concurrent).
+func (goBackend) SetThreads(int) int { return 0 }
+
 func (goBackend) Alloc(n int) Buf {
 	if n < 0 {
 		shapePanic("Alloc", "negative length %d", n)

@@ -53,3 +53,57 @@ func BenchmarkGradientMLP784x512BLAS(b *testing.B) {
 func BenchmarkGradientSoftmax784x512Go(b *testing.B) {
 	benchGradient(b, backend(b), Config{Arch: Softmax, Inputs: 784, Outputs: 10}, 512)
 }
+
+// benchLocalStep times one local SGD step as the trainer takes it: the
+// gradient of n rows, then one Nesterov step with L2.
+func benchLocalStep(b *testing.B, be accel.Backend, cfg Config, n int) {
+	m := mustNew(b, cfg)
+	params := m.Init(1)
+	batch := randomBatch(m, n, 2)
+	ws := NewWorkspace(m, be)
+	defer ws.Close()
+	opt, err := NewOptimizer(OptimizerConfig{Method: Momentum, Nesterov: true, L2: 5e-4, Schedule: Schedule{Kind: Constant, LR: 0.01}}, m.NumParams())
+	if err != nil {
+		b.Fatal(err)
+	}
+	grad := make([]float32, m.NumParams())
+	b.ResetTimer()
+	for b.Loop() {
+		clear(grad)
+		if _, err := ws.Gradient(params, batch, grad); err != nil {
+			b.Fatal(err)
+		}
+		opt.Step(params, grad)
+	}
+}
+
+func BenchmarkGradientMLP784x64BLAS(b *testing.B) {
+	be := blasBackend(b)
+	benchGradient(b, be, mnistMLP, 64)
+}
+
+func BenchmarkLocalStepMLP784x64BLAS(b *testing.B) {
+	be := blasBackend(b)
+	benchLocalStep(b, be, mnistMLP, 64)
+}
+
+func blasBackend(b *testing.B) accel.Backend {
+	be, err := accel.NewBLAS()
+	if err != nil {
+		b.Skip("no BLAS library: ", err)
+	}
+	b.Cleanup(func() { be.Close() })
+	return be
+}
+
+func BenchmarkOptimizerStepMLP(b *testing.B) {
+	n := mustNew(b, mnistMLP).NumParams()
+	opt, err := NewOptimizer(OptimizerConfig{Method: Momentum, Nesterov: true, L2: 5e-4, Schedule: Schedule{Kind: Constant, LR: 0.01}}, n)
+	if err != nil {
+		b.Fatal(err)
+	}
+	params, grad := make([]float32, n), make([]float32, n)
+	for b.Loop() {
+		opt.StepScaled(params, grad, 1.0/64)
+	}
+}

@@ -3,7 +3,9 @@ package model
 import (
 	"fmt"
 	"math"
+	"runtime"
 	"strconv"
+	"sync"
 )
 
 // Method names an optimization method.
@@ -155,7 +157,7 @@ func (o *Optimizer) LR() float64 { return o.cfg.Schedule.At(o.step) }
 
 // Step updates params in place from grad, the gradient of the objective at
 // params averaged over the batch (divide a summed gradient by the batch
-// size first). grad is not modified. It returns ‖grad‖ before clipping.
+// size first, or let StepScaled do it). grad is not modified.
 //
 // With σ = Objective.Sign(), s the clipping factor min(1, c/‖grad‖) and
 // η the scheduled rate, each parameter's loss gradient is
@@ -170,53 +172,110 @@ func (o *Optimizer) LR() float64 { return o.cfg.Schedule.At(o.step) }
 //	m ← β₁m + (1−β₁)g;  v ← β₂v + (1−β₂)g²;  w ← w − η·m̂/(√v̂ + ε),
 //	    m̂ = m/(1−β₁ᵗ),  v̂ = v/(1−β₂ᵗ)
 //
-// followed, when λ₁ > 0, by w ← sign(w)·max(|w| − η·λ₁, 0).
-func (o *Optimizer) Step(params, grad []float32) float64 {
+// followed, when λ₁ > 0, by w ← sign(w)·max(|w| − η·λ₁, 0). The arithmetic
+// is float64 per parameter, rounded to float32 once.
+func (o *Optimizer) Step(params, grad []float32) { o.StepScaled(params, grad, 1) }
+
+// StepScaled is Step with grad[i]·pre, rounded to float32, in place of
+// grad[i]: the division of a summed gradient by the batch size folded
+// into the step's one pass over the parameters. The result is the same,
+// bit for bit, as scaling grad first and calling Step.
+func (o *Optimizer) StepScaled(params, grad []float32, pre float32) {
 	if len(params) != o.n || len(grad) != o.n {
 		panic(fmt.Errorf("%w: optimizer for %d parameters stepped with %d params and %d grads", ErrShape, o.n, len(params), len(grad)))
 	}
 	c := &o.cfg
-	var sq float64
-	for _, g := range grad {
-		sq += float64(g) * float64(g)
+	u := update{o: o, params: params, grad: grad, pre: pre, scale: c.Objective.Sign()}
+	if c.ClipNorm > 0 {
+		var sq float64
+		for _, g := range grad {
+			g *= pre
+			sq += float64(g) * float64(g)
+		}
+		if norm := math.Sqrt(sq); norm > c.ClipNorm {
+			u.scale *= c.ClipNorm / norm
+		}
 	}
-	norm := math.Sqrt(sq)
-	scale := c.Objective.Sign()
-	if c.ClipNorm > 0 && norm > c.ClipNorm {
-		scale *= c.ClipNorm / norm
-	}
-	lr := c.Schedule.At(o.step)
+	u.lr = c.Schedule.At(o.step)
 	o.step++
 	t := float64(o.step)
-	bc1, bc2 := 1-math.Pow(c.Beta1, t), 1-math.Pow(c.Beta2, t)
-	mu := c.Momentum
-	shrink := lr * c.L1
-	for i, gi := range grad {
-		w := float64(params[i])
-		g := scale*float64(gi) + c.L2*w
-		switch c.Method {
-		case SGD:
-			w -= lr * g
-		case Momentum:
-			b := mu*float64(o.m[i]) + g
-			o.m[i] = float32(b)
+	u.bc1, u.bc2 = 1-math.Pow(c.Beta1, t), 1-math.Pow(c.Beta2, t)
+	u.shrink = u.lr * c.L1
+	parallelRange(o.n, u.run)
+}
+
+// update is one optimizer step over a range of parameters; ranges are
+// independent, so they run in parallel and give the same bits in any order.
+type update struct {
+	o                           *Optimizer
+	params, grad                []float32
+	pre                         float32
+	scale, lr, bc1, bc2, shrink float64
+}
+
+func (u *update) run(lo, hi int) {
+	c := &u.o.cfg
+	p, gr := u.params[lo:hi], u.grad[lo:hi]
+	scale, pre, l2, lr := u.scale, u.pre, c.L2, u.lr
+	switch {
+	case c.Method == SGD:
+		for i, gi := range gr {
+			w := float64(p[i])
+			g := scale*float64(gi*pre) + l2*w
+			p[i] = u.prox(w - lr*g)
+		}
+	case c.Method == Momentum:
+		m, mu := u.o.m[lo:hi], c.Momentum
+		for i, gi := range gr {
+			w := float64(p[i])
+			g := scale*float64(gi*pre) + l2*w
+			b := mu*float64(m[i]) + g
+			m[i] = float32(b)
 			if c.Nesterov {
 				w -= lr * (g + mu*b)
 			} else {
 				w -= lr * b
 			}
-		case Adam:
-			m := c.Beta1*float64(o.m[i]) + (1-c.Beta1)*g
-			v := c.Beta2*float64(o.v[i]) + (1-c.Beta2)*g*g
-			o.m[i], o.v[i] = float32(m), float32(v)
-			w -= lr * (m / bc1) / (math.Sqrt(v/bc2) + c.Epsilon)
+			p[i] = u.prox(w)
 		}
-		if shrink > 0 {
-			w = math.Copysign(math.Max(math.Abs(w)-shrink, 0), w)
+	case c.Method == Adam:
+		m, v := u.o.m[lo:hi], u.o.v[lo:hi]
+		b1, b2, eps := c.Beta1, c.Beta2, c.Epsilon
+		for i, gi := range gr {
+			w := float64(p[i])
+			g := scale*float64(gi*pre) + l2*w
+			mi := b1*float64(m[i]) + (1-b1)*g
+			vi := b2*float64(v[i]) + (1-b2)*g*g
+			m[i], v[i] = float32(mi), float32(vi)
+			w -= lr * (mi / u.bc1) / (math.Sqrt(vi/u.bc2) + eps)
+			p[i] = u.prox(w)
 		}
-		params[i] = float32(w)
 	}
-	return norm
+}
+
+// prox applies L1's soft threshold (when set) and rounds to float32.
+func (u *update) prox(w float64) float32 {
+	if u.shrink > 0 {
+		w = math.Copysign(math.Max(math.Abs(w)-u.shrink, 0), w)
+	}
+	return float32(w)
+}
+
+// parallelRange calls f on consecutive ranges covering [0, n), on up to
+// GOMAXPROCS goroutines when n is large enough to repay them.
+func parallelRange(n int, f func(lo, hi int)) {
+	const minPart = 1 << 15
+	parts := min(runtime.GOMAXPROCS(0), n/minPart)
+	if parts <= 1 {
+		f(0, n)
+		return
+	}
+	var wg sync.WaitGroup
+	for p := range parts {
+		lo, hi := p*n/parts, (p+1)*n/parts
+		wg.Go(func() { f(lo, hi) })
+	}
+	wg.Wait()
 }
 
 // Names of the optimizer's state tensors and metadata keys.

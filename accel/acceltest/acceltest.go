@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"sync"
 	"testing"
 
 	"github.com/lightbeam-ml/lightbeam/accel"
@@ -43,6 +44,7 @@ func Run(t *testing.T, b accel.Backend) {
 		{"GemmInt8", testGemmInt8},
 		{"ShapePanics", testShapePanics},
 		{"MatrixPanics", testMatrixPanics},
+		{"Concurrent", testConcurrent},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -494,4 +496,50 @@ func catch(f func()) (err error) {
 	}()
 	f()
 	return nil
+}
+
+// testConcurrent: on a Concurrent backend, GEMMs run from several
+// goroutines at once, one thread each, give the bits of the same GEMMs run
+// one after another with the backend's threads.
+func testConcurrent(t *testing.T, b accel.Backend) {
+	c, ok := b.(accel.Concurrent)
+	if !ok {
+		t.Logf("%s is not Concurrent: its kernels run one call at a time", b.Name())
+		return
+	}
+	const m, n, k, calls = 64, 300, 784, 4
+	r := rand.New(rand.NewPCG(7, 7))
+	x, w := b.Alloc(m*k), b.Alloc(n*k)
+	defer b.Free(x)
+	defer b.Free(w)
+	b.Upload(x, random(r, m*k))
+	b.Upload(w, random(r, n*k))
+	gemm := func(i int) []float32 {
+		z := b.Alloc(m * n)
+		defer b.Free(z)
+		b.Gemm(false, true, m, n, k, float32(i+1), x, k, w, k, 0, z, n)
+		out := make([]float32, m*n)
+		b.Download(out, z)
+		return out
+	}
+	var want [calls][]float32
+	for i := range want {
+		want[i] = gemm(i)
+	}
+	var got [calls][]float32
+	func() {
+		defer c.SetThreads(c.SetThreads(1))
+		var wg sync.WaitGroup
+		for i := range got {
+			wg.Go(func() { got[i] = gemm(i) })
+		}
+		wg.Wait()
+	}()
+	for i := range got {
+		for j := range got[i] {
+			if math.Float32bits(got[i][j]) != math.Float32bits(want[i][j]) {
+				t.Fatalf("call %d: C[%d] = %v concurrently, %v alone", i, j, got[i][j], want[i][j])
+			}
+		}
+	}
 }

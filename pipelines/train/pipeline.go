@@ -123,15 +123,15 @@ func (fn *roundFn) ProcessElement(ctx context.Context, key int, shards func(*Sha
 			return fmt.Errorf("train: state of model %d, but the round has %d", m, len(fn.calc))
 		}
 		w, sel := fn.calc[m], fn.Sels[m]
-		p, err := groupPartial(group, func(i int) (transforms.Partial, error) {
+		p, err := w.group(group, func(sl *slot, i int) (transforms.Partial, error) {
 			info := tasks[i].Info
 			switch {
 			case fn.Eval:
-				return w.evalPartial(ctx, i, info, st.Params, sel)
+				return w.evalPartial(ctx, sl, i, info, st.Params, sel)
 			case w.spec.Mode == "local":
-				return w.localPartial(ctx, i, info, fn.Epoch, fn.Round, &st, sel)
+				return w.localPartial(ctx, sl, i, info, fn.Epoch, fn.Round, &st, sel)
 			default:
-				return w.syncPartial(ctx, i, info, fn.Epoch, fn.Round, st.Params, sel)
+				return w.syncPartial(ctx, sl, i, info, fn.Epoch, fn.Round, st.Params, sel)
 			}
 		})
 		if err != nil {

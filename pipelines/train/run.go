@@ -232,11 +232,11 @@ func runPlainEpoch(ctx context.Context, ms *Models, m int, p *plan, epoch int) e
 	for r := 0; r < spec.Rounds; r++ {
 		var parts []transforms.Partial
 		for _, group := range shardGroups(len(p.trainShards), spec.Workers) {
-			part, err := groupPartial(group, func(i int) (transforms.Partial, error) {
+			part, err := w.group(group, func(sl *slot, i int) (transforms.Partial, error) {
 				if spec.Mode == "local" {
-					return w.localPartial(ctx, i, p.trainShards[i], epoch, r, st, sel)
+					return w.localPartial(ctx, sl, i, p.trainShards[i], epoch, r, st, sel)
 				}
-				return w.syncPartial(ctx, i, p.trainShards[i], epoch, r, st.Params, sel)
+				return w.syncPartial(ctx, sl, i, p.trainShards[i], epoch, r, st.Params, sel)
 			})
 			if err != nil {
 				return err
@@ -263,8 +263,8 @@ func runPlainEpoch(ctx context.Context, ms *Models, m int, p *plan, epoch int) e
 func plainEval(ctx context.Context, w *shardMath, shards []shardio.ShardInfo, params []float32, sel rowSelect, workers int) (transforms.Partial, error) {
 	var parts []transforms.Partial
 	for _, group := range shardGroups(len(shards), workers) {
-		part, err := groupPartial(group, func(i int) (transforms.Partial, error) {
-			return w.evalPartial(ctx, i, shards[i], params, sel)
+		part, err := w.group(group, func(sl *slot, i int) (transforms.Partial, error) {
+			return w.evalPartial(ctx, sl, i, shards[i], params, sel)
 		})
 		if err != nil {
 			return transforms.Partial{}, err
