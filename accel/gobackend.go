@@ -13,6 +13,17 @@ type hostBuf struct{ s []float32 }
 
 func (b *hostBuf) Len() int { return len(b.s) }
 
+// HostView returns the Go memory behind b when its backend keeps buffers
+// in host memory (the go and blas backends), and nil otherwise (a GPU's).
+// Writes through the slice change b; it is valid until b is freed. Callers
+// use it to skip an Upload or Download that would only copy memory.
+func HostView(b Buf) []float32 {
+	if h, ok := b.(*hostBuf); ok {
+		return h.s
+	}
+	return nil
+}
+
 func host(b Buf) []float32 {
 	h, ok := b.(*hostBuf)
 	if !ok {
@@ -141,13 +152,20 @@ func (goBackend) ColSum(m, n int, x, dst Buf) {
 	}
 }
 
+// ReLU and ReLUGrad choose by integer bits so that the compiler emits
+// conditional moves: with random signs a branch mispredicts half the time
+// (measured 5.5x slower on 64×300 activations).
 func (goBackend) ReLU(n int, x Buf) {
 	checkLen("ReLU", "x", n, x)
 	xs := host(x)[:n]
 	for i, v := range xs {
-		if !(v > 0) {
-			xs[i] = 0
+		// v > 0 exactly when its bits lie in [1, 0x7f800000]: +0,
+		// negatives and NaNs become 0.
+		u := math.Float32bits(v)
+		if u-1 >= 0x7f800000 {
+			u = 0
 		}
+		xs[i] = math.Float32frombits(u)
 	}
 }
 
@@ -156,9 +174,11 @@ func (goBackend) ReLUGrad(n int, g, y Buf) {
 	checkLen("ReLUGrad", "y", n, y)
 	gs, ys := host(g)[:n], host(y)[:n]
 	for i, v := range ys {
+		u := math.Float32bits(gs[i])
 		if v <= 0 {
-			gs[i] = 0
+			u = 0
 		}
+		gs[i] = math.Float32frombits(u)
 	}
 }
 

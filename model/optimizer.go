@@ -216,27 +216,29 @@ type update struct {
 func (u *update) run(lo, hi int) {
 	c := &u.o.cfg
 	p, gr := u.params[lo:hi], u.grad[lo:hi]
-	scale, pre, l2, lr := u.scale, u.pre, c.L2, u.lr
+	p = p[:len(gr)]
+	scale, pre, l2, lr, shrink := u.scale, u.pre, c.L2, u.lr, u.shrink
 	switch {
 	case c.Method == SGD:
 		for i, gi := range gr {
 			w := float64(p[i])
 			g := scale*float64(gi*pre) + l2*w
-			p[i] = u.prox(w - lr*g)
+			p[i] = prox(w-lr*g, shrink)
 		}
 	case c.Method == Momentum:
-		m, mu := u.o.m[lo:hi], c.Momentum
+		m, mu, nesterov := u.o.m[lo:hi], c.Momentum, c.Nesterov
+		m = m[:len(gr)]
 		for i, gi := range gr {
 			w := float64(p[i])
 			g := scale*float64(gi*pre) + l2*w
 			b := mu*float64(m[i]) + g
 			m[i] = float32(b)
-			if c.Nesterov {
+			if nesterov {
 				w -= lr * (g + mu*b)
 			} else {
 				w -= lr * b
 			}
-			p[i] = u.prox(w)
+			p[i] = prox(w, shrink)
 		}
 	case c.Method == Adam:
 		m, v := u.o.m[lo:hi], u.o.v[lo:hi]
@@ -248,15 +250,21 @@ func (u *update) run(lo, hi int) {
 			vi := b2*float64(v[i]) + (1-b2)*g*g
 			m[i], v[i] = float32(mi), float32(vi)
 			w -= lr * (mi / u.bc1) / (math.Sqrt(vi/u.bc2) + eps)
-			p[i] = u.prox(w)
+			p[i] = prox(w, shrink)
 		}
 	}
 }
 
-// prox applies L1's soft threshold (when set) and rounds to float32.
-func (u *update) prox(w float64) float32 {
-	if u.shrink > 0 {
-		w = math.Copysign(math.Max(math.Abs(w)-u.shrink, 0), w)
+// prox applies L1's soft threshold (when shrink > 0) and rounds to
+// float32. Small enough to inline: math.Max is not, and gives the same
+// result here (|w| − shrink is never −0; a NaN stays NaN either way).
+func prox(w, shrink float64) float32 {
+	if shrink > 0 {
+		a := math.Abs(w) - shrink
+		if a < 0 {
+			a = 0
+		}
+		w = math.Copysign(a, w)
 	}
 	return float32(w)
 }

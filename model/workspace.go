@@ -3,6 +3,7 @@ package model
 import (
 	"fmt"
 	"math"
+	"unsafe"
 
 	"github.com/lightbeam-ml/lightbeam/accel"
 )
@@ -32,9 +33,11 @@ type Workspace struct {
 	pred   accel.Buf   // rows: argmax
 	dot    accel.Buf   // 1 value: squared-loss sum
 
-	hostGrad  []float32
+	hostGrad  []float32 // the gradient: a host view of grad, or a copy of it
 	hostDense []float32 // densified sparse batch
 	hostPred  []float32
+
+	hostParams []float32 // a host view of params; nil on a GPU
 }
 
 // NewWorkspace allocates the parameter and gradient buffers of m on be.
@@ -46,9 +49,18 @@ func NewWorkspace(m *Model, be accel.Backend) *Workspace {
 		ws.gw = append(ws.gw, be.Slice(ws.grad, l.w, l.out*l.in))
 		ws.gb = append(ws.gb, be.Slice(ws.grad, l.b, l.out))
 	}
-	ws.hostGrad = make([]float32, m.n)
+	ws.hostParams = accel.HostView(ws.params)
+	if ws.hostGrad = accel.HostView(ws.grad); ws.hostGrad == nil {
+		ws.hostGrad = make([]float32, m.n)
+	}
 	return ws
 }
+
+// Params returns the workspace's own parameter vector when the backend
+// keeps it in host memory, and nil otherwise (a GPU). Training in place,
+// with Gradient or GradientView of this slice and optimizer steps on it,
+// saves copying the parameters to the backend at every call.
+func (ws *Workspace) Params() []float32 { return ws.hostParams }
 
 // Model returns the workspace's model.
 func (ws *Workspace) Model() *Model { return ws.m }
@@ -104,7 +116,9 @@ func (ws *Workspace) reserve(n int) {
 func (ws *Workspace) load(params []float32, b Batch, withY bool) accel.Buf {
 	m, be, n := ws.m, ws.be, b.N
 	ws.reserve(n)
-	be.Upload(ws.params, params)
+	if ws.hostParams == nil || unsafe.SliceData(params) != unsafe.SliceData(ws.hostParams) {
+		be.Upload(ws.params, params)
+	}
 	d := m.cfg.Inputs
 	if b.Sparse() {
 		if cap(ws.hostDense) < ws.rows*d {
@@ -174,14 +188,30 @@ func (ws *Workspace) sumSquares(r accel.Buf, nk int) float64 {
 // returns an error for data it cannot use (a label that is not a class
 // index, a sparse index out of range), leaving grad unchanged.
 func (ws *Workspace) Gradient(params []float32, b Batch, grad []float32) (float64, error) {
-	m, be, n := ws.m, ws.be, b.N
-	m.checkParams(params)
-	m.checkParams(grad)
-	if err := m.check(b, true); err != nil {
+	ws.m.checkParams(grad)
+	g, loss, err := ws.GradientView(params, b)
+	if err != nil {
 		return 0, err
 	}
+	for i, v := range g {
+		grad[i] += v
+	}
+	return loss, nil
+}
+
+// GradientView is Gradient into memory the workspace owns: it returns the
+// gradient of the summed loss (not added to anything) and the loss. The
+// slice is valid until the next call; the caller may change it. On a host
+// backend it is the backend's own buffer, so nothing is copied.
+func (ws *Workspace) GradientView(params []float32, b Batch) ([]float32, float64, error) {
+	m, be, n := ws.m, ws.be, b.N
+	m.checkParams(params)
+	if err := m.check(b, true); err != nil {
+		return nil, 0, err
+	}
 	if n == 0 {
-		return 0, nil
+		clear(ws.hostGrad)
+		return ws.hostGrad, 0, nil
 	}
 	z := ws.load(params, b, true)
 	loss := ws.outputDelta(z, n)
@@ -208,14 +238,13 @@ func (ws *Workspace) Gradient(params []float32, b Batch, grad []float32) (float6
 		be.ReLUGrad(n*l.in, prev, in)
 		delta = prev
 	}
-	be.Download(ws.hostGrad, ws.grad)
+	if accel.HostView(ws.grad) == nil {
+		be.Download(ws.hostGrad, ws.grad)
+	}
 	if err := be.Sync(); err != nil {
-		return 0, fmt.Errorf("model: gradient on %s backend: %w", be.Name(), err)
+		return nil, 0, fmt.Errorf("model: gradient on %s backend: %w", be.Name(), err)
 	}
-	for i, g := range ws.hostGrad {
-		grad[i] += g
-	}
-	return loss, nil
+	return ws.hostGrad, loss, nil
 }
 
 // Evaluate returns the summed loss over the batch and, for classifiers, the

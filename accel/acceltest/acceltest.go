@@ -320,6 +320,18 @@ func testReLU(t *testing.T, b accel.Backend) {
 			}
 		}
 	}
+	// The edges: ReLU keeps exactly the values > 0 (+Inf and the
+	// smallest denormal too) and writes +0 for the rest, NaN included.
+	inf, nan := float32(math.Inf(1)), float32(math.NaN())
+	x := []float32{0, float32(math.Copysign(0, -1)), 1e-45, -1e-45, inf, -inf, nan, -nan, 3, -3}
+	want := []float32{0, 0, 1e-45, 0, inf, 0, 0, 0, 3, 0}
+	px := newPadded(b, r, x)
+	b.ReLU(len(x), px.view)
+	for i, v := range px.result(t, b, "ReLU edges") {
+		if math.Float32bits(v) != math.Float32bits(want[i]) {
+			t.Errorf("ReLU(%g) = %g, want %g", x[i], v, want[i])
+		}
+	}
 }
 
 func testSoftmaxXent(t *testing.T, b accel.Backend) {

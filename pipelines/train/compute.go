@@ -207,13 +207,18 @@ func (w *shardMath) localPartial(ctx context.Context, sl *slot, shard int, info 
 	if err != nil {
 		return p, err
 	}
-	params := append([]float32(nil), st.Params...)
-	grad := make([]float32, len(params))
+	// The steps train the workspace's own parameters in place where the
+	// backend allows (host memory), and step with its gradient buffer:
+	// nothing is copied per step.
+	params := sl.ws.Params()
+	if params == nil {
+		params = make([]float32, len(st.Params))
+	}
+	copy(params, st.Params)
 	for step := 0; step < k && start < len(order); step++ {
 		idx := order[start:min(start+b, len(order))]
 		start += len(idx)
-		clear(grad)
-		loss, err := sl.ws.Gradient(params, s.batch(idx, &sl.scratch), grad)
+		grad, loss, err := sl.ws.GradientView(params, s.batch(idx, &sl.scratch))
 		if err != nil {
 			return p, fmt.Errorf("%s: %w", info.Path, err)
 		}
