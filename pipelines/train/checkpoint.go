@@ -169,21 +169,16 @@ func buildEpoch(s beam.Scope, ms *Models, p *plan, epoch int) {
 		loads = append(loads, beam.ParDo(s, &loadStateFn{Spec: spec, Path: checkpointAt(ms.Dirs[m], epoch-1), Model: m}, beam.Impulse(s)))
 	}
 	states := beam.Flatten(s, loads...)
-	for r := 0; r < ms.Specs[0].Rounds; r++ {
-		states = Round(s, ms, p.train, keys(p.nTrain, ms), states, epoch, r)
-	}
+	states = Rounds(s, ms, p.train, states, epoch)
 	var evals beam.PCollection
 	if p.nVal > 0 {
-		evals = Evaluate(s, ms, p.val, keys(p.nVal, ms), states)
+		evals = Evaluate(s, ms, p.val, states)
 	} else {
 		evals = beam.ParDo(s, keyPartial, beam.Create(s, transforms.Partial{}))
 	}
 	beam.ParDo0(s, &writeEpochFn{Specs: ms.Specs, Dirs: ms.Dirs, Epoch: epoch},
 		beam.CoGroupByKey(s, beam.ParDo(s, keyState, states), evals))
 }
-
-// keys is the number of worker keys the shards are grouped under.
-func keys(shards int, ms *Models) int { return len(shardGroups(shards, ms.Specs[0].Workers)) }
 
 func keyPartial(p transforms.Partial) (int, transforms.Partial) { return 0, p }
 

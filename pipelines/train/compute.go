@@ -350,25 +350,40 @@ func applySync(spec *Spec, st *State, sum transforms.Partial, epoch, round int) 
 	return nil
 }
 
-// applyLocal replaces st with the examples-weighted average of the
-// shards' models and optimizer states.
+// applyLocal replaces st's parameters and optimizer state with the
+// examples-weighted average of the shards' (st may arrive without them:
+// roundFn sends only its counts when the average replaces them).
 func applyLocal(spec *Spec, st *State, sum transforms.Partial) error {
 	if sum.Examples == 0 {
+		if st.Params == nil {
+			return fmt.Errorf("train: a local round with no rows lost the parameters")
+		}
 		return nil
 	}
-	n := len(st.Params)
-	if len(sum.Sum) != n+len(st.Opt) {
-		return fmt.Errorf("train: local round returned %d values, want %d", len(sum.Sum), n+len(st.Opt))
+	n := mustModel(spec).NumParams()
+	if want := n + optLen(spec, n); len(sum.Sum) != want {
+		return fmt.Errorf("train: local round returned %d values, want %d", len(sum.Sum), want)
 	}
 	inv := 1 / float64(sum.Examples)
-	for i := range st.Params {
-		st.Params[i] = float32(float64(sum.Sum[i]) * inv)
+	avg := make([]float32, len(sum.Sum))
+	for i, v := range sum.Sum {
+		avg[i] = float32(float64(v) * inv)
 	}
-	for i := range st.Opt {
-		st.Opt[i] = float32(float64(sum.Sum[n+i]) * inv)
-	}
+	st.Params, st.Opt = avg[:n:n], avg[n:]
 	st.Step += int64(spec.LocalSteps)
 	st.LossSum += sum.LossSum
 	st.Examples += sum.Examples
 	return nil
+}
+
+// optLen is the length of the flattened optimizer state of spec for n
+// parameters (optState's).
+func optLen(spec *Spec, n int) int {
+	switch spec.Optimizer.Method {
+	case model.Momentum:
+		return n
+	case model.Adam:
+		return 2 * n
+	}
+	return 0
 }

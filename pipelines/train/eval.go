@@ -85,7 +85,7 @@ func EvaluateSplit(ctx context.Context, c EvalConfig) (*EvalResult, error) {
 		pipe, s := beam.NewPipelineWithRoot()
 		state := beam.ParDo(s, &loadModelFn{Path: modelPath}, beam.Impulse(s))
 		ms := single(spec, "")
-		ev := Evaluate(s, ms, keyedShards(s, sp.Shards, spec.Workers), keys(len(sp.Shards), ms), state)
+		ev := Evaluate(s, ms, shardTasks(sp.Shards, spec.Workers), state)
 		beam.ParDo0(s, &writePartialFn{Path: out}, beam.DropKey(s, ev))
 		if _, err := beamx.RunWithMetrics(ctx, pipe); err != nil {
 			return nil, fmt.Errorf("evaluation pipeline failed: %w", err)

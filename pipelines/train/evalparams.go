@@ -65,7 +65,7 @@ func (e *ParamsEval) Build(s beam.Scope, states beam.PCollection) beam.PCollecti
 		ms.TrainSels = append(ms.TrainSels, rowSelect{})
 		ms.EvalSels = append(ms.EvalSels, rowSelect{})
 	}
-	return Evaluate(s, ms, keyedShards(s, e.shards, e.spec.Workers), keys(len(e.shards), ms), states)
+	return Evaluate(s, ms, shardTasks(e.shards, e.spec.Workers), states)
 }
 
 // Plain evaluates params in this process, shard after shard: the sum that

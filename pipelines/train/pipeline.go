@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"reflect"
-	"sort"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
@@ -17,31 +16,36 @@ import (
 // ShardTask names one shard file for the rounds: its index orders the
 // Combine's sum, so results do not depend on the runner.
 type ShardTask struct {
-	Group int // the shard group it belongs to: the key of the rounds' join
+	Group int // the shard group (worker key) it belongs to
 	Index int
 	Info  shardio.ShardInfo
 }
 
-// keyedShards returns PCollection<KV<int, ShardTask>>: the shards keyed by
-// the worker (group) that computes them, as shardGroups assigns them.
-func keyedShards(s beam.Scope, shards []shardio.ShardInfo, workers int) beam.PCollection {
-	var tasks []ShardTask
+// shardTasks lists the shards by group, as shardGroups assigns them: the
+// rounds' DoFns carry it, so the shards need no join with the model.
+func shardTasks(shards []shardio.ShardInfo, workers int) [][]ShardTask {
+	var tasks [][]ShardTask
 	for w, group := range shardGroups(len(shards), workers) {
+		var g []ShardTask
 		for _, i := range group {
-			tasks = append(tasks, ShardTask{Group: w, Index: i, Info: shards[i]})
+			g = append(g, ShardTask{Group: w, Index: i, Info: shards[i]})
 		}
+		tasks = append(tasks, g)
 	}
-	return beam.ParDo(s, keyShardFn, beam.CreateList(s, tasks))
+	return tasks
 }
 
-func keyShardFn(t ShardTask) (int, ShardTask) { return t.Group, t }
-
-// broadcast sends a copy of the single State in PCollection<State> to each
-// of n shard keys: PCollection<KV<int, State>>. With full unset only the
-// parameters travel (sync rounds and evaluation need nothing else).
+// broadcast sends a copy of each State in PCollection<State> to each of n
+// worker keys: PCollection<KV<int, State>>. The copy for key 0 is whole
+// (it enters the round's Combine); the others carry the optimizer state
+// only where the workers step (local rounds), and the parameters only.
 //
-// The model reaches the shards by a join rather than a side input because
-// Spark runs Go side inputs unreliably (docs/ARCHITECTURE.md).
+// With one key nothing is shuffled: the copy goes on in the same stage
+// (the runner fuses it with the previous Combine's output), so a round
+// costs one shuffle, its Combine's. With several keys a GroupByKey hands
+// each key to a worker; the model reaches the shards by that shuffle
+// rather than a side input because Spark runs Go side inputs unreliably
+// (docs/ARCHITECTURE.md).
 func broadcast(s beam.Scope, state beam.PCollection, n int, full bool) beam.PCollection {
 	return beam.ParDo(s, &broadcastFn{N: n, Full: full}, state)
 }
@@ -52,10 +56,11 @@ type broadcastFn struct {
 }
 
 func (fn *broadcastFn) ProcessElement(st State, emit func(int, State)) {
+	emit(0, st)
 	if !fn.Full {
 		st = State{Model: st.Model, Step: st.Step, Params: st.Params}
 	}
-	for i := 0; i < fn.N; i++ {
+	for i := 1; i < fn.N; i++ {
 		emit(i, st)
 	}
 }
@@ -72,15 +77,23 @@ type Models struct {
 	Dirs      []string    // checkpoint directory of each model
 }
 
-// roundFn computes, for one worker's group of shards, a Partial of every
+// roundFn computes, for one worker's group of shards, a Partial of each
 // model broadcast to it (summed over the group), emitted as
-// KV<model, roundItem>.
+// KV<model, roundItem>. The worker of key 0 also emits the state the
+// round's Combine steps from: whole in sync rounds; in local rounds, whose
+// step replaces the parameters with the shards' average, only its counts,
+// unless its own shards had no rows left (then the average may be empty
+// and the parameters must pass through unchanged).
+//
+// It takes KV<int, State> (one worker key, no shuffle); roundGroupedFn
+// takes the grouped form.
 type roundFn struct {
-	Specs []*Spec
-	Sels  []rowSelect
-	Epoch int
-	Round int
-	Eval  bool // evaluate rather than train
+	Specs  []*Spec
+	Sels   []rowSelect
+	Groups [][]ShardTask
+	Epoch  int
+	Round  int
+	Eval   bool // evaluate rather than train
 
 	calc []*shardMath
 }
@@ -102,48 +115,77 @@ func (fn *roundFn) Teardown() {
 	}
 }
 
-func (fn *roundFn) ProcessElement(ctx context.Context, key int, shards func(*ShardTask) bool, states func(*State) bool, emit func(int, roundItem)) error {
-	tasks := map[int]ShardTask{}
-	var group []int
-	var task ShardTask
-	for shards(&task) {
-		tasks[task.Index] = task
-		group = append(group, task.Index)
+func (fn *roundFn) ProcessElement(ctx context.Context, key int, st State, emit func(int, roundItem)) error {
+	return fn.process(ctx, key, &st, emit)
+}
+
+func (fn *roundFn) process(ctx context.Context, key int, st *State, emit func(int, roundItem)) error {
+	if key < 0 || key >= len(fn.Groups) {
+		return fmt.Errorf("train: worker key %d, but the round has %d groups", key, len(fn.Groups))
 	}
-	if len(group) == 0 {
-		return nil // a key with no shard: nothing to do
+	group := make([]int, 0, len(fn.Groups[key]))
+	infos := map[int]shardio.ShardInfo{}
+	for _, t := range fn.Groups[key] {
+		group = append(group, t.Index)
+		infos[t.Index] = t.Info
 	}
-	sort.Ints(group)
+	m := st.Model
+	if m < 0 || m >= len(fn.calc) {
+		return fmt.Errorf("train: state of model %d, but the round has %d", m, len(fn.calc))
+	}
+	w, sel := fn.calc[m], fn.Sels[m]
+	p, err := w.group(group, func(sl *slot, i int) (transforms.Partial, error) {
+		info := infos[i]
+		switch {
+		case fn.Eval:
+			return w.evalPartial(ctx, sl, i, info, st.Params, sel)
+		case w.spec.Mode == "local":
+			return w.localPartial(ctx, sl, i, info, fn.Epoch, fn.Round, st, sel)
+		default:
+			return w.syncPartial(ctx, sl, i, info, fn.Epoch, fn.Round, st.Params, sel)
+		}
+	})
+	if err != nil {
+		return err
+	}
+	emit(m, roundItem{Part: p})
+	if key == 0 && !fn.Eval {
+		next := *st
+		if w.spec.Mode == "local" && p.Examples > 0 {
+			next.Params, next.Opt = nil, nil
+		}
+		emit(m, roundItem{State: &next})
+	}
+	return nil
+}
+
+// roundGroupedFn is roundFn after the GroupByKey of several worker keys.
+type roundGroupedFn struct{ roundFn }
+
+func (fn *roundGroupedFn) ProcessElement(ctx context.Context, key int, states func(*State) bool, emit func(int, roundItem)) error {
 	var st State
 	n := 0
 	for states(&st) {
 		n++
-		m := st.Model
-		if m < 0 || m >= len(fn.calc) {
-			return fmt.Errorf("train: state of model %d, but the round has %d", m, len(fn.calc))
-		}
-		w, sel := fn.calc[m], fn.Sels[m]
-		p, err := w.group(group, func(sl *slot, i int) (transforms.Partial, error) {
-			info := tasks[i].Info
-			switch {
-			case fn.Eval:
-				return w.evalPartial(ctx, sl, i, info, st.Params, sel)
-			case w.spec.Mode == "local":
-				return w.localPartial(ctx, sl, i, info, fn.Epoch, fn.Round, &st, sel)
-			default:
-				return w.syncPartial(ctx, sl, i, info, fn.Epoch, fn.Round, st.Params, sel)
-			}
-		})
-		if err != nil {
+		if err := fn.process(ctx, key, &st, emit); err != nil {
 			return err
 		}
-		emit(m, roundItem{Part: p})
 		st = State{}
 	}
 	if n == 0 {
-		return fmt.Errorf("train: shard %d got no model in epoch %d round %d", key, fn.Epoch, fn.Round)
+		return fmt.Errorf("train: worker key %d got no model in epoch %d round %d", key, fn.Epoch, fn.Round)
 	}
 	return nil
+}
+
+// computeRound applies the round's DoFn to the broadcast states
+// (KV<int, State>) of n worker keys: directly for one key, after a
+// GroupByKey for several.
+func computeRound(s beam.Scope, fn roundFn, bcast beam.PCollection, n int) beam.PCollection {
+	if n == 1 {
+		return beam.ParDo(s, &fn, bcast)
+	}
+	return beam.ParDo(s, &roundGroupedFn{fn}, beam.GroupByKey(s, bcast))
 }
 
 // roundItem is what a round's Combine takes: the previous state (once) or
@@ -152,8 +194,6 @@ type roundItem struct {
 	State *State
 	Part  transforms.Partial
 }
-
-func stateItem(st State) (int, roundItem) { return st.Model, roundItem{State: &st} }
 
 func itemPartial(m int, it roundItem) (int, transforms.Partial) { return m, it.Part }
 
@@ -172,12 +212,18 @@ type stepCombineFn struct {
 }
 
 func (fn *stepCombineFn) ExtractOutput(a transforms.Ordered[roundItem]) (State, error) {
+	return stepRound(fn.Specs, fn.Epoch, fn.Round, a.Items)
+}
+
+// stepRound sums a round's partials (in the order given: shard order) and
+// applies them to the state among items.
+func stepRound(specs []*Spec, epoch, round int, items []roundItem) (State, error) {
 	var st *State
 	var parts []transforms.Partial
-	for _, it := range a.Items {
+	for _, it := range items {
 		if it.State != nil {
 			if st != nil {
-				return State{}, fmt.Errorf("train: two states entering epoch %d round %d", fn.Epoch, fn.Round)
+				return State{}, fmt.Errorf("train: two states entering epoch %d round %d", epoch, round)
 			}
 			st = it.State
 			continue
@@ -185,57 +231,97 @@ func (fn *stepCombineFn) ExtractOutput(a transforms.Ordered[roundItem]) (State, 
 		parts = append(parts, it.Part)
 	}
 	if st == nil {
-		return State{}, fmt.Errorf("train: no state entering epoch %d round %d", fn.Epoch, fn.Round)
+		return State{}, fmt.Errorf("train: no state entering epoch %d round %d", epoch, round)
 	}
-	if st.Model < 0 || st.Model >= len(fn.Specs) {
-		return State{}, fmt.Errorf("train: state of model %d, but the round has %d", st.Model, len(fn.Specs))
+	if st.Model < 0 || st.Model >= len(specs) {
+		return State{}, fmt.Errorf("train: state of model %d, but the round has %d", st.Model, len(specs))
 	}
-	spec := fn.Specs[st.Model]
+	spec := specs[st.Model]
 	sum := transforms.AddPartials(parts)
 	if spec.Mode == "local" {
 		return *st, applyLocal(spec, st, sum)
 	}
-	return *st, applySync(spec, st, sum, fn.Epoch, fn.Round)
+	return *st, applySync(spec, st, sum, epoch, round)
+}
+
+// epochRoundsFn runs all rounds of an epoch for one worker key, which
+// holds every shard: with one worker a round's Combine would have one
+// partial to merge, so the worker steps itself, round after round, with
+// the Combine's own stepRound (the same bits), and the epoch costs no
+// shuffle per round. It takes and returns PCollection<State>.
+type epochRoundsFn struct {
+	roundFn
+	Rounds int
+}
+
+func (fn *epochRoundsFn) ProcessElement(ctx context.Context, st State) (State, error) {
+	for r := 0; r < fn.Rounds; r++ {
+		fn.Round = r
+		var items []roundItem
+		if err := fn.process(ctx, 0, &st, func(_ int, it roundItem) { items = append(items, it) }); err != nil {
+			return State{}, err
+		}
+		next, err := stepRound(fn.Specs, fn.Epoch, r, items)
+		if err != nil {
+			return State{}, err
+		}
+		st = next
+	}
+	return st, nil
 }
 
 // Round adds one training round of every model to the pipeline: broadcast
-// the states (PCollection<State>, one per model) to the shards
-// (KV<int, ShardTask>), compute a Partial per shard and model, and combine
-// each model's partials with its state into its next state. It returns the
-// next PCollection<State>.
-func Round(s beam.Scope, ms *Models, shards beam.PCollection, nShards int, states beam.PCollection, epoch, round int) beam.PCollection {
+// the states (PCollection<State>, one per model) to the worker keys of
+// groups, compute a Partial per group and model, and combine each model's
+// partials with its state into its next state. It returns the next
+// PCollection<State>.
+func Round(s beam.Scope, ms *Models, groups [][]ShardTask, states beam.PCollection, epoch, round int) beam.PCollection {
 	s = s.Scope(fmt.Sprintf("train.Round%d", round))
 	full := ms.Specs[0].Mode == "local"
-	joined := beam.CoGroupByKey(s, shards, broadcast(s, states, nShards, full))
-	parts := beam.ParDo(s, &roundFn{Specs: ms.Specs, Sels: ms.TrainSels, Epoch: epoch, Round: round}, joined)
-	items := beam.Flatten(s, parts, beam.ParDo(s, stateItem, states))
+	fn := roundFn{Specs: ms.Specs, Sels: ms.TrainSels, Groups: groups, Epoch: epoch, Round: round}
+	items := computeRound(s, fn, broadcast(s, states, len(groups), full), len(groups))
 	next := beam.CombinePerKey(s, &stepCombineFn{Specs: ms.Specs, Epoch: epoch, Round: round}, items)
 	return beam.DropKey(s, next)
 }
 
+// Rounds adds the epoch's rounds of every model: a Round each, or, for one
+// worker key, one epochRoundsFn that runs them back to back. It returns
+// the epoch's last PCollection<State>.
+func Rounds(s beam.Scope, ms *Models, groups [][]ShardTask, states beam.PCollection, epoch int) beam.PCollection {
+	rounds := ms.Specs[0].Rounds
+	if len(groups) == 1 {
+		s = s.Scope("train.Rounds")
+		fn := roundFn{Specs: ms.Specs, Sels: ms.TrainSels, Groups: groups, Epoch: epoch}
+		return beam.ParDo(s, &epochRoundsFn{roundFn: fn, Rounds: rounds}, states)
+	}
+	for r := 0; r < rounds; r++ {
+		states = Round(s, ms, groups, states, epoch, r)
+	}
+	return states
+}
+
 // Evaluate returns PCollection<KV<int, Partial>>: for each model of
 // states, the loss, correct predictions and confusion counts over its
-// evaluation rows of the shards (KV<int, ShardTask>).
-func Evaluate(s beam.Scope, ms *Models, shards beam.PCollection, nShards int, states beam.PCollection) beam.PCollection {
+// evaluation rows of the groups' shards.
+func Evaluate(s beam.Scope, ms *Models, groups [][]ShardTask, states beam.PCollection) beam.PCollection {
 	s = s.Scope("train.Evaluate")
-	joined := beam.CoGroupByKey(s, shards, broadcast(s, states, nShards, false))
-	items := beam.ParDo(s, &roundFn{Specs: ms.Specs, Sels: ms.EvalSels, Eval: true}, joined)
+	fn := roundFn{Specs: ms.Specs, Sels: ms.EvalSels, Groups: groups, Eval: true}
+	items := computeRound(s, fn, broadcast(s, states, len(groups), false), len(groups))
 	return transforms.SumPartialsPerKey(s, beam.ParDo(s, itemPartial, items))
 }
 
 func init() {
-	register.Function1x2(keyShardFn)
 	register.DoFn2x0[State, func(int, State)](&broadcastFn{})
-	register.DoFn5x1[context.Context, int, func(*ShardTask) bool, func(*State) bool, func(int, roundItem), error](&roundFn{})
+	register.DoFn4x1[context.Context, int, State, func(int, roundItem), error](&roundFn{})
+	register.DoFn4x1[context.Context, int, func(*State) bool, func(int, roundItem), error](&roundGroupedFn{})
+	register.DoFn2x2[context.Context, State, State, error](&epochRoundsFn{})
 	register.Combiner3[transforms.Ordered[roundItem], roundItem, State](&stepCombineFn{})
-	register.Function1x2(stateItem)
 	register.Function2x2(itemPartial)
 	register.Function1x2(keyState)
 	register.Emitter2[int, roundItem]()
 	beam.RegisterCoder(reflect.TypeOf(roundItem{}), encodeRoundItem, decodeRoundItem)
 	beam.RegisterCoder(reflect.TypeOf(transforms.Ordered[roundItem]{}), encodeRoundAccum, decodeRoundAccum)
 	register.Emitter2[int, State]()
-	register.Iter1[ShardTask]()
 	register.Iter1[State]()
 	register.Iter1[transforms.Partial]()
 }

@@ -209,8 +209,8 @@ func runEpoch(ctx context.Context, ms *Models, p *plan, epoch int, plain bool) e
 	}
 	pipe, s := beam.NewPipelineWithRoot()
 	workers := ms.Specs[0].Workers
-	p.train = keyedShards(s, p.trainShards, workers)
-	p.val = keyedShards(s, p.valShards, workers)
+	p.train = shardTasks(p.trainShards, workers)
+	p.val = shardTasks(p.valShards, workers)
 	buildEpoch(s, ms, p, epoch)
 	_, err := beamx.RunWithMetrics(ctx, pipe)
 	return err

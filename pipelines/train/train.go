@@ -30,7 +30,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 
 	"github.com/lightbeam-ml/lightbeam/data/formats"
 	"github.com/lightbeam-ml/lightbeam/data/shardio"
@@ -197,8 +196,8 @@ type plan struct {
 	nTrain, nVal int
 	trainRows    int64
 	maxShardRows int64
-	// PCollections of the current pipeline (set per job).
-	train, val beam.PCollection
+	// The shards by worker group, as the rounds' DoFns carry them.
+	train, val [][]ShardTask
 }
 
 // spec builds the round spec of c for the data in m.
