@@ -30,7 +30,6 @@ import (
 	"strconv"
 	"strings"
 
-
 	"github.com/lightbeam-ml/lightbeam/data/formats"
 	"github.com/lightbeam-ml/lightbeam/data/shardio"
 	"github.com/lightbeam-ml/lightbeam/model"
