@@ -51,6 +51,7 @@ func init() {
 			fs.Uint64Var(&c.Seed, "seed", d.Seed, "random seed (initialization and batch order)")
 			fs.StringVar(&c.Accel, "accel", d.Accel, "math backend: auto, go, blas or cuda")
 			fs.IntVar(&c.Workers, "workers", 0, "shard groups: each round sends one model copy to, and gets one partial from, each group (0: one on prism and direct, one per shard on a cluster)")
+			fs.IntVar(&c.RoundsPerJob, "rounds-per-job", 0, "with several --workers, the most rounds one Beam job runs; an epoch runs as several jobs beyond (0: 24 on prism and direct, which hold a job's data in memory; no bound on a cluster)")
 			fs.IntVar(&c.Folds, "cv", 0, "K-fold cross-validation on train+validation (K ≥ 2), all folds and grid settings trained in one pipeline; then the best setting is retrained on all of it")
 			fs.StringVar(&c.Grid, "grid", "", "hyper-parameter grid for --cv, e.g. lr=0.1,0.03;l2=0,1e-4 (names: lr, l2, l1, momentum)")
 			fs.BoolVar(&c.AllData, "all-data", false, "train on train+validation together, without validation")

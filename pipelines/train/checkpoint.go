@@ -2,6 +2,7 @@ package train
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"sort"
@@ -23,6 +24,9 @@ const (
 	metaValLoss     = "train.validation_loss"
 	metaValAccuracy = "train.validation_accuracy"
 	metaValExamples = "train.validation_examples"
+	// A part checkpoint (within an epoch) carries the epoch's running loss.
+	metaPartLossSum  = "train.part_loss_sum"
+	metaPartExamples = "train.part_examples"
 )
 
 // checkpointPath is where the state after epoch lives in a plain run.
@@ -33,6 +37,13 @@ func runCheckpoint(out string, epoch int) string {
 // ckptPath is the checkpoint after epoch in a checkpoint directory.
 func checkpointAt(dir string, epoch int) string {
 	return storage.Join(dir, fmt.Sprintf("epoch-%04d.safetensors", epoch))
+}
+
+// partAt is where the state within epoch lives between the jobs of an
+// epoch that runs as several (Config.RoundsPerJob): a dot name, so no
+// listing of epoch checkpoints sees it; removed when the epoch ends.
+func partAt(dir string, epoch int) string {
+	return storage.Join(dir, fmt.Sprintf(".epoch-%04d.part.safetensors", epoch))
 }
 
 // startCheckpoint writes the epoch-0 checkpoint at path: params (a fresh
@@ -108,20 +119,50 @@ func latestCheckpoint(ctx context.Context, out string) (int, error) {
 	return 0, nil
 }
 
-// loadStateFn reads the state model Model starts an epoch from.
+// loadStateFn reads the state model Model starts an epoch from, or with
+// Part the state a part checkpoint left within one.
 type loadStateFn struct {
 	Spec  *Spec
 	Path  string
 	Model int
+	Part  bool
 }
 
 func (fn *loadStateFn) ProcessElement(ctx context.Context, _ []byte) (State, error) {
-	st, _, err := loadState(ctx, fn.Spec, fn.Path)
+	st, meta, err := loadState(ctx, fn.Spec, fn.Path)
 	if err != nil {
 		return State{}, err
 	}
 	st.Model = fn.Model
+	if fn.Part {
+		loss, err1 := strconv.ParseFloat(meta[metaPartLossSum], 64)
+		n, err2 := strconv.ParseInt(meta[metaPartExamples], 10, 64)
+		if err := errors.Join(err1, err2); err != nil {
+			return State{}, fmt.Errorf("%s: not a part checkpoint: %w", fn.Path, err)
+		}
+		st.LossSum, st.Examples = loss, n
+	}
 	return *st, nil
+}
+
+// writePartFn writes each model's state within an epoch as its part
+// checkpoint, for the epoch's next job.
+type writePartFn struct {
+	Specs []*Spec
+	Dirs  []string
+	Epoch int
+}
+
+func (fn *writePartFn) ProcessElement(ctx context.Context, st State) error {
+	if st.Model < 0 || st.Model >= len(fn.Specs) {
+		return fmt.Errorf("train: state of model %d, but the job has %d", st.Model, len(fn.Specs))
+	}
+	meta := map[string]string{
+		metaEpoch:        strconv.Itoa(fn.Epoch - 1),
+		metaPartLossSum:  strconv.FormatFloat(st.LossSum, 'g', -1, 64),
+		metaPartExamples: strconv.FormatInt(st.Examples, 10),
+	}
+	return saveState(ctx, fn.Specs[st.Model], partAt(fn.Dirs[st.Model], fn.Epoch), &st, meta)
 }
 
 // writeEpochFn writes each model's state after an epoch, with the
@@ -160,16 +201,25 @@ func epochMeta(epoch int, st *State, ev *transforms.Partial) map[string]string {
 	return meta
 }
 
-// buildEpoch adds one epoch of every model to the pipeline: read each
-// state from its previous checkpoint, run the rounds, evaluate, and write
-// each model's checkpoint of the epoch.
-func buildEpoch(s beam.Scope, ms *Models, p *plan, epoch int) {
+// buildEpoch adds rounds [from, to) of one epoch of every model to the
+// pipeline: read each state (from the previous epoch's checkpoint, or
+// from the epoch's part checkpoint when from > 0), run the rounds, and
+// write each model's part checkpoint, or, after the epoch's last round,
+// evaluate and write its checkpoint of the epoch.
+func buildEpoch(s beam.Scope, ms *Models, p *plan, epoch, from, to int) {
 	var loads []beam.PCollection
 	for m, spec := range ms.Specs {
-		loads = append(loads, beam.ParDo(s, &loadStateFn{Spec: spec, Path: checkpointAt(ms.Dirs[m], epoch-1), Model: m}, beam.Impulse(s)))
+		fn := &loadStateFn{Spec: spec, Path: checkpointAt(ms.Dirs[m], epoch-1), Model: m}
+		if from > 0 {
+			fn.Path, fn.Part = partAt(ms.Dirs[m], epoch), true
+		}
+		loads = append(loads, beam.ParDo(s, fn, beam.Impulse(s)))
 	}
-	states := beam.Flatten(s, loads...)
-	states = Rounds(s, ms, p.train, states, epoch)
+	states := Rounds(s, ms, p.train, beam.Flatten(s, loads...), epoch, from, to)
+	if to < ms.Specs[0].Rounds {
+		beam.ParDo0(s, &writePartFn{Specs: ms.Specs, Dirs: ms.Dirs, Epoch: epoch}, states)
+		return
+	}
 	var evals beam.PCollection
 	if p.nVal > 0 {
 		evals = Evaluate(s, ms, p.val, states)
@@ -180,10 +230,25 @@ func buildEpoch(s beam.Scope, ms *Models, p *plan, epoch int) {
 		beam.CoGroupByKey(s, beam.ParDo(s, keyState, states), evals))
 }
 
+// epochJobs splits an epoch's rounds into the spans its jobs run: one job
+// for one worker key (its rounds do not shuffle) or without a bound, else
+// spans of at most perJob rounds.
+func epochJobs(rounds, keys, perJob int) [][2]int {
+	if keys == 1 || perJob <= 0 || rounds <= perJob {
+		return [][2]int{{0, rounds}}
+	}
+	var spans [][2]int
+	for from := 0; from < rounds; from += perJob {
+		spans = append(spans, [2]int{from, min(from+perJob, rounds)})
+	}
+	return spans
+}
+
 func keyPartial(p transforms.Partial) (int, transforms.Partial) { return 0, p }
 
 func init() {
 	register.DoFn2x2[context.Context, []byte, State, error](&loadStateFn{})
+	register.DoFn2x1[context.Context, State, error](&writePartFn{})
 	register.DoFn4x1[context.Context, int, func(*State) bool, func(*transforms.Partial) bool, error](&writeEpochFn{})
 	register.Function1x2(keyPartial)
 }

@@ -29,6 +29,9 @@ type Spec struct {
 	Data       string // the preprocess output directory
 	Rounds     int    // rounds per epoch
 	Workers    int    // shard groups: each round sends one model copy and gets one partial per group
+	// RoundsPerJob bounds the rounds of one Beam job where rounds
+	// shuffle (0: no bound); see Config.RoundsPerJob.
+	RoundsPerJob int
 	// FreezeZeros keeps the weights that are exactly zero at zero, with
 	// their optimizer state: a pruning mask frozen during fine-tuning.
 	FreezeZeros bool

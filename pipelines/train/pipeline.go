@@ -251,11 +251,11 @@ func stepRound(specs []*Spec, epoch, round int, items []roundItem) (State, error
 // shuffle per round. It takes and returns PCollection<State>.
 type epochRoundsFn struct {
 	roundFn
-	Rounds int
+	From, To int // the rounds [From, To)
 }
 
 func (fn *epochRoundsFn) ProcessElement(ctx context.Context, st State) (State, error) {
-	for r := 0; r < fn.Rounds; r++ {
+	for r := fn.From; r < fn.To; r++ {
 		fn.Round = r
 		var items []roundItem
 		if err := fn.process(ctx, 0, &st, func(_ int, it roundItem) { items = append(items, it) }); err != nil {
@@ -284,17 +284,16 @@ func Round(s beam.Scope, ms *Models, groups [][]ShardTask, states beam.PCollecti
 	return beam.DropKey(s, next)
 }
 
-// Rounds adds the epoch's rounds of every model: a Round each, or, for one
-// worker key, one epochRoundsFn that runs them back to back. It returns
-// the epoch's last PCollection<State>.
-func Rounds(s beam.Scope, ms *Models, groups [][]ShardTask, states beam.PCollection, epoch int) beam.PCollection {
-	rounds := ms.Specs[0].Rounds
+// Rounds adds rounds [from, to) of an epoch of every model: a Round each,
+// or, for one worker key, one epochRoundsFn that runs them back to back.
+// It returns the last PCollection<State>.
+func Rounds(s beam.Scope, ms *Models, groups [][]ShardTask, states beam.PCollection, epoch, from, to int) beam.PCollection {
 	if len(groups) == 1 {
 		s = s.Scope("train.Rounds")
 		fn := roundFn{Specs: ms.Specs, Sels: ms.TrainSels, Groups: groups, Epoch: epoch}
-		return beam.ParDo(s, &epochRoundsFn{roundFn: fn, Rounds: rounds}, states)
+		return beam.ParDo(s, &epochRoundsFn{roundFn: fn, From: from, To: to}, states)
 	}
-	for r := 0; r < rounds; r++ {
+	for r := from; r < to; r++ {
 		states = Round(s, ms, groups, states, epoch, r)
 	}
 	return states

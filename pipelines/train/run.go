@@ -207,13 +207,25 @@ func runEpoch(ctx context.Context, ms *Models, p *plan, epoch int, plain bool) e
 		}
 		return nil
 	}
-	pipe, s := beam.NewPipelineWithRoot()
-	workers := ms.Specs[0].Workers
-	p.train = shardTasks(p.trainShards, workers)
-	p.val = shardTasks(p.valShards, workers)
-	buildEpoch(s, ms, p, epoch)
-	_, err := beamx.RunWithMetrics(ctx, pipe)
-	return err
+	spec := ms.Specs[0]
+	p.train = shardTasks(p.trainShards, spec.Workers)
+	p.val = shardTasks(p.valShards, spec.Workers)
+	spans := epochJobs(spec.Rounds, len(p.train), spec.RoundsPerJob)
+	for _, span := range spans {
+		pipe, s := beam.NewPipelineWithRoot()
+		buildEpoch(s, ms, p, epoch, span[0], span[1])
+		if _, err := beamx.RunWithMetrics(ctx, pipe); err != nil {
+			return err
+		}
+	}
+	if len(spans) > 1 {
+		for _, dir := range ms.Dirs {
+			if err := storage.Remove(ctx, partAt(dir, epoch)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // runPlainEpoch runs model m through the same rounds as buildEpoch's

@@ -70,9 +70,15 @@ type Config struct {
 	// to each group and gets one partial back. Defaults to
 	// DefaultWorkers(Runner, shards).
 	Workers int
+	// RoundsPerJob bounds the rounds one Beam job runs when the rounds
+	// shuffle (several worker keys): prism and the direct runner keep every
+	// element of a job until it ends (11 MB a round for the 1 MB MLP), so
+	// an epoch then runs as several jobs, the state passing between them
+	// in a part checkpoint. 0: DefaultRoundsPerJob(Runner).
+	RoundsPerJob int
 	// Runner is the name of the Beam runner the pipelines run on (Beam's
-	// --runner flag; the CLI fills it in). It only picks the default
-	// Workers.
+	// --runner flag; the CLI fills it in). It only picks the defaults of
+	// Workers and RoundsPerJob.
 	Runner string
 	// Init is a model file to start from (fine-tuning; its architecture
 	// must match) instead of a random initialization. Optional.
@@ -165,6 +171,8 @@ func (c *Config) Prepare() error {
 		return fmt.Errorf("batch sizes and local steps must be positive")
 	case c.Workers < 0:
 		return fmt.Errorf("--workers=%d: want 0 (default) or more", c.Workers)
+	case c.RoundsPerJob < 0:
+		return fmt.Errorf("--rounds-per-job=%d: want 0 (default) or more", c.RoundsPerJob)
 	case c.Patience < 0:
 		return fmt.Errorf("--patience=%d: want 0 (off) or more", c.Patience)
 	case c.FreezeZeros && c.Init == "":
@@ -216,7 +224,11 @@ func (c *Config) spec(m *shardio.Manifest, p *plan) (*Spec, error) {
 	if workers == 0 {
 		workers = DefaultWorkers(c.Runner, p.nTrain)
 	}
-	spec := &Spec{Model: mc, Mode: c.Mode, Batch: c.Batch, LocalBatch: c.LocalBatch, Seed: c.Seed, Accel: c.Accel, Data: c.Data, Workers: workers, FreezeZeros: c.FreezeZeros}
+	perJob := c.RoundsPerJob
+	if perJob == 0 {
+		perJob = DefaultRoundsPerJob(c.Runner)
+	}
+	spec := &Spec{Model: mc, Mode: c.Mode, Batch: c.Batch, LocalBatch: c.LocalBatch, Seed: c.Seed, Accel: c.Accel, Data: c.Data, Workers: workers, RoundsPerJob: perJob, FreezeZeros: c.FreezeZeros}
 	if c.Mode == "sync" {
 		spec.Rounds = int(max(1, (p.trainRows+int64(c.Batch)/2)/int64(c.Batch)))
 	} else {
@@ -259,6 +271,19 @@ func DefaultWorkers(runner string, shards int) int {
 		return 1
 	}
 	return shards
+}
+
+// DefaultRoundsPerJob is the most shuffling rounds one job runs by default
+// on the named runner: 24 on the in-process runners, which hold a job's
+// elements in memory until it ends (24 rounds of the 1 MB MLP: about 0.3
+// GB), and no bound (0) on a cluster, where a job costs seconds to start
+// and its runner streams the elements.
+func DefaultRoundsPerJob(runner string) int {
+	switch runner {
+	case "", "prism", "direct":
+		return 24
+	}
+	return 0
 }
 
 // ParseHidden reads "300,100".

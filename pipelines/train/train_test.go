@@ -118,13 +118,16 @@ func maxDiff(a, b []float32) float64 {
 // The Beam pipeline and the plain loop run the same rounds: same bits.
 func TestBeamMatchesPlain(t *testing.T) {
 	for _, tc := range []struct {
-		mode    string
-		workers int
-	}{{"sync", 0}, {"local", 0}, {"sync", 3}, {"local", 4}} {
-		t.Run(fmt.Sprintf("%s/workers=%d", tc.mode, tc.workers), func(t *testing.T) {
+		mode            string
+		workers, perJob int
+	}{{"sync", 0, 0}, {"local", 0, 0}, {"sync", 3, 0}, {"local", 4, 0}, {"sync", 2, 3}, {"local", 2, 1}} {
+		t.Run(fmt.Sprintf("%s/workers=%d/per-job=%d", tc.mode, tc.workers, tc.perJob), func(t *testing.T) {
 			c := baseConfig(t, 4)
-			c.Mode, c.Workers = tc.mode, tc.workers
+			c.Mode, c.Workers, c.RoundsPerJob = tc.mode, tc.workers, tc.perJob
 			rep := run(t, c)
+			if parts, _ := filepath.Glob(filepath.Join(c.Out, "checkpoints", ".*")); len(parts) > 0 {
+				t.Errorf("left behind: %v", parts)
+			}
 			p := c
 			p.Out, p.Plain = t.TempDir(), true
 			run(t, p)
