@@ -3,9 +3,9 @@ package model
 import (
 	"fmt"
 	"math"
-	"runtime"
 	"strconv"
-	"sync"
+
+	"github.com/lightbeam-ml/lightbeam/internal/par"
 )
 
 // Method names an optimization method.
@@ -201,7 +201,7 @@ func (o *Optimizer) StepScaled(params, grad []float32, pre float32) {
 	t := float64(o.step)
 	u.bc1, u.bc2 = 1-math.Pow(c.Beta1, t), 1-math.Pow(c.Beta2, t)
 	u.shrink = u.lr * c.L1
-	parallelRange(o.n, u.run)
+	par.Range(o.n, u.run)
 }
 
 // update is one optimizer step over a range of parameters; ranges are
@@ -267,23 +267,6 @@ func prox(w, shrink float64) float32 {
 		w = math.Copysign(a, w)
 	}
 	return float32(w)
-}
-
-// parallelRange calls f on consecutive ranges covering [0, n), on up to
-// GOMAXPROCS goroutines when n is large enough to repay them.
-func parallelRange(n int, f func(lo, hi int)) {
-	const minPart = 1 << 15
-	parts := min(runtime.GOMAXPROCS(0), n/minPart)
-	if parts <= 1 {
-		f(0, n)
-		return
-	}
-	var wg sync.WaitGroup
-	for p := range parts {
-		lo, hi := p*n/parts, (p+1)*n/parts
-		wg.Go(func() { f(lo, hi) })
-	}
-	wg.Wait()
 }
 
 // Names of the optimizer's state tensors and metadata keys.

@@ -8,6 +8,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 
+	"github.com/lightbeam-ml/lightbeam/internal/par"
 	"github.com/lightbeam-ml/lightbeam/internal/wire"
 )
 
@@ -45,26 +46,31 @@ func (*sumPartialsFn) ExtractOutput(a Ordered[Partial]) Partial {
 }
 
 // AddPartials adds parts in shard order (ties keep their order), in
-// float64, and returns the sum as a Partial of shard -1.
+// float64, and returns the sum as a Partial of shard -1. Each element is
+// summed on its own, parts in order, so the work splits across cores by
+// ranges of elements with the same bits.
 func AddPartials(parts []Partial) Partial {
 	sort.SliceStable(parts, func(i, j int) bool { return parts[i].Shard < parts[j].Shard })
 	out := Partial{Shard: -1}
-	var sum []float64
+	n := 0
 	for _, p := range parts {
-		if len(p.Sum) > len(sum) {
-			sum = append(sum, make([]float64, len(p.Sum)-len(sum))...)
-		}
-		for i, v := range p.Sum {
-			sum[i] += float64(v)
-		}
+		n = max(n, len(p.Sum))
 		out.Examples += p.Examples
 		out.LossSum += p.LossSum
 		out.Correct += p.Correct
 	}
-	out.Sum = make([]float32, len(sum))
-	for i, v := range sum {
-		out.Sum[i] = float32(v)
-	}
+	out.Sum = make([]float32, n)
+	par.Range(n, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			var s float64
+			for _, p := range parts {
+				if i < len(p.Sum) {
+					s += float64(p.Sum[i])
+				}
+			}
+			out.Sum[i] = float32(s)
+		}
+	})
 	return out
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -177,12 +178,23 @@ func (w *shardMath) syncPartial(ctx context.Context, sl *slot, shard int, info s
 		return syncBuckets(s, epoch, w.spec.Seed, rounds, sel)
 	})
 	idx := buckets[round]
-	p := transforms.Partial{Shard: shard, Sum: make([]float32, w.m.NumParams()), Examples: int64(len(idx))}
+	p := transforms.Partial{Shard: shard, Examples: int64(len(idx))}
+	if len(idx) == 0 {
+		p.Sum = make([]float32, w.m.NumParams())
+		return p, nil
+	}
 	for lo := 0; lo < len(idx); lo += evalChunk {
 		part := idx[lo:min(lo+evalChunk, len(idx))]
-		loss, err := sl.ws.Gradient(params, s.batch(part, &sl.scratch), p.Sum)
+		grad, loss, err := sl.ws.GradientView(params, s.batch(part, &sl.scratch))
 		if err != nil {
 			return p, fmt.Errorf("%s: %w", info.Path, err)
+		}
+		if p.Sum == nil {
+			p.Sum = slices.Clone(grad)
+		} else {
+			for i, g := range grad {
+				p.Sum[i] += g
+			}
 		}
 		p.LossSum += loss
 	}
