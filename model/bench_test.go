@@ -8,13 +8,18 @@ import (
 	"github.com/lightbeam-ml/lightbeam/accel"
 )
 
+// benchModel returns the model of cfg, its parameters, a batch of n rows
+// and a workspace on be (closed when the benchmark ends).
+func benchModel(b *testing.B, be accel.Backend, cfg Config, n int) (*Model, []float32, Batch, *Workspace) {
+	m := mustNew(b, cfg)
+	ws := NewWorkspace(m, be)
+	b.Cleanup(ws.Close)
+	return m, m.Init(1), randomBatch(m, n, 2), ws
+}
+
 // benchGradient times one Gradient call of m on a batch of n rows.
 func benchGradient(b *testing.B, be accel.Backend, cfg Config, n int) {
-	m := mustNew(b, cfg)
-	params := m.Init(1)
-	batch := randomBatch(m, n, 2)
-	ws := NewWorkspace(m, be)
-	defer ws.Close()
+	m, params, batch, ws := benchModel(b, be, cfg, n)
 	grad := make([]float32, m.NumParams())
 	if _, err := ws.Gradient(params, batch, grad); err != nil { // warm: allocate buffers
 		b.Fatal(err)
@@ -57,11 +62,7 @@ func BenchmarkGradientSoftmax784x512Go(b *testing.B) {
 // benchLocalStep times one local SGD step as the trainer takes it: the
 // gradient of n rows, then one Nesterov step with L2.
 func benchLocalStep(b *testing.B, be accel.Backend, cfg Config, n int) {
-	m := mustNew(b, cfg)
-	params := m.Init(1)
-	batch := randomBatch(m, n, 2)
-	ws := NewWorkspace(m, be)
-	defer ws.Close()
+	m, params, batch, ws := benchModel(b, be, cfg, n)
 	opt, err := NewOptimizer(OptimizerConfig{Method: Momentum, Nesterov: true, L2: 5e-4, Schedule: Schedule{Kind: Constant, LR: 0.01}}, m.NumParams())
 	if err != nil {
 		b.Fatal(err)

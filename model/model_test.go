@@ -140,3 +140,37 @@ func TestBadLabelsAreErrors(t *testing.T) {
 		t.Errorf("sparse index out of range: err %v", err)
 	}
 }
+
+// EvaluateClasses' classes are Predict's most probable classes, and count
+// Evaluate's correct rows.
+func TestEvaluateClasses(t *testing.T) {
+	m := mustNew(t, Config{Arch: MLP, Inputs: 7, Hidden: []int{5}, Outputs: 4})
+	params, b := m.Init(3), randomBatch(m, 50, 4)
+	ws := NewWorkspace(m, backend(t))
+	defer ws.Close()
+	classes := make([]int, b.N)
+	loss, correct, err := ws.EvaluateClasses(params, b, classes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantLoss, wantCorrect, _ := ws.Evaluate(params, b)
+	probs := make([]float32, b.N*4)
+	if err := ws.Predict(params, b, probs); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for i, c := range classes {
+		row := probs[i*4 : i*4+4]
+		for j, p := range row {
+			if p > row[c] {
+				t.Fatalf("row %d: class %d (p %v), but class %d has p %v", i, c, row[c], j, p)
+			}
+		}
+		if float32(c) == b.Y[i] {
+			n++
+		}
+	}
+	if loss != wantLoss || correct != wantCorrect || n != correct {
+		t.Errorf("EvaluateClasses: loss %v correct %d (classes say %d); Evaluate: %v, %d", loss, correct, n, wantLoss, wantCorrect)
+	}
+}

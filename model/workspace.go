@@ -250,6 +250,13 @@ func (ws *Workspace) GradientView(params []float32, b Batch) ([]float32, float64
 // Evaluate returns the summed loss over the batch and, for classifiers, the
 // number of rows whose most probable class is the label (0 for Linear).
 func (ws *Workspace) Evaluate(params []float32, b Batch) (lossSum float64, correct int, err error) {
+	return ws.EvaluateClasses(params, b, nil)
+}
+
+// EvaluateClasses is Evaluate that also writes, for classifiers, each
+// row's most probable class (the first of equal logits) into classes
+// when it is not nil: the confusion counts come from the same forward pass.
+func (ws *Workspace) EvaluateClasses(params []float32, b Batch, classes []int) (lossSum float64, correct int, err error) {
 	m, be, n := ws.m, ws.be, b.N
 	m.checkParams(params)
 	if err := m.check(b, true); err != nil {
@@ -265,6 +272,9 @@ func (ws *Workspace) Evaluate(params []float32, b Batch) (lossSum float64, corre
 		for i, p := range ws.hostPred[:n] {
 			if p == b.Y[i] {
 				correct++
+			}
+			if classes != nil {
+				classes[i] = int(p)
 			}
 		}
 	}

@@ -302,10 +302,10 @@ func (w *shardMath) evalPartial(ctx context.Context, sl *slot, shard int, info s
 	}
 	p := transforms.Partial{Shard: shard}
 	k := w.m.Outputs()
-	var probs []float32
+	var classes []int
 	if w.m.Classifier() {
 		p.Sum = make([]float32, k*k)
-		probs = make([]float32, evalChunk*k)
+		classes = make([]int, evalChunk)
 	}
 	var rowsSel []int32
 	for i, id := range s.IDs {
@@ -317,26 +317,15 @@ func (w *shardMath) evalPartial(ctx context.Context, sl *slot, shard int, info s
 	for lo := 0; lo < len(rowsSel); lo += evalChunk {
 		idx := rowsSel[lo:min(lo+evalChunk, len(rowsSel))]
 		b := s.batch(idx, &sl.scratch)
-		loss, correct, err := sl.ws.Evaluate(params, b)
+		loss, correct, err := sl.ws.EvaluateClasses(params, b, classes)
 		if err != nil {
 			return p, fmt.Errorf("%s: %w", info.Path, err)
 		}
 		p.LossSum += loss
 		p.Correct += int64(correct)
-		if probs != nil {
-			out := probs[:len(idx)*k]
-			if err := sl.ws.Predict(params, b, out); err != nil {
-				return p, fmt.Errorf("%s: %w", info.Path, err)
-			}
+		if classes != nil {
 			for i := range idx {
-				row := out[i*k : (i+1)*k]
-				best := 0
-				for j, v := range row {
-					if v > row[best] {
-						best = j
-					}
-				}
-				p.Sum[int(b.Y[i])*k+best]++
+				p.Sum[int(b.Y[i])*k+classes[i]]++
 			}
 		}
 	}
