@@ -258,8 +258,9 @@ func (w *shardMath) localPartial(ctx context.Context, sl *slot, shard int, info 
 }
 
 // stepWith takes one optimizer step with the mean of a gradient sum over
-// n rows. Under Maximize the optimizer climbs the log-likelihood, whose
-// gradient is the loss gradient negated.
+// n rows (gradSum itself may change: frozen zeros, shared clusters).
+// Under Maximize the optimizer climbs the log-likelihood, whose gradient
+// is the loss gradient negated.
 func stepWith(opt *model.Optimizer, spec *Spec, params, gradSum []float32, n int) error {
 	share, err := sharedGroups(spec)
 	if err != nil {
