@@ -228,7 +228,12 @@ func (u *update) run(lo, hi int) {
 	case c.Method == Momentum:
 		m, mu, nesterov := u.o.m[lo:hi], c.Momentum, c.Nesterov
 		m = m[:len(gr)]
-		for i, gi := range gr {
+		start := 0
+		if nesterov && shrink == 0 {
+			start = nesterovVector(p, gr, m, pre, scale, l2, lr, mu)
+		}
+		for i := start; i < len(gr); i++ {
+			gi := gr[i]
 			w := float64(p[i])
 			g := scale*float64(gi*pre) + l2*w
 			b := mu*float64(m[i]) + g
