@@ -4,10 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
-	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/lightbeam-ml/lightbeam/storage"
@@ -36,7 +33,7 @@ func lockOut(ctx context.Context, name, out string) (func(), error) {
 	if note != "" {
 		fmt.Fprintf(os.Stderr, "lightbeam: %s: %s\n", name, note)
 	}
-	if n, err := removeTemporaries(out); err != nil {
+	if n, err := storage.RemoveTemporaries(out); err != nil {
 		l.Release(context.WithoutCancel(ctx))
 		return nil, fmt.Errorf("%s: removing the temporary files an interrupted run left in %s: %w", name, out, err)
 	} else if n > 0 {
@@ -47,32 +44,4 @@ func lockOut(ctx context.Context, name, out string) (func(), error) {
 			fmt.Fprintf(os.Stderr, "lightbeam: %s: releasing %s: %v\n", name, path, err)
 		}
 	}, nil
-}
-
-// removeTemporaries deletes, under the local directory out, the temporary
-// files of atomic writes (internal/localfile names them ".BASE.tmp-*")
-// that a killed run left: with the lock held no run is writing them. On
-// gs:// an object appears only when its upload completes, so nothing is
-// left there. It returns how many it removed.
-func removeTemporaries(out string) (int, error) {
-	if !storage.IsLocal(out) {
-		return 0, nil
-	}
-	n := 0
-	err := filepath.WalkDir(out, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if name := d.Name(); !d.IsDir() && strings.HasPrefix(name, ".") && strings.Contains(name, ".tmp-") {
-			if err := os.Remove(p); err != nil {
-				return err
-			}
-			n++
-		}
-		return nil
-	})
-	if errors.Is(err, fs.ErrNotExist) {
-		err = nil
-	}
-	return n, err
 }

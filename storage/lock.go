@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -126,4 +128,32 @@ func deadHere(owner string) bool {
 	}
 	err = syscall.Kill(pid, 0)
 	return errors.Is(err, syscall.ESRCH)
+}
+
+// RemoveTemporaries deletes, under the local directory out, the temporary
+// files of atomic writes (internal/localfile names them ".BASE.tmp-*")
+// that a killed run left; call it with out's lock held, when no run is
+// writing them. On gs:// an object appears only when its upload
+// completes, so nothing is left there. It returns how many it removed.
+func RemoveTemporaries(out string) (int, error) {
+	if !IsLocal(out) {
+		return 0, nil
+	}
+	n := 0
+	err := filepath.WalkDir(out, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if name := d.Name(); !d.IsDir() && strings.HasPrefix(name, ".") && strings.Contains(name, ".tmp-") {
+			if err := os.Remove(p); err != nil {
+				return err
+			}
+			n++
+		}
+		return nil
+	})
+	if errors.Is(err, fs.ErrNotExist) {
+		err = nil
+	}
+	return n, err
 }

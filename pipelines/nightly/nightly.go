@@ -205,6 +205,13 @@ func Run(ctx context.Context, c Config, log io.Writer) (*RunReport, error) {
 		fmt.Fprintf(log, "nightly: %s\n", note)
 		rep.LockNote = note
 	}
+	// What a killed run was writing atomically is only a temporary file.
+	if n, err := storage.RemoveTemporaries(c.Out); err != nil {
+		rep.Error = err.Error()
+		return rep, errors.Join(err, logLine(), lock.release(bg))
+	} else if n > 0 {
+		fmt.Fprintf(log, "nightly: removed %d temporary files an interrupted run left in %s\n", n, c.Out)
+	}
 	runErr := run(ctx, c, rep, &mu, log)
 	if runErr != nil {
 		mu.Lock()
