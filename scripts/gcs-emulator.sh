@@ -74,7 +74,7 @@ start() {
 	fi
 	echo "starting fake-gcs-server on $ADDR:$PORT ($BACKEND); log: $LOG" >&2
 	nohup "$BIN" "${args[@]}" >"$LOG" 2>&1 &
-	echo $! >"$PID_FILE"
+	write_pidfile $!
 	echo "$ADDR:$PORT" >"$RUN_DIR/gcs-emulator.endpoint"
 	local waited=0
 	until curl -sf "http://$ADDR:$PORT/storage/v1/b" >/dev/null 2>&1; do

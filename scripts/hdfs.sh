@@ -108,7 +108,7 @@ start() {
 	echo "starting MiniDFSCluster (Hadoop $HADOOP_VERSION) on ${HDFS_ADDR:-localhost}:$PORT, storage $DATA ($mode); log: $LOG" >&2
 	nohup java -Xmx"$HEAP" -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Djava.net.preferIPv4Stack=true \
 		-cp "$CLASSES:$CLASSPATH" MiniHDFS "$DATA" "$PORT" "$mode" "$ENDPOINT" "${addr[@]}" >"$LOG" 2>&1 &
-	echo $! >"$PID_FILE"
+	write_pidfile $!
 	local t0=$SECONDS
 	until [[ -s $ENDPOINT ]]; do
 		if ! running; then

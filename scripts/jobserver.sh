@@ -149,7 +149,7 @@ start() {
 	echo "starting the $ENGINE job server; log: $LOG" >&2
 	local t0=$SECONDS
 	nohup "${cmd[@]}" >"$LOG" 2>&1 &
-	echo $! >"$PID_FILE"
+	write_pidfile $!
 	echo "$JOB_PORT" >"$RUN_DIR/jobserver-$ENGINE.port"
 	await_port "the $ENGINE job server" "$JOB_PORT" "$TIMEOUT" "$LOG"
 	echo "the $ENGINE job server answers after $((SECONDS - t0))s" >&2

@@ -3,7 +3,20 @@
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
-running() { [[ -f $PID_FILE ]] && kill -0 "$(cat "$PID_FILE")" 2>/dev/null; }
+# start_time PID: the process's start time (clock ticks since boot, field 22 of /proc/PID/stat;
+# the fields after the command name, which may hold spaces), empty when it is gone.
+start_time() { [[ -r /proc/$1/stat ]] && sed -E 's/^.*\) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f20; }
+
+# write_pidfile PID: records PID with its start time, so that a pid the kernel has since given to
+# another process (pid_max is 32768 here) is never taken for the service, nor signalled.
+write_pidfile() { echo "$1 $(start_time "$1")" >"$PID_FILE"; }
+
+running() {
+	[[ -f $PID_FILE ]] || return 1
+	local pid st
+	read -r pid st <"$PID_FILE"
+	kill -0 "$pid" 2>/dev/null && [[ -z $st || $(start_time "$pid") == "$st" ]]
+}
 
 # stop_pidfile WHAT [group]: stops the process in $PID_FILE (with its whole
 # process group when the second argument is "group"), waiting up to 10 s
@@ -15,7 +28,7 @@ stop_pidfile() {
 		echo "$what is not running" >&2
 		return
 	fi
-	pid=$(cat "$PID_FILE")
+	read -r pid _ <"$PID_FILE"
 	target=$pid
 	[[ ${2:-} == group ]] && target=-$pid
 	kill -- "$target" 2>/dev/null || kill "$pid"

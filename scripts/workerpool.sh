@@ -64,7 +64,7 @@ start() {
 	echo "starting the Go worker pool on port $PORT; log: $LOG" >&2
 	# setsid: the pool and the workers it forks form one process group, stopped together.
 	setsid nohup "$boot" --worker_pool >"$LOG" 2>&1 &
-	echo $! >"$PID_FILE"
+	write_pidfile $!
 	await_port "the worker pool" "$PORT" "$TIMEOUT" "$LOG"
 	echo "localhost:$PORT"
 }
