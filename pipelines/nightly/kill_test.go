@@ -1,6 +1,7 @@
 package nightly
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -11,7 +12,9 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -242,5 +245,43 @@ func TestTerminated(t *testing.T) {
 	}
 	if latest(t, c.Out, "alpha") != "2026-12-01/alpha" {
 		t.Errorf("LATEST after the rerun: %q", latest(t, c.Out, "alpha"))
+	}
+}
+
+// A run that ends by itself is not an interruption when its context ends
+// right after (the CLI cancels its signal context on return): OnInterrupt
+// is never called and runs.jsonl has one line a run. A run with nothing to
+// do returns before the watcher goroutine first runs, which is the race.
+func TestEndedRunIsNotInterrupted(t *testing.T) {
+	root := t.TempDir()
+	models := filepath.Join(root, "models")
+	if err := os.MkdirAll(models, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	recipe := writeRecipe(t, root, "r.json", `{"quant": "int8"}`)
+	out := filepath.Join(root, "out")
+	// On one P the watcher does not run before Run returns unless Run
+	// blocks, so both of its cases are often ready when it first selects.
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	var interrupted atomic.Int32
+	const runs = 200
+	for range runs {
+		ctx, cancel := context.WithCancel(context.Background())
+		c := Config{Models: models, Recipe: recipe, Out: out, Accel: "go", OnInterrupt: func() { interrupted.Add(1) }}
+		if _, err := Run(ctx, c, io.Discard); err != nil {
+			t.Fatal(err)
+		}
+		cancel()
+	}
+	time.Sleep(100 * time.Millisecond) // let any watcher that would misfire do so
+	if n := interrupted.Load(); n != 0 {
+		t.Errorf("OnInterrupt was called %d times after %d runs that ended by themselves", n, runs)
+	}
+	b, err := os.ReadFile(filepath.Join(out, RunsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lines := bytes.Count(b, []byte("\n")); lines != runs {
+		t.Errorf("runs.jsonl has %d lines after %d runs", lines, runs)
 	}
 }

@@ -189,6 +189,14 @@ func Run(ctx context.Context, c Config, log io.Writer) (*RunReport, error) {
 		go func() {
 			select {
 			case <-ctx.Done():
+				select {
+				case <-finished:
+					// The run had ended: the context ended after it (the CLI
+					// cancels its signal context on return), so this is no
+					// interruption. Run closes finished before it returns.
+					return
+				default:
+				}
 				// Stopped (SIGTERM from systemd or Kubernetes): what is written
 				// is safe as after a kill; log the run, free the lock, leave.
 				mu.Lock()
