@@ -193,51 +193,16 @@ func quantizeChunk(ctx context.Context, c Chunk, dst target) (ChunkStats, error)
 	// piece's page faults and writes overlap another's encoding, and the
 	// cores idle less at the chunk's end (4 GB to Q8_0: 5.2-5.7 s with two
 	// pieces per core, 4.1-4.4 s with four, interleaved runs).
-	w := 4 * workers()
-	for len(chunkBufs.raw) < w {
-		chunkBufs.raw = append(chunkBufs.raw, nil)
-		chunkBufs.vals = append(chunkBufs.vals, nil)
-	}
-	errs := make([]error, w)
-	stats := make([]quant.Error, w)
-	var wg sync.WaitGroup
-	for i := range w {
-		b0, b1 := blocks*int64(i)/int64(w), blocks*int64(i+1)/int64(w)
-		if b0 == b1 {
-			continue
+	e, err := overPieces(ctx, c, blocks, block, 4*workers(), func(b0, b1 int64, x []float32, e *quant.Error) error {
+		o0, _ := typ.Bytes(b0 * block)
+		o1, _ := typ.Bytes(b1 * block)
+		if err := gguf.EncodeInto(typ, out[o0:o1], x, e, int(c.First+b0*block)); err != nil {
+			return fmt.Errorf("tensor %q (values %d to %d, in %s): %w", c.Name, c.First+b0*block, c.First+b1*block, c.File, err)
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			raw, done, err := readPiece(ctx, c.File, c.Gen, c.Begin+b0*block*elem, (b1-b0)*block*elem, &chunkBufs.raw[i])
-			if err != nil {
-				errs[i] = err
-				return
-			}
-			defer done()
-			var x []float32
-			if c.DType == "F32" && nativeLE && uintptr(unsafe.Pointer(unsafe.SliceData(raw)))%4 == 0 {
-				x = unsafe.Slice((*float32)(unsafe.Pointer(unsafe.SliceData(raw))), len(raw)/4)
-			} else {
-				x = grow(&chunkBufs.vals[i], len(raw)/int(elem))
-				model.DecodeFloats(x, raw, c.DType)
-			}
-			o0, _ := typ.Bytes(b0 * block)
-			o1, _ := typ.Bytes(b1 * block)
-			if err := gguf.EncodeInto(typ, out[o0:o1], x, &stats[i], int(c.First+b0*block)); err != nil {
-				errs[i] = fmt.Errorf("tensor %q (values %d to %d, in %s): %w", c.Name, c.First+b0*block, c.First+b1*block, c.File, err)
-			} else {
-				errs[i] = dst.piece(out[o0:o1], o0)
-			}
-		}()
-	}
-	wg.Wait()
-	var e quant.Error
-	for i := range w {
-		if errs[i] != nil {
-			return st, errs[i]
-		}
-		e.Add(stats[i])
+		return dst.piece(out[o0:o1], o0)
+	})
+	if err != nil {
+		return st, err
 	}
 	st.Sig2, st.Err2, st.MaxAbs, st.Values = e.Signal, e.Noise, e.MaxAbs, (c.End-c.Begin)/elem
 	return st, dst.finish(ctx, out)
@@ -303,8 +268,39 @@ func int8Rows(ctx context.Context, c Chunk, body []byte, st *ChunkStats, where f
 	if cols == 0 {
 		return nil // rows of no values: their scales stay 0
 	}
-	w := min(int64(4*workers()), rows)
-	for len(chunkBufs.raw) < int(w) {
+	e, err := overPieces(ctx, c, rows, cols, 4*workers(), func(r0, r1 int64, x []float32, e *quant.Error) error {
+		for r := range r1 - r0 {
+			row := x[r*cols : (r+1)*cols]
+			for j, v := range row {
+				if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+					return fmt.Errorf("%s: value %d is %v", where((r0+r)*cols, (r0+r+1)*cols), c.First+(r0+r)*cols+int64(j), v)
+				}
+			}
+			o := body[(r0+r)*(4+cols) : (r0+r+1)*(4+cols)]
+			s := artifact.PutInt8Row(o, row)
+			for j, v := range row {
+				e.Observe(v, float32(int8(o[4+j]))*s)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	st.Sig2, st.Err2, st.MaxAbs = st.Sig2+e.Signal, st.Err2+e.Noise, max(st.MaxAbs, e.MaxAbs)
+	return nil
+}
+
+// overPieces splits the units [0, units) of chunk c (GGUF blocks or int8
+// rows, unit values each) into up to w pieces and, one goroutine a piece,
+// reads the piece's part of the source range, has it as float32 (F32 in
+// place when aligned, else decoded into a per-piece buffer), and calls f
+// with the piece's units [u0, u1), its values and its own error
+// accumulator. It returns the pieces' errors summed, or the first error.
+func overPieces(ctx context.Context, c Chunk, units, unit int64, w int, f func(u0, u1 int64, x []float32, e *quant.Error) error) (quant.Error, error) {
+	elem := int64(model.DTypeSize(c.DType))
+	w = int(min(int64(w), units))
+	for len(chunkBufs.raw) < w {
 		chunkBufs.raw = append(chunkBufs.raw, nil)
 		chunkBufs.vals = append(chunkBufs.vals, nil)
 	}
@@ -312,46 +308,36 @@ func int8Rows(ctx context.Context, c Chunk, body []byte, st *ChunkStats, where f
 	stats := make([]quant.Error, w)
 	var wg sync.WaitGroup
 	for i := range w {
-		r0, r1 := rows*i/w, rows*(i+1)/w
-		if r0 == r1 {
+		u0, u1 := units*int64(i)/int64(w), units*int64(i+1)/int64(w)
+		if u0 == u1 {
 			continue
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			raw, done, err := readPiece(ctx, c.File, c.Gen, c.Begin+r0*cols*elem, (r1-r0)*cols*elem, &chunkBufs.raw[i])
+		wg.Go(func() {
+			raw, done, err := readPiece(ctx, c.File, c.Gen, c.Begin+u0*unit*elem, (u1-u0)*unit*elem, &chunkBufs.raw[i])
 			if err != nil {
 				errs[i] = err
 				return
 			}
 			defer done()
-			x := grow(&chunkBufs.vals[i], len(raw)/int(elem))
-			model.DecodeFloats(x, raw, c.DType)
-			for r := range r1 - r0 {
-				row := x[r*cols : (r+1)*cols]
-				for j, v := range row {
-					if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
-						errs[i] = fmt.Errorf("%s: value %d is %v", where((r0+r)*cols, (r0+r+1)*cols), c.First+(r0+r)*cols+int64(j), v)
-						return
-					}
-				}
-				o := body[(r0+r)*(4+cols) : (r0+r+1)*(4+cols)]
-				s := artifact.PutInt8Row(o, row)
-				for j, v := range row {
-					stats[i].Observe(v, float32(int8(o[4+j]))*s)
-				}
+			var x []float32
+			if c.DType == "F32" && nativeLE && uintptr(unsafe.Pointer(unsafe.SliceData(raw)))%4 == 0 {
+				x = unsafe.Slice((*float32)(unsafe.Pointer(unsafe.SliceData(raw))), len(raw)/4)
+			} else {
+				x = grow(&chunkBufs.vals[i], len(raw)/int(elem))
+				model.DecodeFloats(x, raw, c.DType)
 			}
-		}()
+			errs[i] = f(u0, u1, x, &stats[i])
+		})
 	}
 	wg.Wait()
+	var e quant.Error
 	for i := range w {
 		if errs[i] != nil {
-			return errs[i]
+			return e, errs[i]
 		}
-		e := stats[i]
-		st.Sig2, st.Err2, st.MaxAbs = st.Sig2+e.Signal, st.Err2+e.Noise, max(st.MaxAbs, e.MaxAbs)
+		e.Add(stats[i])
 	}
-	return nil
+	return e, nil
 }
 
 // readPiece returns n bytes of the file at path from off: a local file's
