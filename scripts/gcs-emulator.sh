@@ -76,20 +76,7 @@ start() {
 	nohup "$BIN" "${args[@]}" >"$LOG" 2>&1 &
 	write_pidfile $!
 	echo "$ADDR:$PORT" >"$RUN_DIR/gcs-emulator.endpoint"
-	local waited=0
-	until curl -sf "http://$ADDR:$PORT/storage/v1/b" >/dev/null 2>&1; do
-		if ! running; then
-			tail -n 20 "$LOG" >&2
-			rm -f "$PID_FILE"
-			die "fake-gcs-server exited during startup (log: $LOG)"
-		fi
-		if ((waited >= TIMEOUT * 10)); then
-			tail -n 20 "$LOG" >&2
-			die "fake-gcs-server did not answer on $ADDR:$PORT within ${TIMEOUT}s (log: $LOG)"
-		fi
-		sleep 0.1
-		waited=$((waited + 1))
-	done
+	await_ready fake-gcs-server "$TIMEOUT" "$LOG" curl -sf "http://$ADDR:$PORT/storage/v1/b" -o /dev/null
 	echo "STORAGE_EMULATOR_HOST=$ADDR:$PORT"
 }
 

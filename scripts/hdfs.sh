@@ -110,19 +110,7 @@ start() {
 		-cp "$CLASSES:$CLASSPATH" MiniHDFS "$DATA" "$PORT" "$mode" "$ENDPOINT" "${addr[@]}" >"$LOG" 2>&1 &
 	write_pidfile $!
 	local t0=$SECONDS
-	until [[ -s $ENDPOINT ]]; do
-		if ! running; then
-			tail -n 30 "$LOG" >&2
-			rm -f "$PID_FILE"
-			die "MiniDFSCluster exited during startup (log: $LOG)"
-		fi
-		if ((SECONDS - t0 >= TIMEOUT)); then
-			tail -n 30 "$LOG" >&2
-			stop
-			die "MiniDFSCluster was not up within ${TIMEOUT}s (log: $LOG)"
-		fi
-		sleep 0.2
-	done
+	await_ready MiniDFSCluster "$TIMEOUT" "$LOG" test -s "$ENDPOINT"
 	echo "MiniDFSCluster up in $((SECONDS - t0)) s" >&2
 	cat "$ENDPOINT"
 }

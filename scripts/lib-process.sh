@@ -41,12 +41,13 @@ stop_pidfile() {
 	echo "stopped $what (pid $pid)" >&2
 }
 
-# await_port WHAT PORT TIMEOUT LOG: waits until the service just started
-# (pid in $PID_FILE) answers on PORT; if it exits first, or takes more than
-# TIMEOUT seconds (then it is stopped), it shows the log's tail and dies.
-await_port() {
-	local what=$1 port=$2 timeout=$3 log=$4 t0=$SECONDS
-	until port_open "$port"; do
+# await_ready WHAT TIMEOUT LOG CHECK...: waits until the command CHECK... succeeds for the service
+# just started (pid in $PID_FILE); if the service exits first, or CHECK has not succeeded within
+# TIMEOUT seconds (then the service is stopped), it shows the log's tail and dies.
+await_ready() {
+	local what=$1 timeout=$2 log=$3 t0=$SECONDS
+	shift 3
+	until "$@"; do
 		if ! running; then
 			tail -n 30 "$log" >&2
 			rm -f "$PID_FILE"
@@ -55,8 +56,11 @@ await_port() {
 		if ((SECONDS - t0 >= timeout)); then
 			tail -n 30 "$log" >&2
 			stop
-			die "$what did not open port $port within ${timeout}s (log: $log)"
+			die "$what was not ready within ${timeout}s (log: $log)"
 		fi
 		sleep 0.2
 	done
 }
+
+# await_port WHAT PORT TIMEOUT LOG: await_ready until the service answers on PORT.
+await_port() { await_ready "$1" "$3" "$4" port_open "$2"; }
