@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 
 	"github.com/lightbeam-ml/lightbeam/internal/half"
 
 	"github.com/lightbeam-ml/lightbeam/compress/entropy"
 	"github.com/lightbeam-ml/lightbeam/compress/prune"
 	"github.com/lightbeam-ml/lightbeam/compress/quant"
+	"github.com/lightbeam-ml/lightbeam/model"
 )
 
 // Kind names how a tensor's values are stored.
@@ -126,20 +128,14 @@ type Tensor struct {
 	Raw   []byte
 }
 
-// rawDTypeSize is the element size of the dtypes a Raw tensor may have,
-// 0 for others (F8 types: Dense has no conversion for them).
+// rawDTypeSize is the element size of the dtypes a Raw tensor may have
+// (model.DTypeSize's), 0 for others and for the F8 types, which Dense has
+// no conversion for.
 func rawDTypeSize(dtype string) int {
-	switch dtype {
-	case "F64", "I64", "U64":
-		return 8
-	case "F32", "I32", "U32":
-		return 4
-	case "F16", "BF16", "I16", "U16":
-		return 2
-	case "I8", "U8", "BOOL":
-		return 1
+	if strings.HasPrefix(dtype, "F8") {
+		return 0
 	}
-	return 0
+	return model.DTypeSize(dtype)
 }
 
 // rawValue returns a Raw tensor's value at flat position p as float32
