@@ -1,6 +1,8 @@
 // Package svcscript serves the test helpers that run a real service from
 // one of the module's scripts (storage/gcstest: scripts/gcs-emulator.sh,
-// storage/hdfstest: scripts/hdfs.sh): it finds the script and a free port.
+// storage/hdfstest: scripts/hdfs.sh): it finds the script and a free port,
+// runs the service with a watchdog that stops it with the test process, and
+// makes test names safe in paths.
 package svcscript
 
 import (

@@ -15,12 +15,10 @@
 package gcstest
 
 import (
-	"bytes"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -34,14 +32,11 @@ import (
 const Bucket = "lightbeam-test"
 
 var emu struct {
-	once   sync.Once
-	err    error  // why there is no emulator
-	run    string // unique to this test process: "run-<nanos>-<pid>"
-	n      atomic.Int64
-	script string // set when this process started the emulator
-	stopMu sync.Mutex
-	stop   *os.File  // write end of the watchdog's stdin; closing it stops the emulator
-	dog    *exec.Cmd // the watchdog
+	once sync.Once
+	err  error  // why there is no emulator
+	run  string // unique to this test process: "run-<nanos>-<pid>"
+	n    atomic.Int64
+	svc  *svcscript.Service // set when this process started the emulator
 }
 
 // Root returns a gs:// prefix in Bucket that no other call, test or test
@@ -57,7 +52,7 @@ func Root(t testing.TB) string {
 		}
 		t.Skipf("no GCS emulator (set STORAGE_EMULATOR_HOST, or let scripts/gcs-emulator.sh install one): %v", emu.err)
 	}
-	return fmt.Sprintf("gs://%s/%s/%s-%d", Bucket, emu.run, objectName(t.Name()), emu.n.Add(1))
+	return fmt.Sprintf("gs://%s/%s/%s-%d", Bucket, emu.run, svcscript.SafeName(t.Name()), emu.n.Add(1))
 }
 
 // Stop stops the emulator if this process started it, and waits until it
@@ -65,28 +60,12 @@ func Root(t testing.TB) string {
 // called after it. Without a call, the emulator stops when the process
 // exits.
 func Stop() {
-	emu.stopMu.Lock()
-	defer emu.stopMu.Unlock()
-	if emu.stop == nil {
+	if emu.svc == nil {
 		return
 	}
-	emu.stop.Close()
-	emu.stop = nil
-	if err := emu.dog.Wait(); err != nil {
-		fmt.Fprintf(os.Stderr, "gcstest: stopping the GCS emulator (%s stop): %v\n", emu.script, err)
+	if err := emu.svc.Stop(); err != nil {
+		fmt.Fprintf(os.Stderr, "gcstest: %v\n", err)
 	}
-}
-
-// objectName makes a test name safe in an object name and in the globs of
-// storage.List: letters, digits, '.', '_' and '-'.
-func objectName(s string) string {
-	return strings.Map(func(r rune) rune {
-		switch {
-		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '.', r == '_', r == '-':
-			return r
-		}
-		return '_'
-	}, s)
 }
 
 func setUp() error {
@@ -102,73 +81,19 @@ func setUp() error {
 	return createBucket(host, Bucket)
 }
 
-// start runs scripts/gcs-emulator.sh on a free port, with its pid and log
-// files in a fresh directory, starts the watchdog, and returns the
-// emulator's host:port.
+// start runs scripts/gcs-emulator.sh on a free port, with its watchdog
+// (svcscript.Start), and returns the emulator's host:port.
 func start() (string, error) {
-	script, err := svcscript.Find("gcs-emulator.sh")
-	if err != nil {
-		return "", err
-	}
 	port, err := svcscript.FreePort()
 	if err != nil {
 		return "", err
 	}
-	runDir, err := os.MkdirTemp("", "lightbeam-gcs-*")
+	svc, err := svcscript.Start("gcs-emulator.sh", "the GCS emulator", "STORAGE_EMULATOR_HOST=", "GCS_EMULATOR_PORT="+port)
 	if err != nil {
 		return "", err
 	}
-	env := append(os.Environ(), "GCS_EMULATOR_PORT="+port, "LIGHTBEAM_RUN_DIR="+runDir)
-	cmd := exec.Command("bash", script, "start")
-	cmd.Env = env
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		os.RemoveAll(runDir)
-		return "", fmt.Errorf("%s start: %v\n%s", script, err, stderr.String())
-	}
-	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-	host, ok := strings.CutPrefix(lines[len(lines)-1], "STORAGE_EMULATOR_HOST=")
-	if !ok {
-		stopNow(script, env, runDir)
-		return "", fmt.Errorf("%s start printed %q, want STORAGE_EMULATOR_HOST=... last", script, out)
-	}
-	if err := startWatchdog(script, env, runDir); err != nil {
-		stopNow(script, env, runDir)
-		return "", err
-	}
-	return host, nil
-}
-
-// startWatchdog starts a process that stops the emulator and removes
-// runDir once its stdin reaches end of file: when Stop closes the write end,
-// or when this process exits (a crash or a timeout included) and the
-// kernel closes it. It runs in its own process group, so an interrupt of
-// the test run does not kill it before it has stopped the emulator.
-func startWatchdog(script string, env []string, runDir string) error {
-	r, w, err := os.Pipe()
-	if err != nil {
-		return err
-	}
-	defer r.Close()
-	dog := exec.Command("bash", "-c", `read -r _; bash "$0" stop 2>/dev/null; rm -rf "$LIGHTBEAM_RUN_DIR"`, script)
-	dog.Env = env
-	dog.Stdin = r // stdout and stderr: /dev/null, so `go test` does not wait for them
-	dog.SysProcAttr = detached()
-	if err := dog.Start(); err != nil {
-		w.Close()
-		return fmt.Errorf("starting the GCS emulator's watchdog: %w", err)
-	}
-	emu.script, emu.stop, emu.dog = script, w, dog
-	return nil
-}
-
-func stopNow(script string, env []string, runDir string) {
-	cmd := exec.Command("bash", script, "stop")
-	cmd.Env = env
-	cmd.Run()
-	os.RemoveAll(runDir)
+	emu.svc = svc
+	return strings.TrimPrefix(svc.Last, "STORAGE_EMULATOR_HOST="), nil
 }
 
 // createBucket creates bucket through the emulator's JSON API; one that

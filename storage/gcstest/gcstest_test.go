@@ -19,20 +19,6 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func TestObjectName(t *testing.T) {
-	for in, want := range map[string]string{
-		"TestX":                "TestX",
-		"TestX/sub_case#01":    "TestX_sub_case_01",
-		"TestY/a*b?[c]":        "TestY_a_b__c_",
-		"TestZ/1.5-e_x":        "TestZ_1.5-e_x",
-		"TestÜ/space here ok?": "Test__space_here_ok_",
-	} {
-		if got := objectName(in); got != want {
-			t.Errorf("objectName(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
-
 func TestFindScript(t *testing.T) {
 	script, err := svcscript.Find("gcs-emulator.sh")
 	if err != nil {

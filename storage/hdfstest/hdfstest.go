@@ -17,7 +17,6 @@
 package hdfstest
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
@@ -39,7 +38,7 @@ var shared struct {
 	url  string // hdfs://host:port
 	run  string // unique to this test process: "run-<nanos>-<pid>"
 	n    atomic.Int64
-	svc  *service // set when this process started the cluster
+	svc  *svcscript.Service // set when this process started the cluster
 }
 
 // Root returns an hdfs:// directory that no other call, test or test
@@ -55,13 +54,13 @@ func Root(t testing.TB) string {
 		}
 		shared.svc, shared.err = start(false, "", "")
 		if shared.err == nil {
-			shared.url = shared.svc.url
+			shared.url = shared.svc.Last
 		}
 	})
 	if shared.err != nil {
 		unavailable(t, shared.err)
 	}
-	return fmt.Sprintf("%s%s/%s/%s-%d", shared.url, Dir, shared.run, pathName(t.Name()), shared.n.Add(1))
+	return fmt.Sprintf("%s%s/%s/%s-%d", shared.url, Dir, shared.run, svcscript.SafeName(t.Name()), shared.n.Add(1))
 }
 
 // Stop stops the shared cluster if this process started it, and waits
@@ -70,7 +69,7 @@ func Root(t testing.TB) string {
 // exits.
 func Stop() {
 	if shared.svc != nil {
-		shared.svc.stop()
+		shared.svc.Stop()
 	}
 }
 
@@ -88,7 +87,7 @@ type Cluster struct {
 	URL string // hdfs://localhost:PORT
 
 	port, data string
-	svc        *service
+	svc        *svcscript.Service
 }
 
 // Start starts a cluster for t alone; it stops when t ends. Without java,
@@ -108,9 +107,9 @@ func Start(t testing.TB) *Cluster {
 		os.RemoveAll(data)
 		unavailable(t, err)
 	}
-	c := &Cluster{URL: svc.url, port: port, data: data, svc: svc}
+	c := &Cluster{URL: svc.Last, port: port, data: data, svc: svc}
 	t.Cleanup(func() {
-		c.svc.stop()
+		c.svc.Stop()
 		os.RemoveAll(data)
 	})
 	return c
@@ -120,7 +119,7 @@ func Start(t testing.TB) *Cluster {
 // until it has; its storage stays for Restart.
 func (c *Cluster) Stop(t testing.TB) {
 	t.Helper()
-	if err := c.svc.stop(); err != nil {
+	if err := c.svc.Stop(); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -132,129 +131,33 @@ func (c *Cluster) Restart(t testing.TB) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if svc.url != c.URL {
-		t.Fatalf("the restarted cluster is at %s, was %s", svc.url, c.URL)
+	if svc.Last != c.URL {
+		t.Fatalf("the restarted cluster is at %s, was %s", svc.Last, c.URL)
 	}
 	c.svc = svc
-}
-
-// service is one run of scripts/hdfs.sh: its run directory (pid, log and
-// endpoint files), and the watchdog that stops it when this process exits.
-type service struct {
-	url    string
-	script string
-	env    []string
-	runDir string
-	mu     sync.Mutex
-	pipe   *os.File  // write end of the watchdog's stdin; closing it stops the cluster
-	dog    *exec.Cmd // the watchdog
 }
 
 // start runs scripts/hdfs.sh start on port (a free one if empty) with
 // storage data (the script's default under the run directory if empty),
 // restarting on what data holds if keep, and starts its watchdog.
-func start(keep bool, port, data string) (*service, error) {
+func start(keep bool, port, data string) (*svcscript.Service, error) {
 	for _, tool := range []string{"java", "javac", "mvn"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			return nil, fmt.Errorf("%s is not on PATH (bash scripts/install-deps.sh default-jdk-headless maven)", tool)
 		}
 	}
-	script, err := svcscript.Find("hdfs.sh")
-	if err != nil {
-		return nil, err
-	}
 	if port == "" {
+		var err error
 		if port, err = svcscript.FreePort(); err != nil {
 			return nil, err
 		}
 	}
-	runDir, err := os.MkdirTemp("", "lightbeam-hdfs-*")
-	if err != nil {
-		return nil, err
-	}
-	env := append(os.Environ(), "HDFS_PORT="+port, "LIGHTBEAM_RUN_DIR="+runDir)
+	env := []string{"HDFS_PORT=" + port}
 	if data != "" {
 		env = append(env, "HDFS_DATA="+data)
 	}
 	if keep {
 		env = append(env, "HDFS_KEEP=1")
 	}
-	s := &service{script: script, env: env, runDir: runDir}
-	cmd := exec.Command("bash", script, "start")
-	cmd.Env = env
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		s.stopNow()
-		return nil, fmt.Errorf("%s start: %v\n%s", script, err, stderr.String())
-	}
-	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-	s.url = lines[len(lines)-1]
-	if !strings.HasPrefix(s.url, "hdfs://") {
-		s.stopNow()
-		return nil, fmt.Errorf("%s start printed %q, want hdfs://... last", script, out)
-	}
-	if err := s.startWatchdog(); err != nil {
-		s.stopNow()
-		return nil, err
-	}
-	return s, nil
-}
-
-// startWatchdog starts a process that stops the cluster and removes the
-// run directory once its stdin reaches end of file: when stop closes the
-// write end, or when this process exits (a crash or a timeout included) and
-// the kernel closes it. It runs in its own process group, so an interrupt
-// of the test run does not kill it before it has stopped the cluster.
-func (s *service) startWatchdog() error {
-	r, w, err := os.Pipe()
-	if err != nil {
-		return err
-	}
-	defer r.Close()
-	dog := exec.Command("bash", "-c", `read -r _; bash "$0" stop 2>/dev/null; rm -rf "$LIGHTBEAM_RUN_DIR"`, s.script)
-	dog.Env = s.env
-	dog.Stdin = r // stdout and stderr: /dev/null, so `go test` does not wait for them
-	dog.SysProcAttr = detached()
-	if err := dog.Start(); err != nil {
-		w.Close()
-		return fmt.Errorf("starting the HDFS cluster's watchdog: %w", err)
-	}
-	s.pipe, s.dog = w, dog
-	return nil
-}
-
-// stop stops the cluster through its watchdog and waits until it has.
-func (s *service) stop() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.pipe == nil {
-		return nil
-	}
-	s.pipe.Close()
-	s.pipe = nil
-	if err := s.dog.Wait(); err != nil {
-		return fmt.Errorf("hdfstest: stopping the HDFS cluster (%s stop): %w", s.script, err)
-	}
-	return nil
-}
-
-func (s *service) stopNow() {
-	cmd := exec.Command("bash", s.script, "stop")
-	cmd.Env = s.env
-	cmd.Run()
-	os.RemoveAll(s.runDir)
-}
-
-// pathName makes a test name safe in a path and in the globs of
-// storage.List: letters, digits, '.', '_' and '-'.
-func pathName(s string) string {
-	return strings.Map(func(r rune) rune {
-		switch {
-		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '.', r == '_', r == '-':
-			return r
-		}
-		return '_'
-	}, s)
+	return svcscript.Start("hdfs.sh", "the HDFS cluster", "hdfs://", env...)
 }

@@ -20,19 +20,6 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func TestPathName(t *testing.T) {
-	for in, want := range map[string]string{
-		"TestX":             "TestX",
-		"TestX/sub_case#01": "TestX_sub_case_01",
-		"TestY/a*b?[c]":     "TestY_a_b__c_",
-		"TestZ/1.5-e_x":     "TestZ_1.5-e_x",
-	} {
-		if got := pathName(in); got != want {
-			t.Errorf("pathName(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
-
 func TestFindScript(t *testing.T) {
 	script, err := svcscript.Find("hdfs.sh")
 	if err != nil {

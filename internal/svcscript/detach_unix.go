@@ -1,6 +1,6 @@
 //go:build unix
 
-package hdfstest
+package svcscript
 
 import "syscall"
 

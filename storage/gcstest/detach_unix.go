@@ -1,8 +1,0 @@
-//go:build unix
-
-package gcstest
-
-import "syscall"
-
-// detached puts the watchdog in its own process group.
-func detached() *syscall.SysProcAttr { return &syscall.SysProcAttr{Setpgid: true} }
