@@ -13,7 +13,7 @@ import (
 	"github.com/lightbeam-ml/lightbeam/compress/prune"
 	"github.com/lightbeam-ml/lightbeam/export/gguf"
 	"github.com/lightbeam-ml/lightbeam/model"
-	"github.com/lightbeam-ml/lightbeam/pipelines/checkpoint"
+	"github.com/lightbeam-ml/lightbeam/pipelines/quantize"
 	"github.com/lightbeam-ml/lightbeam/pipelines/compress"
 	"github.com/lightbeam-ml/lightbeam/storage"
 )
@@ -24,13 +24,13 @@ func init() {
 		summary: "prune and quantize a trained model into a small artifact, and evaluate it before and after",
 		flags: func(fs *flag.FlagSet) func(context.Context) error {
 			var c compress.Config
-			var ck checkpoint.Config
+			var ck quantize.Config
 			var sweep string
 			fs.StringVar(&c.Model, "model", "", "train output directory or model file (required, unless --checkpoint)")
 			fs.StringVar(&ck.Checkpoint, "checkpoint", "", "instead of --model: a safetensors checkpoint of any size (a .safetensors file, a sharded checkpoint's index file or directory) to quantize with --quant=q8_0|q4_0|q4_k into OUT/model.gguf (or with --quant=int8 --format=lightbeam into OUT/model.lbc), on Beam, by chunks")
 			fs.StringVar(&ck.Format, "format", "gguf", "with --checkpoint: the output format: gguf (q8_0, q4_0, q4_k) or lightbeam (int8, an artifact of version 2)")
 			fs.BoolVar(&ck.Quant1D, "quant-1d", false, "with --checkpoint: quantize 1-D tensors (biases, norms) too; they stay F32 otherwise")
-			fs.IntVar(&ck.ChunkMB, "chunk-mb", checkpoint.DefaultChunkMB, "with --checkpoint: source MiB per pipeline element, at most")
+			fs.IntVar(&ck.ChunkMB, "chunk-mb", quantize.DefaultChunkMB, "with --checkpoint: source MiB per pipeline element, at most")
 			fs.StringVar(&c.Data, "data", "", "preprocess output: evaluation before and after, and fine-tuning")
 			fs.StringVar(&c.Out, "out", "", "output directory: model.lbc, dequantized.safetensors, report.json (required)")
 			fs.StringVar(&sweep, "sweep", "", "LO:HI:N: evaluate N sparsities from LO to HI (one-shot pruning, the recipe's --quant; needs --data) and write sweep.json and sweep.png")
@@ -100,7 +100,7 @@ func init() {
 
 // compressCheckpoint runs lightbeam compress --checkpoint: the recipe's
 // --quant, and no flag that only a lightbeam model takes.
-func compressCheckpoint(ctx context.Context, fs *flag.FlagSet, c compress.Config, ck checkpoint.Config) error {
+func compressCheckpoint(ctx context.Context, fs *flag.FlagSet, c compress.Config, ck quantize.Config) error {
 	var modelOnly []string
 	fs.Visit(func(f *flag.Flag) {
 		switch f.Name {
@@ -112,7 +112,7 @@ func compressCheckpoint(ctx context.Context, fs *flag.FlagSet, c compress.Config
 		return fmt.Errorf("--checkpoint quantizes a checkpoint without data or fine-tuning; %s apply to --model only", strings.Join(modelOnly, ", "))
 	}
 	ck.Out, ck.Quant, ck.Overwrite, ck.Runner = c.Out, c.Quant, c.Overwrite, c.Runner
-	rep, err := checkpoint.Run(ctx, ck, os.Stdout)
+	rep, err := quantize.Run(ctx, ck, os.Stdout)
 	if err != nil {
 		return err
 	}
@@ -151,7 +151,7 @@ func inspect(ctx context.Context, path string) (string, error) {
 		return inspectGGUF(br, size, path)
 	}
 	if strings.HasSuffix(path, ".safetensors") {
-		h, err := checkpoint.ReadHeader(ctx, path)
+		h, err := quantize.ReadHeader(ctx, path)
 		if err != nil {
 			return "", err
 		}

@@ -34,7 +34,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/lightbeam-ml/lightbeam/pipelines/checkpoint"
+	"github.com/lightbeam-ml/lightbeam/pipelines/quantize"
 	"github.com/lightbeam-ml/lightbeam/pipelines/compress"
 	"github.com/lightbeam-ml/lightbeam/storage"
 )
@@ -300,7 +300,7 @@ func findModels(ctx context.Context, prefix string) ([]source, error) {
 		dir := storage.Dir(file)
 		return storage.Base(dir), storage.Dir(dir) == prefix
 	}
-	indexes, err := storage.List(ctx, storage.Join(prefix, "*", checkpoint.IndexFile))
+	indexes, err := storage.List(ctx, storage.Join(prefix, "*", quantize.IndexFile))
 	if err != nil {
 		return nil, err
 	}
@@ -309,7 +309,7 @@ func findModels(ctx context.Context, prefix string) ([]source, error) {
 		if !ok {
 			continue
 		}
-		files, _, err := checkpoint.Resolve(ctx, idx)
+		files, _, err := quantize.Resolve(ctx, idx)
 		if err != nil {
 			return nil, err
 		}
@@ -333,7 +333,7 @@ func findModels(ctx context.Context, prefix string) ([]source, error) {
 			continue
 		}
 		// No train report: a checkpoint, or a train output not finished yet.
-		h, err := checkpoint.ReadHeader(ctx, m)
+		h, err := quantize.ReadHeader(ctx, m)
 		switch {
 		case err != nil:
 			out = append(out, source{name: name, path: m, err: err})
@@ -499,15 +499,15 @@ func compressOnce(ctx context.Context, c Config, base compress.Config, s source,
 		if base.Prune != "magnitude" || len(base.Sparsity) > 0 || base.PruneSteps > 0 || base.CodebookEpochs > 0 {
 			return nil, fmt.Errorf("%s is a checkpoint: the recipe may only set quant (q8_0, q4_0 or q4_k) for it", s.path)
 		}
-		var rep checkpoint.Report
-		if raw, err := storage.ReadFile(ctx, storage.Join(out, checkpoint.ReportFile)); reuse && err == nil && json.Unmarshal(raw, &rep) == nil {
+		var rep quantize.Report
+		if raw, err := storage.ReadFile(ctx, storage.Join(out, quantize.ReportFile)); reuse && err == nil && json.Unmarshal(raw, &rep) == nil {
 			fmt.Fprintf(log, "nightly: %s: reusing the finished quantization in %s\n", s.name, out)
 		} else {
 			if err := startOutput(ctx, out, hash); err != nil {
 				return nil, err
 			}
 			fmt.Fprintf(log, "nightly: %s: quantizing the checkpoint into %s\n", s.name, out)
-			r, err := checkpoint.Run(ctx, checkpoint.Config{Checkpoint: s.path, Out: out, Quant: base.Quant, Overwrite: true, Runner: c.Runner}, log)
+			r, err := quantize.Run(ctx, quantize.Config{Checkpoint: s.path, Out: out, Quant: base.Quant, Overwrite: true, Runner: c.Runner}, log)
 			if err != nil {
 				return nil, err
 			}

@@ -1,4 +1,4 @@
-// Package checkpoint is the checkpoint-quantization job: it turns a
+// Package quantize is the checkpoint-quantization job: it turns a
 // safetensors checkpoint of any size (one file, or a sharded checkpoint's
 // index or directory; local or gs://) into one GGUF file of Q8_0, Q4_0 or
 // Q4_K blocks, with no process holding the whole checkpoint or a whole
@@ -23,7 +23,7 @@
 // then records whose sizes follow from the shapes (int8 rows, f32, raw
 // bytes; a tensor's first chunk writes its record header), then a CRC-32C
 // joined from the chunks' (crc32c.Combine), written last.
-package checkpoint
+package quantize
 
 import (
 	"context"

@@ -1,4 +1,4 @@
-package checkpoint
+package quantize
 
 import (
 	"context"
@@ -70,7 +70,7 @@ func partPath(dir string, i int) string { return storage.Join(dir, fmt.Sprintf("
 // exists, at its full size), else to its part file under parts; their
 // stats, by chunk, go to statsPath.
 func Build(s beam.Scope, chunks []Chunk, output, parts, statsPath string) {
-	s = s.Scope("checkpoint.Quantize")
+	s = s.Scope("quantize.Quantize")
 	// Reshuffle: prism would otherwise run every chunk in one bundle.
 	in := beam.Reshuffle(s, beam.CreateList(s, chunks))
 	stats := beam.ParDo(s, &quantizeChunkFn{Output: output, Parts: parts}, in)
@@ -97,7 +97,7 @@ func (fn *quantizeChunkFn) ProcessElement(ctx context.Context, c Chunk) (ChunkSt
 	if fn.Output != "" {
 		f, err := os.OpenFile(fn.Output, os.O_WRONLY, 0)
 		if err != nil {
-			return ChunkStats{}, fmt.Errorf("checkpoint.quantizeChunkFn: %w", err)
+			return ChunkStats{}, fmt.Errorf("quantize.quantizeChunkFn: %w", err)
 		}
 		defer f.Close()
 		dst = target{f: f, at: c.At}
@@ -107,7 +107,7 @@ func (fn *quantizeChunkFn) ProcessElement(ctx context.Context, c Chunk) (ChunkSt
 		err = dst.f.Close()
 	}
 	if err != nil {
-		return st, fmt.Errorf("checkpoint.quantizeChunkFn: %w", err)
+		return st, fmt.Errorf("quantize.quantizeChunkFn: %w", err)
 	}
 	return st, nil
 }
@@ -376,7 +376,7 @@ func (fn *writeStatsFn) ProcessElement(ctx context.Context, _ int, stats func(*C
 	sort.Slice(all, func(a, b int) bool { return all[a].Index < all[b].Index })
 	b, err := json.Marshal(all)
 	if err != nil {
-		return fmt.Errorf("checkpoint.writeStatsFn: %w", err)
+		return fmt.Errorf("quantize.writeStatsFn: %w", err)
 	}
 	return storage.WriteBytes(ctx, fn.Path, b)
 }
