@@ -13,8 +13,8 @@ import (
 	"github.com/lightbeam-ml/lightbeam/compress/prune"
 	"github.com/lightbeam-ml/lightbeam/export/gguf"
 	"github.com/lightbeam-ml/lightbeam/model"
-	"github.com/lightbeam-ml/lightbeam/pipelines/quantize"
 	"github.com/lightbeam-ml/lightbeam/pipelines/compress"
+	"github.com/lightbeam-ml/lightbeam/pipelines/quantize"
 	"github.com/lightbeam-ml/lightbeam/storage"
 )
 

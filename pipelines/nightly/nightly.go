@@ -34,8 +34,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/lightbeam-ml/lightbeam/pipelines/quantize"
 	"github.com/lightbeam-ml/lightbeam/pipelines/compress"
+	"github.com/lightbeam-ml/lightbeam/pipelines/quantize"
 	"github.com/lightbeam-ml/lightbeam/storage"
 )
 
@@ -285,7 +285,7 @@ func orEmpty(prefix, s string) string {
 type source struct {
 	name       string
 	path       string   // what compress gets: the train output or the checkpoint directory
-	checkpoint bool     // compressed by pipelines/checkpoint
+	checkpoint bool     // compressed by pipelines/quantize
 	files      []string // the files its content hash covers
 	err        error    // why it cannot be read
 }
@@ -491,7 +491,7 @@ type result struct {
 }
 
 // compressOnce compresses s into out (a train output with compress, a
-// checkpoint with pipelines/checkpoint) and returns its result; a
+// checkpoint with pipelines/quantize) and returns its result; a
 // compression that a killed run finished for the same hash is reused.
 func compressOnce(ctx context.Context, c Config, base compress.Config, s source, out, hash string, log io.Writer) (*result, error) {
 	reuse := sameHash(ctx, out, hash)
