@@ -55,7 +55,7 @@ func isPrecondition(err error) bool {
 }
 
 // CreateExclusive creates the file p with data, atomically, only if no
-// file is at p: locally with an exclusive create (O_EXCL), on gs:// with
+// file is at p: locally by linking a complete temporary file to p, on gs:// with
 // the precondition ifGenerationMatch=0. When a file is there it returns an
 // error wrapping ErrExist. The local file is synced before it returns.
 //
@@ -81,20 +81,33 @@ func CreateExclusive(ctx context.Context, p string, data []byte) error {
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		return wrapErr("create", p, err)
 	}
-	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	// The whole file is written under a temporary name first and then
+	// linked to p (link fails when p exists), so a reader never sees the
+	// file half written: a second run reading a lock while the first one
+	// writes it would take it for garbage. (Not named like an atomic
+	// write's temporary: the run holding a lock removes those, and would
+	// remove this one under a second run's feet.)
+	f, err := os.CreateTemp(filepath.Dir(p), "."+filepath.Base(p)+".excl-*")
 	if err != nil {
-		return wrapErr("create", p, err) // wraps fs.ErrExist when it exists
+		return wrapErr("create", p, err)
 	}
+	tmp := f.Name()
+	defer os.Remove(tmp)
 	_, err = f.Write(data)
+	if err == nil {
+		err = f.Chmod(0o644)
+	}
 	if err == nil {
 		err = f.Sync()
 	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
+	if err == nil {
+		err = os.Link(tmp, p)
+	}
 	if err != nil {
-		os.Remove(p)
-		return wrapErr("create", p, err)
+		return wrapErr("create", p, err) // wraps fs.ErrExist when it exists
 	}
 	return nil
 }

@@ -80,16 +80,12 @@ func AcquireLock(ctx context.Context, path, owner string, ttl time.Duration, now
 		if !errors.Is(err, ErrExist) {
 			return nil, "", err
 		}
-		raw, gen, err := ReadGeneration(ctx, path)
+		held, gen, err := readLock(ctx, path)
 		if IsNotExist(err) {
 			continue // released between our create and our read
 		}
 		if err != nil {
 			return nil, "", err
-		}
-		var held LockInfo
-		if err := json.Unmarshal(raw, &held); err != nil {
-			return nil, "", fmt.Errorf("%s is not a lock file (%v); remove it if no run is going", path, err)
 		}
 		why := ""
 		switch {
@@ -106,6 +102,32 @@ func AcquireLock(ctx context.Context, path, owner string, ttl time.Duration, now
 		note = fmt.Sprintf("took over the lock %s left by %s (%s)", path, held.Owner, why)
 	}
 	return nil, "", fmt.Errorf("%s: %w: another run took it over first", path, ErrLocked)
+}
+
+// readLock reads the lock at path. A store that shows a file while its
+// creator still writes it (hdfs://) can give an empty or partial lock, so
+// one that does not parse is read again for a few seconds before it is
+// called garbage.
+func readLock(ctx context.Context, path string) (LockInfo, int64, error) {
+	var held LockInfo
+	for wait := 50 * time.Millisecond; ; wait *= 2 {
+		raw, gen, err := ReadGeneration(ctx, path)
+		if err != nil {
+			return held, 0, err
+		}
+		err = json.Unmarshal(raw, &held)
+		if err == nil {
+			return held, gen, nil
+		}
+		if wait > 2*time.Second {
+			return held, 0, fmt.Errorf("%s is not a lock file (%v); remove it if no run is going", path, err)
+		}
+		select {
+		case <-ctx.Done():
+			return held, 0, ctx.Err()
+		case <-time.After(wait):
+		}
+	}
 }
 
 // Release removes the lock if it is still ours: a lock taken over since
