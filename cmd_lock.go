@@ -33,7 +33,7 @@ func lockOut(ctx context.Context, name, out string) (func(), error) {
 	if note != "" {
 		fmt.Fprintf(os.Stderr, "lightbeam: %s: %s\n", name, note)
 	}
-	if n, err := storage.RemoveTemporaries(out); err != nil {
+	if n, err := storage.RemoveTemporaries(ctx, out); err != nil {
 		l.Release(context.WithoutCancel(ctx))
 		return nil, fmt.Errorf("%s: removing the temporary files an interrupted run left in %s: %w", name, out, err)
 	} else if n > 0 {

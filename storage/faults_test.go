@@ -1,8 +1,10 @@
 package storage
 
 // Storage faults: gs:// through gcstest's fault-injecting proxy (429, 503,
-// connections reset mid-request and mid-response, delays), conditional
-// writes, reads of objects replaced underneath, and redaction.
+// connections reset mid-request and mid-response, delays), reads of
+// objects replaced underneath, and redaction. Conditional writes and pinned
+// reads are in the conformance suite (storagetest: Preconditions,
+// ConditionalWrites, PinnedReads).
 
 import (
 	"bytes"
@@ -155,66 +157,6 @@ func TestGCSFaults(t *testing.T) {
 	}
 }
 
-// A write that would replace an object another writer put there since it
-// began is refused, and the other object stays.
-func TestGCSConditionalWrites(t *testing.T) {
-	ctx := context.Background()
-	root := gcstest.Root(t)
-	p := Join(root, "cond", "manifest.json")
-
-	t.Run("stale generation", func(t *testing.T) {
-		writeOrFail(t, p, "v1")
-		_, g1, err := ReadGeneration(ctx, p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		writeOrFail(t, p, "v2")
-		err = WriteFileIfGeneration(ctx, p, g1, writeData([]byte("v3 from a stale reader")))
-		if !errors.Is(err, ErrChanged) || !strings.Contains(err.Error(), p) {
-			t.Fatalf("write at a stale generation: %v, want ErrChanged naming %s", err, p)
-		}
-		if err := WriteIfGeneration(ctx, p, []byte("v3"), g1); !errors.Is(err, ErrChanged) {
-			t.Fatalf("WriteIfGeneration at a stale generation: %v, want ErrChanged", err)
-		}
-		if err := WriteFileIfGeneration(ctx, Join(root, "cond", "new"), 0, writeData([]byte("x"))); err != nil {
-			t.Fatalf("WriteFileIfGeneration(0) of a new file: %v", err)
-		}
-		if err := WriteFileIfGeneration(ctx, Join(root, "cond", "new"), 0, writeData([]byte("y"))); !errors.Is(err, ErrChanged) {
-			t.Fatalf("WriteFileIfGeneration(0) over a file: %v, want ErrChanged", err)
-		}
-		readIs(t, p, "v2")
-	})
-
-	// Without preconditions the last writer would win: the slow write
-	// would replace "other" with its own bytes.
-	for _, existing := range []bool{false, true} {
-		t.Run(fmt.Sprintf("raced, existing=%v", existing), func(t *testing.T) {
-			q := Join(root, "cond", fmt.Sprintf("raced-%v.json", existing))
-			if existing {
-				writeOrFail(t, q, "old")
-			}
-			err := WriteFile(ctx, q, func(w io.Writer) error {
-				w.Write([]byte("slow writer, part 1; "))
-				writeOrFail(t, q, "other") // another writer finishes first
-				_, err := w.Write([]byte("part 2"))
-				return err
-			})
-			if !errors.Is(err, ErrChanged) || !strings.Contains(err.Error(), q) {
-				t.Fatalf("WriteFile raced by another writer: %v, want ErrChanged naming %s", err, q)
-			}
-			readIs(t, q, "other")
-		})
-	}
-
-	t.Run("duplicate write", func(t *testing.T) {
-		// The same bytes written twice (a retried bundle): both succeed.
-		q := Join(root, "cond", "dup.lbs")
-		writeOrFail(t, q, "shard bytes")
-		writeOrFail(t, q, "shard bytes")
-		readIs(t, q, "shard bytes")
-	})
-}
-
 // An object replaced while it is read fails the read with ErrChanged
 // naming it, instead of handing out the old bytes followed by the new:
 // the proxy cuts every download in half, so the reader resumes it with a
@@ -297,33 +239,6 @@ func TestRedact(t *testing.T) {
 	}
 }
 
-func TestGlobRegexp(t *testing.T) {
-	for _, tc := range []struct {
-		glob, name string
-		want       bool
-	}{
-		{"a/*.lbs", "a/x.lbs", true},
-		{"a/*.lbs", "a/s/x.lbs", false},
-		{"a/**.lbs", "a/s/x.lbs", true},
-		{"a/**/x.lbs", "a/x.lbs", true},
-		{"a/**/x.lbs", "a/s/t/x.lbs", true},
-		{"a/?-[01].lbs", "a/b-1.lbs", true},
-		{"a/?-[!01].lbs", "a/b-1.lbs", false},
-		{"a/x+(1).lbs", "a/x+(1).lbs", true},
-	} {
-		re, err := globRegexp(tc.glob)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := re.MatchString(tc.name); got != tc.want {
-			t.Errorf("glob %q on %q: %v, want %v", tc.glob, tc.name, got, tc.want)
-		}
-	}
-	if _, err := globRegexp("a/[bc"); err == nil {
-		t.Error("glob with an unclosed '[': no error")
-	}
-}
-
 func TestCRC32CCombine(t *testing.T) {
 	table := crc32.MakeTable(crc32.Castagnoli)
 	for _, n := range [][2]int{{0, 0}, {0, 5}, {5, 0}, {1, 1}, {1000, 3}, {3, 100_000}} {
@@ -369,7 +284,7 @@ func TestGCSLostAnswers(t *testing.T) {
 		t.Fatalf("WriteIfGeneration with its answer lost: %v", err)
 	}
 	readIs(t, dst, "replaced")
-	if left, err := List(ctx, Join(root, "joined.bin.compose-*")); err != nil || len(left) != 0 {
+	if left, err := List(ctx, Join(root, ".joined.bin.tmp-compose-*")); err != nil || len(left) != 0 {
 		t.Errorf("temporary compose objects left: %q, %v", left, err)
 	}
 	if st := px.Stats(); st.ResetResponses < 40 {
@@ -404,46 +319,5 @@ func TestGCSComposedRecognised(t *testing.T) {
 	}
 	if composed(ctx, bh, target, names[:2]) || composed(ctx, bh, target, []string{names[1], names[0], names[2]}) {
 		t.Error("a composition of other sources, or in another order, is taken for it")
-	}
-}
-
-// Ranges planned at one generation (Stat) and read later (OpenRangeAt)
-// come from that generation or fail with ErrChanged naming the file.
-func TestOpenRangeAtPinned(t *testing.T) {
-	ctx := context.Background()
-	dir := t.TempDir()
-	for _, p := range []string{Join(gcstest.Root(t), "pinned.csv"), Join(dir, "pinned.csv")} {
-		name := scheme(p)
-		if name == "" {
-			name = "local"
-		}
-		t.Run(name, func(t *testing.T) {
-			writeOrFail(t, p, "a,b\n1,2\n3,4\n")
-			fi, err := Stat(ctx, p)
-			if err != nil || fi.Size != 12 || fi.Generation == 0 {
-				t.Fatalf("Stat = %+v, %v; want 12 bytes and a generation", fi, err)
-			}
-			r, err := OpenRangeAt(ctx, p, fi.Generation, 4, 4)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got, err := io.ReadAll(r)
-			r.Close()
-			if err != nil || string(got) != "1,2\n" {
-				t.Fatalf("OpenRangeAt of the planned generation: %q, %v", got, err)
-			}
-			time.Sleep(10 * time.Millisecond) // a new modification time, locally
-			writeOrFail(t, p, "a,b\n5,6\n7,8\n")
-			_, err = OpenRangeAt(ctx, p, fi.Generation, 4, 4)
-			if !errors.Is(err, ErrChanged) || !strings.Contains(err.Error(), p) {
-				t.Fatalf("OpenRangeAt after the file was replaced: %v, want ErrChanged naming %s", err, p)
-			}
-			if err := Remove(ctx, p); err != nil {
-				t.Fatal(err)
-			}
-			if _, err := OpenRangeAt(ctx, p, fi.Generation, 0, 1); !errors.Is(err, ErrChanged) {
-				t.Fatalf("OpenRangeAt after the file was removed: %v, want ErrChanged", err)
-			}
-		})
 	}
 }

@@ -9,7 +9,7 @@ package storage
 //     precondition) on 408, 429, 5xx and dropped connections, with
 //     exponential backoff (GCSRetry). A plain upload is not idempotent and
 //     is never retried, so every write here carries a precondition (see
-//     writeGCS): that makes it safe to retry, and keeps a retried or
+//     writeGCSIf): that makes it safe to retry, and keeps a retried or
 //     duplicated write from replacing a newer object.
 //   - Logs. Every retried request is logged once, at warn, as
 //     "gcs: retry N of METHOD gs://bucket/object" (the library numbers its
@@ -45,7 +45,9 @@ import (
 	gcs "cloud.google.com/go/storage"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/util/gcsx"
 	gax "github.com/googleapis/gax-go/v2"
+	"github.com/lightbeam-ml/lightbeam/storage/internal/glob"
 	"golang.org/x/oauth2"
+	"google.golang.org/api/googleapi"
 	"google.golang.org/api/iterator"
 	"google.golang.org/api/option"
 	htransport "google.golang.org/api/transport/http"
@@ -246,6 +248,15 @@ func redactErr(err error) error {
 	return err
 }
 
+func init() { Register("gs", gcsDriver{}) }
+
+// gcsDriver serves gs:// objects through the process's client.
+type gcsDriver struct{}
+
+func (gcsDriver) Capabilities() Capabilities {
+	return Capabilities{PinnedReads: true, ConditionalWrites: true, Preconditions: true}
+}
+
 // gcsHandle returns the handle of the gs:// object p.
 func gcsHandle(ctx context.Context, p string) (*gcs.ObjectHandle, error) {
 	bucket, object, err := gcsx.ParseObject(p)
@@ -268,18 +279,52 @@ func gcsNotExist(err error) error {
 	return err
 }
 
-// gcsOpen opens n bytes of p from off (n < 0: to the end). Every request
+// isPrecondition reports whether err is GCS's 412 Precondition Failed.
+func isPrecondition(err error) bool {
+	var ge *googleapi.Error
+	return errors.As(err, &ge) && ge.Code == http.StatusPreconditionFailed
+}
+
+func (gcsDriver) Stat(ctx context.Context, p string) (FileInfo, error) {
+	obj, err := gcsHandle(ctx, p)
+	if err != nil {
+		return FileInfo{}, wrapErr("stat", p, err)
+	}
+	attrs, err := obj.Attrs(ctx)
+	if err != nil {
+		return FileInfo{}, wrapErr("stat", p, gcsNotExist(err))
+	}
+	return FileInfo{Size: attrs.Size, Generation: attrs.Generation}, nil
+}
+
+// OpenRange opens n bytes of p from off (n < 0: to the end). Every request
 // of the read (the library resumes a broken download with another) names
-// the generation of the first, so a replaced object fails the read with
-// ErrChanged.
-func gcsOpen(ctx context.Context, p string, off, n int64) (io.ReadCloser, error) {
+// the generation of the first, or gen when it is not 0, so a replaced
+// object fails the read with ErrChanged.
+func (gcsDriver) OpenRange(ctx context.Context, p string, gen, off, n int64) (io.ReadCloser, error) {
 	obj, err := gcsHandle(ctx, p)
 	if err != nil {
 		return nil, wrapErr("open", p, err)
 	}
-	r, err := obj.NewRangeReader(ctx, off, n)
+	if gen == 0 {
+		r, err := obj.NewRangeReader(ctx, off, n)
+		if err != nil {
+			return nil, wrapErr("open", p, gcsNotExist(err))
+		}
+		return &gcsReader{r: r, p: p}, nil
+	}
+	changed := func(now string) error {
+		return wrapErr("open", p, fmt.Errorf("%w since it was planned: generation %d %s", ErrChanged, gen, now))
+	}
+	r, err := obj.Generation(gen).NewRangeReader(ctx, off, n)
+	if errors.Is(err, gcs.ErrObjectNotExist) {
+		if attrs, aerr := obj.Attrs(ctx); aerr == nil {
+			return nil, changed(fmt.Sprintf("was replaced by generation %d", attrs.Generation))
+		}
+		return nil, changed("was removed")
+	}
 	if err != nil {
-		return nil, wrapErr("open", p, gcsNotExist(err))
+		return nil, wrapErr("open", p, err)
 	}
 	return &gcsReader{r: r, p: p}, nil
 }
@@ -303,22 +348,10 @@ func (g *gcsReader) Read(b []byte) (int, error) {
 
 func (g *gcsReader) Close() error { return g.r.Close() }
 
-func gcsAttrs(ctx context.Context, p string) (*gcs.ObjectAttrs, error) {
-	obj, err := gcsHandle(ctx, p)
-	if err != nil {
-		return nil, err
-	}
-	attrs, err := obj.Attrs(ctx)
-	if err != nil {
-		return nil, gcsNotExist(err)
-	}
-	return attrs, nil
-}
-
-// gcsRemove deletes p: its generation is read first and the delete names
-// it (with ifGenerationMatch), which makes the delete idempotent, so it is
+// Remove deletes p: its generation is read first and the delete names it
+// (with ifGenerationMatch), which makes the delete idempotent, so it is
 // retried; a retry that finds the generation gone finds it deleted.
-func gcsRemove(ctx context.Context, p string) error {
+func (gcsDriver) Remove(ctx context.Context, p string) error {
 	obj, err := gcsHandle(ctx, p)
 	if err != nil {
 		return wrapErr("remove", p, err)
@@ -334,17 +367,23 @@ func gcsRemove(ctx context.Context, p string) error {
 	return nil
 }
 
-// gcsList lists the objects matching glob: '*' and '?' match within one
-// '/'-separated part, "**" across parts ("**/" also matches no part), and
-// "[...]" a class as in path.Match. The listing request names the text
-// before the first wildcard as its prefix.
-func gcsList(ctx context.Context, glob string) ([]string, error) {
-	// Not gcsx.ParseObject: it parses a URL, where '?' starts the query.
-	bucket, pattern, ok := strings.Cut(strings.TrimPrefix(glob, "gs://"), "/")
-	if !ok || bucket == "" {
-		return nil, fmt.Errorf("%q is not gs://BUCKET/GLOB", glob)
+// List lists the objects whose names start with the glob's text before
+// its first wildcard, and matches each name (storage/internal/glob).
+func (gcsDriver) List(ctx context.Context, pattern string) ([]string, error) {
+	files, err := gcsList(ctx, pattern)
+	if err != nil {
+		return nil, wrapErr("list", pattern, err)
 	}
-	re, err := globRegexp(pattern)
+	return files, nil
+}
+
+func gcsList(ctx context.Context, pattern string) ([]string, error) {
+	// Not gcsx.ParseObject: it parses a URL, where '?' starts the query.
+	bucket, name, ok := strings.Cut(strings.TrimPrefix(pattern, "gs://"), "/")
+	if !ok || bucket == "" {
+		return nil, fmt.Errorf("%q is not gs://BUCKET/GLOB", pattern)
+	}
+	g, err := glob.Compile(name)
 	if err != nil {
 		return nil, err
 	}
@@ -352,11 +391,7 @@ func gcsList(ctx context.Context, glob string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	prefix := pattern
-	if i := strings.IndexAny(pattern, "*?["); i >= 0 {
-		prefix = pattern[:i]
-	}
-	q := &gcs.Query{Prefix: prefix}
+	q := &gcs.Query{Prefix: glob.Prefix(name)}
 	if err := q.SetAttrSelection([]string{"Name"}); err != nil {
 		return nil, err
 	}
@@ -370,66 +405,21 @@ func gcsList(ctx context.Context, glob string) ([]string, error) {
 		if err != nil {
 			return nil, err
 		}
-		if re.MatchString(a.Name) {
+		if !strings.HasSuffix(a.Name, "/") && g.Match(a.Name) {
 			files = append(files, "gs://"+bucket+"/"+a.Name)
 		}
 	}
 }
 
-// globRegexp translates a gs:// glob (see gcsList) into an anchored
-// regular expression.
-func globRegexp(glob string) (*regexp.Regexp, error) {
-	var b strings.Builder
-	b.WriteString("^")
-	for i := 0; i < len(glob); i++ {
-		switch c := glob[i]; c {
-		case '*':
-			switch {
-			case strings.HasPrefix(glob[i:], "**/"):
-				b.WriteString("(?:.*/)?")
-				i += 2
-			case strings.HasPrefix(glob[i:], "**"):
-				b.WriteString(".*")
-				i++
-			default:
-				b.WriteString("[^/]*")
-			}
-		case '?':
-			b.WriteString("[^/]")
-		case '[':
-			j := i + 1
-			if j < len(glob) && (glob[j] == '!' || glob[j] == '^') {
-				j++
-			}
-			if j < len(glob) && glob[j] == ']' {
-				j++
-			}
-			for j < len(glob) && glob[j] != ']' {
-				j++
-			}
-			if j >= len(glob) {
-				return nil, fmt.Errorf("glob %q: '[' without ']'", glob)
-			}
-			class := glob[i+1 : j]
-			if class != "" && class[0] == '!' {
-				class = "^" + class[1:]
-			}
-			b.WriteString("[" + strings.ReplaceAll(class, `\`, `\\`) + "]")
-			i = j
-		default:
-			b.WriteString(regexp.QuoteMeta(string(c)))
-		}
-	}
-	b.WriteString("$")
-	return regexp.Compile(b.String())
-}
+// MkdirAll does nothing: objects need no directories.
+func (gcsDriver) MkdirAll(context.Context, string) error { return nil }
 
-// writeGCS writes the object p with what write writes, on condition that
+// WriteFile writes the object p with what write writes, on condition that
 // p is still what it was when the write began: absent (ifGenerationMatch=0)
 // or the generation read then. The condition makes the upload idempotent,
 // so the library retries it, and keeps it from replacing an object that
 // another writer put there meanwhile (ErrChanged).
-func writeGCS(ctx context.Context, p string, write func(io.Writer) error) error {
+func (gcsDriver) WriteFile(ctx context.Context, p string, write func(io.Writer) error) error {
 	obj, err := gcsHandle(ctx, p)
 	if err != nil {
 		return wrapErr("write", p, err)
@@ -443,6 +433,66 @@ func writeGCS(ctx context.Context, p string, write func(io.Writer) error) error 
 		return wrapErr("write", p, err)
 	}
 	return writeGCSIf(ctx, p, obj, gen, write, ErrChanged)
+}
+
+// CreateExclusive writes p on condition ifGenerationMatch=0.
+func (gcsDriver) CreateExclusive(ctx context.Context, p string, data []byte) error {
+	obj, err := gcsHandle(ctx, p)
+	if err != nil {
+		return wrapErr("create", p, err)
+	}
+	return writeGCSIf(ctx, p, obj, 0, writeData(data), ErrExist)
+}
+
+// WriteIfGeneration is one conditional upload.
+func (gcsDriver) WriteIfGeneration(ctx context.Context, p string, data []byte, gen int64) error {
+	obj, err := gcsHandle(ctx, p)
+	if err != nil {
+		return wrapErr("write", p, err)
+	}
+	return writeGCSIf(ctx, p, obj, gen, writeData(data), ErrChanged)
+}
+
+// ReadGeneration reads the generation first, then that generation.
+func (gcsDriver) ReadGeneration(ctx context.Context, p string) ([]byte, int64, error) {
+	obj, err := gcsHandle(ctx, p)
+	if err != nil {
+		return nil, 0, wrapErr("read", p, err)
+	}
+	attrs, err := obj.Attrs(ctx)
+	if err != nil {
+		return nil, 0, wrapErr("read", p, gcsNotExist(err))
+	}
+	r, err := obj.Generation(attrs.Generation).NewReader(ctx)
+	if err != nil {
+		return nil, 0, wrapErr("read", p, err)
+	}
+	defer r.Close()
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return nil, 0, wrapErr("read", p, err)
+	}
+	return b, attrs.Generation, nil
+}
+
+// RemoveIfGeneration is one delete that names the generation and carries
+// ifGenerationMatch.
+func (gcsDriver) RemoveIfGeneration(ctx context.Context, p string, gen int64) error {
+	obj, err := gcsHandle(ctx, p)
+	if err != nil {
+		return wrapErr("remove", p, err)
+	}
+	if err := obj.Generation(gen).If(gcs.Conditions{GenerationMatch: gen}).Delete(ctx); err != nil {
+		if isPrecondition(err) || errors.Is(err, gcs.ErrObjectNotExist) {
+			return wrapErr("remove", p, ErrChanged)
+		}
+		return wrapErr("remove", p, err)
+	}
+	return nil
+}
+
+func (d gcsDriver) AppendLine(ctx context.Context, p string, line []byte) error {
+	return appendByRewrite(ctx, d, p, line)
 }
 
 // writeGCSIf writes the object p only if it is generation gen (0: only if

@@ -5,9 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -46,9 +44,9 @@ type Lock struct {
 	gen  int64
 }
 
-// CanLock reports whether the store of p has the conditional creation a
-// lock needs: local paths, gs:// and hdfs:// have it.
-func CanLock(p string) bool { s := scheme(p); return s == "" || s == "gs" || s == "hdfs" }
+// CanLock reports whether the store of p has the exclusive creation a lock
+// needs: every store with a driver has it.
+func CanLock(p string) bool { _, err := driverFor(p); return err == nil }
 
 // LockOwner names this process in a lock: host:pid.
 func LockOwner() string {
@@ -56,7 +54,7 @@ func LockOwner() string {
 	return fmt.Sprintf("%s:%d", host, os.Getpid())
 }
 
-// AcquireLock takes the lock at path (local or gs://) for owner until
+// AcquireLock takes the lock at path for owner until
 // now+ttl, atomically (CreateExclusive). A lock held by someone else is
 // taken over when it has expired, or when its owner is a process of this
 // host that no longer runs (killed); the takeover removes exactly the
@@ -152,30 +150,30 @@ func deadHere(owner string) bool {
 	return errors.Is(err, syscall.ESRCH)
 }
 
-// RemoveTemporaries deletes, under the local directory out, the temporary
-// files of atomic writes (internal/localfile names them ".BASE.tmp-*")
-// that a killed run left; call it with out's lock held, when no run is
-// writing them. On gs:// an object appears only when its upload
-// completes, so nothing is left there. It returns how many it removed.
-func RemoveTemporaries(out string) (int, error) {
-	if !IsLocal(out) {
-		return 0, nil
+// RemoveTemporaries deletes, under out, the temporary files that a killed
+// run's atomic writes and compositions left: files (and gs:// objects)
+// whose names start with '.' and hold ".tmp-" (".NAME.tmp-*", the one
+// naming of every driver), at any depth. Call it with out's lock held, when
+// no run is writing them: a temporary of a write in flight would be
+// removed under it. (Exclusive creations and hdfs:// conditional
+// operations name their short-lived temporaries otherwise, so a run
+// refused the lock, racing for it, keeps them.) It returns how many it
+// removed; a missing out holds none.
+func RemoveTemporaries(ctx context.Context, out string) (int, error) {
+	files, err := List(ctx, Join(out, "**"))
+	if err != nil {
+		return 0, err
 	}
 	n := 0
-	err := filepath.WalkDir(out, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if name := d.Name(); !d.IsDir() && strings.HasPrefix(name, ".") && strings.Contains(name, ".tmp-") {
-			if err := os.Remove(p); err != nil {
-				return err
+	for _, f := range files {
+		if name := Base(f); strings.HasPrefix(name, ".") && strings.Contains(name, ".tmp-") {
+			switch err := Remove(ctx, f); {
+			case err == nil:
+				n++
+			case !IsNotExist(err):
+				return n, err
 			}
-			n++
 		}
-		return nil
-	})
-	if errors.Is(err, fs.ErrNotExist) {
-		err = nil
 	}
-	return n, err
+	return n, nil
 }

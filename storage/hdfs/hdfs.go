@@ -53,7 +53,7 @@ import (
 )
 
 func init() {
-	filesystem.Register("hdfs", func(context.Context) filesystem.Interface { return fsys{} })
+	filesystem.Register("hdfs", func(context.Context) filesystem.Interface { return FS{} })
 }
 
 // DefaultPort is the NameNode RPC port of a URL that names none.
@@ -316,16 +316,16 @@ func open(raw string) (target, *gohdfs.Client, error) {
 	return t, c, nil
 }
 
-// fsys implements Beam's filesystem.Interface, Remover, Renamer and
-// LastModifiedGetter for hdfs:// URLs. It holds nothing: clients are
-// cached per NameNode and user.
-type fsys struct{}
+// FS implements Beam's filesystem.Interface, Remover, Renamer and
+// LastModifiedGetter for hdfs:// URLs; storage's hdfs:// driver calls it
+// directly. It holds nothing: clients are cached per NameNode and user.
+type FS struct{}
 
-func (fsys) Close() error { return nil }
+func (FS) Close() error { return nil }
 
 // OpenRead opens a file for reading. The reader is an io.Seeker: a seek
 // starts the next read at that offset (storage.OpenRange uses it).
-func (fsys) OpenRead(_ context.Context, name string) (io.ReadCloser, error) {
+func (FS) OpenRead(_ context.Context, name string) (io.ReadCloser, error) {
 	t, c, err := open(name)
 	if err != nil {
 		return nil, err
@@ -368,7 +368,7 @@ func (r *reader) Close() error { return r.f.Close() }
 // replacing a file that is there. The file is complete when Close returns
 // nil; before, it is visible with a partial length, so final outputs are
 // written to a temporary name and renamed (storage.WriteFile does).
-func (fsys) OpenWrite(_ context.Context, name string) (io.WriteCloser, error) {
+func (FS) OpenWrite(_ context.Context, name string) (io.WriteCloser, error) {
 	t, c, err := open(name)
 	if err != nil {
 		return nil, err
@@ -436,7 +436,7 @@ func closeFile(w *gohdfs.FileWriter) error {
 }
 
 // Size returns the length of a file.
-func (fsys) Size(_ context.Context, name string) (int64, error) {
+func (FS) Size(_ context.Context, name string) (int64, error) {
 	t, c, err := open(name)
 	if err != nil {
 		return 0, err
@@ -449,7 +449,7 @@ func (fsys) Size(_ context.Context, name string) (int64, error) {
 }
 
 // LastModified returns a file's modification time (the NameNode's clock).
-func (fsys) LastModified(_ context.Context, name string) (time.Time, error) {
+func (FS) LastModified(_ context.Context, name string) (time.Time, error) {
 	t, c, err := open(name)
 	if err != nil {
 		return time.Time{}, err
@@ -462,7 +462,7 @@ func (fsys) LastModified(_ context.Context, name string) (time.Time, error) {
 }
 
 // Remove removes a file, or an empty directory.
-func (fsys) Remove(_ context.Context, name string) error {
+func (FS) Remove(_ context.Context, name string) error {
 	t, c, err := open(name)
 	if err != nil {
 		return err
@@ -476,7 +476,7 @@ func (fsys) Remove(_ context.Context, name string) error {
 // Rename moves oldpath to newpath (creating newpath's parent directories),
 // replacing a file at newpath, in one NameNode operation (rename2 with
 // OVERWRITE): a reader of newpath sees the old file or the new one.
-func (fsys) Rename(_ context.Context, oldpath, newpath string) error {
+func (FS) Rename(_ context.Context, oldpath, newpath string) error {
 	from, c, err := open(oldpath)
 	if err != nil {
 		return err

@@ -2,7 +2,8 @@ package hdfs
 
 // Tests without a cluster: URLs, the Hadoop configuration, and error
 // messages. The filesystem itself is tested against a real HDFS by the
-// storage package (storage/hdfs_test.go).
+// storage package's conformance suite (storage/storagetest) and
+// beam_test.go.
 
 import (
 	"context"
@@ -96,7 +97,7 @@ func TestParseErrors(t *testing.T) {
 // with a message that says so, before any connection.
 func TestKerberosRefused(t *testing.T) {
 	t.Setenv("HADOOP_CONF_DIR", writeConf(t, map[string]string{"hadoop.security.authentication": "kerberos"}))
-	_, err := filesystem.Read(context.Background(), fsys{}, "hdfs://127.0.0.1:1/x")
+	_, err := filesystem.Read(context.Background(), FS{}, "hdfs://127.0.0.1:1/x")
 	if err == nil || !strings.Contains(err.Error(), "Kerberos") || !strings.Contains(err.Error(), "hdfs://127.0.0.1:1/x") {
 		t.Errorf("a Kerberos configuration: %v, want a refusal naming Kerberos and the URL", err)
 	}
@@ -113,7 +114,7 @@ func TestNothingListens(t *testing.T) {
 	l.Close()
 	t.Setenv("HADOOP_CONF_DIR", t.TempDir())
 	url := "hdfs://" + addr + "/data/x.csv"
-	_, err = fsys{}.Size(context.Background(), url)
+	_, err = FS{}.Size(context.Background(), url)
 	var ua *Unavailable
 	if !errors.As(err, &ua) || !strings.Contains(err.Error(), url) || !strings.Contains(err.Error(), addr+" does not answer") {
 		t.Errorf("Size on a closed port: %v, want Unavailable naming %s and %s", err, url, addr)
@@ -140,11 +141,5 @@ func TestExplain(t *testing.T) {
 		if (tc.is != nil && !errors.Is(got, tc.is)) || !strings.Contains(got.Error(), tc.text) {
 			t.Errorf("explain(%v) = %v, want %v containing %q", tc.err, got, tc.is, tc.text)
 		}
-	}
-}
-
-func TestUnescape(t *testing.T) {
-	if got := unescape(`a\b\\c`); got != `ab\c` {
-		t.Errorf("unescape = %q", got)
 	}
 }

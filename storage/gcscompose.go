@@ -4,10 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"math/rand/v2"
-	"os"
-	"strconv"
+	"path"
 
 	gcs "cloud.google.com/go/storage"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/util/gcsx"
@@ -17,45 +15,12 @@ import (
 // maxComposeSources is the most objects one GCS compose request takes.
 const maxComposeSources = 32
 
-// Concat atomically writes dst as the concatenation of the files srcs, in
-// order, and leaves srcs in place. gs:// objects in one bucket are joined
-// by the server (object composition, in rounds of 32 through temporary
-// objects beside dst that are removed after), so no byte passes through
-// this process; anything else is streamed through WriteFile, so dst
-// appears only when complete. Like WriteFile, the composition of dst is
-// conditional on dst being what it was when Concat began (ErrChanged if
-// another writer replaced it meanwhile).
-func Concat(ctx context.Context, dst string, srcs []string) error {
-	if scheme(dst) == "gs" {
-		return composeGCS(ctx, dst, srcs)
-	}
-	return WriteFile(ctx, dst, func(w io.Writer) error {
-		for _, src := range srcs {
-			var r io.ReadCloser
-			var err error
-			if IsLocal(src) {
-				// An *os.File lets a local destination copy in the kernel
-				// (copy_file_range) instead of through this process.
-				if r, err = os.Open(src); err != nil {
-					err = wrapErr("open", src, err)
-				}
-			} else {
-				r, err = Open(ctx, src)
-			}
-			if err != nil {
-				return err
-			}
-			_, err = io.Copy(w, r)
-			r.Close()
-			if err != nil {
-				return wrapErr("read", src, err)
-			}
-		}
-		return nil
-	})
-}
-
-func composeGCS(ctx context.Context, dst string, srcs []string) error {
+// Concat joins objects of one bucket on the server (object composition,
+// in rounds of at most 32 sources through temporary objects beside dst,
+// ".NAME.tmp-compose-*", removed after); no byte passes through this
+// process. The composition of dst is conditional on dst being what it was
+// when Concat began.
+func (gcsDriver) Concat(ctx context.Context, dst string, srcs []string) error {
 	bucket, object, err := gcsx.ParseObject(dst)
 	if err != nil {
 		return wrapErr("compose", dst, err)
@@ -102,24 +67,29 @@ func composeGCS(ctx context.Context, dst string, srcs []string) error {
 		if err != nil && isPrecondition(err) && composed(ctx, bh, target, group) {
 			err = nil // a retry of a composition that had landed
 		}
-		if err != nil {
-			if isPrecondition(err) {
-				err = fmt.Errorf("%w: another writer replaced it meanwhile", ErrChanged)
+		switch {
+		case err == nil:
+			return nil
+		case isPrecondition(err):
+			err = fmt.Errorf("%w: another writer replaced it meanwhile", ErrChanged)
+		default:
+			// Name a source that is missing, as a streamed Concat does
+			// (GCS answers 404, the emulator 500).
+			for _, n := range group {
+				if _, aerr := bh.Object(n).Attrs(ctx); errors.Is(aerr, gcs.ErrObjectNotExist) {
+					return fmt.Errorf("storage: compose %s: source %s: %w", dst, "gs://"+bucket+"/"+n, gcsNotExist(aerr))
+				}
 			}
-			return wrapErr("compose", "gs://"+bucket+"/"+target, err)
 		}
-		return nil
+		return wrapErr("compose", "gs://"+bucket+"/"+target, err)
 	}
-	if len(names) == 0 {
-		return fmt.Errorf("storage: compose %s: no sources", dst)
-	}
-	run := strconv.FormatUint(rand.Uint64(), 36)
+	run := fmt.Sprintf("%016x", rand.Uint64())
 	for round := 0; len(names) > maxComposeSources; round++ {
 		var next []string
 		for i := 0; i < len(names); i += maxComposeSources {
 			// Unique names: a temporary left by an earlier call whose
 			// cleanup failed must not meet the DoesNotExist condition.
-			target := fmt.Sprintf("%s.compose-%s-%d-%d", object, run, round, i/maxComposeSources)
+			target := path.Join(path.Dir(object), fmt.Sprintf(".%s.tmp-compose-%s-%d-%d", path.Base(object), run, round, i/maxComposeSources))
 			temps = append(temps, target)
 			if err := compose(target, names[i:min(i+maxComposeSources, len(names))], gcs.Conditions{DoesNotExist: true}); err != nil {
 				return err
