@@ -214,7 +214,7 @@ func Run(ctx context.Context, c Config, log io.Writer) (*RunReport, error) {
 		rep.LockNote = note
 	}
 	// What a killed run was writing atomically is only a temporary file.
-	if n, err := storage.RemoveTemporaries(c.Out); err != nil {
+	if n, err := storage.RemoveTemporaries(ctx, c.Out); err != nil {
 		rep.Error = err.Error()
 		return rep, errors.Join(err, logLine(), lock.release(bg))
 	} else if n > 0 {
