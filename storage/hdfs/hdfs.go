@@ -2,8 +2,9 @@
 // github.com/colinmarc/hdfs/v2 (a native client of the NameNode's RPC and
 // the DataNodes' transfer protocol: no JVM, no libhdfs). Importing it
 // registers the "hdfs" scheme with Beam's filesystem registry, so Beam's
-// textio and lightbeam's storage package (which imports it) read and write
-// HDFS like local paths and gs://.
+// textio reads and writes HDFS like local paths and gs://; lightbeam's
+// storage package (which imports it) calls FS and the conditional
+// operations directly, from its hdfs:// driver.
 //
 // # URLs and configuration
 //
