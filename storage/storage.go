@@ -105,7 +105,7 @@ func Open(ctx context.Context, p string) (io.ReadCloser, error) {
 // the end); a range past the end is cut at the end. Only the range is
 // read: local and hdfs:// readers seek, gs:// objects are read with a
 // ranged request (pinned to one generation while it is read, see
-// gcsOpen).
+// gcsDriver.OpenRange).
 func OpenRange(ctx context.Context, p string, off, n int64) (io.ReadCloser, error) {
 	return OpenRangeAt(ctx, p, 0, off, n)
 }
