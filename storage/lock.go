@@ -54,8 +54,8 @@ func LockOwner() string {
 	return fmt.Sprintf("%s:%d", host, os.Getpid())
 }
 
-// AcquireLock takes the lock at path for owner until
-// now+ttl, atomically (CreateExclusive). A lock held by someone else is
+// AcquireLock takes the lock at path for owner until now+ttl, atomically
+// (CreateExclusive). A lock held by someone else is
 // taken over when it has expired, or when its owner is a process of this
 // host that no longer runs (killed); the takeover removes exactly the
 // stale lock that was read (RemoveIfGeneration), so of two runs taking

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestJoinBaseDir(t *testing.T) {
@@ -84,5 +85,23 @@ func TestUnsupported(t *testing.T) {
 	}
 	if _, err := CapabilitiesOf(p); !errors.Is(err, ErrUnsupported) {
 		t.Errorf("CapabilitiesOf(%s): %v, want ErrUnsupported", p, err)
+	}
+}
+
+// A lock file that never parses is reread for a few seconds, then refused
+// as garbage, naming it.
+func TestLockGarbage(t *testing.T) {
+	ctx := context.Background()
+	p := filepath.Join(t.TempDir(), LockName)
+	if err := WriteBytes(ctx, p, []byte("not json")); err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Now()
+	_, _, err := AcquireLock(ctx, p, "host-a:1", time.Hour, time.Now)
+	if err == nil || errors.Is(err, ErrLocked) || !strings.Contains(err.Error(), "not a lock file") || !strings.Contains(err.Error(), p) {
+		t.Fatalf("a garbage lock: %v, want an error naming %s as not a lock file", err, p)
+	}
+	if d := time.Since(t0); d < 2*time.Second {
+		t.Errorf("refused after %v, without reading it again", d)
 	}
 }

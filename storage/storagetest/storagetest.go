@@ -395,16 +395,46 @@ func testExclusive(t *testing.T, ctx context.Context, dir string, _ storage.Capa
 	filesAre(t, dir, "sub/LOCK") // no guard or temporary file
 }
 
-// Of 8 exclusive creators exactly one wins, and 8 appenders that race
-// lose no line and write none twice.
+// Of 8 exclusive creators exactly one wins, and a reader meanwhile sees no
+// file or a whole one (a second run reading a lock while the first writes
+// it must not take it for garbage); 8 appenders that race lose no line and
+// write none twice.
 func testRaces(t *testing.T, ctx context.Context, dir string, _ storage.Capabilities) {
 	const n = 8
+	lock := storage.Join(dir, "LOCK")
+	content := func(i int) []byte { return bytes.Repeat([]byte{'a' + byte(i)}, 256<<10) }
 	var wg sync.WaitGroup
 	errs := make([]error, n)
+	stop := make(chan struct{})
+	var readErr error
+	var reader sync.WaitGroup
+	reader.Go(func() {
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			b, _, err := storage.ReadGeneration(ctx, lock)
+			if err != nil && !storage.IsNotExist(err) {
+				readErr = err
+				return
+			}
+			if err == nil && (len(b) != 256<<10 || !bytes.Equal(b, content(int(b[0]-'a')))) {
+				readErr = fmt.Errorf("a reader saw %d bytes of %s, not one creator's whole file", len(b), lock)
+				return
+			}
+		}
+	})
 	for i := range n {
-		wg.Go(func() { errs[i] = storage.CreateExclusive(ctx, storage.Join(dir, "LOCK"), []byte(fmt.Sprint(i))) })
+		wg.Go(func() { errs[i] = storage.CreateExclusive(ctx, lock, content(i)) })
 	}
 	wg.Wait()
+	close(stop)
+	reader.Wait()
+	if readErr != nil {
+		t.Error(readErr)
+	}
 	won := 0
 	for i, err := range errs {
 		switch {
@@ -482,6 +512,24 @@ func testLock(t *testing.T, ctx context.Context, dir string, _ storage.Capabilit
 	if _, _, err := storage.AcquireLock(ctx, p, "host-b:2", time.Hour, time.Now); !errors.Is(err, storage.ErrLocked) || !strings.Contains(err.Error(), "host-a:1") {
 		t.Fatalf("a second run: %v, want ErrLocked naming host-a:1", err)
 	}
+	// A lock that does not parse yet (its creator still writing it, on a
+	// store that shows that) is read again until it does.
+	q := storage.Join(dir, "other", storage.LockName)
+	write(t, q, `{"owner":"host-c`)
+	go func() {
+		time.Sleep(200 * time.Millisecond)
+		info := fmt.Sprintf(`{"owner":"host-c:3","acquired":%q,"expires":%q}`, time.Now().Format(time.RFC3339), time.Now().Add(time.Hour).Format(time.RFC3339))
+		if err := storage.WriteBytes(ctx, q, []byte(info)); err != nil {
+			t.Error(err)
+		}
+	}()
+	if _, _, err := storage.AcquireLock(ctx, q, "host-b:2", time.Hour, time.Now); !errors.Is(err, storage.ErrLocked) || !strings.Contains(err.Error(), "host-c:3") {
+		t.Fatalf("a lock completed while it was read: %v, want ErrLocked naming host-c:3", err)
+	}
+	if err := storage.Remove(ctx, q); err != nil {
+		t.Fatal(err)
+	}
+
 	later := func() time.Time { return time.Now().Add(2 * time.Hour) }
 	l2, note, err := storage.AcquireLock(ctx, p, "host-b:2", time.Hour, later)
 	if err != nil || !strings.Contains(note, "expired") {
