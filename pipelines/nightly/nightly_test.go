@@ -122,19 +122,9 @@ func writeRecipe(t *testing.T, root, name, recipe string) string {
 func snapshot(t *testing.T, root string) map[string]string {
 	t.Helper()
 	ctx := context.Background()
-	var files []string
-	if storage.IsLocal(root) {
-		filepath.Walk(root, func(p string, info os.FileInfo, err error) error {
-			if err == nil && !info.IsDir() {
-				files = append(files, p)
-			}
-			return nil
-		})
-	} else {
-		var err error
-		if files, err = storage.List(ctx, storage.Join(root, "**")); err != nil {
-			t.Fatal(err)
-		}
+	files, err := storage.List(ctx, storage.Join(root, "**")) // one glob syntax on every store
+	if err != nil {
+		t.Fatal(err)
 	}
 	if len(files) == 0 {
 		t.Fatalf("no files under %s", root)
