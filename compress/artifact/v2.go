@@ -105,7 +105,7 @@ func PayloadBytes(shape []int, kind Kind, dtype string) (int64, error) {
 
 // PutInt8Row writes one version 2 Int8 row of w to dst, which must be
 // 4+len(w) bytes: the float32 scale quant.Int8Scale(w), then the codes
-// quant.QuantizeInt8 gives (those of quant.Int8PerChannel and Quantize).
+// quant.QuantizeInt8 gives (those of Quantize).
 // It returns the scale. w must be finite.
 func PutInt8Row(dst []byte, w []float32) float32 {
 	if len(dst) != 4+len(w) {
