@@ -119,7 +119,7 @@ func TestExportGGUF(t *testing.T) {
 	}
 	artValues := map[string][]float32{}
 	for i := range ats {
-		artValues[ats[i].Name] = ats[i].Dense()
+		artValues[ats[i].Name] = ats[i].Dequantize()
 	}
 
 	for _, tt := range []struct {

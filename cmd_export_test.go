@@ -113,7 +113,7 @@ func testSplit(t *testing.T, prep string, pixels [][]byte) (scaled, raw, labels 
 				raw = append(raw, float32(p))
 			}
 		}
-		scaled = append(scaled, b.Dense...)
+		scaled = append(scaled, b.DenseValues...)
 		labels = append(labels, b.Labels...)
 	}
 	if len(labels) != len(pixels) {
@@ -180,7 +180,7 @@ func TestExportONNXMNIST(t *testing.T) {
 			ws := model.NewWorkspace(m, be)
 			defer ws.Close()
 			want := make([]float32, n*m.Outputs())
-			if err := ws.Predict(params, model.Dense(scaled, nil, n), want); err != nil {
+			if err := ws.Predict(params, model.DenseBatch(scaled, nil, n), want); err != nil {
 				t.Fatal(err)
 			}
 			if len(got) != len(want) {

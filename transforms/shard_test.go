@@ -89,7 +89,7 @@ func (fn *checkShardFn) ProcessElement(ctx context.Context, r ShardResult, emit 
 			n++
 			for j := 0; j < b.Features; j++ {
 				want := (b.Labels[i] + float32(j) - fn.Sc.Offset[j]) * fn.Sc.Factor[j]
-				if got := b.Dense[i*b.Features+j]; math.Abs(float64(got-want)) > 1e-4*(1+math.Abs(float64(want))) {
+				if got := b.DenseValues[i*b.Features+j]; math.Abs(float64(got-want)) > 1e-4*(1+math.Abs(float64(want))) {
 					emit(fmt.Sprintf("%s: record %g feature %d = %g, want %g", r.Info.Path, b.Labels[i], j, got, want))
 				}
 			}

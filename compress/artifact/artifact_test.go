@@ -167,7 +167,7 @@ func TestRoundTripEveryEncoding(t *testing.T) {
 			if got.Enc != built.Enc || !slices.Equal(got.Shape, built.Shape) || got.Name != built.Name {
 				t.Errorf("%s: decoded %q %v %v, built %q %v %v", name, got.Name, got.Shape, got.Enc, built.Name, built.Shape, built.Enc)
 			}
-			dense, want := got.Dense(), built.Dense()
+			dense, want := got.Dequantize(), built.Dequantize()
 			if !bitsEqual(dense, want) {
 				t.Errorf("%s: decoded values differ from the built tensor's", name)
 			}
@@ -208,7 +208,7 @@ func head(v []float32) []float32 { return v[:min(len(v), 8)] }
 // checkKMeans: kept weights decode to their nearest centroid, and the
 // codebook has 2^bits entries.
 func checkKMeans(t *testing.T, name string, tt *Tensor, in input, mask prune.Mask) {
-	dense := tt.Dense()
+	dense := tt.Dequantize()
 	if len(tt.Centroids) != 1<<tt.Enc.Bits {
 		t.Errorf("%s: %d centroids", name, len(tt.Centroids))
 	}
@@ -428,10 +428,10 @@ func TestWriteReadFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	a, err := ReadFile(path)
-	if err != nil || !slices.Equal(a.Tensors[0].Dense(), []float32{1, 2}) {
+	if err != nil || !slices.Equal(a.Tensors[0].Dequantize(), []float32{1, 2}) {
 		t.Fatalf("ReadFile: %v", err)
 	}
-	if !strings.Contains(a.Report(), "bits/w") {
+	if !strings.Contains(a.Table(), "bits/w") {
 		t.Error("report has no header")
 	}
 }
@@ -462,7 +462,7 @@ func FuzzDecode(f *testing.F) {
 			if tt.Len() > 1<<20 || tt.rows() > 1<<20 {
 				continue
 			}
-			dense := tt.Dense()
+			dense := tt.Dequantize()
 			checkCSR(t, "fuzz", tt, dense)
 			tt.GGUFBlocks()
 		}

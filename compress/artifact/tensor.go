@@ -129,7 +129,7 @@ type Tensor struct {
 }
 
 // rawDTypeSize is the element size of the dtypes a Raw tensor may have
-// (model.DTypeSize's), 0 for others and for the F8 types, which Dense has
+// (model.DTypeSize's), 0 for others and for the F8 types, which Dequantize has
 // no conversion for.
 func rawDTypeSize(dtype string) int {
 	if strings.HasPrefix(dtype, "F8") {
@@ -252,9 +252,9 @@ func (t *Tensor) value(i, p int) float32 {
 	panic("artifact: unknown kind " + string(t.Enc.Kind))
 }
 
-// Dense returns the dequantized values, row-major; positions a sparse
+// Dequantize returns the dequantized values, row-major; positions a sparse
 // tensor does not store are exactly 0.
-func (t *Tensor) Dense() []float32 {
+func (t *Tensor) Dequantize() []float32 {
 	if t.Enc.Kind == F32 || t.Enc.Kind == F16 {
 		return slices.Clone(t.Values)
 	}
@@ -349,7 +349,7 @@ func (t *Tensor) GGUFBlocks() ([]byte, error) {
 
 // Quantize builds the stored form of the float32 tensor w of the given
 // shape. The kept positions are mask's, or w's non-zero entries when mask
-// is nil; pruned positions are zeroed before quantizing, so Dense returns
+// is nil; pruned positions are zeroed before quantizing, so Dequantize returns
 // exactly 0 there. For KMeans the codebook is fit to the kept weights only:
 // a sparse tensor uses all 2^Bits centroids for them, a dense one with
 // pruned weights reserves centroid 0 = 0 for those and fits 2^Bits − 1.

@@ -39,7 +39,7 @@ func TestV2RoundTripEveryEncoding(t *testing.T) {
 			if a.Version != Version2 || got.Enc != built.Enc || !slices.Equal(got.Shape, built.Shape) {
 				t.Errorf("%s: decoded v%d %v %v, built %v %v", name, a.Version, got.Shape, got.Enc, built.Shape, built.Enc)
 			}
-			if !bitsEqual(got.Dense(), built.Dense()) {
+			if !bitsEqual(got.Dequantize(), built.Dequantize()) {
 				t.Errorf("%s: decoded values differ from the built tensor's", name)
 			}
 			if s := a.Sizes[0]; a.HeaderBytes+s.Total()+4 != len(file) {
@@ -136,10 +136,10 @@ func TestV2Pieces(t *testing.T) {
 	if got := a.Tensor("w"); !slices.Equal(got.Codes, bytesCodes) || !slices.Equal(got.Scales, scales) {
 		t.Errorf("w decodes to other codes or scales than quant.QuantizeInt8Rows'")
 	}
-	if got := a.Tensor("ids").Dense(); !slices.Equal(got, []float32{1, -1, 7}) {
+	if got := a.Tensor("ids").Dequantize(); !slices.Equal(got, []float32{1, -1, 7}) {
 		t.Errorf("ids decode to %v", got)
 	}
-	if rep := a.Report(); !strings.Contains(rep, "raw") || !strings.Contains(rep, "int8") {
+	if rep := a.Table(); !strings.Contains(rep, "raw") || !strings.Contains(rep, "int8") {
 		t.Errorf("report lacks the kinds:\n%s", rep)
 	}
 	for _, i := range []int{5, len(Prefix(meta, 3)) + 3, len(file) / 2, len(file) - 1} {

@@ -60,7 +60,7 @@ type Runs struct {
 // BlockBytes is the in-memory size of b's rows, which a writer that
 // buffers rows before spilling them counts.
 func BlockBytes(b *rows.Block) int {
-	return 12*len(b.IDs) + 4*len(b.Dense) + 4*len(b.Indptr) + 8*len(b.Indices)
+	return 12*len(b.IDs) + 4*len(b.DenseValues) + 4*len(b.Indptr) + 8*len(b.Indices)
 }
 
 // Spill writes the rows of parts, sorted, as a run of shard key k, and
@@ -374,7 +374,7 @@ func compareRows(a *rows.Block, i int, b *rows.Block, j int) int {
 	}
 	if !a.Sparse {
 		d := a.Features
-		return compareBits(a.Dense[i*d:(i+1)*d], b.Dense[j*d:(j+1)*d])
+		return compareBits(a.DenseValues[i*d:(i+1)*d], b.DenseValues[j*d:(j+1)*d])
 	}
 	ai, bi := a.Indices[a.Indptr[i]:a.Indptr[i+1]], b.Indices[b.Indptr[j]:b.Indptr[j+1]]
 	if c := slices.Compare(ai, bi); c != 0 {
@@ -430,7 +430,7 @@ func (rs Runs) newBlock(n int) *rows.Block {
 
 // resetBlock empties b, keeping its memory.
 func resetBlock(b *rows.Block) {
-	b.Labels, b.IDs, b.Dense = b.Labels[:0], b.IDs[:0], b.Dense[:0]
+	b.Labels, b.IDs, b.DenseValues = b.Labels[:0], b.IDs[:0], b.DenseValues[:0]
 	if b.Sparse {
 		b.Indptr, b.Indices, b.Values = b.Indptr[:1], b.Indices[:0], b.Values[:0]
 	}

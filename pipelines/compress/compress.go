@@ -308,7 +308,7 @@ func Run(ctx context.Context, c Config, log io.Writer) (*Report, error) {
 	rep.BitsPerWeight = 8 * float64(rep.BytesAfter) / float64(m.NumParams())
 	var zeros, total int
 	for i, t := range art.Tensors {
-		kept := prune.NonZero(t.Dense())
+		kept := prune.NonZero(t.Dequantize())
 		rep.Layers = append(rep.Layers, Layer{Name: t.Name, Shape: t.Shape, Encoding: t.Enc.String(), Sparsity: kept.Sparsity(),
 			Bytes: art.Sizes[i].Total(), BitsPerWeight: art.BitsPerWeight(i)})
 		if isWeight(t.Name) {
@@ -362,7 +362,7 @@ func (c *Config) measureLatency(m0 *model.Model, before []float32, m *model.Mode
 	if rep.LatencyBeforeMS, err = infer.Latency(dense, x, LatencyRows, 3); err != nil {
 		return err
 	}
-	after, err := infer.Load(be, m, art, infer.Auto)
+	after, err := infer.Load(be, m, art, infer.KernelAuto)
 	if err != nil {
 		return err
 	}
@@ -649,7 +649,7 @@ func artifactParams(m *model.Model, a *artifact.Artifact) ([]float32, error) {
 		if t.Len() != s.Size() {
 			return nil, fmt.Errorf("artifact tensor %s has shape %v, %s needs %v", s.Name, t.Shape, m, s.Shape)
 		}
-		copy(params[s.Offset:], t.Dense())
+		copy(params[s.Offset:], t.Dequantize())
 	}
 	return params, nil
 }

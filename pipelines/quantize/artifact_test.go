@@ -110,11 +110,11 @@ func TestLightbeamInt8(t *testing.T) {
 				break
 			}
 		}
-		if !slices.Equal(got.Dense(), want.Dense()) {
+		if !slices.Equal(got.Dequantize(), want.Dequantize()) {
 			t.Errorf("%s: dequantized values differ from artifact.Quantize's int8", src.Name)
 		}
 	}
-	if ids := a.Tensor("ids"); ids == nil || ids.Enc.Kind != artifact.Raw || ids.DType != "I32" || !slices.Equal(ids.Dense(), []float32{1, -2, 9}) {
+	if ids := a.Tensor("ids"); ids == nil || ids.Enc.Kind != artifact.Raw || ids.DType != "I32" || !slices.Equal(ids.Dequantize(), []float32{1, -2, 9}) {
 		t.Errorf("ids decoded as %+v", ids)
 	}
 
