@@ -19,6 +19,7 @@ import (
 	"github.com/lightbeam-ml/lightbeam/data/shardio"
 	"github.com/lightbeam-ml/lightbeam/export/onnx/onnxtest"
 	"github.com/lightbeam-ml/lightbeam/model"
+	"github.com/lightbeam-ml/lightbeam/model/modeltest"
 	"github.com/lightbeam-ml/lightbeam/pipelines/train"
 )
 
@@ -237,9 +238,7 @@ func TestExportCommandErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	bare := filepath.Join(dir, "bare.safetensors")
-	if err := model.SaveModel(bare, m, m.Init(1), nil); err != nil {
-		t.Fatal(err)
-	}
+	modeltest.WriteModel(t, bare, m, m.Init(1), nil)
 	out := filepath.Join(dir, "m.out")
 	for _, tt := range []struct {
 		name    string

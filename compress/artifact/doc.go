@@ -14,8 +14,7 @@
 // kmeans (Deep Compression's shared weights, 2^Bits centroids). Every
 // quantized kind may be Sparse: it then stores the kept positions as
 // relative indices and codes only for kept weights, both entropy-coded by
-// compress/entropy, which picks the smallest codec per stream. Smallest
-// tries several encodings and keeps the smallest record.
+// compress/entropy, which picks the smallest codec per stream.
 //
 // Marshal writes version 1; MarshalV2 (and, piece by piece, Prefix,
 // RecordHeader, PutInt8Row; internal/crc32c joins the parts' CRCs) version 2, where dense int8

@@ -7,13 +7,10 @@ import (
 	"hash/crc32"
 	"io"
 	"math"
-	"os"
 	"slices"
 	"sync"
 
 	"github.com/lightbeam-ml/lightbeam/internal/half"
-
-	"github.com/lightbeam-ml/lightbeam/internal/localfile"
 
 	"github.com/klauspost/compress/zstd"
 	"github.com/lightbeam-ml/lightbeam/compress/entropy"
@@ -94,28 +91,6 @@ func Encode(w io.Writer, ts []Tensor, meta map[string]string) error {
 	}
 	_, err = w.Write(b)
 	return err
-}
-
-// WriteFile writes the artifact to path atomically (internal/localfile),
-// so a reader never sees half a file.
-func WriteFile(path string, ts []Tensor, meta map[string]string) error {
-	b, err := Marshal(ts, meta)
-	if err == nil {
-		err = localfile.Write(path, func(w io.Writer) error { _, err := w.Write(b); return err })
-	}
-	if err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	return nil
-}
-
-// ReadFile reads and decodes the artifact at path.
-func ReadFile(path string) (*Artifact, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	return Decode(b, path)
 }
 
 var (

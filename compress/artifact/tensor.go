@@ -2,7 +2,6 @@ package artifact
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -609,33 +608,4 @@ func (t *Tensor) SetCentroids(w []float32) error {
 	}
 	t.Centroids = cent
 	return nil
-}
-
-// Smallest quantizes w with each encoding and returns the tensor whose
-// record is smallest. Encodings that fail with quant.ErrRowLength are
-// skipped; any other error is returned. Note that the candidates differ in
-// accuracy as well as size.
-func Smallest(name string, shape []int, w []float32, mask prune.Mask, encs ...Encoding) (Tensor, error) {
-	var best Tensor
-	bestSize := -1
-	for _, e := range encs {
-		t, err := Quantize(name, shape, w, mask, e)
-		if errors.Is(err, quant.ErrRowLength) {
-			continue
-		}
-		if err != nil {
-			return Tensor{}, err
-		}
-		rec, _, err := appendTensor(nil, &t, Version)
-		if err != nil {
-			return Tensor{}, err
-		}
-		if bestSize < 0 || len(rec) < bestSize {
-			best, bestSize = t, len(rec)
-		}
-	}
-	if bestSize < 0 {
-		return Tensor{}, fmt.Errorf("artifact: %s: none of %d encodings applies", name, len(encs))
-	}
-	return best, nil
 }

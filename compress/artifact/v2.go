@@ -4,12 +4,10 @@ import (
 	"encoding/binary"
 	"fmt"
 	"hash/crc32"
-	"io"
 	"math"
 	"unsafe"
 
 	"github.com/lightbeam-ml/lightbeam/compress/quant"
-	"github.com/lightbeam-ml/lightbeam/internal/localfile"
 )
 
 // Version 2 lets a file be written in pieces by independent workers: the
@@ -33,18 +31,6 @@ func MarshalV2(ts []Tensor, meta map[string]string) ([]byte, error) {
 		}
 	}
 	return binary.LittleEndian.AppendUint32(out, CRC(out)), nil
-}
-
-// WriteFileV2 writes the version 2 artifact to path atomically.
-func WriteFileV2(path string, ts []Tensor, meta map[string]string) error {
-	b, err := MarshalV2(ts, meta)
-	if err == nil {
-		err = localfile.Write(path, func(w io.Writer) error { _, err := w.Write(b); return err })
-	}
-	if err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	return nil
 }
 
 // Prefix returns the bytes of a version 2 file before its first record:

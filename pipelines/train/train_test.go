@@ -17,6 +17,7 @@ import (
 
 	"github.com/lightbeam-ml/lightbeam/data/formats"
 	"github.com/lightbeam-ml/lightbeam/model"
+	"github.com/lightbeam-ml/lightbeam/model/modeltest"
 	"github.com/lightbeam-ml/lightbeam/pipelines/preprocess"
 )
 
@@ -97,10 +98,7 @@ func run(t *testing.T, c Config) *Report {
 
 func params(t *testing.T, dir string, epoch int) []float32 {
 	t.Helper()
-	ck, err := model.LoadCheckpoint(runCheckpoint(dir, epoch))
-	if err != nil {
-		t.Fatal(err)
-	}
+	ck := modeltest.ReadCheckpoint(t, runCheckpoint(dir, epoch))
 	return ck.Params
 }
 
@@ -315,14 +313,8 @@ func TestCrossValidation(t *testing.T) {
 	plain.Out, plain.Plain = t.TempDir(), true
 	run(t, plain)
 	for _, dir := range []string{"setting-00-fold-00", "setting-01-fold-02"} {
-		a, err := model.LoadCheckpoint(checkpointAt(filepath.Join(c.Out, "cv", dir), 2))
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, err := model.LoadCheckpoint(checkpointAt(filepath.Join(plain.Out, "cv", dir), 2))
-		if err != nil {
-			t.Fatal(err)
-		}
+		a := modeltest.ReadCheckpoint(t, checkpointAt(filepath.Join(c.Out, "cv", dir), 2))
+		b := modeltest.ReadCheckpoint(t, checkpointAt(filepath.Join(plain.Out, "cv", dir), 2))
 		if d := maxDiff(a.Params, b.Params); d != 0 {
 			t.Fatalf("%s: beam and plain differ by %g", dir, d)
 		}
@@ -373,10 +365,7 @@ func TestFreezeZeros(t *testing.T) {
 			c := baseConfig(t, 4)
 			c.Mode, c.Optimizer, c.Plain, c.Init, c.FreezeZeros = tc.mode, tc.opt, plain, pruned, true
 			run(t, c)
-			ck, err := model.LoadCheckpoint(runCheckpoint(c.Out, c.Epochs))
-			if err != nil {
-				t.Fatal(err)
-			}
+			ck := modeltest.ReadCheckpoint(t, runCheckpoint(c.Out, c.Epochs))
 			for i := range p {
 				if i%2 == 0 && ck.Params[i] != 0 {
 					t.Fatalf("%s/%s: pruned weight %d became %g", tc.mode, tc.opt, i, ck.Params[i])
@@ -450,9 +439,7 @@ func TestShareWeights(t *testing.T) {
 		}
 	}
 	shared := filepath.Join(t.TempDir(), "shared.safetensors")
-	if err := model.SaveModel(shared, m, p, nil); err != nil {
-		t.Fatal(err)
-	}
+	modeltest.WriteModel(t, shared, m, p, nil)
 	groups := newShareGroups(m, p)
 	want := 0
 	for _, s := range m.Layout() {
