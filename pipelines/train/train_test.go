@@ -16,6 +16,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
 
 	"github.com/lightbeam-ml/lightbeam/data/formats"
+	"github.com/lightbeam-ml/lightbeam/data/formats/formatstest"
 	"github.com/lightbeam-ml/lightbeam/model"
 	"github.com/lightbeam-ml/lightbeam/model/modeltest"
 	"github.com/lightbeam-ml/lightbeam/pipelines/preprocess"
@@ -26,24 +27,7 @@ func TestMain(m *testing.M) { ptest.Main(m) }
 // blobs writes a CSV of three Gaussian classes in 12 dimensions, with
 // enough overlap that accuracy is high but not perfect.
 func blobs(t testing.TB, path string, n int) {
-	rng := rand.New(rand.NewPCG(42, 7))
-	var b strings.Builder
-	for j := 0; j < 12; j++ {
-		fmt.Fprintf(&b, "f%d,", j)
-	}
-	b.WriteString("label\n")
-	for i := 0; i < n; i++ {
-		c := rng.IntN(3)
-		for j := 0; j < 12; j++ {
-			center := 0.0
-			if j%3 == c {
-				center = 1.5
-			}
-			fmt.Fprintf(&b, "%.4f,", center+rng.NormFloat64()+10*float64(j))
-		}
-		fmt.Fprintf(&b, "%d\n", c)
-	}
-	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+	if err := os.WriteFile(path, formatstest.BlobsCSV(rand.New(rand.NewPCG(42, 7)), n, 12, 1.5, 10), 0o644); err != nil {
 		t.Fatal(err)
 	}
 }
