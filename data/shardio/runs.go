@@ -24,8 +24,10 @@ import (
 // streamed a block at a time, after passes that merge runs FanIn at a time
 // into larger ones (Runs.MergePasses) when there are more.
 
-// RunDir is where runs are written, relative to the output directory.
-// A run lives for one job: the merge that consumes it deletes it.
+// RunDir is where runs are written, relative to the output directory. A
+// run lives for one job: the writer of the shard deletes the runs it
+// consumed (transforms.WriteShards), and the job what a failed attempt
+// left (preprocess.Run).
 const RunDir = "tmp"
 
 const (
