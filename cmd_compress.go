@@ -164,7 +164,7 @@ func inspect(ctx context.Context, path string) (string, error) {
 		return "", fmt.Errorf("reading %s: %w", path, err)
 	}
 	if a, aerr := artifact.Decode(raw, path); aerr == nil {
-		return fmt.Sprintf("%s: lightbeam artifact v%d, %d bytes\n%s", path, a.Version, a.Size, a.Report()), nil
+		return fmt.Sprintf("%s: lightbeam artifact v%d, %d bytes\n%s", path, a.Version, a.Size, a.Table()), nil
 	} else if !strings.HasSuffix(path, ".safetensors") {
 		return "", aerr
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/lightbeam-ml/lightbeam/compress/artifact"
 	"github.com/lightbeam-ml/lightbeam/model"
+	"github.com/lightbeam-ml/lightbeam/model/modeltest"
 	"github.com/lightbeam-ml/lightbeam/pipelines/compress"
 )
 
@@ -75,7 +76,11 @@ func TestInspect(t *testing.T) {
 		ts = append(ts, q)
 	}
 	art := filepath.Join(dir, "m.lbc")
-	if err := artifact.WriteFile(art, ts, nil); err != nil {
+	b, err := artifact.Marshal(ts, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(art, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	out, err := inspect(context.Background(), art)
@@ -83,9 +88,7 @@ func TestInspect(t *testing.T) {
 		t.Fatalf("inspect artifact: %v\n%s", err, out)
 	}
 	st := filepath.Join(dir, "m.safetensors")
-	if err := model.SaveModel(st, m, params, nil); err != nil {
-		t.Fatal(err)
-	}
+	modeltest.WriteModel(t, st, m, params, nil)
 	if out, err = inspect(context.Background(), st); err != nil || !strings.Contains(out, "fc2.bias") {
 		t.Fatalf("inspect model: %v\n%s", err, out)
 	}

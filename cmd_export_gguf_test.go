@@ -15,6 +15,7 @@ import (
 	"github.com/lightbeam-ml/lightbeam/compress/artifact"
 	"github.com/lightbeam-ml/lightbeam/internal/pyenv"
 	"github.com/lightbeam-ml/lightbeam/model"
+	"github.com/lightbeam-ml/lightbeam/model/modeltest"
 )
 
 // ggufCheck reads a GGUF file with gguf-py and, per tensor, says its type
@@ -92,13 +93,8 @@ func TestExportGGUF(t *testing.T) {
 	}
 	params := m.Init(3)
 	modelPath := filepath.Join(dir, "model.safetensors")
-	if err := model.SaveModel(modelPath, m, params, map[string]string{"preprocess.scale.method": "minmax"}); err != nil {
-		t.Fatal(err)
-	}
-	_, _, meta, err := model.LoadModel(modelPath)
-	if err != nil {
-		t.Fatal(err)
-	}
+	modeltest.WriteModel(t, modelPath, m, params, map[string]string{"preprocess.scale.method": "minmax"})
+	_, _, meta := modeltest.ReadModel(t, modelPath)
 	values := map[string][]float32{}
 	var ats []artifact.Tensor
 	for _, ts := range m.Tensors(params) {
@@ -114,12 +110,16 @@ func TestExportGGUF(t *testing.T) {
 		ats = append(ats, at)
 	}
 	artPath := filepath.Join(dir, "model.lbc")
-	if err := artifact.WriteFile(artPath, ats, meta); err != nil {
+	artBytes, err := artifact.Marshal(ats, meta)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(artPath, artBytes, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	artValues := map[string][]float32{}
 	for i := range ats {
-		artValues[ats[i].Name] = ats[i].Dense()
+		artValues[ats[i].Name] = ats[i].Dequantize()
 	}
 
 	for _, tt := range []struct {

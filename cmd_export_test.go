@@ -19,6 +19,7 @@ import (
 	"github.com/lightbeam-ml/lightbeam/data/shardio"
 	"github.com/lightbeam-ml/lightbeam/export/onnx/onnxtest"
 	"github.com/lightbeam-ml/lightbeam/model"
+	"github.com/lightbeam-ml/lightbeam/model/modeltest"
 	"github.com/lightbeam-ml/lightbeam/pipelines/train"
 )
 
@@ -113,7 +114,7 @@ func testSplit(t *testing.T, prep string, pixels [][]byte) (scaled, raw, labels 
 				raw = append(raw, float32(p))
 			}
 		}
-		scaled = append(scaled, b.Dense...)
+		scaled = append(scaled, b.DenseValues...)
 		labels = append(labels, b.Labels...)
 	}
 	if len(labels) != len(pixels) {
@@ -180,7 +181,7 @@ func TestExportONNXMNIST(t *testing.T) {
 			ws := model.NewWorkspace(m, be)
 			defer ws.Close()
 			want := make([]float32, n*m.Outputs())
-			if err := ws.Predict(params, model.Dense(scaled, nil, n), want); err != nil {
+			if err := ws.Predict(params, model.DenseBatch(scaled, nil, n), want); err != nil {
 				t.Fatal(err)
 			}
 			if len(got) != len(want) {
@@ -237,9 +238,7 @@ func TestExportCommandErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	bare := filepath.Join(dir, "bare.safetensors")
-	if err := model.SaveModel(bare, m, m.Init(1), nil); err != nil {
-		t.Fatal(err)
-	}
+	modeltest.WriteModel(t, bare, m, m.Init(1), nil)
 	out := filepath.Join(dir, "m.out")
 	for _, tt := range []struct {
 		name    string

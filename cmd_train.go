@@ -148,7 +148,7 @@ func timeArtifact(ctx context.Context, path, accelName string) (float64, string,
 		return 0, "", err
 	}
 	defer be.Close()
-	p, err := infer.Load(be, m, a, infer.Auto)
+	p, err := infer.Load(be, m, a, infer.KernelAuto)
 	if err != nil {
 		return 0, "", err
 	}

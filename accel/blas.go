@@ -55,14 +55,9 @@ var (
 	blasCache = map[string]*blasLib{}
 )
 
-// FindBLAS returns the CBLAS library the blas backend loads: the path in
+// dlopenBLAS opens the CBLAS library the blas backend loads: the path in
 // $LIGHTBEAM_BLAS_LIB if set, else the first of BLIS and OpenBLAS that
 // dlopen finds. The error names every library it looked for.
-func FindBLAS() (string, error) {
-	_, path, err := dlopenBLAS()
-	return path, err
-}
-
 func dlopenBLAS() (uintptr, string, error) {
 	names := blasCandidates
 	if p := os.Getenv(BLASLibEnv); p != "" {
@@ -83,7 +78,7 @@ func dlopenBLAS() (uintptr, string, error) {
 		strings.Join(names, ", "), BLASLibEnv, errs[0])
 }
 
-// loadBLAS loads (once per path) the library FindBLAS names, binds its
+// loadBLAS loads (once per path) the library dlopenBLAS names, binds its
 // CBLAS entry points and sets its thread count to GOMAXPROCS unless the
 // user set BLIS_NUM_THREADS or OPENBLAS_NUM_THREADS.
 func loadBLAS() (*blasLib, error) {
@@ -185,7 +180,8 @@ type blasBackend struct {
 	lib *blasLib
 }
 
-// NewBLAS returns the blas backend on the library FindBLAS names.
+// NewBLAS returns the blas backend on the library dlopenBLAS names:
+// $LIGHTBEAM_BLAS_LIB, else the first of BLIS and OpenBLAS found.
 func NewBLAS() (Backend, error) {
 	lib, err := loadBLAS()
 	if err != nil {

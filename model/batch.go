@@ -24,8 +24,9 @@ type Batch struct {
 	Y []float32
 }
 
-// Dense returns a dense batch of n rows.
-func Dense(x, y []float32, n int) Batch { return Batch{N: n, X: x, Y: y} }
+// DenseBatch returns a batch of n dense rows: x holds them row-major, y
+// their labels.
+func DenseBatch(x, y []float32, n int) Batch { return Batch{N: n, X: x, Y: y} }
 
 // Sparse reports whether b is stored in CSR form.
 func (b Batch) Sparse() bool { return b.Indptr != nil }

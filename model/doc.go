@@ -1,6 +1,7 @@
 // Package model defines lightbeam's models (softmax regression, linear
 // regression, MLP), their losses and gradients, the optimizers that update
-// them, evaluation metrics, and the safetensors files they are saved in.
+// them, their evaluation (loss and correct rows), and the safetensors files
+// they are saved in.
 // It is plain Go with no Beam imports; the train pipeline calls it from its
 // DoFns.
 //
@@ -24,7 +25,7 @@
 //	  grad += Σ_rows ∇loss ◀────────────   download the gradient once
 //	Combine: Σ grad over shards, Σ n
 //	  grad /= N;  Optimizer.Step(params, grad)   (host, flat vector)
-//	every epoch: Workspace.Evaluate / Predict + metrics; SaveCheckpoint
+//	every epoch: Workspace.Evaluate (loss sum, correct rows); EncodeCheckpoint
 //
 // The forward pass of layer l is Z_l = H_{l−1}·W_lᵀ + b_l, H_l = ReLU(Z_l)
 // for hidden layers; the backward pass, from δ = ∂loss/∂Z_l, is

@@ -168,14 +168,14 @@ func TestEvaluateAndPredict(t *testing.T) {
 				t.Errorf("Evaluate correct %d, want %d", correct, wantCorrect)
 			}
 			if m.Classifier() {
-				if acc := Accuracy(out, b.Y, k); acc != float64(wantCorrect)/20 {
+				if acc := scoreAccuracy(out, b.Y, k); acc != float64(wantCorrect)/20 {
 					t.Errorf("Accuracy of Predict %v, want %v", acc, float64(wantCorrect)/20)
 				}
-				if ll := LogLoss(out, b.Y, k); !approx(ll*20, loss, 1e-5, 0) {
-					t.Errorf("LogLoss·n %v, Evaluate loss %v", ll*20, loss)
+				if ll := logLoss(out, b.Y, k); !approx(ll*20, loss, 1e-5, 0) {
+					t.Errorf("logLoss·n %v, Evaluate loss %v", ll*20, loss)
 				}
-			} else if mse := MSE(out, b.Y); !approx(mse*float64(len(b.Y)), loss, 1e-5, 0) {
-				t.Errorf("MSE·n·k %v, Evaluate loss %v", mse*float64(len(b.Y)), loss)
+			} else if e := mse(out, b.Y); !approx(e*float64(len(b.Y)), loss, 1e-5, 0) {
+				t.Errorf("MSE·n·k %v, Evaluate loss %v", e*float64(len(b.Y)), loss)
 			}
 		})
 	}

@@ -44,7 +44,7 @@ func randomBatch(m *Model, n int, seed uint64) Batch {
 			y[i] = float32(r.NormFloat64())
 		}
 	}
-	return Dense(x, y, n)
+	return DenseBatch(x, y, n)
 }
 
 // toCSR returns the sparse form of the dense batch b.

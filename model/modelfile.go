@@ -3,7 +3,6 @@ package model
 import (
 	"fmt"
 	"io"
-	"os"
 	"strconv"
 	"strings"
 
@@ -58,15 +57,6 @@ func EncodeModel(w io.Writer, m *Model, params []float32, meta map[string]string
 	return EncodeSafetensors(w, m.Tensors(params), md)
 }
 
-// SaveModel writes the model file at path atomically (see EncodeModel).
-func SaveModel(path string, m *Model, params []float32, meta map[string]string) error {
-	md, err := m.metadata("model", meta)
-	if err != nil {
-		return fmt.Errorf("model: writing %s: %w", path, err)
-	}
-	return WriteSafetensors(path, m.Tensors(params), md)
-}
-
 // DecodeModel reads a model file's bytes (or a checkpoint's: only its
 // parameters) and returns the model, its parameters and all metadata.
 // source names the file in errors.
@@ -80,15 +70,6 @@ func DecodeModel(data []byte, source string) (*Model, []float32, map[string]stri
 		return nil, nil, nil, fmt.Errorf("model: %s: %w", source, err)
 	}
 	return m, params, meta, nil
-}
-
-// LoadModel reads the model file at path (see DecodeModel).
-func LoadModel(path string) (*Model, []float32, map[string]string, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, nil, nil, fmt.Errorf("model: reading %w", err)
-	}
-	return DecodeModel(data, path)
 }
 
 // FromTensors rebuilds the model from its metadata (MetaArch, MetaSizes)
@@ -169,16 +150,6 @@ func EncodeCheckpoint(w io.Writer, m *Model, params []float32, opt *Optimizer, m
 	return EncodeSafetensors(w, ts, md)
 }
 
-// SaveCheckpoint writes the checkpoint file at path atomically (see
-// EncodeCheckpoint).
-func SaveCheckpoint(path string, m *Model, params []float32, opt *Optimizer, meta map[string]string) error {
-	ts, md, err := checkpointTensors(m, params, opt, meta)
-	if err != nil {
-		return fmt.Errorf("model: writing %s: %w", path, err)
-	}
-	return WriteSafetensors(path, ts, md)
-}
-
 // DecodeCheckpoint parses a checkpoint's bytes; source names the file in
 // errors.
 func DecodeCheckpoint(data []byte, source string) (*Checkpoint, error) {
@@ -194,15 +165,6 @@ func DecodeCheckpoint(data []byte, source string) (*Checkpoint, error) {
 		return nil, fmt.Errorf("model: %s: %w", source, err)
 	}
 	return &Checkpoint{Model: m, Params: params, Tensors: ts, Meta: meta}, nil
-}
-
-// LoadCheckpoint reads the checkpoint file at path.
-func LoadCheckpoint(path string) (*Checkpoint, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("model: reading %w", err)
-	}
-	return DecodeCheckpoint(data, path)
 }
 
 func equalInts(a, b []int) bool {

@@ -1,6 +1,7 @@
 package model
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"math"
@@ -34,7 +35,11 @@ func TestPythonReadsModel(t *testing.T) {
 		}
 		b := randomBatch(m, 6, 22)
 		model := filepath.Join(dir, string(cfg.Arch)+".safetensors")
-		if err := SaveModel(model, m, params, map[string]string{"note": "python test"}); err != nil {
+		var file bytes.Buffer
+		if err := EncodeModel(&file, m, params, map[string]string{"note": "python test"}); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(model, file.Bytes(), 0o644); err != nil {
 			t.Fatal(err)
 		}
 		input := filepath.Join(dir, string(cfg.Arch)+".f32")

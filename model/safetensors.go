@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 
 	"github.com/lightbeam-ml/lightbeam/internal/localfile"
 )
@@ -119,15 +118,6 @@ func WriteSafetensors(path string, tensors []Tensor, meta map[string]string) err
 		return fmt.Errorf("model: writing %s: %w", path, err)
 	}
 	return nil
-}
-
-// ReadSafetensors reads and validates the safetensors file at path.
-func ReadSafetensors(path string) ([]Tensor, map[string]string, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, nil, fmt.Errorf("model: reading %w", err)
-	}
-	return DecodeSafetensors(data, path)
 }
 
 // errNotModel marks a safetensors file without lightbeam's metadata.

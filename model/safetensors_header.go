@@ -13,7 +13,7 @@ import (
 
 // A safetensors file of any dtype, read by its header only: checkpoints
 // of many GB are planned from the header and then read by byte range, so
-// no process holds a whole file. (ReadSafetensors, above, reads lightbeam's
+// no process holds a whole file. (DecodeSafetensors reads lightbeam's
 // own F32 files whole.)
 
 // DTypeSize returns the bytes per value of a safetensors dtype, or 0 for a

@@ -87,8 +87,7 @@ func TestSafetensorsRejects(t *testing.T) {
 	}
 }
 
-func TestSaveLoadModel(t *testing.T) {
-	dir := t.TempDir()
+func TestEncodeDecodeModel(t *testing.T) {
 	for _, cfg := range []Config{
 		{Arch: MLP, Inputs: 6, Hidden: []int{5, 4}, Outputs: 3},
 		{Arch: Softmax, Inputs: 6, Outputs: 2},
@@ -96,11 +95,11 @@ func TestSaveLoadModel(t *testing.T) {
 	} {
 		m := mustNew(t, cfg)
 		p := m.Init(2)
-		path := filepath.Join(dir, string(cfg.Arch)+".safetensors")
-		if err := SaveModel(path, m, p, map[string]string{"preprocess.mean": "[0.5]"}); err != nil {
+		var b bytes.Buffer
+		if err := EncodeModel(&b, m, p, map[string]string{"preprocess.mean": "[0.5]"}); err != nil {
 			t.Fatal(err)
 		}
-		m2, p2, meta, err := LoadModel(path)
+		m2, p2, meta, err := DecodeModel(b.Bytes(), "m.safetensors")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -110,23 +109,28 @@ func TestSaveLoadModel(t *testing.T) {
 		if meta["preprocess.mean"] != "[0.5]" || meta[MetaVersion] != version.Version || meta[MetaFormat] != "model" {
 			t.Errorf("metadata %v", meta)
 		}
-		if _, err := LoadCheckpoint(path); err == nil || !strings.Contains(err.Error(), "not a checkpoint") {
-			t.Errorf("LoadCheckpoint of a model file: %v", err)
+		if _, err := DecodeCheckpoint(b.Bytes(), "m.safetensors"); err == nil || !strings.Contains(err.Error(), "not a checkpoint") {
+			t.Errorf("DecodeCheckpoint of a model file: %v", err)
 		}
 	}
 	m := mustNew(t, Config{Arch: Softmax, Inputs: 2, Outputs: 2})
-	if err := SaveModel(filepath.Join(dir, "x"), m, m.Init(1), map[string]string{MetaArch: "mlp"}); err == nil {
+	if err := EncodeModel(&bytes.Buffer{}, m, m.Init(1), map[string]string{MetaArch: "mlp"}); err == nil {
 		t.Error("reserved metadata key accepted")
 	}
-	// A file whose tensors do not match its metadata.
+	// A file whose tensors do not match its metadata, written as a file:
+	// WriteSafetensors leaves no temporary file behind.
+	dir := t.TempDir()
 	path := filepath.Join(dir, "bad.safetensors")
-	WriteSafetensors(path, []Tensor{{Name: "linear.weight", Shape: []int{2, 3}, Data: make([]float32, 6)}},
-		map[string]string{MetaArch: "softmax", MetaSizes: "2,2"})
-	if _, _, _, err := LoadModel(path); err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "shape") {
-		t.Errorf("mismatched tensor: %v", err)
+	if err := WriteSafetensors(path, []Tensor{{Name: "linear.weight", Shape: []int{2, 3}, Data: make([]float32, 6)}},
+		map[string]string{MetaArch: "softmax", MetaSizes: "2,2"}); err != nil {
+		t.Fatal(err)
 	}
-	if _, _, _, err := LoadModel(filepath.Join(dir, "missing")); err == nil || !strings.Contains(err.Error(), "missing") {
-		t.Errorf("missing file: %v", err)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, _, err := DecodeModel(data, path); err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "shape") {
+		t.Errorf("mismatched tensor: %v", err)
 	}
 	entries, _ := os.ReadDir(dir)
 	for _, e := range entries {

@@ -17,7 +17,7 @@ func train(t *testing.T, m *Model, o *Optimizer, params []float32, b Batch, epoc
 		for lo := 0; lo < b.N; lo += batch {
 			hi := min(lo+batch, b.N)
 			clear(grad)
-			if _, err := ws.Gradient(params, Dense(b.X[lo*d:hi*d], b.Y[lo*lw:hi*lw], hi-lo), grad); err != nil {
+			if _, err := ws.Gradient(params, DenseBatch(b.X[lo*d:hi*d], b.Y[lo*lw:hi*lw], hi-lo), grad); err != nil {
 				t.Fatal(err)
 			}
 			inv := 1 / float32(hi-lo)
@@ -56,7 +56,7 @@ func blobs(n, d, k int, pointSeed uint64) Batch {
 			x[i*d+j] = float32(centres[c*d+j] + 0.5*r.NormFloat64())
 		}
 	}
-	return Dense(x, y, n)
+	return DenseBatch(x, y, n)
 }
 
 func TestTrainSoftmaxOnBlobs(t *testing.T) {
@@ -88,7 +88,7 @@ func TestTrainMLPOnXOR(t *testing.T) {
 			y[i] = 1
 		}
 	}
-	data := Dense(x, y, n)
+	data := DenseBatch(x, y, n)
 	lin := mustNew(t, Config{Arch: Softmax, Inputs: 2, Outputs: 2})
 	lp := lin.Init(1)
 	lo, _ := NewOptimizer(OptimizerConfig{Method: Adam, Schedule: Schedule{LR: 0.01}}, lin.NumParams())
@@ -119,7 +119,7 @@ func TestTrainLinearRegression(t *testing.T) {
 	m := mustNew(t, Config{Arch: Linear, Inputs: 2, Outputs: 1})
 	p := m.Init(1)
 	o, _ := NewOptimizer(OptimizerConfig{Method: Momentum, Schedule: Schedule{LR: 0.05}}, m.NumParams())
-	train(t, m, o, p, Dense(x, y, n), 20, 25)
+	train(t, m, o, p, DenseBatch(x, y, n), 20, 25)
 	want := []float32{2, -1, 0.5}
 	for i := range want {
 		if d := p[i] - want[i]; d > 1e-3 || d < -1e-3 {

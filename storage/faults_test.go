@@ -13,49 +13,13 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
-	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/lightbeam-ml/lightbeam/internal/crc32c"
 	"github.com/lightbeam-ml/lightbeam/storage/gcstest"
 )
-
-// retryLog captures the gcs: lines that storage logs through slog, until
-// the test ends.
-type retryLog struct {
-	mu    sync.Mutex
-	lines []string
-}
-
-func (l *retryLog) Enabled(context.Context, slog.Level) bool { return true }
-func (l *retryLog) WithAttrs([]slog.Attr) slog.Handler       { return l }
-func (l *retryLog) WithGroup(string) slog.Handler            { return l }
-func (l *retryLog) Handle(_ context.Context, r slog.Record) error {
-	if strings.HasPrefix(r.Message, "gcs: ") {
-		l.mu.Lock()
-		l.lines = append(l.lines, r.Message)
-		l.mu.Unlock()
-	}
-	return nil
-}
-
-func (l *retryLog) Lines() []string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return append([]string(nil), l.lines...)
-}
-
-func captureRetries(t *testing.T) *retryLog {
-	t.Helper()
-	l := &retryLog{}
-	old := slog.Default()
-	slog.SetDefault(slog.New(l))
-	t.Cleanup(func() { slog.SetDefault(old) })
-	return l
-}
 
 // fastRetries lowers the backoff for the test.
 func fastRetries(t *testing.T) {
@@ -69,7 +33,7 @@ func fastRetries(t *testing.T) {
 // retry.
 func TestGCSFaults(t *testing.T) {
 	fastRetries(t)
-	log := captureRetries(t)
+	log := gcstest.CaptureLog(t)
 	ctx := context.Background()
 	root := gcstest.Root(t)
 	px := gcstest.WithFaults(t, root, gcstest.Faults{Seed: 1, Throttle: 0.08, Unavailable: 0.08, ResetRequest: 0.3, ResetResponse: 0.1, Delay: 0.1, MaxDelay: 20 * time.Millisecond})

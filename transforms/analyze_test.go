@@ -60,7 +60,7 @@ func TestAnalyze(t *testing.T) {
 					want[k], sums[k] = make([]float64, 8), make([]float64, 4)
 				}
 				for j := 0; j < 4; j++ {
-					x := float64(b.Dense[i*4+j])
+					x := float64(b.DenseValues[i*4+j])
 					if pass == 0 {
 						sums[k][j] += x
 					} else {
@@ -127,7 +127,7 @@ func TestStatsMergeStable(t *testing.T) {
 	// of what was stored.
 	var xs []float64
 	for _, blk := range []*rows.Block{a, b} {
-		for _, v := range blk.Dense {
+		for _, v := range blk.DenseValues {
 			xs = append(xs, float64(v))
 		}
 	}

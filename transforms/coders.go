@@ -18,7 +18,7 @@ func init() {
 }
 
 func encodeBlock(b rows.Block) []byte {
-	e := &wire.Encoder{B: make([]byte, 0, 64+4*len(b.Labels)+8*len(b.IDs)+4*len(b.Dense)+4*len(b.Indptr)+8*len(b.Values))}
+	e := &wire.Encoder{B: make([]byte, 0, 64+4*len(b.Labels)+8*len(b.IDs)+4*len(b.DenseValues)+4*len(b.Indptr)+8*len(b.Values))}
 	flags := uint64(0)
 	if b.Sparse {
 		flags = 1
@@ -27,7 +27,7 @@ func encodeBlock(b rows.Block) []byte {
 	e.U64(flags)
 	wire.AppendSlice(e, b.Labels)
 	wire.AppendSlice(e, b.IDs)
-	wire.AppendSlice(e, b.Dense)
+	wire.AppendSlice(e, b.DenseValues)
 	wire.AppendSlice(e, b.Indptr)
 	wire.AppendSlice(e, b.Indices)
 	wire.AppendSlice(e, b.Values)
@@ -40,7 +40,7 @@ func decodeBlock(data []byte) (rows.Block, error) {
 	b.Sparse = d.U64() == 1
 	b.Labels = wire.ReadSlice[float32](d)
 	b.IDs = wire.ReadSlice[uint64](d)
-	b.Dense = wire.ReadSlice[float32](d)
+	b.DenseValues = wire.ReadSlice[float32](d)
 	b.Indptr = wire.ReadSlice[int32](d)
 	b.Indices = wire.ReadSlice[int32](d)
 	b.Values = wire.ReadSlice[float32](d)

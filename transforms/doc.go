@@ -15,7 +15,7 @@
 //	ParseTask ─Parse─▶ KV<int, Block> ─SplitBlocks─▶ KV<split, Block> ─Analyze─▶ KV<split, Stats>
 //	                                        │                                   │ FitScaleTo
 //	                                        ▼ SpillRuns                         ▼
-//	                               KV<shard, RunRef> ────CoGroupByKey──── KV<shard, Scale>
+//	                         KV<shard, shardio.Run> ──CoGroupByKey──── KV<shard, Scale>
 //	                                        │ WriteShards
 //	                                        ▼
 //	                                   ShardResult ─WriteManifest─▶ manifest.json (last)

@@ -88,7 +88,7 @@ func rowValues(b *rows.Block, i int) string {
 			parts = append(parts, fmt.Sprintf("%d:%g", b.Indices[k], b.Values[k]))
 		}
 	} else {
-		for _, v := range b.Dense[i*b.Features : (i+1)*b.Features] {
+		for _, v := range b.DenseValues[i*b.Features : (i+1)*b.Features] {
 			parts = append(parts, fmt.Sprintf("%g", v))
 		}
 	}

@@ -79,7 +79,7 @@ func (sc *Scale) Apply(b *rows.Block) {
 	}
 	d := b.Features
 	for i := 0; i < b.Rows(); i++ {
-		row := b.Dense[i*d : (i+1)*d]
+		row := b.DenseValues[i*d : (i+1)*d]
 		for j, v := range row {
 			row[j] = sc.one(j, v)
 		}

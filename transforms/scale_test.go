@@ -42,8 +42,8 @@ func TestFitScale(t *testing.T) {
 		row.AppendDense(9, 0, tc.in)
 		sc.Apply(row)
 		for j, w := range tc.want {
-			if math.Abs(float64(row.Dense[j]-w)) > 1e-5 {
-				t.Errorf("%s sparse=%v: feature %d: got %v, want %v", tc.method, tc.sparse, j, row.Dense[j], w)
+			if math.Abs(float64(row.DenseValues[j]-w)) > 1e-5 {
+				t.Errorf("%s sparse=%v: feature %d: got %v, want %v", tc.method, tc.sparse, j, row.DenseValues[j], w)
 			}
 		}
 	}

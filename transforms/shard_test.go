@@ -89,7 +89,7 @@ func (fn *checkShardFn) ProcessElement(ctx context.Context, r ShardResult, emit 
 			n++
 			for j := 0; j < b.Features; j++ {
 				want := (b.Labels[i] + float32(j) - fn.Sc.Offset[j]) * fn.Sc.Factor[j]
-				if got := b.Dense[i*b.Features+j]; math.Abs(float64(got-want)) > 1e-4*(1+math.Abs(float64(want))) {
+				if got := b.DenseValues[i*b.Features+j]; math.Abs(float64(got-want)) > 1e-4*(1+math.Abs(float64(want))) {
 					emit(fmt.Sprintf("%s: record %g feature %d = %g, want %g", r.Info.Path, b.Labels[i], j, got, want))
 				}
 			}
@@ -167,8 +167,8 @@ func TestWriteShards(t *testing.T) {
 	// The runs (2000 rows of 20 bytes spilled every 500: several per
 	// shard) are gone.
 	for _, d := range []string{one, chunked} {
-		if left, _ := filepath.Glob(filepath.Join(d, RunDir, "*")); len(left) > 0 {
-			t.Errorf("%d runs left behind in %s", len(left), filepath.Join(d, RunDir))
+		if left, _ := filepath.Glob(filepath.Join(d, shardio.RunDir, "*")); len(left) > 0 {
+			t.Errorf("%d runs left behind in %s", len(left), filepath.Join(d, shardio.RunDir))
 		}
 	}
 }
@@ -188,11 +188,11 @@ func TestWriteShardsWithoutScaleFails(t *testing.T) {
 
 // spillDirect runs SpillRuns' DoFn on blocks of split as one bundle,
 // outside a pipeline, and returns the runs by shard key.
-func spillDirect(t *testing.T, cfg ShardConfig, split int, blocks []*rows.Block) map[int][]RunRef {
+func spillDirect(t *testing.T, cfg ShardConfig, split int, blocks []*rows.Block) map[int][]shardio.Run {
 	t.Helper()
 	ctx := context.Background()
-	out := map[int][]RunRef{}
-	emit := func(k int, r RunRef) { out[k] = append(out[k], r) }
+	out := map[int][]shardio.Run{}
+	emit := func(k int, r shardio.Run) { out[k] = append(out[k], r) }
 	fn := &spillFn{Cfg: cfg}
 	fn.StartBundle(ctx, emit)
 	for _, b := range blocks {
@@ -207,9 +207,9 @@ func spillDirect(t *testing.T, cfg ShardConfig, split int, blocks []*rows.Block)
 }
 
 // writeDirect runs WriteShards' DoFn on one shard key's runs.
-func writeDirect(cfg ShardConfig, key int, runs []RunRef, sc Scale) (ShardResult, error) {
+func writeDirect(cfg ShardConfig, key int, runs []shardio.Run, sc Scale) (ShardResult, error) {
 	i, scaled := 0, false
-	next := func(r *RunRef) bool {
+	next := func(r *shardio.Run) bool {
 		if i == len(runs) {
 			return false
 		}
@@ -244,7 +244,10 @@ func inMemoryShard(t *testing.T, cfg ShardConfig, split, key int, blocks []*rows
 		}
 	}
 	slices.SortStableFunc(refs, func(x, y ref) int { return cmp.Compare(x.b.IDs[x.i], y.b.IDs[y.i]) })
-	all := newBlock(cfg, len(refs))
+	all := rows.NewDense(cfg.Features, len(refs))
+	if cfg.Sparse {
+		all = rows.NewSparse(cfg.Features, len(refs))
+	}
 	for _, r := range refs {
 		all.AppendRow(r.b, r.i)
 	}
@@ -297,13 +300,13 @@ func TestMergeMatchesInMemorySort(t *testing.T) {
 				t.Errorf("fan-in %d, key %d (%d runs): %d bytes differ from the in-memory sort's %d", fanIn, key, len(runs[key]), len(got), len(want))
 			}
 		}
-		if left, _ := filepath.Glob(filepath.Join(dir, RunDir, "*")); len(left) > 0 {
+		if left, _ := filepath.Glob(filepath.Join(dir, shardio.RunDir, "*")); len(left) > 0 {
 			t.Errorf("fan-in %d: %d runs left behind", fanIn, len(left))
 		}
 	}
 }
 
-// A merge never opens more than MergeFanIn runs: mergePasses leaves at
+// A merge never opens more than MergeFanIn runs: MergePasses leaves at
 // most that many, with every row, and keeps SpillRuns' runs until the
 // shard is written.
 func TestMergePassesBoundFanIn(t *testing.T) {
@@ -315,7 +318,7 @@ func TestMergePassesBoundFanIn(t *testing.T) {
 		want += r.Rows
 	}
 	made := map[string]bool{}
-	last, err := (&writeShardFn{Cfg: cfg}).mergePasses(context.Background(), 0, runs, made)
+	last, err := cfg.runs().MergePasses(context.Background(), 0, runs, made)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -332,90 +335,8 @@ func TestMergePassesBoundFanIn(t *testing.T) {
 		}
 	}
 	for p := range made {
-		if !slices.ContainsFunc(last, func(r RunRef) bool { return r.Path == p }) {
+		if !slices.ContainsFunc(last, func(r shardio.Run) bool { return r.Path == p }) {
 			t.Errorf("run %s of an early pass was not deleted", p)
-		}
-	}
-}
-
-// tiedRows returns rows whose identities repeat (50 distinct ones), with
-// different contents and some exact duplicates, dense or sparse.
-func tiedRows(sparse bool) *rows.Block {
-	rng := rand.New(rand.NewPCG(3, 3))
-	b := rows.NewDense(4, 0)
-	if sparse {
-		b = rows.NewSparse(4, 0)
-	}
-	for r := 0; r < 2000; r++ {
-		id := rows.Mix64(uint64(r % 50))
-		label := float32(rng.IntN(3))
-		if r%7 == 6 { // an exact duplicate of an earlier row
-			b.AppendRow(b, b.Rows()/2)
-			continue
-		}
-		if sparse {
-			j := int32(rng.IntN(4))
-			b.AppendSparse(id, label, []int32{j}, []float32{float32(rng.IntN(3))})
-		} else {
-			b.AppendDense(id, label, []float32{float32(rng.IntN(2)), 1, float32(rng.IntN(2)), 0})
-		}
-	}
-	return b
-}
-
-// Rows of the same identity are ordered by their content, so the shard's
-// bytes do not depend on which runs the ties fell into or in what order
-// the runs come.
-func TestMergeTiesInIdentity(t *testing.T) {
-	// An identity scale keeps the values' bits, to check their order.
-	same := Scale{Method: "none", Offset: make([]float32, 4), Factor: []float32{1, 1, 1, 1}, Impute: make([]float32, 4)}
-	for _, sparse := range []bool{false, true} {
-		in := tiedRows(sparse)
-		var first []byte
-		for v, every := range []int{2000, 13, 1} {
-			var blocks []*rows.Block
-			for lo := 0; lo < in.Rows(); lo += every {
-				b := in.Empty(every)
-				for i := lo; i < min(lo+every, in.Rows()); i++ {
-					b.AppendRow(in, i)
-				}
-				blocks = append(blocks, b)
-			}
-			if v == 1 {
-				slices.Reverse(blocks)
-			}
-			dir := t.TempDir()
-			cfg := ShardConfig{Dir: dir, Shards: 1, Features: 4, Sparse: sparse, SpillBytes: 300 * (v + 1), MergeFanIn: 4}
-			runs := spillDirect(t, cfg, Train, blocks)[0]
-			res, err := writeDirect(cfg, 0, runs, same)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got, err := os.ReadFile(filepath.Join(dir, res.Info.Path))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if v == 0 {
-				first = got
-				// Read back: identities ascend, ties ascend by content.
-				r, err := shardio.NewReader(bytes.NewReader(got), res.Info.Path)
-				if err != nil {
-					t.Fatal(err)
-				}
-				all, _ := r.Next()
-				if r.Header().Rows != int64(in.Rows()) || all == nil {
-					t.Fatalf("sparse=%v: %d rows, want %d", sparse, r.Header().Rows, in.Rows())
-				}
-				for i := 1; i < all.Rows(); i++ {
-					if compareRows(all, i-1, all, i) > 0 {
-						t.Fatalf("sparse=%v: row %d is out of order", sparse, i)
-					}
-				}
-				continue
-			}
-			if !bytes.Equal(got, first) {
-				t.Errorf("sparse=%v: blocks of %d rows (%d runs) give other bytes than one block", sparse, every, len(runs))
-			}
 		}
 	}
 }
@@ -426,9 +347,9 @@ func TestMergeEmptyRuns(t *testing.T) {
 	cfg := ShardConfig{Dir: dir, Shards: 1, Features: 4, SpillBytes: 8 << 10}
 	blocks := interleaved(4)[:20]
 	runs := spillDirect(t, cfg, Train, blocks)[0]
-	var empty []RunRef
+	var empty []shardio.Run
 	for k := 0; k < 3; k++ {
-		r, err := writeRun(context.Background(), cfg, 0, 16, 0, func(*shardio.Writer) error { return nil })
+		r, err := cfg.runs().Spill(context.Background(), 0, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -457,17 +378,17 @@ func TestMergeEmptyRuns(t *testing.T) {
 func TestMergeDamagedRun(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
-		damage func(path string, ref *RunRef) error
+		damage func(path string, ref *shardio.Run) error
 		want   string
 	}{
-		{"truncated", func(p string, _ *RunRef) error {
+		{"truncated", func(p string, _ *shardio.Run) error {
 			fi, err := os.Stat(p)
 			if err != nil {
 				return err
 			}
 			return os.Truncate(p, fi.Size()/2)
 		}, "truncated"},
-		{"corrupt", func(p string, _ *RunRef) error {
+		{"corrupt", func(p string, _ *shardio.Run) error {
 			b, err := os.ReadFile(p)
 			if err != nil {
 				return err
@@ -475,8 +396,8 @@ func TestMergeDamagedRun(t *testing.T) {
 			b[len(b)/2] ^= 0x40
 			return os.WriteFile(p, b, 0o644)
 		}, "corrupt"},
-		{"missing", func(p string, _ *RunRef) error { return os.Remove(p) }, ""},
-		{"miscounted", func(_ string, r *RunRef) error { r.Rows++; return nil }, "its reference says"},
+		{"missing", func(p string, _ *shardio.Run) error { return os.Remove(p) }, ""},
+		{"miscounted", func(_ string, r *shardio.Run) error { r.Rows++; return nil }, "its reference says"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()

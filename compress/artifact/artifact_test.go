@@ -8,7 +8,6 @@ import (
 	"hash/crc32"
 	"math"
 	"math/rand/v2"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -109,7 +108,9 @@ func reference(t *testing.T, in input, e Encoding) []float32 {
 			}
 			q := make([]int8, cols)
 			quant.QuantizeInt8(q, part, s)
-			quant.DequantizeInt8(out[r:r+cols], q, s)
+			for i, c := range q {
+				out[r+i] = float32(c) * s
+			}
 		}
 	case Q8_0, Q4_0:
 		if len(w) == 0 {
@@ -165,7 +166,7 @@ func TestRoundTripEveryEncoding(t *testing.T) {
 			if got.Enc != built.Enc || !slices.Equal(got.Shape, built.Shape) || got.Name != built.Name {
 				t.Errorf("%s: decoded %q %v %v, built %q %v %v", name, got.Name, got.Shape, got.Enc, built.Name, built.Shape, built.Enc)
 			}
-			dense, want := got.Dense(), built.Dense()
+			dense, want := got.Dequantize(), built.Dequantize()
 			if !bitsEqual(dense, want) {
 				t.Errorf("%s: decoded values differ from the built tensor's", name)
 			}
@@ -206,7 +207,7 @@ func head(v []float32) []float32 { return v[:min(len(v), 8)] }
 // checkKMeans: kept weights decode to their nearest centroid, and the
 // codebook has 2^bits entries.
 func checkKMeans(t *testing.T, name string, tt *Tensor, in input, mask prune.Mask) {
-	dense := tt.Dense()
+	dense := tt.Dequantize()
 	if len(tt.Centroids) != 1<<tt.Enc.Bits {
 		t.Errorf("%s: %d centroids", name, len(tt.Centroids))
 	}
@@ -304,21 +305,10 @@ func TestQuantizeErrors(t *testing.T) {
 	}
 }
 
-func TestSmallestAndAutoIndexBits(t *testing.T) {
+// A sparse tensor with IndexBits 0 gets the index width whose stream is
+// smallest.
+func TestAutoIndexBits(t *testing.T) {
 	in := testInputs()[7] // pruned-mask: 80% zeros
-	encs := []Encoding{{Kind: Q8_0}, {Kind: Q8_0, Sparse: true}, {Kind: F32}}
-	best, err := Smallest(in.name, in.shape, in.w, in.mask, encs...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range encs {
-		x, _ := Quantize(in.name, in.shape, in.w, in.mask, e)
-		a, _, _ := appendTensor(nil, &x, Version)
-		b, _, _ := appendTensor(nil, &best, Version)
-		if len(a) < len(b) {
-			t.Errorf("Smallest chose %v (%d bytes) over %v (%d bytes)", best.Enc, len(b), e, len(a))
-		}
-	}
 	auto, err := Quantize(in.name, in.shape, in.w, in.mask, Encoding{Kind: KMeans, Bits: 4, Sparse: true})
 	if err != nil || auto.Enc.IndexBits < 1 || auto.Enc.IndexBits > 8 {
 		t.Fatalf("auto index bits: %v %v", auto.Enc, err)
@@ -331,9 +321,6 @@ func TestSmallestAndAutoIndexBits(t *testing.T) {
 		if len(rec) < len(autoRec) {
 			t.Errorf("index bits %d give %d bytes, auto chose %d with %d", ib, len(rec), auto.Enc.IndexBits, len(autoRec))
 		}
-	}
-	if _, err := Smallest("scalar", nil, []float32{1}, nil, Encoding{Kind: Q4_0}); err == nil {
-		t.Error("Smallest with no applicable encoding succeeded")
 	}
 }
 
@@ -416,21 +403,21 @@ func TestMetadataCompresses(t *testing.T) {
 	t.Logf("%d bytes of metadata → %d-byte artifact", sb.Len(), len(b))
 }
 
-func TestWriteReadFile(t *testing.T) {
+func TestTable(t *testing.T) {
 	x, err := Quantize("w", []int{2}, []float32{1, 2}, nil, Encoding{Kind: F32})
 	if err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join(t.TempDir(), "m.lbcm")
-	if err := WriteFile(path, []Tensor{x}, nil); err != nil {
+	b, err := Marshal([]Tensor{x}, nil)
+	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := ReadFile(path)
-	if err != nil || !slices.Equal(a.Tensors[0].Dense(), []float32{1, 2}) {
-		t.Fatalf("ReadFile: %v", err)
+	a, err := Decode(b, "m.lbc")
+	if err != nil || !slices.Equal(a.Tensors[0].Dequantize(), []float32{1, 2}) {
+		t.Fatalf("Decode: %v", err)
 	}
-	if !strings.Contains(a.Report(), "bits/w") {
-		t.Error("report has no header")
+	if !strings.Contains(a.Table(), "bits/w") {
+		t.Error("the table has no header")
 	}
 }
 
@@ -460,7 +447,7 @@ func FuzzDecode(f *testing.F) {
 			if tt.Len() > 1<<20 || tt.rows() > 1<<20 {
 				continue
 			}
-			dense := tt.Dense()
+			dense := tt.Dequantize()
 			checkCSR(t, "fuzz", tt, dense)
 			tt.GGUFBlocks()
 		}

@@ -7,15 +7,14 @@
 //
 //	float32 tensor + prune.Mask ──Quantize(enc)──▶ Tensor (codes, scales,
 //	  codebook, kept positions) ──Marshal──▶ "LBCM" file
-//	file ──Decode──▶ Artifact{Meta, Tensors, Sizes} ──Tensor.Dense / CSR──▶ values
+//	file ──Decode──▶ Artifact{Meta, Tensors, Sizes} ──Tensor.Dequantize / CSR──▶ values
 //
 // Encodings (Kind): f32, f16, int8 (per-row scales), int8-tensor, q8_0 and
 // q4_0 (GGUF blocks, bit-exact with llama.cpp via compress/quant), and
 // kmeans (Deep Compression's shared weights, 2^Bits centroids). Every
 // quantized kind may be Sparse: it then stores the kept positions as
 // relative indices and codes only for kept weights, both entropy-coded by
-// compress/entropy, which picks the smallest codec per stream. Smallest
-// tries several encodings and keeps the smallest record.
+// compress/entropy, which picks the smallest codec per stream.
 //
 // Marshal writes version 1; MarshalV2 (and, piece by piece, Prefix,
 // RecordHeader, PutInt8Row; internal/crc32c joins the parts' CRCs) version 2, where dense int8
@@ -24,7 +23,7 @@
 //
 // Decode never panics on any input, names the file in its errors (which
 // wrap ErrCorrupt or ErrVersion), checks the CRC-32C before parsing, and
-// allocates in proportion to the file's size; Tensor.Dense allocates the
+// allocates in proportion to the file's size; Tensor.Dequantize allocates the
 // tensor's full Len, so check Len before densifying an untrusted sparse
 // tensor.
 package artifact

@@ -7,13 +7,10 @@ import (
 	"hash/crc32"
 	"io"
 	"math"
-	"os"
 	"slices"
 	"sync"
 
 	"github.com/lightbeam-ml/lightbeam/internal/half"
-
-	"github.com/lightbeam-ml/lightbeam/internal/localfile"
 
 	"github.com/klauspost/compress/zstd"
 	"github.com/lightbeam-ml/lightbeam/compress/entropy"
@@ -96,28 +93,6 @@ func Encode(w io.Writer, ts []Tensor, meta map[string]string) error {
 	return err
 }
 
-// WriteFile writes the artifact to path atomically (internal/localfile),
-// so a reader never sees half a file.
-func WriteFile(path string, ts []Tensor, meta map[string]string) error {
-	b, err := Marshal(ts, meta)
-	if err == nil {
-		err = localfile.Write(path, func(w io.Writer) error { _, err := w.Write(b); return err })
-	}
-	if err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	return nil
-}
-
-// ReadFile reads and decodes the artifact at path.
-func ReadFile(path string) (*Artifact, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	return Decode(b, path)
-}
-
 var (
 	zstdOnce sync.Once
 	zstdEnc  *zstd.Encoder
@@ -173,7 +148,9 @@ func appendMeta(out []byte, meta map[string]string) []byte {
 }
 
 // appendTensor appends t's record in the given format version and returns
-// the sizes of its parts.
+// the sizes of its parts: the header, then the payload of its layout (raw
+// bytes or int8 rows in version 2; otherwise the side values, the index
+// stream of a sparse tensor and the code stream).
 func appendTensor(out []byte, t *Tensor, version int) ([]byte, Sizes, error) {
 	fail := func(format string, a ...any) ([]byte, Sizes, error) {
 		return nil, Sizes{}, fmt.Errorf("artifact: tensor %q: %s", t.Name, fmt.Sprintf(format, a...))
@@ -191,26 +168,29 @@ func appendTensor(out []byte, t *Tensor, version int) ([]byte, Sizes, error) {
 	start := len(out)
 	out = appendHeader(out, t.Name, t.Shape, t.Enc, t.DType)
 	sz.Header = len(out) - start
-	if version >= Version2 && (t.Enc.Kind == Raw || t.rawRows()) {
+	switch {
+	case version >= Version2 && t.Enc.Kind == Raw:
+		out = append(out, t.Raw...)
+		sz.Side = len(t.Raw)
+	case version >= Version2 && t.rawRows():
+		out, sz.Side, sz.Codes = appendInt8Rows(out, t)
+	default:
 		start = len(out)
-		if t.Enc.Kind == Raw {
-			out = append(out, t.Raw...)
-			sz.Side = len(out) - start
-			return out, sz, nil
+		out = appendSide(out, t)
+		sz.Side = len(out) - start
+		if t.Enc.Kind == F32 || t.Enc.Kind == F16 {
+			break
 		}
-		cols := 0
-		if t.rows() > 0 {
-			cols = t.Len() / t.rows()
+		start = len(out)
+		if t.Enc.Sparse {
+			out = appendIndex(out, t)
 		}
-		for r, s := range t.Scales {
-			out = binary.LittleEndian.AppendUint32(out, math.Float32bits(s))
-			out = append(out, t.Codes[r*cols:(r+1)*cols]...)
-		}
-		sz.Side = 4 * len(t.Scales)
-		sz.Codes = len(out) - start - sz.Side
-		return out, sz, nil
+		sz.Index = len(out) - start
+		start = len(out)
+		out = appendStream(out, t.Codes, t.Enc.codeWidth())
+		sz.Codes = len(out) - start
 	}
-	return appendPayload(out, t, sz)
+	return out, sz, nil
 }
 
 // appendHeader appends a record's header: name, shape, kind, flags and
@@ -244,13 +224,29 @@ func appendHeader(out []byte, name string, shape []int, enc Encoding, dtype stri
 	return out
 }
 
-// appendPayload appends t's payload in the v1 layout, which v2 keeps for
-// every kind but raw and dense int8 with float32 scales.
-func appendPayload(out []byte, t *Tensor, sz Sizes) ([]byte, Sizes, error) {
-	start := len(out)
-	side := func(vs []float32) {
+// appendInt8Rows appends a dense Int8 tensor's version 2 payload: each
+// row's float32 scale, then its codes. It returns the bytes of scales and
+// of codes.
+func appendInt8Rows(out []byte, t *Tensor) (_ []byte, side, codes int) {
+	cols := 0
+	if t.rows() > 0 {
+		cols = t.Len() / t.rows()
+	}
+	for r, s := range t.Scales {
+		out = binary.LittleEndian.AppendUint32(out, math.Float32bits(s))
+		out = append(out, t.Codes[r*cols:(r+1)*cols]...)
+	}
+	return out, 4 * len(t.Scales), len(t.Scales) * cols
+}
+
+// appendSide appends the values stored beside the codes, in the v1 layout
+// (which v2 keeps for every kind but raw and dense int8 with float32
+// scales): F32 or F16 values, int8 scales, block scales or the k-means
+// codebook.
+func appendSide(out []byte, t *Tensor) []byte {
+	floats := func(vs []float32, f16 bool) {
 		for _, v := range vs {
-			if t.Enc.HalfSide {
+			if f16 {
 				out = binary.LittleEndian.AppendUint16(out, half.F32ToF16(v))
 			} else {
 				out = binary.LittleEndian.AppendUint32(out, math.Float32bits(v))
@@ -259,42 +255,35 @@ func appendPayload(out []byte, t *Tensor, sz Sizes) ([]byte, Sizes, error) {
 	}
 	switch t.Enc.Kind {
 	case F32:
-		for _, v := range t.Values {
-			out = binary.LittleEndian.AppendUint32(out, math.Float32bits(v))
-		}
+		floats(t.Values, false)
 	case F16:
-		for _, v := range t.Values {
-			out = binary.LittleEndian.AppendUint16(out, half.F32ToF16(v))
-		}
+		floats(t.Values, true)
 	case Int8, Int8Tensor:
-		side(t.Scales)
+		floats(t.Scales, t.Enc.HalfSide)
 	case Q8_0, Q4_0:
 		for _, d := range t.BlockScales {
 			out = binary.LittleEndian.AppendUint16(out, d)
 		}
 	case KMeans:
-		side(t.Centroids)
+		floats(t.Centroids, t.Enc.HalfSide)
 	}
-	sz.Side = len(out) - start
-	if t.Enc.Kind == F32 || t.Enc.Kind == F16 {
-		return out, sz, nil
-	}
+	return out
+}
 
-	start = len(out)
-	if t.Enc.Sparse {
-		gaps := entropy.EncodeGaps(t.Positions, t.Enc.IndexBits)
-		out = binary.AppendUvarint(out, uint64(len(gaps)))
-		s := entropy.EncodeStream(gaps, t.Enc.IndexBits)
-		out = binary.AppendUvarint(out, uint64(len(s)))
-		out = append(out, s...)
-	}
-	sz.Index = len(out) - start
-	start = len(out)
-	s := entropy.EncodeStream(t.Codes, t.Enc.codeWidth())
+// appendIndex appends a sparse tensor's index stream: the count of
+// relative-index fields, then the entropy-coded stream of them.
+func appendIndex(out []byte, t *Tensor) []byte {
+	gaps := entropy.EncodeGaps(t.Positions, t.Enc.IndexBits)
+	out = binary.AppendUvarint(out, uint64(len(gaps)))
+	return appendStream(out, gaps, t.Enc.IndexBits)
+}
+
+// appendStream appends the entropy-coded stream of the width-bit symbols
+// vs, after its length in bytes.
+func appendStream(out []byte, vs []uint8, width int) []byte {
+	s := entropy.EncodeStream(vs, width)
 	out = binary.AppendUvarint(out, uint64(len(s)))
-	out = append(out, s...)
-	sz.Codes = len(out) - start
-	return out, sz, nil
+	return append(out, s...)
 }
 
 // check reports payload fields that do not match the encoding and shape,
@@ -518,16 +507,59 @@ func readMeta(r *reader) (map[string]string, error) {
 	return meta, mr.err
 }
 
+// readTensor reads one record, mirroring appendTensor: the header, then
+// the payload of its layout.
 func readTensor(r *reader, version int) (Tensor, Sizes) {
-	var t Tensor
 	var sz Sizes
 	start := r.off
+	t := readHeader(r, version)
+	if r.err != nil {
+		return t, sz
+	}
+	sz.Header = r.off - start
+	start = r.off
+	switch {
+	case version >= Version2 && t.Enc.Kind == Raw:
+		readRaw(r, &t)
+		sz.Side = r.off - start
+		return t, sz
+	case version >= Version2 && t.rawRows():
+		readInt8Rows(r, &t)
+		sz.Side = 4 * len(t.Scales)
+		sz.Codes = r.off - start - sz.Side
+		return t, sz
+	}
+	readSide(r, &t)
+	sz.Side = r.off - start
+	if r.err != nil || t.Enc.Kind == F32 || t.Enc.Kind == F16 {
+		return t, sz
+	}
+	start = r.off
+	stored := t.Len()
+	if t.Enc.Sparse {
+		readIndex(r, &t)
+		stored = len(t.Positions)
+	}
+	sz.Index = r.off - start
+	if r.err != nil {
+		return t, sz
+	}
+	start = r.off
+	t.Codes = r.stream("code stream", stored, t.Enc.codeWidth())
+	sz.Codes = r.off - start
+	return t, sz
+}
+
+// readHeader reads a record's header (appendHeader) and checks the
+// encoding it gives.
+func readHeader(r *reader, version int) Tensor {
+	var t Tensor
 	t.Name = string(r.bytes(r.uvarint(MaxName)))
 	r.what = fmt.Sprintf("tensor %q", t.Name)
 	rank := r.u8()
 	if rank > MaxRank {
 		r.fail("rank %d", rank)
-		return t, sz
+		return t
 	}
 	t.Shape = make([]int, rank)
 	nonzero := 1 // bounds the dims of an empty tensor too: CSR allocates Shape[0]+1
@@ -535,15 +567,14 @@ func readTensor(r *reader, version int) (Tensor, Sizes) {
 		t.Shape[i] = r.uvarint(MaxElements)
 		if t.Shape[i] != 0 && nonzero > MaxElements/t.Shape[i] {
 			r.fail("shape %v has more than %d elements", t.Shape[:i+1], MaxElements)
-			return t, sz
+			return t
 		}
 		nonzero *= max(1, t.Shape[i])
 	}
-	n := t.Len()
 	id := r.u8()
 	if id <= 0 || id >= len(kindIDs) {
 		r.fail("unknown encoding %d", id)
-		return t, sz
+		return t
 	}
 	t.Enc.Kind = kindIDs[id]
 	flags := r.u8()
@@ -560,7 +591,7 @@ func readTensor(r *reader, version int) (Tensor, Sizes) {
 	if t.Enc.Kind == Raw {
 		if version < Version2 {
 			r.fail("raw tensor in a version %d file", version)
-			return t, sz
+			return t
 		}
 		t.DType = string(r.bytes(r.uvarint(16)))
 		if r.err == nil && rawDTypeSize(t.DType) == 0 {
@@ -576,128 +607,125 @@ func readTensor(r *reader, version int) (Tensor, Sizes) {
 	if (t.Enc.Kind == Q8_0 || t.Enc.Kind == Q4_0) && rank == 0 {
 		r.fail("%s needs rank ≥ 1", t.Enc.Kind)
 	}
-	if r.err != nil {
-		return t, sz
-	}
-	sz.Header = r.off - start
+	return t
+}
 
-	start = r.off
-	if version >= Version2 && t.Enc.Kind == Raw {
-		if size := rawDTypeSize(t.DType); n > (len(r.data)-r.off)/size {
-			r.fail("truncated: %d %s values", n, t.DType)
-		} else {
-			t.Raw = slices.Clone(r.bytes(n * size))
-		}
-		sz.Side = r.off - start
-		return t, sz
+// readRaw reads a Raw tensor's bytes (version 2).
+func readRaw(r *reader, t *Tensor) {
+	n, size := t.Len(), rawDTypeSize(t.DType)
+	if n > (len(r.data)-r.off)/size {
+		r.fail("truncated: %d %s values", n, t.DType)
+		return
 	}
-	if version >= Version2 && t.rawRows() {
-		rows := t.rows()
-		cols := 0
-		if rows > 0 {
-			cols = n / rows
-		}
-		if rows > (len(r.data)-r.off)/(4+cols) {
-			r.fail("truncated: %d int8 rows of %d values", rows, cols)
-			return t, sz
-		}
-		b := r.bytes(rows * (4 + cols))
-		t.Scales, t.Codes = make([]float32, rows), make([]uint8, n)
-		for i := range rows {
-			row := b[i*(4+cols):]
-			t.Scales[i] = math.Float32frombits(binary.LittleEndian.Uint32(row))
-			if s := float64(t.Scales[i]); math.IsNaN(s) || math.IsInf(s, 0) {
-				r.fail("row %d scale is %v", i, s)
-				return t, sz
-			}
-			copy(t.Codes[i*cols:(i+1)*cols], row[4:4+cols])
-		}
-		sz.Side, sz.Codes = 4*rows, n
-		return t, sz
+	t.Raw = slices.Clone(r.bytes(n * size))
+}
+
+// readInt8Rows reads a dense Int8 tensor's rows (version 2): each row's
+// float32 scale, then its codes (appendInt8Rows).
+func readInt8Rows(r *reader, t *Tensor) {
+	n, rows := t.Len(), t.rows()
+	cols := 0
+	if rows > 0 {
+		cols = n / rows
 	}
+	if rows > (len(r.data)-r.off)/(4+cols) {
+		r.fail("truncated: %d int8 rows of %d values", rows, cols)
+		return
+	}
+	b := r.bytes(rows * (4 + cols))
+	t.Scales, t.Codes = make([]float32, rows), make([]uint8, n)
+	for i := range rows {
+		row := b[i*(4+cols):]
+		t.Scales[i] = math.Float32frombits(binary.LittleEndian.Uint32(row))
+		if s := float64(t.Scales[i]); math.IsNaN(s) || math.IsInf(s, 0) {
+			r.fail("row %d scale is %v", i, s)
+			return
+		}
+		copy(t.Codes[i*cols:(i+1)*cols], row[4:4+cols])
+	}
+}
+
+// readSide reads the values stored beside the codes (appendSide).
+func readSide(r *reader, t *Tensor) {
 	sideWidth := 4
 	if t.Enc.HalfSide {
 		sideWidth = 2
 	}
-	floats := func(count, width int) []float32 {
-		if count > (len(r.data)-r.off)/width {
-			r.fail("truncated: %d values of %d bytes", count, width)
-			return nil
-		}
-		b := r.bytes(count * width)
-		out := make([]float32, count)
-		for i := range out {
-			if width == 2 {
-				out[i] = half.F16ToF32(binary.LittleEndian.Uint16(b[2*i:]))
-			} else {
-				out[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
-			}
-			if math.IsNaN(float64(out[i])) || math.IsInf(float64(out[i]), 0) {
-				r.fail("value %d is %v", i, out[i])
-				return nil
-			}
-		}
-		return out
-	}
 	switch t.Enc.Kind {
 	case F32:
-		t.Values = floats(n, 4)
+		t.Values = r.floats(t.Len(), 4)
 	case F16:
-		t.Values = floats(n, 2)
+		t.Values = r.floats(t.Len(), 2)
 	case Int8:
-		t.Scales = floats(t.rows(), sideWidth)
+		t.Scales = r.floats(t.rows(), sideWidth)
 	case Int8Tensor:
-		t.Scales = floats(1, sideWidth)
+		t.Scales = r.floats(1, sideWidth)
 	case Q8_0, Q4_0:
 		b := r.bytes(t.blocks() * 2)
-		if r.err == nil {
-			t.BlockScales = make([]uint16, t.blocks())
-			for i := range t.BlockScales {
-				t.BlockScales[i] = binary.LittleEndian.Uint16(b[2*i:])
-				if t.BlockScales[i]&0x7c00 == 0x7c00 {
-					r.fail("block %d scale %#04x is not finite", i, t.BlockScales[i])
-					return t, sz
-				}
+		if r.err != nil {
+			return
+		}
+		t.BlockScales = make([]uint16, t.blocks())
+		for i := range t.BlockScales {
+			t.BlockScales[i] = binary.LittleEndian.Uint16(b[2*i:])
+			if t.BlockScales[i]&0x7c00 == 0x7c00 {
+				r.fail("block %d scale %#04x is not finite", i, t.BlockScales[i])
+				return
 			}
 		}
 	case KMeans:
-		t.Centroids = floats(1<<t.Enc.Bits, sideWidth)
+		t.Centroids = r.floats(1<<t.Enc.Bits, sideWidth)
 	}
-	sz.Side = r.off - start
-	if r.err != nil || t.Enc.Kind == F32 || t.Enc.Kind == F16 {
-		return t, sz
-	}
+}
 
-	start = r.off
-	stored := n
-	if t.Enc.Sparse {
-		count := r.uvarint(entropy.MaxRatio * len(r.data))
-		s := r.bytes(r.uvarint(len(r.data)))
-		if r.err != nil {
-			return t, sz
-		}
-		gaps, err := entropy.DecodeStream(s, count, t.Enc.IndexBits)
-		if err == nil {
-			t.Positions, err = entropy.DecodeGaps(gaps, t.Enc.IndexBits, n)
-		}
-		if err != nil {
-			r.fail("index stream: %v", err)
-			return t, sz
-		}
-		stored = len(t.Positions)
+// readIndex reads a sparse tensor's index stream (appendIndex) into
+// t.Positions.
+func readIndex(r *reader, t *Tensor) {
+	count := r.uvarint(entropy.MaxRatio * len(r.data))
+	gaps := r.stream("index stream", count, t.Enc.IndexBits)
+	if r.err != nil {
+		return
 	}
-	sz.Index = r.off - start
-	start = r.off
+	var err error
+	if t.Positions, err = entropy.DecodeGaps(gaps, t.Enc.IndexBits, t.Len()); err != nil {
+		r.fail("index stream: %v", err)
+	}
+}
+
+// stream reads an entropy-coded stream of count width-bit symbols
+// (appendStream); what names it in errors.
+func (r *reader) stream(what string, count, width int) []uint8 {
 	s := r.bytes(r.uvarint(len(r.data)))
 	if r.err != nil {
-		return t, sz
+		return nil
 	}
-	codes, err := entropy.DecodeStream(s, stored, t.Enc.codeWidth())
+	vs, err := entropy.DecodeStream(s, count, width)
 	if err != nil {
-		r.fail("code stream: %v", err)
-		return t, sz
+		r.fail("%s: %v", what, err)
+		return nil
 	}
-	t.Codes = codes
-	sz.Codes = r.off - start
-	return t, sz
+	return vs
+}
+
+// floats reads count finite float32 values stored in width bytes each (4,
+// or 2 for float16).
+func (r *reader) floats(count, width int) []float32 {
+	if count > (len(r.data)-r.off)/width {
+		r.fail("truncated: %d values of %d bytes", count, width)
+		return nil
+	}
+	b := r.bytes(count * width)
+	out := make([]float32, count)
+	for i := range out {
+		if width == 2 {
+			out[i] = half.F16ToF32(binary.LittleEndian.Uint16(b[2*i:]))
+		} else {
+			out[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
+		}
+		if math.IsNaN(float64(out[i])) || math.IsInf(float64(out[i]), 0) {
+			r.fail("value %d is %v", i, out[i])
+			return nil
+		}
+	}
+	return out
 }

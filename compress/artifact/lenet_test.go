@@ -88,7 +88,7 @@ func TestLeNetSize(t *testing.T) {
 		t.Logf("%s: %d bytes, %d kept weights (%.2f%%), %.2f bits per kept weight",
 			tt.name, a.Size, kept, 100*float64(kept)/266200, 8*float64(a.Size)/float64(kept))
 		if tt.name == "5% density, 4-bit k-means, f16 codebook" || tt.name == "DC density, 5-bit k-means, 5-bit index" {
-			t.Log("\n" + a.Report())
+			t.Log("\n" + a.Table())
 		}
 		if a.Size >= tt.under {
 			t.Errorf("%s: %d bytes, want under %d", tt.name, a.Size, tt.under)

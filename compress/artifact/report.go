@@ -51,9 +51,9 @@ func (a *Artifact) BitsPerWeight(i int) float64 {
 	return 8 * float64(a.Sizes[i].Total()) / float64(n)
 }
 
-// Report returns a per-tensor table of encodings, densities and sizes,
+// Table returns a per-tensor table of encodings, densities and sizes,
 // with totals, for `lightbeam inspect` and compression reports.
-func (a *Artifact) Report() string {
+func (a *Artifact) Table() string {
 	var b strings.Builder
 	w := tabwriter.NewWriter(&b, 2, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(w, "tensor\tshape\tencoding\tstored\tdensity\theader\tside\tindex\tcodes\ttotal\tbits/w\t")
@@ -91,7 +91,7 @@ func (a *Artifact) Model(source string) (*model.Model, []float32, error) {
 	ts := make([]model.Tensor, len(a.Tensors))
 	for i := range a.Tensors {
 		t := &a.Tensors[i]
-		ts[i] = model.Tensor{Name: t.Name, Shape: t.Shape, Data: t.Dense()}
+		ts[i] = model.Tensor{Name: t.Name, Shape: t.Shape, Data: t.Dequantize()}
 	}
 	m, params, err := model.FromTensors(ts, a.Meta)
 	if err != nil {

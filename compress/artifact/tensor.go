@@ -2,7 +2,6 @@ package artifact
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -129,7 +128,7 @@ type Tensor struct {
 }
 
 // rawDTypeSize is the element size of the dtypes a Raw tensor may have
-// (model.DTypeSize's), 0 for others and for the F8 types, which Dense has
+// (model.DTypeSize's), 0 for others and for the F8 types, which Dequantize has
 // no conversion for.
 func rawDTypeSize(dtype string) int {
 	if strings.HasPrefix(dtype, "F8") {
@@ -252,9 +251,9 @@ func (t *Tensor) value(i, p int) float32 {
 	panic("artifact: unknown kind " + string(t.Enc.Kind))
 }
 
-// Dense returns the dequantized values, row-major; positions a sparse
+// Dequantize returns the dequantized values, row-major; positions a sparse
 // tensor does not store are exactly 0.
-func (t *Tensor) Dense() []float32 {
+func (t *Tensor) Dequantize() []float32 {
 	if t.Enc.Kind == F32 || t.Enc.Kind == F16 {
 		return slices.Clone(t.Values)
 	}
@@ -340,10 +339,8 @@ func (t *Tensor) GGUFBlocks() ([]byte, error) {
 		q := codes[b*quant.BlockSize : (b+1)*quant.BlockSize]
 		if t.Enc.Kind == Q8_0 {
 			copy(o[2:], q)
-			continue
-		}
-		for j := range quant.BlockSize / 2 {
-			o[2+j] = q[j] | q[j+quant.BlockSize/2]<<4
+		} else {
+			quant.PackQ4_0(o[2:], (*[quant.BlockSize]uint8)(q))
 		}
 	}
 	return out, nil
@@ -351,7 +348,7 @@ func (t *Tensor) GGUFBlocks() ([]byte, error) {
 
 // Quantize builds the stored form of the float32 tensor w of the given
 // shape. The kept positions are mask's, or w's non-zero entries when mask
-// is nil; pruned positions are zeroed before quantizing, so Dense returns
+// is nil; pruned positions are zeroed before quantizing, so Dequantize returns
 // exactly 0 there. For KMeans the codebook is fit to the kept weights only:
 // a sparse tensor uses all 2^Bits centroids for them, a dense one with
 // pruned weights reserves centroid 0 = 0 for those and fits 2^Bits − 1.
@@ -377,8 +374,9 @@ func Quantize(name string, shape []int, w []float32, mask prune.Mask, enc Encodi
 			return Tensor{}, fmt.Errorf("artifact: %s: weight %d is %v", name, i, x)
 		}
 	}
-	if enc.Iters == 0 {
-		enc.Iters = 30
+	iters := enc.Iters
+	if iters == 0 {
+		iters = 30
 	}
 	if mask == nil {
 		mask = prune.NonZero(w)
@@ -393,137 +391,179 @@ func Quantize(name string, shape []int, w []float32, mask prune.Mask, enc Encodi
 			kept = append(kept, int32(i))
 		}
 	}
-	cols := 0
-	if t.rows() > 0 {
-		cols = n / t.rows()
-	}
-	var codes []uint8 // one per position (dense); the sparse ones are picked below
+	var codes []uint8 // one per position (dense); keepCodes picks the sparse ones
+	var err error
 	switch enc.Kind {
 	case F32:
 		t.Values = w
 		return t, nil
 	case F16:
-		t.Values = make([]float32, n)
-		for i, x := range w {
-			t.Values[i] = half.F16ToF32(half.F32ToF16(x))
-			if math.IsInf(float64(t.Values[i]), 0) {
-				return Tensor{}, fmt.Errorf("artifact: %s: weight %d = %g overflows float16", name, i, x)
-			}
+		if err := t.quantizeF16(w); err != nil {
+			return Tensor{}, err
 		}
 		return t, nil
 	case Int8, Int8Tensor:
-		groups, size := t.rows(), cols
-		if enc.Kind == Int8Tensor {
-			groups, size = 1, n
-		}
-		t.Scales = make([]float32, groups)
-		q := make([]int8, n)
-		for g := range groups {
-			part := w[g*size : (g+1)*size]
-			s := quant.Int8Scale(part)
-			if enc.HalfSide {
-				s = half.F16ToF32(half.F32ToF16(s))
-				if math.IsInf(float64(s), 0) || s == 0 && quant.Int8Scale(part) != 0 {
-					return Tensor{}, fmt.Errorf("artifact: %s: int8 scale %g of row %d does not fit float16", name, quant.Int8Scale(part), g)
-				}
-			}
-			t.Scales[g] = s
-			quant.QuantizeInt8(q[g*size:(g+1)*size], part, s)
-		}
-		codes = make([]uint8, n)
-		for i, c := range q {
-			codes[i] = uint8(c)
-		}
+		codes, err = t.quantizeInt8(w)
 	case Q8_0, Q4_0:
-		if len(shape) == 0 {
-			return Tensor{}, fmt.Errorf("artifact: %s: a scalar has no rows: %w", name, quant.ErrRowLength)
-		}
-		// Quantize rows padded with zeros to whole blocks; a short last
-		// block's scale comes from its own values (zeros never raise max|x|).
-		l := shape[len(shape)-1]
-		pl := (l + quant.BlockSize - 1) / quant.BlockSize * quant.BlockSize
-		padded := w
-		if pl != l {
-			padded = make([]float32, n/l*pl)
-			for r := range n / l {
-				copy(padded[r*pl:], w[r*l:(r+1)*l])
-			}
-		}
-		var blocks []byte
-		var err error
-		size := quant.Q8_0BlockBytes
-		if enc.Kind == Q4_0 {
-			size = quant.Q4_0BlockBytes
-		}
-		switch {
-		case n == 0:
-		case enc.Kind == Q8_0:
-			blocks, err = quant.Q8_0(padded, pl)
-		default:
-			blocks, err = quant.Q4_0(padded, pl)
-		}
-		if err != nil {
-			return Tensor{}, fmt.Errorf("artifact: %s: %w", name, err)
-		}
-		pcodes := make([]uint8, len(padded))
-		t.BlockScales = make([]uint16, t.blocks())
-		for b := range t.BlockScales {
-			o := blocks[b*size:]
-			t.BlockScales[b] = uint16(o[0]) | uint16(o[1])<<8
-			if enc.Kind == Q8_0 {
-				copy(pcodes[b*quant.BlockSize:], o[2:size])
-				continue
-			}
-			for j := range quant.BlockSize / 2 {
-				pcodes[b*quant.BlockSize+j] = o[2+j] & 15
-				pcodes[b*quant.BlockSize+j+quant.BlockSize/2] = o[2+j] >> 4
-			}
-		}
-		codes = pcodes
-		if pl != l {
-			codes = make([]uint8, n)
-			for r := range n / l {
-				copy(codes[r*l:(r+1)*l], pcodes[r*pl:])
-			}
-		}
+		codes, err = t.quantizeBlocks(w)
 	case KMeans:
-		vals := make([]float32, len(kept))
-		for i, p := range kept {
-			vals[i] = w[p]
-		}
-		k := 1 << enc.Bits
-		reserve := !enc.Sparse && len(kept) < n
-		if reserve {
-			k-- // centroid 0 is the pruned weights' exact 0
-		}
-		cent, kc := quant.KMeans(vals, k, enc.Iters)
-		if enc.HalfSide {
-			for i, c := range cent {
-				cent[i] = half.F16ToF32(half.F32ToF16(c))
-			}
-		}
-		codes = make([]uint8, n)
-		for i, p := range kept {
-			codes[p] = kc[i]
-		}
-		if reserve {
-			cent = append([]float32{0}, cent...)
-			for _, p := range kept {
-				codes[p]++
-			}
-		}
-		t.Centroids = cent
+		codes = t.quantizeKMeans(w, kept, iters)
 	}
-	if !enc.Sparse {
+	if err != nil {
+		return Tensor{}, err
+	}
+	t.keepCodes(codes, kept)
+	return t, nil
+}
+
+// quantizeF16 sets t.Values to w rounded to float16.
+func (t *Tensor) quantizeF16(w []float32) error {
+	t.Values = make([]float32, len(w))
+	for i, x := range w {
+		t.Values[i] = half.F16ToF32(half.F32ToF16(x))
+		if math.IsInf(float64(t.Values[i]), 0) {
+			return fmt.Errorf("artifact: %s: weight %d = %g overflows float16", t.Name, i, x)
+		}
+	}
+	return nil
+}
+
+// quantizeInt8 sets t.Scales, one per row (Int8) or one (Int8Tensor), each
+// rounded to float16 when HalfSide, and returns w's int8 codes with those
+// scales as bytes.
+func (t *Tensor) quantizeInt8(w []float32) ([]uint8, error) {
+	groups := 1
+	if t.Enc.Kind == Int8 {
+		groups = t.rows()
+	}
+	t.Scales = make([]float32, groups)
+	size := 0
+	if groups > 0 {
+		size = len(w) / groups
+	}
+	for g := range t.Scales {
+		s := quant.Int8Scale(w[g*size : (g+1)*size])
+		if t.Enc.HalfSide {
+			h := half.F16ToF32(half.F32ToF16(s))
+			if math.IsInf(float64(h), 0) || h == 0 && s != 0 {
+				return nil, fmt.Errorf("artifact: %s: int8 scale %g of row %d does not fit float16", t.Name, s, g)
+			}
+			s = h
+		}
+		t.Scales[g] = s
+	}
+	q := make([]int8, len(w))
+	quant.QuantizeInt8Rows(q, w, t.Scales)
+	codes := make([]uint8, len(q))
+	for i, c := range q {
+		codes[i] = uint8(c)
+	}
+	return codes, nil
+}
+
+// quantizeBlocks sets t.BlockScales to the fp16 scales of w's Q8_0 or Q4_0
+// blocks and returns their codes, one per value (Q4_0's unpacked). Rows
+// are quantized padded with zeros to whole blocks: a short last block's
+// scale comes from its own values (zeros never raise max|x|).
+func (t *Tensor) quantizeBlocks(w []float32) ([]uint8, error) {
+	if len(t.Shape) == 0 {
+		return nil, fmt.Errorf("artifact: %s: a scalar has no rows: %w", t.Name, quant.ErrRowLength)
+	}
+	n := len(w)
+	l := t.blockRow()
+	pl := (l + quant.BlockSize - 1) / quant.BlockSize * quant.BlockSize
+	padded := w
+	if pl != l {
+		padded = make([]float32, n/l*pl)
+		for r := range n / l {
+			copy(padded[r*pl:], w[r*l:(r+1)*l])
+		}
+	}
+	var blocks []byte
+	var err error
+	size := quant.Q8_0BlockBytes
+	if t.Enc.Kind == Q4_0 {
+		size = quant.Q4_0BlockBytes
+	}
+	switch {
+	case n == 0:
+	case t.Enc.Kind == Q8_0:
+		blocks, err = quant.Q8_0(padded, pl)
+	default:
+		blocks, err = quant.Q4_0(padded, pl)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("artifact: %s: %w", t.Name, err)
+	}
+	codes := make([]uint8, len(padded))
+	t.BlockScales = make([]uint16, t.blocks())
+	for b := range t.BlockScales {
+		o := blocks[b*size:]
+		t.BlockScales[b] = uint16(o[0]) | uint16(o[1])<<8
+		q := codes[b*quant.BlockSize : (b+1)*quant.BlockSize]
+		if t.Enc.Kind == Q8_0 {
+			copy(q, o[2:size])
+		} else {
+			quant.UnpackQ4_0((*[quant.BlockSize]uint8)(q), o[2:size])
+		}
+	}
+	if pl == l {
+		return codes, nil
+	}
+	unpadded := make([]uint8, n)
+	for r := range n / l {
+		copy(unpadded[r*l:(r+1)*l], codes[r*pl:])
+	}
+	return unpadded, nil
+}
+
+// quantizeKMeans fits t.Centroids to the kept weights of w (iters Lloyd
+// iterations) and returns each position's code. A dense tensor with pruned
+// weights reserves centroid 0 = 0 for them and fits one centroid fewer.
+func (t *Tensor) quantizeKMeans(w []float32, kept []int32, iters int) []uint8 {
+	vals := make([]float32, len(kept))
+	for i, p := range kept {
+		vals[i] = w[p]
+	}
+	k := 1 << t.Enc.Bits
+	reserve := !t.Enc.Sparse && len(kept) < len(w)
+	if reserve {
+		k-- // centroid 0 is the pruned weights' exact 0
+	}
+	cent, kc := quant.KMeans(vals, k, iters)
+	if t.Enc.HalfSide {
+		for i, c := range cent {
+			cent[i] = half.F16ToF32(half.F32ToF16(c))
+		}
+	}
+	codes := make([]uint8, len(w))
+	for i, p := range kept {
+		codes[p] = kc[i]
+	}
+	if reserve {
+		cent = append([]float32{0}, cent...)
+		for _, p := range kept {
+			codes[p]++
+		}
+	}
+	t.Centroids = cent
+	return codes
+}
+
+// keepCodes stores codes, one per position: all of them when t is dense;
+// when sparse, the kept positions and their codes, with the index width
+// that gives the smallest index stream when Enc.IndexBits is 0.
+func (t *Tensor) keepCodes(codes []uint8, kept []int32) {
+	if !t.Enc.Sparse {
 		t.Codes = codes
-		return t, nil
+		return
 	}
 	t.Positions = kept
 	t.Codes = make([]uint8, len(kept))
 	for i, p := range kept {
 		t.Codes[i] = codes[p]
 	}
-	if enc.IndexBits == 0 {
+	if t.Enc.IndexBits == 0 {
 		best := -1
 		for ib := 1; ib <= 8; ib++ {
 			if s := len(entropy.EncodeStream(entropy.EncodeGaps(kept, ib), ib)); best < 0 || s < best {
@@ -531,7 +571,6 @@ func Quantize(name string, shape []int, w []float32, mask prune.Mask, enc Encodi
 			}
 		}
 	}
-	return t, nil
 }
 
 // SetCentroids replaces a k-means tensor's codebook with the values that
@@ -569,33 +608,4 @@ func (t *Tensor) SetCentroids(w []float32) error {
 	}
 	t.Centroids = cent
 	return nil
-}
-
-// Smallest quantizes w with each encoding and returns the tensor whose
-// record is smallest. Encodings that fail with quant.ErrRowLength are
-// skipped; any other error is returned. Note that the candidates differ in
-// accuracy as well as size.
-func Smallest(name string, shape []int, w []float32, mask prune.Mask, encs ...Encoding) (Tensor, error) {
-	var best Tensor
-	bestSize := -1
-	for _, e := range encs {
-		t, err := Quantize(name, shape, w, mask, e)
-		if errors.Is(err, quant.ErrRowLength) {
-			continue
-		}
-		if err != nil {
-			return Tensor{}, err
-		}
-		rec, _, err := appendTensor(nil, &t, Version)
-		if err != nil {
-			return Tensor{}, err
-		}
-		if bestSize < 0 || len(rec) < bestSize {
-			best, bestSize = t, len(rec)
-		}
-	}
-	if bestSize < 0 {
-		return Tensor{}, fmt.Errorf("artifact: %s: none of %d encodings applies", name, len(encs))
-	}
-	return best, nil
 }

@@ -4,12 +4,10 @@ import (
 	"encoding/binary"
 	"fmt"
 	"hash/crc32"
-	"io"
 	"math"
 	"unsafe"
 
 	"github.com/lightbeam-ml/lightbeam/compress/quant"
-	"github.com/lightbeam-ml/lightbeam/internal/localfile"
 )
 
 // Version 2 lets a file be written in pieces by independent workers: the
@@ -33,18 +31,6 @@ func MarshalV2(ts []Tensor, meta map[string]string) ([]byte, error) {
 		}
 	}
 	return binary.LittleEndian.AppendUint32(out, CRC(out)), nil
-}
-
-// WriteFileV2 writes the version 2 artifact to path atomically.
-func WriteFileV2(path string, ts []Tensor, meta map[string]string) error {
-	b, err := MarshalV2(ts, meta)
-	if err == nil {
-		err = localfile.Write(path, func(w io.Writer) error { _, err := w.Write(b); return err })
-	}
-	if err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	return nil
 }
 
 // Prefix returns the bytes of a version 2 file before its first record:
@@ -105,7 +91,7 @@ func PayloadBytes(shape []int, kind Kind, dtype string) (int64, error) {
 
 // PutInt8Row writes one version 2 Int8 row of w to dst, which must be
 // 4+len(w) bytes: the float32 scale quant.Int8Scale(w), then the codes
-// quant.QuantizeInt8 gives (those of quant.Int8PerChannel and Quantize).
+// quant.QuantizeInt8 gives (those of Quantize).
 // It returns the scale. w must be finite.
 func PutInt8Row(dst []byte, w []float32) float32 {
 	if len(dst) != 4+len(w) {

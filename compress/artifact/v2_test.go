@@ -39,7 +39,7 @@ func TestV2RoundTripEveryEncoding(t *testing.T) {
 			if a.Version != Version2 || got.Enc != built.Enc || !slices.Equal(got.Shape, built.Shape) {
 				t.Errorf("%s: decoded v%d %v %v, built %v %v", name, a.Version, got.Shape, got.Enc, built.Shape, built.Enc)
 			}
-			if !bitsEqual(got.Dense(), built.Dense()) {
+			if !bitsEqual(got.Dequantize(), built.Dequantize()) {
 				t.Errorf("%s: decoded values differ from the built tensor's", name)
 			}
 			if s := a.Sizes[0]; a.HeaderBytes+s.Total()+4 != len(file) {
@@ -61,7 +61,8 @@ func TestV2RoundTripEveryEncoding(t *testing.T) {
 
 // A file assembled piece by piece (Prefix, RecordHeader, PutInt8Row, raw
 // bytes, the CRC joined with crc32c.Combine) is MarshalV2's, byte for byte,
-// and decodes to quant.Int8PerChannel's codes and scales.
+// and decodes to the codes and scales of quant.Int8Scale and
+// quant.QuantizeInt8Rows.
 func TestV2Pieces(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 8))
 	rows, cols := 5, 37
@@ -69,10 +70,12 @@ func TestV2Pieces(t *testing.T) {
 	for i := range w {
 		w[i] = float32(rng.NormFloat64())
 	}
-	codes, scales, err := quant.Int8PerChannel(w, rows, cols)
-	if err != nil {
-		t.Fatal(err)
+	scales := make([]float32, rows)
+	for r := range scales {
+		scales[r] = quant.Int8Scale(w[r*cols : (r+1)*cols])
 	}
+	codes := make([]int8, len(w))
+	quant.QuantizeInt8Rows(codes, w, scales)
 	ids := []byte{1, 0, 0, 0, 255, 255, 255, 255, 7, 0, 0, 0} // I32 1, -1, 7
 	bias := []float32{0.5, -1.25}
 	meta := map[string]string{"lightbeam.source": "test"}
@@ -131,12 +134,12 @@ func TestV2Pieces(t *testing.T) {
 		t.Fatal(err)
 	}
 	if got := a.Tensor("w"); !slices.Equal(got.Codes, bytesCodes) || !slices.Equal(got.Scales, scales) {
-		t.Errorf("w decodes to other codes or scales than quant.Int8PerChannel's")
+		t.Errorf("w decodes to other codes or scales than quant.QuantizeInt8Rows'")
 	}
-	if got := a.Tensor("ids").Dense(); !slices.Equal(got, []float32{1, -1, 7}) {
+	if got := a.Tensor("ids").Dequantize(); !slices.Equal(got, []float32{1, -1, 7}) {
 		t.Errorf("ids decode to %v", got)
 	}
-	if rep := a.Report(); !strings.Contains(rep, "raw") || !strings.Contains(rep, "int8") {
+	if rep := a.Table(); !strings.Contains(rep, "raw") || !strings.Contains(rep, "int8") {
 		t.Errorf("report lacks the kinds:\n%s", rep)
 	}
 	for _, i := range []int{5, len(Prefix(meta, 3)) + 3, len(file) / 2, len(file) - 1} {

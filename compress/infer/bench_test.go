@@ -14,14 +14,14 @@ import (
 // and 95% on the sparse kernel, an unpruned int8 artifact on the int8
 // kernel, and auto on blas. ns/op is the time for all 10,000 rows.
 
-func BenchmarkLeNetDenseGo(b *testing.B)        { benchLeNet(b, accel.NewGo(), 0, Dense) }
-func BenchmarkLeNetDenseBlas(b *testing.B)      { benchLeNet(b, openBLAS(b), 0, Dense) }
-func BenchmarkLeNetSparse90Go(b *testing.B)     { benchLeNet(b, accel.NewGo(), 0.9, Sparse) }
-func BenchmarkLeNetSparse95Go(b *testing.B)     { benchLeNet(b, accel.NewGo(), 0.95, Sparse) }
-func BenchmarkLeNetInt8Go(b *testing.B)         { benchLeNet(b, accel.NewGo(), 0, Int8) }
-func BenchmarkLeNetInt8Sparse90Go(b *testing.B) { benchLeNet(b, accel.NewGo(), 0.9, Int8) }
-func BenchmarkLeNetAuto90Blas(b *testing.B)     { benchLeNet(b, openBLAS(b), 0.9, Auto) }
-func BenchmarkLeNetAuto95Blas(b *testing.B)     { benchLeNet(b, openBLAS(b), 0.95, Auto) }
+func BenchmarkLeNetDenseGo(b *testing.B)        { benchLeNet(b, accel.NewGo(), 0, KernelDense) }
+func BenchmarkLeNetDenseBlas(b *testing.B)      { benchLeNet(b, openBLAS(b), 0, KernelDense) }
+func BenchmarkLeNetSparse90Go(b *testing.B)     { benchLeNet(b, accel.NewGo(), 0.9, KernelSparse) }
+func BenchmarkLeNetSparse95Go(b *testing.B)     { benchLeNet(b, accel.NewGo(), 0.95, KernelSparse) }
+func BenchmarkLeNetInt8Go(b *testing.B)         { benchLeNet(b, accel.NewGo(), 0, KernelInt8) }
+func BenchmarkLeNetInt8Sparse90Go(b *testing.B) { benchLeNet(b, accel.NewGo(), 0.9, KernelInt8) }
+func BenchmarkLeNetAuto90Blas(b *testing.B)     { benchLeNet(b, openBLAS(b), 0.9, KernelAuto) }
+func BenchmarkLeNetAuto95Blas(b *testing.B)     { benchLeNet(b, openBLAS(b), 0.95, KernelAuto) }
 
 func openBLAS(b *testing.B) accel.Backend {
 	be, err := accel.NewBLAS()
@@ -31,7 +31,7 @@ func openBLAS(b *testing.B) accel.Backend {
 	return be
 }
 
-// benchLeNet times Predict on 10,000 rows. Dense at sparsity 0 is the
+// benchLeNet times Predict on 10,000 rows. KernelDense at sparsity 0 is the
 // uncompressed model (NewDense); anything else loads an artifact whose
 // weights are pruned to sparsity by magnitude and stored as per-row int8
 // (sparse when pruned).
@@ -40,7 +40,7 @@ func benchLeNet(b *testing.B, be accel.Backend, sparsity float64, kernel Kernel)
 	m, params := newModel(b, model.Config{Arch: model.MLP, Inputs: 784, Hidden: []int{300, 100}, Outputs: 10}, 1)
 	var p *Predictor
 	var err error
-	if kernel == Dense && sparsity == 0 {
+	if kernel == KernelDense && sparsity == 0 {
 		p, err = NewDense(be, m, params)
 	} else {
 		enc := artifact.Encoding{Kind: artifact.Int8, Sparse: sparsity > 0}

@@ -6,7 +6,7 @@
 // no Beam imports; the compress pipeline uses it to time inference before
 // and after compression the same way.
 //
-//	artifact.Tensor ──Dense / CSR / codes──▶ accel.Buf or accel.Matrix per layer
+//	artifact.Tensor ──Dequantize / CSR / codes──▶ accel.Buf or accel.Matrix per layer
 //	x (rows×inputs) ──Predict: per Batch rows, per layer
 //	                   Z = H·Wᵀ + b, ReLU on hidden layers──▶ logits (rows×outputs)
 //

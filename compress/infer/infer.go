@@ -17,23 +17,23 @@ type Kernel string
 
 // The kernels.
 const (
-	// Dense dequantizes the weights to float32 and runs Gemm: the baseline.
-	Dense Kernel = "dense"
-	// Sparse runs GemmCSR on weights stored sparse; others run Dense.
-	Sparse Kernel = "sparse"
-	// Int8 runs GemmInt8 on int8 weights (per-row scales, or one scale
+	// KernelDense dequantizes the weights to float32 and runs Gemm: the baseline.
+	KernelDense Kernel = "dense"
+	// KernelSparse runs GemmCSR on weights stored sparse; others run KernelDense.
+	KernelSparse Kernel = "sparse"
+	// KernelInt8 runs GemmInt8 on int8 weights (per-row scales, or one scale
 	// for the tensor, which is the same with every row's scale equal);
-	// others run Sparse.
-	Int8 Kernel = "int8"
-	// Auto times, at Load, every kernel that applies to each layer on a
+	// others run KernelSparse.
+	KernelInt8 Kernel = "int8"
+	// KernelAuto times, at Load, every kernel that applies to each layer on a
 	// batch of autoRows rows and keeps the fastest for that layer.
-	Auto Kernel = "auto"
+	KernelAuto Kernel = "auto"
 )
 
 // Batch is the number of rows Predict runs through the layers at once.
 const Batch = 1024
 
-// autoRows is the batch Auto times each candidate on, and autoReps the
+// autoRows is the batch KernelAuto times each candidate on, and autoReps the
 // number of timed runs it keeps the best of.
 const (
 	autoRows = Batch
@@ -53,7 +53,7 @@ type Predictor struct {
 }
 
 // layer is one fully connected layer, Z = H·Wᵀ + b, with W [out,in] held
-// as w (Dense) or a (Sparse, Int8).
+// as w (KernelDense) or a (KernelSparse, KernelInt8).
 type layer struct {
 	name    string // e.g. "fc1"
 	in, out int
@@ -79,7 +79,7 @@ func newPredictor(be accel.Backend, m *model.Model) *Predictor {
 }
 
 // NewDense returns the predictor of the uncompressed model m with
-// parameters params, every layer on the Dense kernel: the "before" that a
+// parameters params, every layer on KernelDense: the "before" that a
 // compressed artifact's Predictor is timed against.
 func NewDense(be accel.Backend, m *model.Model, params []float32) (*Predictor, error) {
 	if len(params) != m.NumParams() {
@@ -89,7 +89,7 @@ func NewDense(be accel.Backend, m *model.Model, params []float32) (*Predictor, e
 	ts := m.Tensors(params)
 	for i := range p.layers {
 		l := &p.layers[i]
-		l.kernel = Dense
+		l.kernel = KernelDense
 		l.w = upload(be, ts[2*i].Data)
 		l.bias = upload(be, ts[2*i+1].Data)
 	}
@@ -97,13 +97,13 @@ func NewDense(be accel.Backend, m *model.Model, params []float32) (*Predictor, e
 }
 
 // Load returns the predictor of model m with the weights of artifact a,
-// run with kernel ("" means Auto). Every tensor of m's layout must be in a
+// run with kernel ("" means KernelAuto). Every tensor of m's layout must be in a
 // with the same shape; a missing tensor or a different shape is an error.
 func Load(be accel.Backend, m *model.Model, a *artifact.Artifact, kernel Kernel) (*Predictor, error) {
 	if kernel == "" {
-		kernel = Auto
+		kernel = KernelAuto
 	}
-	if !slices.Contains([]Kernel{Dense, Sparse, Int8, Auto}, kernel) {
+	if !slices.Contains([]Kernel{KernelDense, KernelSparse, KernelInt8, KernelAuto}, kernel) {
 		return nil, fmt.Errorf("infer: unknown kernel %q (want dense, sparse, int8 or auto)", kernel)
 	}
 	// Check every tensor before uploading any.
@@ -123,24 +123,24 @@ func Load(be accel.Backend, m *model.Model, a *artifact.Artifact, kernel Kernel)
 	for i := range p.layers {
 		l := &p.layers[i]
 		w := tensors[2*i]
-		l.bias = upload(be, tensors[2*i+1].Dense())
+		l.bias = upload(be, tensors[2*i+1].Dequantize())
 		cands := candidates(w)
 		switch kernel {
-		case Auto:
+		case KernelAuto:
 			var err error
 			if l.kernel, err = p.fastest(l, w, cands); err != nil {
 				p.Close()
 				return nil, err
 			}
-		case Int8:
+		case KernelInt8:
 			l.kernel = cands[len(cands)-1] // int8, else sparse, else dense
-		case Sparse:
-			l.kernel = Dense
-			if slices.Contains(cands, Sparse) {
-				l.kernel = Sparse
+		case KernelSparse:
+			l.kernel = KernelDense
+			if slices.Contains(cands, KernelSparse) {
+				l.kernel = KernelSparse
 			}
 		default:
-			l.kernel = Dense
+			l.kernel = KernelDense
 		}
 		if l.w == nil && l.a == nil {
 			l.set(be, w, l.kernel)
@@ -149,16 +149,16 @@ func Load(be accel.Backend, m *model.Model, a *artifact.Artifact, kernel Kernel)
 	return p, nil
 }
 
-// candidates lists the kernels that apply to weight tensor t: Dense, then
-// Sparse if t is stored sparse, then Int8 if its codes are int8 with
+// candidates lists the kernels that apply to weight tensor t: KernelDense, then
+// KernelSparse if t is stored sparse, then KernelInt8 if its codes are int8 with
 // per-row or per-tensor scales.
 func candidates(t *artifact.Tensor) []Kernel {
-	c := []Kernel{Dense}
+	c := []Kernel{KernelDense}
 	if t.Enc.Sparse {
-		c = append(c, Sparse)
+		c = append(c, KernelSparse)
 	}
 	if t.Enc.Kind == artifact.Int8 || t.Enc.Kind == artifact.Int8Tensor {
-		c = append(c, Int8)
+		c = append(c, KernelInt8)
 	}
 	return c
 }
@@ -166,12 +166,12 @@ func candidates(t *artifact.Tensor) []Kernel {
 // set uploads weight tensor t to l in the form kernel needs.
 func (l *layer) set(be accel.Backend, t *artifact.Tensor, kernel Kernel) {
 	switch kernel {
-	case Dense:
-		l.w = upload(be, t.Dense())
-	case Sparse:
+	case KernelDense:
+		l.w = upload(be, t.Dequantize())
+	case KernelSparse:
 		rowPtr, colIdx, values := t.CSR()
 		l.a = be.UploadCSR(l.out, l.in, rowPtr, colIdx, values)
-	case Int8:
+	case KernelInt8:
 		q := make([]int8, l.out*l.in)
 		if t.Enc.Sparse {
 			for i, p := range t.Positions {
@@ -326,11 +326,11 @@ func (p *Predictor) freeBatch() {
 // product computes z = h·Wᵀ for n rows with l's kernel.
 func (p *Predictor) product(l *layer, n int, h, z accel.Buf) {
 	switch l.kernel {
-	case Dense:
+	case KernelDense:
 		p.be.Gemm(false, true, n, l.out, l.in, 1, h, l.in, l.w, l.in, 0, z, l.out)
-	case Sparse:
+	case KernelSparse:
 		p.be.GemmCSR(n, h, l.in, l.a, 0, z, l.out)
-	case Int8:
+	case KernelInt8:
 		p.be.GemmInt8(n, h, l.in, l.a, 0, z, l.out)
 	}
 }

@@ -139,7 +139,7 @@ func TestNewDenseMatchesWorkspace(t *testing.T) {
 			}
 			want := make([]float32, len(got))
 			ws := model.NewWorkspace(m, be)
-			if err := ws.Predict(params, model.Dense(x, nil, rows), want); err != nil {
+			if err := ws.Predict(params, model.DenseBatch(x, nil, rows), want); err != nil {
 				t.Fatal(err)
 			}
 			ws.Close()
@@ -168,19 +168,19 @@ func TestKernelsMatchDense(t *testing.T) {
 		cfg      model.Config
 		sparsity float64
 		enc      artifact.Encoding
-		// want is the kernel each layer runs for Sparse and Int8.
+		// want is the kernel each layer runs for KernelSparse and KernelInt8.
 		wantSparse, wantInt8 Kernel
 	}{
-		{"int8 sparse", mlp, 0.9, artifact.Encoding{Kind: artifact.Int8, Sparse: true}, Sparse, Int8},
-		{"int8 sparse f16 scales", mlp, 0.8, artifact.Encoding{Kind: artifact.Int8, Sparse: true, HalfSide: true}, Sparse, Int8},
-		{"int8 dense", mlp, 0.5, artifact.Encoding{Kind: artifact.Int8}, Dense, Int8},
-		{"int8-tensor sparse", mlp, 0.9, artifact.Encoding{Kind: artifact.Int8Tensor, Sparse: true}, Sparse, Int8},
-		{"kmeans sparse", mlp, 0.95, artifact.Encoding{Kind: artifact.KMeans, Bits: 5, Sparse: true}, Sparse, Sparse},
-		{"q8_0 sparse", mlp, 0.9, artifact.Encoding{Kind: artifact.Q8_0, Sparse: true}, Sparse, Sparse},
-		{"q4_0 dense", mlp, 0.7, artifact.Encoding{Kind: artifact.Q4_0}, Dense, Dense},
-		{"f16", mlp, 0.9, artifact.Encoding{Kind: artifact.F16}, Dense, Dense},
-		{"softmax int8 sparse", model.Config{Arch: model.Softmax, Inputs: 30, Outputs: 4}, 0.6, artifact.Encoding{Kind: artifact.Int8, Sparse: true}, Sparse, Int8},
-		{"LeNet int8 sparse 95%", lenet, 0.95, artifact.Encoding{Kind: artifact.Int8, Sparse: true}, Sparse, Int8},
+		{"int8 sparse", mlp, 0.9, artifact.Encoding{Kind: artifact.Int8, Sparse: true}, KernelSparse, KernelInt8},
+		{"int8 sparse f16 scales", mlp, 0.8, artifact.Encoding{Kind: artifact.Int8, Sparse: true, HalfSide: true}, KernelSparse, KernelInt8},
+		{"int8 dense", mlp, 0.5, artifact.Encoding{Kind: artifact.Int8}, KernelDense, KernelInt8},
+		{"int8-tensor sparse", mlp, 0.9, artifact.Encoding{Kind: artifact.Int8Tensor, Sparse: true}, KernelSparse, KernelInt8},
+		{"kmeans sparse", mlp, 0.95, artifact.Encoding{Kind: artifact.KMeans, Bits: 5, Sparse: true}, KernelSparse, KernelSparse},
+		{"q8_0 sparse", mlp, 0.9, artifact.Encoding{Kind: artifact.Q8_0, Sparse: true}, KernelSparse, KernelSparse},
+		{"q4_0 dense", mlp, 0.7, artifact.Encoding{Kind: artifact.Q4_0}, KernelDense, KernelDense},
+		{"f16", mlp, 0.9, artifact.Encoding{Kind: artifact.F16}, KernelDense, KernelDense},
+		{"softmax int8 sparse", model.Config{Arch: model.Softmax, Inputs: 30, Outputs: 4}, 0.6, artifact.Encoding{Kind: artifact.Int8, Sparse: true}, KernelSparse, KernelInt8},
+		{"LeNet int8 sparse 95%", lenet, 0.95, artifact.Encoding{Kind: artifact.Int8, Sparse: true}, KernelSparse, KernelInt8},
 	}
 	bes := backends(t)
 	for _, tt := range tests {
@@ -189,21 +189,21 @@ func TestKernelsMatchDense(t *testing.T) {
 		const rows = 1500
 		x := inputs(rows, m.Inputs(), 8)
 		for _, be := range bes {
-			dense, err := Load(be, m, a, Dense)
+			dense, err := Load(be, m, a, KernelDense)
 			if err != nil {
 				t.Fatal(err)
 			}
 			want := predict(t, dense, x, rows)
 			dense.Close()
-			for _, kernel := range []Kernel{Sparse, Int8, Auto} {
+			for _, kernel := range []Kernel{KernelSparse, KernelInt8, KernelAuto} {
 				name := fmt.Sprintf("%s, %s kernel on %s", tt.name, kernel, be.Name())
 				p, err := Load(be, m, a, kernel)
 				if err != nil {
 					t.Fatalf("%s: %v", name, err)
 				}
 				for i, k := range p.Kernel() {
-					want := map[Kernel]Kernel{Sparse: tt.wantSparse, Int8: tt.wantInt8}[kernel]
-					if kernel == Auto {
+					want := map[Kernel]Kernel{KernelSparse: tt.wantSparse, KernelInt8: tt.wantInt8}[kernel]
+					if kernel == KernelAuto {
 						if !slices.Contains(candidates(a.Tensor(p.layers[i].name+".weight")), k) {
 							t.Errorf("%s: layer %d chose %s, not a candidate", name, i, k)
 						}
@@ -211,7 +211,7 @@ func TestKernelsMatchDense(t *testing.T) {
 						t.Errorf("%s: layer %d runs %s, want %s", name, i, k, want)
 					}
 				}
-				if kernel == Auto {
+				if kernel == KernelAuto {
 					t.Logf("%s: %s", name, p)
 				}
 				got := predict(t, p, x, rows)
@@ -241,7 +241,7 @@ func TestLoadF32MatchesNewDense(t *testing.T) {
 	a := compress(t, m, params, 0, artifact.Encoding{Kind: artifact.F32})
 	be := accel.NewGo()
 	x := inputs(50, 20, 5)
-	p1, err := Load(be, m, a, Dense)
+	p1, err := Load(be, m, a, KernelDense)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -279,9 +279,9 @@ func TestLoadErrors(t *testing.T) {
 		kernel Kernel
 		want   string
 	}{
-		{"missing tensor", m, &missing, Dense, `no tensor "fc2.bias"`},
-		{"shape mismatch", wider, a, Sparse, `tensor "fc1.weight" has shape [8 12] in the artifact, mlp 12-9-3 needs [9 12]`},
-		{"other architecture", softmax, a, Auto, `no tensor "linear.weight"`},
+		{"missing tensor", m, &missing, KernelDense, `no tensor "fc2.bias"`},
+		{"shape mismatch", wider, a, KernelSparse, `tensor "fc1.weight" has shape [8 12] in the artifact, mlp 12-9-3 needs [9 12]`},
+		{"other architecture", softmax, a, KernelAuto, `no tensor "linear.weight"`},
 		{"unknown kernel", m, a, "fp8", `unknown kernel "fp8"`},
 	}
 	for _, tt := range tests {

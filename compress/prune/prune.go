@@ -92,25 +92,6 @@ func order(ws [][]float32) ([]entry, error) {
 	return es, nil
 }
 
-// Threshold returns the magnitude at which Magnitude(w, sparsity) cuts:
-// the largest pruned |w|, or 0 when nothing is pruned. Every |w| below it
-// is pruned and every |w| above it kept; weights equal to it are pruned
-// lowest index first until exactly round(sparsity·len(w)) are gone.
-func Threshold(w []float32, sparsity float64) (float32, error) {
-	if err := validate(sparsity); err != nil {
-		return 0, err
-	}
-	es, err := order([][]float32{w})
-	if err != nil {
-		return 0, err
-	}
-	k := int(math.Round(sparsity * float64(len(es))))
-	if k == 0 {
-		return 0, nil
-	}
-	return es[k-1].abs, nil
-}
-
 // Magnitude prunes the round(sparsity·len(w)) weights of smallest |w|
 // (ties: lowest index first) and returns the mask of the rest. Sparsity
 // outside [0, 1) and NaN weights are errors.

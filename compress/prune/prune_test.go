@@ -31,7 +31,7 @@ func TestMagnitude(t *testing.T) {
 		if !slices.Equal(m, tt.want) {
 			t.Errorf("%s: Magnitude = %v, want %v", tt.name, m, tt.want)
 		}
-		th, err := Threshold(tt.w, tt.sparsity)
+		th, err := threshold(tt.w, tt.sparsity)
 		if err != nil || th != tt.thresh {
 			t.Errorf("%s: Threshold = %g, %v, want %g", tt.name, th, err, tt.thresh)
 		}
@@ -56,7 +56,7 @@ func TestMagnitudeExactCount(t *testing.T) {
 		if d := m.Density(); math.Abs(d-float64(want)/float64(len(w))) > 1e-12 || math.Abs(m.Sparsity()-(1-d)) > 1e-12 {
 			t.Errorf("sparsity %g: Density %g Sparsity %g", s, d, m.Sparsity())
 		}
-		th, _ := Threshold(w, s)
+		th, _ := threshold(w, s)
 		for i, x := range w {
 			a := float32(math.Abs(float64(x)))
 			if a < th && m[i] || a > th && !m[i] {
@@ -92,7 +92,7 @@ func TestErrors(t *testing.T) {
 		if _, err := Magnitude([]float32{1}, s); err == nil {
 			t.Errorf("sparsity %g accepted", s)
 		}
-		if _, err := Threshold([]float32{1}, s); err == nil {
+		if _, err := threshold([]float32{1}, s); err == nil {
 			t.Errorf("Threshold: sparsity %g accepted", s)
 		}
 	}
@@ -242,4 +242,23 @@ func TestShrinkPanicsOnShape(t *testing.T) {
 		}
 	}()
 	Shrink(ts, [][]int{{0}})
+}
+
+// threshold returns the magnitude at which Magnitude(w, sparsity) cuts:
+// the largest pruned |w|, or 0 when nothing is pruned. Every |w| below it
+// is pruned and every |w| above it kept; weights equal to it are pruned
+// lowest index first until exactly round(sparsity·len(w)) are gone.
+func threshold(w []float32, sparsity float64) (float32, error) {
+	if err := validate(sparsity); err != nil {
+		return 0, err
+	}
+	es, err := order([][]float32{w})
+	if err != nil {
+		return 0, err
+	}
+	k := int(math.Round(sparsity * float64(len(es))))
+	if k == 0 {
+		return 0, nil
+	}
+	return es[k-1].abs, nil
 }

@@ -221,9 +221,7 @@ func Q4_0Into(dst []byte, w []float32, e *Error) error {
 				q[j] = byte(min(15, int(t)))
 			}
 		}
-		for j := range BlockSize / 2 {
-			o[2+j] = q[j] | q[j+BlockSize/2]<<4
-		}
+		PackQ4_0(o[2:], &q)
 		if e != nil {
 			var xhat [BlockSize]float32
 			df := half.F16ToF32(h)
@@ -237,6 +235,24 @@ func Q4_0Into(dst []byte, w []float32, e *Error) error {
 		e.Add(be)
 	}
 	return nil
+}
+
+// PackQ4_0 writes a Q4_0 block's 32 4-bit codes q (0..15) as the block
+// stores them, in 16 bytes: byte j = q_j | q_{j+16} << 4.
+func PackQ4_0(dst []byte, q *[BlockSize]uint8) {
+	dst = dst[:BlockSize/2]
+	for j := range dst {
+		dst[j] = q[j] | q[j+BlockSize/2]<<4
+	}
+}
+
+// UnpackQ4_0 is the inverse of PackQ4_0: the 32 codes of a block's 16
+// code bytes.
+func UnpackQ4_0(q *[BlockSize]uint8, src []byte) {
+	src = src[:BlockSize/2]
+	for j, b := range src {
+		q[j], q[j+BlockSize/2] = b&15, b>>4
+	}
 }
 
 func checkInto(name string, dst []byte, w []float32, blockBytes int) {

@@ -50,46 +50,19 @@ func QuantizeInt8(dst []int8, w []float32, scale float32) {
 	}
 }
 
-// DequantizeInt8 writes dst_i = float32(q_i) · scale. It panics if
-// len(dst) != len(q).
-func DequantizeInt8(dst []float32, q []int8, scale float32) {
-	if len(dst) != len(q) {
-		panic(fmt.Sprintf("quant.DequantizeInt8: %d values for %d codes", len(dst), len(q)))
+// QuantizeInt8Rows quantizes w as len(scales) rows of equal length, row
+// r with scales[r] (QuantizeInt8), writing the codes to dst: one scale per
+// row (output channel), or one for the tensor. It panics if
+// len(dst) != len(w) or the rows do not divide w.
+func QuantizeInt8Rows(dst []int8, w []float32, scales []float32) {
+	if len(dst) != len(w) || len(scales) == 0 && len(w) != 0 || len(scales) != 0 && len(w)%len(scales) != 0 {
+		panic(fmt.Sprintf("quant.QuantizeInt8Rows: %d codes for %d weights in %d rows", len(dst), len(w), len(scales)))
 	}
-	for i, c := range q {
-		dst[i] = float32(c) * scale
+	if len(scales) == 0 {
+		return
 	}
-}
-
-// Int8PerChannel quantizes the row-major rows×cols matrix w with one scale
-// per row (output channel). It returns the codes (same layout as w) and the
-// rows scales; NaN or ±Inf weights are an error. It panics if
-// len(w) != rows·cols.
-func Int8PerChannel(w []float32, rows, cols int) ([]int8, []float32, error) {
-	if rows < 0 || cols < 0 || len(w) != rows*cols {
-		panic(fmt.Sprintf("quant.Int8PerChannel: %d weights for a %d×%d matrix", len(w), rows, cols))
+	cols := len(w) / len(scales)
+	for r, s := range scales {
+		QuantizeInt8(dst[r*cols:(r+1)*cols], w[r*cols:(r+1)*cols], s)
 	}
-	if err := checkFinite(w, 0); err != nil {
-		return nil, nil, err
-	}
-	q := make([]int8, len(w))
-	scales := make([]float32, rows)
-	for r := range rows {
-		row := w[r*cols : (r+1)*cols]
-		scales[r] = Int8Scale(row)
-		QuantizeInt8(q[r*cols:(r+1)*cols], row, scales[r])
-	}
-	return q, scales, nil
-}
-
-// Int8PerTensor quantizes w with a single scale; NaN or ±Inf weights are
-// an error.
-func Int8PerTensor(w []float32) ([]int8, float32, error) {
-	if err := checkFinite(w, 0); err != nil {
-		return nil, 0, err
-	}
-	q := make([]int8, len(w))
-	s := Int8Scale(w)
-	QuantizeInt8(q, w, s)
-	return q, s, nil
 }

@@ -149,28 +149,24 @@ func TestDequantizeBlocks(t *testing.T) {
 
 func TestInt8(t *testing.T) {
 	w := []float32{127, 63.5, -0.5, 2.5, 0, 0, 0, 0, 1, -2, 4, 0.5}
-	q, scales, err := Int8PerChannel(w, 3, 4)
-	if err != nil {
-		t.Fatal(err)
-	}
+	scales := []float32{Int8Scale(w[:4]), Int8Scale(w[4:8]), Int8Scale(w[8:])}
+	q := make([]int8, len(w))
+	QuantizeInt8Rows(q, w, scales)
 	wantQ := []int8{127, 64, -1, 3, 0, 0, 0, 0, 32, -64, 127, 16}
 	wantS := []float32{1, 0, 4.0 / 127}
 	if !slices.Equal(q, wantQ) || !slices.Equal(scales, wantS) {
-		t.Errorf("Int8PerChannel = %v %v, want %v %v", q, scales, wantQ, wantS)
+		t.Errorf("per-row int8 = %v %v, want %v %v", q, scales, wantQ, wantS)
 	}
-	qt, s, err := Int8PerTensor(w)
-	if err != nil || s != 1 || qt[8] != 1 || qt[9] != -2 || qt[11] != 1 {
-		t.Errorf("Int8PerTensor = %v %g %v", qt, s, err)
+	qt := make([]int8, len(w))
+	s := Int8Scale(w)
+	QuantizeInt8Rows(qt, w, []float32{s})
+	if s != 1 || qt[8] != 1 || qt[9] != -2 || qt[11] != 1 {
+		t.Errorf("per-tensor int8 = %v %g", qt, s)
 	}
-	got := make([]float32, 4)
-	DequantizeInt8(got, q[8:], scales[2])
 	for i, x := range w[8:] {
-		if math.Abs(float64(got[i]-x)) > float64(scales[2])/2 {
-			t.Errorf("dequantized %g to %g (scale %g)", x, got[i], scales[2])
+		if got := float32(q[8+i]) * scales[2]; math.Abs(float64(got-x)) > float64(scales[2])/2 {
+			t.Errorf("dequantized %g to %g (scale %g)", x, got, scales[2])
 		}
-	}
-	if _, _, err := Int8PerChannel([]float32{1, float32(math.NaN())}, 1, 2); err == nil {
-		t.Error("NaN accepted")
 	}
 	// A scale smaller than max|x|/127 clamps.
 	clamped := make([]int8, 2)

@@ -76,8 +76,8 @@ func TestParseCSV(t *testing.T) {
 		1000, 0.1, 0, 0, 1,
 		7, 8, 0, 1, 0,
 	}
-	if !reflect.DeepEqual(b.Dense, wantX) {
-		t.Errorf("features %v\nwant %v", b.Dense, wantX)
+	if !reflect.DeepEqual(b.DenseValues, wantX) {
+		t.Errorf("features %v\nwant %v", b.DenseValues, wantX)
 	}
 	if want := []float32{0, 1, 2, 1}; !reflect.DeepEqual(b.Labels, want) {
 		t.Errorf("labels %v, want %v", b.Labels, want)
@@ -106,7 +106,7 @@ func TestParseCSVOptions(t *testing.T) {
 	if s.LabelName() != "species" || !reflect.DeepEqual(b.Labels, []float32{0, 1, 0}) {
 		t.Fatalf("label %q, labels %v", s.LabelName(), b.Labels)
 	}
-	row := func(i int) []float32 { return b.Dense[i*4 : i*4+4] }
+	row := func(i int) []float32 { return b.DenseValues[i*4 : i*4+4] }
 	if row(0)[0] != 1 || !math.IsNaN(float64(row(1)[0])) || !math.IsNaN(float64(row(2)[0])) {
 		t.Errorf("column a: %v %v %v; want 1 NaN NaN", row(0)[0], row(1)[0], row(2)[0])
 	}
@@ -124,8 +124,8 @@ func TestParseCSVOptions(t *testing.T) {
 	}
 	// Missing "zero", tab-separated, regression.
 	s, b, rejects, _ = parseCSVString(t, "a\tb\ty\n1\t\t-2.5\n", CSVOptions{Comma: '\t', Missing: MissingZero, Task: Regression, Label: "y"}, nil)
-	if len(rejects) != 0 || !reflect.DeepEqual(b.Dense, []float32{1, 0}) || b.Labels[0] != -2.5 || s.Features != 2 {
-		t.Errorf("zero/tab/regression: rejects %v, row %v, label %v", rejects, b.Dense, b.Labels)
+	if len(rejects) != 0 || !reflect.DeepEqual(b.DenseValues, []float32{1, 0}) || b.Labels[0] != -2.5 || s.Features != 2 {
+		t.Errorf("zero/tab/regression: rejects %v, row %v, label %v", rejects, b.DenseValues, b.Labels)
 	}
 }
 
@@ -251,7 +251,7 @@ func TestChunkedCSV(t *testing.T) {
 		var ids []uint64
 		var rej []Reject
 		_, err := ParseCSV(r, "g.csv", first, s, 64, func(b *rows.Block) error {
-			x, ids = append(x, b.Dense...), append(ids, b.IDs...)
+			x, ids = append(x, b.DenseValues...), append(ids, b.IDs...)
 			return nil
 		}, func(r Reject) { rej = append(rej, r) })
 		if err != nil {
@@ -319,9 +319,9 @@ func FuzzParseCSV(f *testing.F) {
 			if err := b.Validate(); err != nil || b.Rows() > 3 {
 				t.Fatalf("bad block: %v, %d rows", err, b.Rows())
 			}
-			for _, v := range b.Dense {
+			for _, v := range b.DenseValues {
 				if math.IsInf(float64(v), 0) {
-					t.Fatalf("infinite feature in %v", b.Dense)
+					t.Fatalf("infinite feature in %v", b.DenseValues)
 				}
 			}
 			for _, l := range b.Labels {

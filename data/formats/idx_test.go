@@ -58,7 +58,7 @@ func TestParseIDX(t *testing.T) {
 				t.Errorf("row %d: label %v id %x; want %v, RecordID(img, %d)", k, b.Labels[i], b.IDs[i], wantLabels[k], wantRec[k])
 			}
 			for j := range 6 {
-				if got, want := b.Dense[i*6+j], float32(byte(int(wantRec[k])+j)); got != want {
+				if got, want := b.DenseValues[i*6+j], float32(byte(int(wantRec[k])+j)); got != want {
 					t.Fatalf("row %d pixel %d = %v, want %v", k, j, got, want)
 				}
 			}
@@ -218,11 +218,11 @@ func TestParseIDXMNIST(t *testing.T) {
 			for _, l := range b.Labels {
 				counts[int(l)]++
 			}
-			for _, v := range b.Dense {
+			for _, v := range b.DenseValues {
 				sum += float64(v)
 				maxPix = max(maxPix, v)
 			}
-			total += float64(len(b.Dense))
+			total += float64(len(b.DenseValues))
 			return nil
 		}, func(r Reject) { t.Errorf("reject %v", r) })
 	if err != nil || n != 10000 {

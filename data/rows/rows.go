@@ -12,17 +12,18 @@ import (
 
 // Block is a batch of rows with the same number of features.
 //
-// Dense blocks store row i's features in Dense[i*Features : (i+1)*Features].
+// Dense blocks store row i's features in
+// DenseValues[i*Features : (i+1)*Features].
 // Sparse blocks store them in CSR form: the non-zeros of row i are
 // Indices[Indptr[i]:Indptr[i+1]] (0-based, strictly increasing) with
 // Values at the same positions. A missing value is NaN.
 type Block struct {
 	Features int       // number of features, d
-	Sparse   bool      // CSR (Indptr/Indices/Values) rather than Dense
+	Sparse   bool      // CSR (Indptr/Indices/Values) rather than DenseValues
 	Labels   []float32 // one per row: a class index, or a regression target
 	IDs      []uint64  // one per row: RecordID of the row's source record
 
-	Dense []float32 // rows*Features values when !Sparse
+	DenseValues []float32 // rows*Features values when !Sparse
 
 	Indptr  []int32 // rows+1 offsets when Sparse
 	Indices []int32
@@ -34,7 +35,7 @@ func (b *Block) Rows() int { return len(b.Labels) }
 
 // NewDense returns an empty dense block for d features with room for n rows.
 func NewDense(d, n int) *Block {
-	return &Block{Features: d, Labels: make([]float32, 0, n), IDs: make([]uint64, 0, n), Dense: make([]float32, 0, n*d)}
+	return &Block{Features: d, Labels: make([]float32, 0, n), IDs: make([]uint64, 0, n), DenseValues: make([]float32, 0, n*d)}
 }
 
 // NewSparse returns an empty sparse block for d features with room for n rows.
@@ -49,7 +50,7 @@ func (b *Block) AppendDense(id uint64, label float32, x []float32) {
 	}
 	b.IDs = append(b.IDs, id)
 	b.Labels = append(b.Labels, label)
-	b.Dense = append(b.Dense, x...)
+	b.DenseValues = append(b.DenseValues, x...)
 }
 
 // AppendSparse appends one sparse row; idx must be strictly increasing and
@@ -73,7 +74,7 @@ func (b *Block) AppendRow(src *Block, i int) {
 		return
 	}
 	d := src.Features
-	b.AppendDense(src.IDs[i], src.Labels[i], src.Dense[i*d:(i+1)*d])
+	b.AppendDense(src.IDs[i], src.Labels[i], src.DenseValues[i*d:(i+1)*d])
 }
 
 // Empty returns a new empty block with b's layout and room for n rows.
@@ -91,8 +92,8 @@ func (b *Block) Validate() error {
 		return fmt.Errorf("rows: block has %d labels but %d ids", n, len(b.IDs))
 	}
 	if !b.Sparse {
-		if len(b.Dense) != n*b.Features {
-			return fmt.Errorf("rows: dense block of %d rows × %d features has %d values", n, b.Features, len(b.Dense))
+		if len(b.DenseValues) != n*b.Features {
+			return fmt.Errorf("rows: dense block of %d rows × %d features has %d values", n, b.Features, len(b.DenseValues))
 		}
 		return nil
 	}

@@ -21,9 +21,9 @@ func TestValidate(t *testing.T) {
 			"rows: sparse row 0 has index 3 out of order or range [0,3)"},
 		{"indices not increasing", &Block{Features: 9, Sparse: true, Labels: []float32{0}, IDs: []uint64{1}, Indptr: []int32{0, 2}, Indices: []int32{4, 2}, Values: []float32{1, 1}},
 			"rows: sparse row 0 has index 2 out of order or range [0,9)"},
-		{"dense size", &Block{Features: 3, Labels: []float32{0}, IDs: []uint64{1}, Dense: []float32{1, 2}},
+		{"dense size", &Block{Features: 3, Labels: []float32{0}, IDs: []uint64{1}, DenseValues: []float32{1, 2}},
 			"rows: dense block of 1 rows × 3 features has 2 values"},
-		{"ids and labels", &Block{Features: 1, Labels: []float32{0, 1}, IDs: []uint64{1}, Dense: []float32{1, 2}},
+		{"ids and labels", &Block{Features: 1, Labels: []float32{0, 1}, IDs: []uint64{1}, DenseValues: []float32{1, 2}},
 			"rows: block has 2 labels but 1 ids"},
 	} {
 		if err := tc.b.Validate(); err == nil || !strings.Contains(err.Error(), tc.want) {

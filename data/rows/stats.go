@@ -82,7 +82,7 @@ func blockStats(b *Block) *Stats {
 	}
 	if !b.Sparse {
 		for i := 0; i < b.Rows(); i++ {
-			for j, v := range b.Dense[i*d : (i+1)*d] {
+			for j, v := range b.DenseValues[i*d : (i+1)*d] {
 				observe(j, v)
 			}
 		}
@@ -123,7 +123,7 @@ func blockStats(b *Block) *Stats {
 	}
 	if !b.Sparse {
 		for i := 0; i < b.Rows(); i++ {
-			for j, v := range b.Dense[i*d : (i+1)*d] {
+			for j, v := range b.DenseValues[i*d : (i+1)*d] {
 				dev(j, v)
 			}
 		}

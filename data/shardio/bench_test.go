@@ -73,7 +73,7 @@ func readIDX(path string) ([]byte, error) {
 func BenchmarkWriteMNIST(b *testing.B) {
 	in, src := mnistLike(b)
 	var size int64
-	b.SetBytes(int64(4 * len(in.Dense)))
+	b.SetBytes(int64(4 * len(in.DenseValues)))
 	for b.Loop() {
 		st, err := WriteShard(io.Discard, Header{Features: in.Features}, []*rows.Block{in})
 		if err != nil {
@@ -81,8 +81,8 @@ func BenchmarkWriteMNIST(b *testing.B) {
 		}
 		size = st.Bytes
 	}
-	b.ReportMetric(float64(4*len(in.Dense))/float64(size), "ratio")
-	b.Logf("%s: %d rows, %d bytes of float32 -> %d bytes", src, in.Rows(), 4*len(in.Dense), size)
+	b.ReportMetric(float64(4*len(in.DenseValues))/float64(size), "ratio")
+	b.Logf("%s: %d rows, %d bytes of float32 -> %d bytes", src, in.Rows(), 4*len(in.DenseValues), size)
 }
 
 func BenchmarkReadMNIST(b *testing.B) {
@@ -92,7 +92,7 @@ func BenchmarkReadMNIST(b *testing.B) {
 		b.Fatal(err)
 	}
 	data := buf.Bytes()
-	b.SetBytes(int64(4 * len(in.Dense)))
+	b.SetBytes(int64(4 * len(in.DenseValues)))
 	for b.Loop() {
 		r, err := NewReaderSize(bytes.NewReader(data), "bench.lbs", int64(len(data)))
 		if err != nil {

@@ -17,4 +17,11 @@
 // one block at a time and check every shard against the manifest as they
 // go. Because the manifest is written last and atomically, a directory
 // without one is an unfinished preprocess run.
+//
+// Runs is the external merge sort behind a shard whose rows do not fit in
+// memory: rows are spilled as sorted runs (temporary shard files under
+// RunDir), merged FanIn at a time into larger runs when there are more,
+// and streamed in order into the shard file, a block at a time. The rows'
+// order (record identity, then content) makes the shard's bytes depend on
+// its rows alone. transforms.SpillRuns and WriteShards run it on Beam.
 package shardio

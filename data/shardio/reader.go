@@ -154,8 +154,8 @@ func parseBlock(raw []byte, d int, sparse bool, n int) (*rows.Block, error) {
 	}
 	raw = raw[8*n:]
 	if !sparse {
-		b.Dense = make([]float32, n*d)
-		getFloats(b.Dense, raw)
+		b.DenseValues = make([]float32, n*d)
+		getFloats(b.DenseValues, raw)
 		return b, nil
 	}
 	nnz := (len(raw) - 4*(n+1)) / 8

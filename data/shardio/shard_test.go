@@ -135,7 +135,7 @@ func sameRows(t *testing.T, got, want *rows.Block) {
 	}
 	eq("labels", bits(got.Labels), bits(want.Labels))
 	eq("ids", got.IDs, want.IDs)
-	eq("dense values", bits(got.Dense), bits(want.Dense))
+	eq("dense values", bits(got.DenseValues), bits(want.DenseValues))
 	if want.Sparse {
 		eq("indptr", got.Indptr, want.Indptr)
 		eq("indices", got.Indices, want.Indices)

@@ -207,7 +207,7 @@ func (w *Writer) flushFull() error {
 		return err
 	}
 	p := w.pend
-	p.Labels, p.IDs, p.Dense = p.Labels[:0], p.IDs[:0], p.Dense[:0]
+	p.Labels, p.IDs, p.DenseValues = p.Labels[:0], p.IDs[:0], p.DenseValues[:0]
 	if p.Sparse {
 		p.Indptr, p.Indices, p.Values = p.Indptr[:1], p.Indices[:0], p.Values[:0]
 	}
@@ -276,7 +276,7 @@ func appendBlock(b []byte, h Header, spans []span) []byte {
 	if !h.Sparse {
 		d := h.Features
 		for _, s := range spans {
-			b = appendFloats(b, s.b.Dense[s.lo*d:s.hi*d])
+			b = appendFloats(b, s.b.DenseValues[s.lo*d:s.hi*d])
 		}
 		return b
 	}

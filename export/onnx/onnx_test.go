@@ -396,7 +396,7 @@ func TestExportArtifact(t *testing.T) {
 			d := decode(t, raw)
 			for _, s := range m.Layout() {
 				stored := src.Stored[s.Name]
-				dense := stored.Dense()
+				dense := stored.Dequantize()
 				if len(s.Shape) == 1 || !tt.int8 {
 					if it := d.inits[s.Name]; it.dtype != 1 || !bytes.Equal(it.raw, f32bytes(dense)) {
 						t.Errorf("%s: float initializer dtype %d differs from the artifact's values", s.Name, it.dtype)

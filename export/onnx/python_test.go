@@ -77,7 +77,7 @@ func TestONNXRuntimeMatchesLightbeam(t *testing.T) {
 			ws := model.NewWorkspace(m, be)
 			defer ws.Close()
 			want := make([]float32, n*k)
-			if err := ws.Predict(src.Params, model.Dense(scaled, nil, n), want); err != nil {
+			if err := ws.Predict(src.Params, model.DenseBatch(scaled, nil, n), want); err != nil {
 				t.Fatal(err)
 			}
 			if len(got) != len(want) || !slices.Equal(info.OutputShape, []int{n, k}) {

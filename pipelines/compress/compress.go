@@ -220,6 +220,7 @@ func Run(ctx context.Context, c Config, log io.Writer) (*Report, error) {
 	}
 	params0 := slices.Clone(params)
 	meta := userMeta(fileMeta)
+	tu := tuner{c: &c, meta: meta, log: log}
 	rep := &Report{Model: modelPath, Artifact: artPath, BytesBefore: 4 * m.NumParams(), Recipe: c}
 	if c.Data != "" {
 		ev, err := c.evaluate(ctx, modelPath)
@@ -245,17 +246,19 @@ func Run(ctx context.Context, c Config, log io.Writer) (*Report, error) {
 			return nil, err
 		}
 	default:
+		w := weights{m, params}
 		for t := 1; t <= c.PruneSteps; t++ {
 			st := make([]float64, len(final))
 			for i, sf := range final {
 				st[i] = prune.Cubic(0, sf, t, c.PruneSteps)
 			}
-			step, err := c.fineTuneStep(ctx, m0, &m, &params, meta, st, t, log)
-			if err != nil {
+			var step Step
+			if w, step, err = tu.pruneStep(ctx, m0, w, t, st); err != nil {
 				return nil, err
 			}
 			rep.Steps = append(rep.Steps, step)
 		}
+		m, params = w.m, w.params
 	}
 
 	ts, err := c.quantize(m, params)
@@ -263,7 +266,7 @@ func Run(ctx context.Context, c Config, log io.Writer) (*Report, error) {
 		return nil, err
 	}
 	if c.CodebookEpochs > 0 {
-		step, err := c.fineTuneCodebook(ctx, m, ts, meta, log)
+		step, err := tu.codebook(ctx, m, ts)
 		if err != nil {
 			return nil, err
 		}
@@ -285,7 +288,7 @@ func Run(ctx context.Context, c Config, log io.Writer) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	deq, err := Dense(m, art)
+	deq, err := artifactParams(m, art)
 	if err != nil {
 		return nil, err
 	}
@@ -305,7 +308,7 @@ func Run(ctx context.Context, c Config, log io.Writer) (*Report, error) {
 	rep.BitsPerWeight = 8 * float64(rep.BytesAfter) / float64(m.NumParams())
 	var zeros, total int
 	for i, t := range art.Tensors {
-		kept := prune.NonZero(t.Dense())
+		kept := prune.NonZero(t.Dequantize())
 		rep.Layers = append(rep.Layers, Layer{Name: t.Name, Shape: t.Shape, Encoding: t.Enc.String(), Sparsity: kept.Sparsity(),
 			Bytes: art.Sizes[i].Total(), BitsPerWeight: art.BitsPerWeight(i)})
 		if isWeight(t.Name) {
@@ -315,7 +318,7 @@ func Run(ctx context.Context, c Config, log io.Writer) (*Report, error) {
 	if total > 0 {
 		rep.Sparsity = float64(zeros) / float64(total)
 	}
-	if err := c.time(m0, params0, m, art, rep); err != nil {
+	if err := c.measureLatency(m0, params0, m, art, rep); err != nil {
 		return nil, err
 	}
 	rep.Seconds = time.Since(t0).Seconds()
@@ -336,11 +339,11 @@ func (c *Config) evaluate(ctx context.Context, modelPath string) (*train.EvalRes
 // LatencyRows is the number of rows that the report's latencies infer.
 const LatencyRows = 10000
 
-// time measures inference on LatencyRows rows of random inputs (the
-// kernels' cost does not depend on the values) before (the dense float32
-// model) and after (the artifact, without densifying where a sparse or
-// int8 kernel is faster), the median of three runs each.
-func (c *Config) time(m0 *model.Model, before []float32, m *model.Model, art *artifact.Artifact, rep *Report) error {
+// measureLatency measures inference on LatencyRows rows of random inputs
+// (the kernels' cost does not depend on the values) before (the dense
+// float32 model) and after (the artifact, without densifying where a
+// sparse or int8 kernel is faster), the median of three runs each.
+func (c *Config) measureLatency(m0 *model.Model, before []float32, m *model.Model, art *artifact.Artifact, rep *Report) error {
 	be, _, err := accel.Select(c.Accel)
 	if err != nil {
 		return err
@@ -359,7 +362,7 @@ func (c *Config) time(m0 *model.Model, before []float32, m *model.Model, art *ar
 	if rep.LatencyBeforeMS, err = infer.Latency(dense, x, LatencyRows, 3); err != nil {
 		return err
 	}
-	after, err := infer.Load(be, m, art, infer.Auto)
+	after, err := infer.Load(be, m, art, infer.KernelAuto)
 	if err != nil {
 		return err
 	}
@@ -468,34 +471,60 @@ func (c *Config) pruneTo(m0, m *model.Model, params []float32, sparsity []float6
 	return small, p, nil
 }
 
-// fineTuneStep prunes *m, *params to sparsity (pruneTo) and fine-tunes
-// the result in OUT/steps/step-NN, replacing *m and *params.
-func (c *Config) fineTuneStep(ctx context.Context, m0 *model.Model, m **model.Model, params *[]float32, meta map[string]string, sparsity []float64, t int, log io.Writer) (Step, error) {
-	pm, p, err := c.pruneTo(m0, *m, *params, sparsity)
-	if err != nil {
-		return Step{}, err
-	}
-	fmt.Fprintf(log, "compress: step %d/%d: %s sparsity %v (%s), fine-tuning %d epochs\n", t, c.PruneSteps, c.Prune, roundAll(sparsity), pm, c.FineTuneEpochs)
-	dir := storage.Join(c.Out, "steps", fmt.Sprintf("step-%02d", t))
-	st, p, err := c.fineTune(ctx, pm, p, meta, dir, c.FineTuneEpochs, c.LR, false, log)
-	if err != nil {
-		return st, fmt.Errorf("prune step %d: %w", t, err)
-	}
-	st.Stage, st.Step, st.Sparsity = "prune", t, sparsity
-	*m, *params = pm, p
-	return st, nil
+// weights is a model and its parameters, in its layout.
+type weights struct {
+	m      *model.Model
+	params []float32
 }
 
-// fineTuneCodebook fine-tunes the k-means centroids of ts in
-// OUT/codebook: the weights that share a centroid train as one value, the
-// pruned ones stay zero. The new centroids replace the old in ts.
-func (c *Config) fineTuneCodebook(ctx context.Context, m *model.Model, ts []artifact.Tensor, meta map[string]string, log io.Writer) (Step, error) {
-	params, err := Dense(m, &artifact.Artifact{Tensors: ts})
+// tuner fine-tunes through the train pipeline for c: the model files of
+// its runs carry meta, and their progress goes to log.
+type tuner struct {
+	c    *Config
+	meta map[string]string
+	log  io.Writer
+}
+
+// fineTuning is one fine-tuning run: epochs at lr in the train output
+// directory dir, the zeros frozen and, when share is set, equal weights
+// trained as one (train.Config.ShareWeights).
+type fineTuning struct {
+	dir    string
+	epochs int
+	lr     float64
+	share  bool
+}
+
+// pruneStep is step t of gradual pruning: it prunes w to sparsity
+// (Config.pruneTo, m0 being the model before any step) and fine-tunes the
+// result in OUT/steps/step-NN, which it returns.
+func (tu tuner) pruneStep(ctx context.Context, m0 *model.Model, w weights, t int, sparsity []float64) (weights, Step, error) {
+	c := tu.c
+	pm, p, err := c.pruneTo(m0, w.m, w.params, sparsity)
+	if err != nil {
+		return w, Step{}, err
+	}
+	fmt.Fprintf(tu.log, "compress: step %d/%d: %s sparsity %v (%s), fine-tuning %d epochs\n", t, c.PruneSteps, c.Prune, roundAll(sparsity), pm, c.FineTuneEpochs)
+	dir := storage.Join(c.Out, "steps", fmt.Sprintf("step-%02d", t))
+	st, p, err := tu.fineTune(ctx, weights{pm, p}, fineTuning{dir: dir, epochs: c.FineTuneEpochs, lr: c.LR})
+	if err != nil {
+		return w, st, fmt.Errorf("prune step %d: %w", t, err)
+	}
+	st.Stage, st.Step, st.Sparsity = "prune", t, sparsity
+	return weights{pm, p}, st, nil
+}
+
+// codebook fine-tunes the k-means centroids of ts in OUT/codebook: the
+// weights that share a centroid train as one value, the pruned ones stay
+// zero. The new centroids replace the old in ts.
+func (tu tuner) codebook(ctx context.Context, m *model.Model, ts []artifact.Tensor) (Step, error) {
+	c := tu.c
+	params, err := artifactParams(m, &artifact.Artifact{Tensors: ts})
 	if err != nil {
 		return Step{}, err
 	}
-	fmt.Fprintf(log, "compress: codebook: fine-tuning the shared weights %d epochs\n", c.CodebookEpochs)
-	st, tuned, err := c.fineTune(ctx, m, params, meta, storage.Join(c.Out, "codebook"), c.CodebookEpochs, c.CodebookLR, true, log)
+	fmt.Fprintf(tu.log, "compress: codebook: fine-tuning the shared weights %d epochs\n", c.CodebookEpochs)
+	st, tuned, err := tu.fineTune(ctx, weights{m, params}, fineTuning{dir: storage.Join(c.Out, "codebook"), epochs: c.CodebookEpochs, lr: c.CodebookLR, share: true})
 	if err != nil {
 		return st, fmt.Errorf("codebook: %w", err)
 	}
@@ -515,29 +544,29 @@ func (c *Config) fineTuneCodebook(ctx context.Context, m *model.Model, ts []arti
 	return st, nil
 }
 
-// fineTune trains params through the train pipeline in dir, epochs at lr,
-// the zeros frozen and, when share is set, equal weights trained as one
-// (train.Config.ShareWeights). With Resume a finished dir is read back.
-func (c *Config) fineTune(ctx context.Context, m *model.Model, params []float32, meta map[string]string, dir string, epochs int, lr float64, share bool, log io.Writer) (Step, []float32, error) {
+// fineTune trains w through the train pipeline as ft says and returns the
+// parameters it ends with. With Resume a finished run is read back.
+func (tu tuner) fineTune(ctx context.Context, w weights, ft fineTuning) (Step, []float32, error) {
+	c := tu.c
 	t0 := time.Now()
 	var st Step
 	// A step is done when its train run wrote report.json, its last file.
-	if ok, err := storage.Exists(ctx, storage.Join(dir, ReportName)); err != nil {
+	if ok, err := storage.Exists(ctx, storage.Join(ft.dir, ReportName)); err != nil {
 		return st, nil, err
 	} else if ok && c.Resume {
-		done := storage.Join(dir, "model.safetensors")
+		done := storage.Join(ft.dir, "model.safetensors")
 		_, p, _, err := train.ReadModel(ctx, done)
-		fmt.Fprintf(log, "compress: %s already done\n", done)
+		fmt.Fprintf(tu.log, "compress: %s already done\n", done)
 		return st, p, err
 	}
-	init := storage.Join(dir, "init.safetensors")
-	if err := writeModel(ctx, init, m, params, meta); err != nil {
+	init := storage.Join(ft.dir, "init.safetensors")
+	if err := writeModel(ctx, init, w.m, w.params, tu.meta); err != nil {
 		return st, nil, err
 	}
 	tc := train.DefaultConfig()
-	mc := m.Config()
-	tc.Data, tc.Out, tc.Model, tc.Hidden = c.Data, dir, string(mc.Arch), mc.Hidden
-	tc.Init, tc.FreezeZeros, tc.ShareWeights, tc.Epochs, tc.LR, tc.Mode = init, true, share, epochs, lr, c.Mode
+	mc := w.m.Config()
+	tc.Data, tc.Out, tc.Model, tc.Hidden = c.Data, ft.dir, string(mc.Arch), mc.Hidden
+	tc.Init, tc.FreezeZeros, tc.ShareWeights, tc.Epochs, tc.LR, tc.Mode = init, true, ft.share, ft.epochs, ft.lr, c.Mode
 	tc.Accel, tc.Runner, tc.Plain, tc.Overwrite = c.Accel, c.Runner, c.Plain, true
 	rep, err := train.Run(ctx, tc, io.Discard)
 	if err != nil {
@@ -545,7 +574,7 @@ func (c *Config) fineTune(ctx context.Context, m *model.Model, params []float32,
 	}
 	st.ValidationAccuracy = rep.ValidationAccuracy
 	st.Seconds = time.Since(t0).Seconds()
-	fmt.Fprintf(log, "compress: validation accuracy %.2f%%, %.1f s\n", 100*rep.ValidationAccuracy, st.Seconds)
+	fmt.Fprintf(tu.log, "compress: validation accuracy %.2f%%, %.1f s\n", 100*rep.ValidationAccuracy, st.Seconds)
 	_, p, _, err := train.ReadModel(ctx, rep.ModelFile)
 	return st, p, err
 }
@@ -608,8 +637,9 @@ func encodeArtifact(c *Config, m *model.Model, ts []artifact.Tensor, fileMeta ma
 	return buf.Bytes(), nil
 }
 
-// Dense returns the parameters that an artifact holds, in m's layout.
-func Dense(m *model.Model, a *artifact.Artifact) ([]float32, error) {
+// artifactParams returns the dequantized parameters that an artifact
+// holds, in m's layout.
+func artifactParams(m *model.Model, a *artifact.Artifact) ([]float32, error) {
 	params := make([]float32, m.NumParams())
 	for _, s := range m.Layout() {
 		t := a.Tensor(s.Name)
@@ -619,7 +649,7 @@ func Dense(m *model.Model, a *artifact.Artifact) ([]float32, error) {
 		if t.Len() != s.Size() {
 			return nil, fmt.Errorf("artifact tensor %s has shape %v, %s needs %v", s.Name, t.Shape, m, s.Shape)
 		}
-		copy(params[s.Offset:], t.Dense())
+		copy(params[s.Offset:], t.Dequantize())
 	}
 	return params, nil
 }

@@ -3,7 +3,6 @@ package compress
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"io"
 	"math/rand/v2"
 	"os"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/lightbeam-ml/lightbeam/compress/artifact"
 	"github.com/lightbeam-ml/lightbeam/data/formats"
+	"github.com/lightbeam-ml/lightbeam/data/formats/formatstest"
 	"github.com/lightbeam-ml/lightbeam/model"
 	"github.com/lightbeam-ml/lightbeam/pipelines/preprocess"
 	"github.com/lightbeam-ml/lightbeam/pipelines/train"
@@ -27,25 +27,8 @@ func TestMain(m *testing.M) { ptest.Main(m) }
 func trained(t *testing.T) (data, modelDir string) {
 	t.Helper()
 	root := t.TempDir()
-	rng := rand.New(rand.NewPCG(3, 4))
-	var b strings.Builder
-	for j := 0; j < 16; j++ {
-		fmt.Fprintf(&b, "f%d,", j)
-	}
-	b.WriteString("label\n")
-	for i := 0; i < 2400; i++ {
-		c := rng.IntN(3)
-		for j := 0; j < 16; j++ {
-			center := 0.0
-			if j%3 == c {
-				center = 1.2
-			}
-			fmt.Fprintf(&b, "%.4f,", center+rng.NormFloat64())
-		}
-		fmt.Fprintf(&b, "%d\n", c)
-	}
 	csv := filepath.Join(root, "blobs.csv")
-	if err := os.WriteFile(csv, []byte(b.String()), 0o644); err != nil {
+	if err := os.WriteFile(csv, formatstest.BlobsCSV(rand.New(rand.NewPCG(3, 4)), 2400, 16, 1.2, 0), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	data = filepath.Join(root, "prep")

@@ -4,41 +4,20 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
-	"log/slog"
 	"math/rand/v2"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/lightbeam-ml/lightbeam/data/formats"
+	"github.com/lightbeam-ml/lightbeam/data/formats/formatstest"
 	"github.com/lightbeam-ml/lightbeam/pipelines/preprocess"
 	"github.com/lightbeam-ml/lightbeam/pipelines/train"
 	"github.com/lightbeam-ml/lightbeam/storage"
 	"github.com/lightbeam-ml/lightbeam/storage/gcstest"
 )
-
-// gcsLines collects storage's "gcs: " log lines (retries and resumed
-// downloads).
-type gcsLines struct {
-	mu    sync.Mutex
-	lines []string
-}
-
-func (l *gcsLines) Enabled(context.Context, slog.Level) bool { return true }
-func (l *gcsLines) WithAttrs([]slog.Attr) slog.Handler       { return l }
-func (l *gcsLines) WithGroup(string) slog.Handler            { return l }
-func (l *gcsLines) Handle(_ context.Context, r slog.Record) error {
-	if strings.HasPrefix(r.Message, "gcs: ") {
-		l.mu.Lock()
-		l.lines = append(l.lines, r.Message)
-		l.mu.Unlock()
-	}
-	return nil
-}
 
 // preprocess → train → compress with every input and output on gs://,
 // once straight to the emulator and once through a proxy that answers a
@@ -52,23 +31,10 @@ func TestGCSFaultsEndToEnd(t *testing.T) {
 	t.Cleanup(func() { storage.GCSRetry = old })
 	ctx := context.Background()
 
-	rng := rand.New(rand.NewPCG(5, 6))
-	var csv strings.Builder
-	csv.WriteString("f0,f1,f2,f3,f4,f5,label\n")
-	for i := 0; i < 900; i++ {
-		c := rng.IntN(3)
-		for j := 0; j < 6; j++ {
-			center := 0.0
-			if j%3 == c {
-				center = 1.5
-			}
-			fmt.Fprintf(&csv, "%.4f,", center+rng.NormFloat64())
-		}
-		fmt.Fprintf(&csv, "%d\n", c)
-	}
+	csv := formatstest.BlobsCSV(rand.New(rand.NewPCG(5, 6)), 900, 6, 1.5, 0)
 	run := func(t *testing.T, root string) map[string][]byte {
 		in := storage.Join(root, "in", "blobs.csv")
-		if err := storage.WriteBytes(ctx, in, []byte(csv.String())); err != nil {
+		if err := storage.WriteBytes(ctx, in, csv); err != nil {
 			t.Fatal(err)
 		}
 		prep := storage.Join(root, "prep")
@@ -109,11 +75,9 @@ func TestGCSFaultsEndToEnd(t *testing.T) {
 		}
 	}
 	px := gcstest.WithFaults(t, root, gcstest.Faults{Seed: 7, Throttle: 0.07, Unavailable: 0.07, ResetRequest: 0.3, ResetResponse: 0.1, Delay: 0.1, MaxDelay: 30 * time.Millisecond})
-	log := &gcsLines{}
-	prev := slog.Default()
-	slog.SetDefault(slog.New(log))
+	log := gcstest.CaptureLog(t)
 	faulty := run(t, root)
-	slog.SetDefault(prev)
+	lines := log.Lines()
 
 	names := func(m map[string][]byte) []string {
 		var s []string
@@ -139,12 +103,12 @@ func TestGCSFaultsEndToEnd(t *testing.T) {
 		}
 	}
 	st := px.Stats()
-	t.Logf("%d files; proxy: %v; %d gcs: lines logged", len(clean), st, len(log.lines))
+	t.Logf("%d files; proxy: %v; %d gcs: lines logged", len(clean), st, len(lines))
 	if st.Throttled == 0 || st.Unavailable == 0 || st.ResetRequests == 0 || st.ResetResponses == 0 || st.Delayed == 0 {
 		t.Fatalf("the proxy did not inject every kind of fault: %v", st)
 	}
-	if int64(len(log.lines)) != st.Failed() {
-		t.Errorf("%d retries logged for %d failed requests:\n%s", len(log.lines), st.Failed(), strings.Join(log.lines, "\n"))
+	if int64(len(lines)) != st.Failed() {
+		t.Errorf("%d retries logged for %d failed requests:\n%s", len(lines), st.Failed(), strings.Join(lines, "\n"))
 	}
 }
 

@@ -280,7 +280,7 @@ func compressAt(rc Config, m *model.Model, params []float32, fileMeta map[string
 	if err != nil {
 		return SweepPoint{}, nil, err
 	}
-	deq, err := Dense(m, art)
+	deq, err := artifactParams(m, art)
 	if err != nil {
 		return SweepPoint{}, nil, fmt.Errorf("%s: %w", name, err)
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
 
 	"github.com/lightbeam-ml/lightbeam/data/formats"
+	"github.com/lightbeam-ml/lightbeam/data/formats/formatstest"
 	"github.com/lightbeam-ml/lightbeam/model"
 	"github.com/lightbeam-ml/lightbeam/pipelines/preprocess"
 	"github.com/lightbeam-ml/lightbeam/pipelines/train"
@@ -55,25 +56,8 @@ func trainedModels(t *testing.T) (string, []string) {
 			fixture.err = err
 			return
 		}
-		rng := rand.New(rand.NewPCG(5, 6))
-		var b strings.Builder
-		for j := 0; j < 16; j++ {
-			fmt.Fprintf(&b, "f%d,", j)
-		}
-		b.WriteString("label\n")
-		for i := 0; i < 1200; i++ {
-			c := rng.IntN(3)
-			for j := 0; j < 16; j++ {
-				center := 0.0
-				if j%3 == c {
-					center = 1.5
-				}
-				fmt.Fprintf(&b, "%.4f,", center+rng.NormFloat64())
-			}
-			fmt.Fprintf(&b, "%d\n", c)
-		}
 		csv := filepath.Join(root, "blobs.csv")
-		if fixture.err = os.WriteFile(csv, []byte(b.String()), 0o644); fixture.err != nil {
+		if fixture.err = os.WriteFile(csv, formatstest.BlobsCSV(rand.New(rand.NewPCG(5, 6)), 1200, 16, 1.5, 0), 0o644); fixture.err != nil {
 			return
 		}
 		fixture.data = filepath.Join(root, "prep")

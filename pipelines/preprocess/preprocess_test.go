@@ -22,7 +22,6 @@ import (
 
 	"github.com/lightbeam-ml/lightbeam/data/formats"
 	"github.com/lightbeam-ml/lightbeam/data/shardio"
-	"github.com/lightbeam-ml/lightbeam/transforms"
 )
 
 // --- helpers ---------------------------------------------------------------
@@ -475,7 +474,7 @@ func TestRunCSVDeterminism(t *testing.T) {
 	if len(want) != 9 {
 		t.Fatalf("%d shards, want 9", len(want))
 	}
-	if _, err := os.Stat(filepath.Join(one.Out, transforms.RunDir)); !errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Stat(filepath.Join(one.Out, shardio.RunDir)); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("the spilled runs' directory is still there (stat: %v)", err)
 	}
 

@@ -13,7 +13,6 @@ import (
 
 	"github.com/lightbeam-ml/lightbeam/data/shardio"
 	"github.com/lightbeam-ml/lightbeam/storage"
-	"github.com/lightbeam-ml/lightbeam/transforms"
 )
 
 // Report is report.json: what a run read, wrote and rejected.
@@ -101,11 +100,11 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 
 // removeRuns deletes the spilled runs in out, and their directory.
 func removeRuns(ctx context.Context, out string) error {
-	if err := removeGlob(ctx, storage.Join(out, transforms.RunDir, "*.lbs")); err != nil {
+	if err := removeGlob(ctx, storage.Join(out, shardio.RunDir, "*.lbs")); err != nil {
 		return err
 	}
 	if storage.IsLocal(out) {
-		os.Remove(filepath.Join(out, transforms.RunDir)) // only if empty; object stores have no directories
+		os.Remove(filepath.Join(out, shardio.RunDir)) // only if empty; object stores have no directories
 	}
 	return nil
 }
@@ -115,7 +114,7 @@ func removeRuns(ctx context.Context, out string) error {
 // report.json and spilled runs. Otherwise stale shards of another --shards count, or reject
 // files this run does not list, would sit beside the new output.
 func removeStale(ctx context.Context, out string) error {
-	for _, glob := range []string{"shards/*.lbs", "rejects/*.jsonl", "report.json", transforms.RunDir + "/*.lbs"} {
+	for _, glob := range []string{"shards/*.lbs", "rejects/*.jsonl", "report.json", shardio.RunDir + "/*.lbs"} {
 		if err := removeGlob(ctx, storage.Join(out, glob)); err != nil {
 			return err
 		}

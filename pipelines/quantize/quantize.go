@@ -60,10 +60,6 @@ const (
 // Quants are the recipe types a checkpoint can be quantized to as GGUF.
 var Quants = []string{"q8_0", "q4_0", "q4_k"}
 
-// LightbeamQuants are those it can be quantized to as a lightbeam
-// artifact: int8 with one float32 scale per row (output channel).
-var LightbeamQuants = []string{"int8"}
-
 // Config is a checkpoint quantization.
 type Config struct {
 	Checkpoint string // Required. A .safetensors file, an index file, or a directory.

@@ -93,9 +93,9 @@ func (s *shardRows) batch(idx []int32, scratch *batchScratch) model.Batch {
 		d := s.Features
 		scratch.x = scratch.x[:0]
 		for _, i := range idx {
-			scratch.x = append(scratch.x, s.Dense[int(i)*d:int(i+1)*d]...)
+			scratch.x = append(scratch.x, s.DenseValues[int(i)*d:int(i+1)*d]...)
 		}
-		return model.Dense(scratch.x, scratch.y, n)
+		return model.DenseBatch(scratch.x, scratch.y, n)
 	}
 	scratch.indptr = append(scratch.indptr[:0], 0)
 	scratch.indices, scratch.values = scratch.indices[:0], scratch.values[:0]

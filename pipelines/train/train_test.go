@@ -16,7 +16,9 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
 
 	"github.com/lightbeam-ml/lightbeam/data/formats"
+	"github.com/lightbeam-ml/lightbeam/data/formats/formatstest"
 	"github.com/lightbeam-ml/lightbeam/model"
+	"github.com/lightbeam-ml/lightbeam/model/modeltest"
 	"github.com/lightbeam-ml/lightbeam/pipelines/preprocess"
 )
 
@@ -25,24 +27,7 @@ func TestMain(m *testing.M) { ptest.Main(m) }
 // blobs writes a CSV of three Gaussian classes in 12 dimensions, with
 // enough overlap that accuracy is high but not perfect.
 func blobs(t testing.TB, path string, n int) {
-	rng := rand.New(rand.NewPCG(42, 7))
-	var b strings.Builder
-	for j := 0; j < 12; j++ {
-		fmt.Fprintf(&b, "f%d,", j)
-	}
-	b.WriteString("label\n")
-	for i := 0; i < n; i++ {
-		c := rng.IntN(3)
-		for j := 0; j < 12; j++ {
-			center := 0.0
-			if j%3 == c {
-				center = 1.5
-			}
-			fmt.Fprintf(&b, "%.4f,", center+rng.NormFloat64()+10*float64(j))
-		}
-		fmt.Fprintf(&b, "%d\n", c)
-	}
-	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+	if err := os.WriteFile(path, formatstest.BlobsCSV(rand.New(rand.NewPCG(42, 7)), n, 12, 1.5, 10), 0o644); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -97,10 +82,7 @@ func run(t *testing.T, c Config) *Report {
 
 func params(t *testing.T, dir string, epoch int) []float32 {
 	t.Helper()
-	ck, err := model.LoadCheckpoint(runCheckpoint(dir, epoch))
-	if err != nil {
-		t.Fatal(err)
-	}
+	ck := modeltest.ReadCheckpoint(t, runCheckpoint(dir, epoch))
 	return ck.Params
 }
 
@@ -315,14 +297,8 @@ func TestCrossValidation(t *testing.T) {
 	plain.Out, plain.Plain = t.TempDir(), true
 	run(t, plain)
 	for _, dir := range []string{"setting-00-fold-00", "setting-01-fold-02"} {
-		a, err := model.LoadCheckpoint(checkpointAt(filepath.Join(c.Out, "cv", dir), 2))
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, err := model.LoadCheckpoint(checkpointAt(filepath.Join(plain.Out, "cv", dir), 2))
-		if err != nil {
-			t.Fatal(err)
-		}
+		a := modeltest.ReadCheckpoint(t, checkpointAt(filepath.Join(c.Out, "cv", dir), 2))
+		b := modeltest.ReadCheckpoint(t, checkpointAt(filepath.Join(plain.Out, "cv", dir), 2))
 		if d := maxDiff(a.Params, b.Params); d != 0 {
 			t.Fatalf("%s: beam and plain differ by %g", dir, d)
 		}
@@ -373,10 +349,7 @@ func TestFreezeZeros(t *testing.T) {
 			c := baseConfig(t, 4)
 			c.Mode, c.Optimizer, c.Plain, c.Init, c.FreezeZeros = tc.mode, tc.opt, plain, pruned, true
 			run(t, c)
-			ck, err := model.LoadCheckpoint(runCheckpoint(c.Out, c.Epochs))
-			if err != nil {
-				t.Fatal(err)
-			}
+			ck := modeltest.ReadCheckpoint(t, runCheckpoint(c.Out, c.Epochs))
 			for i := range p {
 				if i%2 == 0 && ck.Params[i] != 0 {
 					t.Fatalf("%s/%s: pruned weight %d became %g", tc.mode, tc.opt, i, ck.Params[i])
@@ -450,9 +423,7 @@ func TestShareWeights(t *testing.T) {
 		}
 	}
 	shared := filepath.Join(t.TempDir(), "shared.safetensors")
-	if err := model.SaveModel(shared, m, p, nil); err != nil {
-		t.Fatal(err)
-	}
+	modeltest.WriteModel(t, shared, m, p, nil)
 	groups := newShareGroups(m, p)
 	want := 0
 	for _, s := range m.Layout() {

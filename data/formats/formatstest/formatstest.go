@@ -2,7 +2,12 @@
 // and the pipelines that use them.
 package formatstest
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+)
 
 // IDXImages returns an IDX image file (magic 0x803) of n images of h×w
 // pixels, pixel j of image i being pixel(i, j).
@@ -28,3 +33,32 @@ func IDXLabels(labels ...byte) []byte {
 
 // Diagonal is a pixel function: byte(i+j).
 func Diagonal(i, j int) byte { return byte(i + j) }
+
+// BlobsCSV returns a CSV file of n rows in three Gaussian classes, for
+// tests that preprocess, train and compress: a header f0,…,f(d−1),label,
+// then rows of a class c drawn uniformly and d features, feature j drawn
+// from N(sep·[j mod 3 = c] + shift·j, 1) and written with 4 decimals. rng
+// makes every draw, in row order.
+func BlobsCSV(rng *rand.Rand, n, d int, sep, shift float64) []byte {
+	var b strings.Builder
+	for j := range d {
+		fmt.Fprintf(&b, "f%d,", j)
+	}
+	b.WriteString("label\n")
+	for range n {
+		c := rng.IntN(3)
+		for j := range d {
+			center := 0.0
+			if j%3 == c {
+				center = sep
+			}
+			v := center + rng.NormFloat64()
+			if shift != 0 {
+				v += shift * float64(j)
+			}
+			fmt.Fprintf(&b, "%.4f,", v)
+		}
+		fmt.Fprintf(&b, "%d\n", c)
+	}
+	return []byte(b.String())
+}
