@@ -18,7 +18,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"math/rand/v2"
 	"slices"
 	"strconv"
 	"strings"
@@ -346,11 +345,7 @@ func (c *Config) time(m0 *model.Model, before []float32, m *model.Model, art *ar
 		return err
 	}
 	defer be.Close()
-	rng := rand.New(rand.NewPCG(1, 2))
-	x := make([]float32, LatencyRows*m0.Inputs())
-	for i := range x {
-		x[i] = float32(rng.NormFloat64())
-	}
+	x := latencyInput(m0.Inputs())
 	dense, err := infer.NewDense(be, m0, before)
 	if err != nil {
 		return err
@@ -359,15 +354,10 @@ func (c *Config) time(m0 *model.Model, before []float32, m *model.Model, art *ar
 	if rep.LatencyBeforeMS, err = infer.Latency(dense, x, LatencyRows, 3); err != nil {
 		return err
 	}
-	after, err := infer.Load(be, m, art, infer.Auto)
-	if err != nil {
+	if rep.LatencyAfterMS, rep.Kernels, rep.BytesResident, err = timeArtifact(be, m, art, x); err != nil {
 		return err
 	}
-	defer after.Close()
-	if rep.LatencyAfterMS, err = infer.Latency(after, x, LatencyRows, 3); err != nil {
-		return err
-	}
-	rep.Backend, rep.Kernels, rep.BytesResident = be.Name(), after.String(), after.Bytes()
+	rep.Backend = be.Name()
 	return nil
 }
 
