@@ -248,7 +248,7 @@ check "ok: $n shards identical (cluster gs:// vs. in-process local); outputs in 
 
 # The hdfs:// outputs, fetched from the hub with Hadoop's own client (FsShell -get).
 t0=$SECONDS
-hcp=$(bash scripts/hdfs.sh install | tail -n 1)
+hcp=$(bash "$ROOT/scripts/hdfs.sh" install | tail -n 1)
 mkdir -p "$OUTDIR/cluster-hdfs"
 java -Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Djava.net.preferIPv4Stack=true -cp "$HCONF:$hcp" \
 	org.apache.hadoop.fs.FsShell -get "$HDFS/prep" "$HDFS/model" "$HDFS/compressed" "$OUTDIR/cluster-hdfs/" 2>"$OUTDIR/fsshell.log" ||
