@@ -5,6 +5,7 @@ import (
 	"flag"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -98,5 +99,18 @@ func TestCompressCheckpointLightbeam(t *testing.T) {
 	err = run([]string{"compress", "--checkpoint=" + p, "--quant=int8", "--out=" + filepath.Join(dir, "gguf")})
 	if err == nil || !strings.Contains(err.Error(), "GGUF has no int8 type") {
 		t.Errorf("gguf with int8: %v", err)
+	}
+}
+
+// The demo compresses with the recipe its docs name, embedded in the
+// binary: it is found by that name and parses.
+func TestDemoRecipe(t *testing.T) {
+	raw, err := recipes.FS.ReadFile(path.Base(demoRecipePath))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := compress.ParseRecipe(context.Background(), demoRecipePath, raw)
+	if err != nil || c.Quant == "" || len(c.Sparsity) == 0 {
+		t.Fatalf("%s: %+v, %v", demoRecipePath, c, err)
 	}
 }
