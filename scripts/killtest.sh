@@ -11,5 +11,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 seeds=${1:-10}
 LIGHTBEAM_KILL_SEEDS=$seeds go test -count=1 -timeout 60m -v \
-	-run '^(TestKilled|TestKilledAfterManifest|TestConcurrentOut|TestStaleLock|TestFullDisk)$' . |
+	-run '^(TestKilled|TestKilledAfterManifest|TestConcurrentOut|TestStaleLock|TestFullDisk)$' ./cli/e2e |
 	grep -E '^(=== RUN|--- |    |ok|FAIL|PASS)'

@@ -22,7 +22,7 @@ import (
 // and MLP artifacts whose weights are int8 (dense, sparse, per tensor) or
 // exported dequantized (q4_0). The onnx checker (full_check) passes on
 // every file. MNIST, trained and compressed by the pipelines, is the CLI's
-// test (cmd_export_test.go).
+// test (cli/export_test.go).
 func TestONNXRuntimeMatchesLightbeam(t *testing.T) {
 	py := onnxtest.Python(t)
 	be := accel.NewGo()

@@ -18,7 +18,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"math/rand/v2"
 	"slices"
 	"strconv"
 	"strings"
@@ -349,11 +348,7 @@ func (c *Config) measureLatency(m0 *model.Model, before []float32, m *model.Mode
 		return err
 	}
 	defer be.Close()
-	rng := rand.New(rand.NewPCG(1, 2))
-	x := make([]float32, LatencyRows*m0.Inputs())
-	for i := range x {
-		x[i] = float32(rng.NormFloat64())
-	}
+	x := latencyInput(m0.Inputs())
 	dense, err := infer.NewDense(be, m0, before)
 	if err != nil {
 		return err
@@ -362,15 +357,10 @@ func (c *Config) measureLatency(m0 *model.Model, before []float32, m *model.Mode
 	if rep.LatencyBeforeMS, err = infer.Latency(dense, x, LatencyRows, 3); err != nil {
 		return err
 	}
-	after, err := infer.Load(be, m, art, infer.KernelAuto)
-	if err != nil {
+	if rep.LatencyAfterMS, rep.Kernels, rep.BytesResident, err = timeArtifact(be, m, art, x); err != nil {
 		return err
 	}
-	defer after.Close()
-	if rep.LatencyAfterMS, err = infer.Latency(after, x, LatencyRows, 3); err != nil {
-		return err
-	}
-	rep.Backend, rep.Kernels, rep.BytesResident = be.Name(), after.String(), after.Bytes()
+	rep.Backend = be.Name()
 	return nil
 }
 

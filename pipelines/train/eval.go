@@ -1,7 +1,6 @@
 package train
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -147,15 +146,8 @@ func ReadModel(ctx context.Context, path string) (*model.Model, []float32, map[s
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	if !bytes.HasPrefix(raw, []byte(artifact.Magic)) {
-		return model.DecodeModel(raw, path)
-	}
-	a, err := artifact.Decode(raw, path)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	m, params, err := a.Model(path)
-	return m, params, a.Meta, err
+	m, params, meta, _, err := artifact.DecodeModel(raw, path)
+	return m, params, meta, err
 }
 
 type loadModelFn struct{ Path string }

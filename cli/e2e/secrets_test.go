@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/lightbeam-ml/lightbeam/cli/clitest"
 	"github.com/lightbeam-ml/lightbeam/storage"
 	"github.com/lightbeam-ml/lightbeam/storage/gcstest"
 )
@@ -44,7 +45,7 @@ func TestGCSNoSecretsInOutput(t *testing.T) {
 		t.Fatal(err)
 	}
 	run := func(host string, args ...string) (string, error) {
-		cmd := lightbeamCmd(t, args...)
+		cmd := clitest.Command(t, args...)
 		cmd.Env = append(cmd.Env, "STORAGE_EMULATOR_HOST="+host, storage.TokenEnv+"="+token,
 			"GOOGLE_APPLICATION_CREDENTIALS="+creds, "LIGHTBEAM_LOG_LEVEL=info")
 		out, err := cmd.CombinedOutput()

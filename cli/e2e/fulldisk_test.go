@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"fmt"
@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/lightbeam-ml/lightbeam/cli/clitest"
 )
 
 // A full disk: the command's --out is on a small tmpfs, mounted in a user
@@ -63,14 +65,14 @@ func TestFullDisk(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: runs the CLI")
 	}
-	bin := cliBinary(t)
+	bin := clitest.Binary(t)
 	root := t.TempDir()
 	csv := filepath.Join(root, "in.csv")
 	writeKillCSV(t, csv, 40000, 24)
 	small := filepath.Join(root, "small.csv")
 	writeKillCSV(t, small, 8000, 24)
 	data := filepath.Join(root, "data")
-	runCLI(t, "preprocess", "--format=csv", "--input="+small, "--out="+data, "--shards=2")
+	clitest.Run(t, "preprocess", "--format=csv", "--input="+small, "--out="+data, "--shards=2")
 
 	for _, tc := range []struct {
 		name     string
@@ -150,13 +152,7 @@ echo "== after"
 					t.Errorf("the rerun did not write %s:\n%s", fin, section(out, "after"))
 				}
 			}
-			t.Logf("%s on a full disk: %s; left: %s", tc.name, finalLine(run), strings.Join(strings.Fields(left), " "))
+			t.Logf("%s on a full disk: %s; left: %s", tc.name, lastLine(run), strings.Join(strings.Fields(left), " "))
 		})
 	}
-}
-
-// finalLine is the last line of s.
-func finalLine(s string) string {
-	lines := strings.Split(strings.TrimSpace(s), "\n")
-	return lines[len(lines)-1]
 }

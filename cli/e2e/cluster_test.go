@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"bytes"
@@ -12,7 +12,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/lightbeam-ml/lightbeam/cli/clitest"
 	"github.com/lightbeam-ml/lightbeam/compress/artifact"
+	"github.com/lightbeam-ml/lightbeam/internal/svcscript"
 )
 
 // TestClusterShaped runs scripts/cluster.sh: preprocess, train and compress
@@ -24,18 +26,18 @@ import (
 // --out the workers cannot see is refused; this test checks the rest: both
 // cluster runs' models and artifacts equal the local run's, but for the
 // data paths they record.
+//
+// The binary (stripped, as docs/RUNNERS.md says to ship it) both submits
+// and runs in the workers. It lies under /tmp, as may the repository: the
+// script binds those paths into each host's private /tmp, and nothing else.
 func TestClusterShaped(t *testing.T) {
-	// The binaries must lie outside /tmp, which every host replaces.
-	bin, err := os.MkdirTemp(".", ".cluster-test-")
+	script, err := svcscript.Find("cluster.sh")
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { os.RemoveAll(bin) })
-	lb, worker := filepath.Join(bin, "lightbeam"), filepath.Join(bin, "worker")
-	goBuild(t, lb)
-	goBuild(t, worker, `-ldflags=-s -w`) // stripped, as docs/RUNNERS.md says to ship it
+	lb := clitest.Binary(t)
 	out := t.TempDir()
-	cmd := exec.Command("bash", "scripts/cluster.sh", lb, worker, out)
+	cmd := exec.Command("bash", script, lb, lb, out)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	err = cmd.Run()
@@ -146,19 +148,13 @@ func sameSafetensors(t *testing.T, name string, local, cluster []byte, paths *st
 	}
 }
 
-func goBuild(t *testing.T, out string, flags ...string) {
-	t.Helper()
-	args := append([]string{"build", "-o", out}, flags...)
-	if b, err := exec.Command("go", append(args, ".")...).CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, b)
-	}
-}
-
+// lastLine is the last line of s.
 func lastLine(s string) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
 	return lines[len(lines)-1]
 }
 
+// tail is the last n lines of s.
 func tail(s string, n int) string {
 	lines := strings.Split(s, "\n")
 	if len(lines) > n {

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/lightbeam-ml/lightbeam/compress/artifact"
+	"github.com/lightbeam-ml/lightbeam/export/convert"
 	"github.com/lightbeam-ml/lightbeam/internal/pyenv"
 	"github.com/lightbeam-ml/lightbeam/model"
 	"github.com/lightbeam-ml/lightbeam/model/modeltest"
@@ -135,7 +136,7 @@ func TestExportGGUF(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			out := filepath.Join(dir, tt.name+".gguf")
-			line, err := runExport(ctx, exportConfig{Model: tt.model, Format: "gguf", Out: out, Quant: tt.quant})
+			line, err := convert.Write(ctx, convert.Config{Model: tt.model, Format: "gguf", Out: out, Quant: tt.quant})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -166,31 +167,31 @@ func TestExportGGUF(t *testing.T) {
 				}
 			}
 			desc, err := inspect(ctx, out)
-			if err != nil || !strings.Contains(desc, "GGUF, 4 tensors") || !strings.Contains(desc, "fc1.weight") || !strings.Contains(desc, want4(tt.weightType)) {
+			if err != nil || !strings.Contains(desc, "GGUF, 4 tensors") {
 				t.Errorf("inspect %s: %v\n%s", out, err, desc)
+			}
+			for name, want := range map[string]string{"fc1.weight": tt.weightType, "fc2.weight": tt.weightType, "fc1.bias": "F32"} {
+				if got := typeColumn(desc, name); got != want {
+					t.Errorf("inspect %s: %s has type %q, want %q:\n%s", out, name, got, want, desc)
+				}
 			}
 			if fields["lightbeam.source"] != tt.model || fields["preprocess.scale.method"] != "minmax" || fields[model.MetaArch] != "mlp" {
 				t.Errorf("metadata %v: want the source and the model's metadata", fields)
 			}
 		})
 	}
-	if _, err := runExport(ctx, exportConfig{Model: modelPath, Format: "gguf", Out: filepath.Join(dir, "x.gguf"), Quant: "int8"}); err == nil || !strings.Contains(err.Error(), "--quant=int8") {
+	if _, err := convert.Write(ctx, convert.Config{Model: modelPath, Format: "gguf", Out: filepath.Join(dir, "x.gguf"), Quant: "int8"}); err == nil || !strings.Contains(err.Error(), "--quant=int8") {
 		t.Errorf("--quant=int8: %v", err)
 	}
 }
 
-// want4 is the inspect line's start of fc1.weight's type column.
-func want4(typ string) string { return typ + " " }
-
-// TestInspectCheckpointHeader: a safetensors file that is not a lightbeam
-// model is listed from its header.
-func TestInspectCheckpointHeader(t *testing.T) {
-	p := filepath.Join(t.TempDir(), "other.safetensors")
-	if err := model.WriteSafetensors(p, []model.Tensor{{Name: "layers.0.w", Shape: []int{2, 3}, Data: make([]float32, 6)}}, map[string]string{"format": "pt"}); err != nil {
-		t.Fatal(err)
+// typeColumn is the type column of the tensor's row in inspect's
+// description of a GGUF file ("" when no row names it).
+func typeColumn(desc, tensor string) string {
+	for _, line := range strings.Split(desc, "\n") {
+		if f := strings.Fields(line); len(f) > 1 && f[0] == tensor {
+			return f[1]
+		}
 	}
-	out, err := inspect(context.Background(), p)
-	if err != nil || !strings.Contains(out, "safetensors checkpoint, 1 tensors") || !strings.Contains(out, "layers.0.w") || !strings.Contains(out, "F32") {
-		t.Errorf("inspect: %v\n%s", err, out)
-	}
+	return ""
 }

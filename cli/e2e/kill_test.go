@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"bufio"
@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lightbeam-ml/lightbeam/cli/clitest"
 	"github.com/lightbeam-ml/lightbeam/compress/artifact"
 	"github.com/lightbeam-ml/lightbeam/data/shardio"
 	"github.com/lightbeam-ml/lightbeam/export/gguf"
@@ -242,7 +243,7 @@ type killCase struct {
 func runKilled(t *testing.T, root string, c killCase, seeds int) {
 	whole := filepath.Join(root, c.name+"-whole")
 	t0 := time.Now()
-	runCLI(t, c.args(whole)...)
+	clitest.Run(t, c.args(whole)...)
 	took := time.Since(t0)
 	want := publishedFiles(t, whole)
 	if len(want) == 0 {
@@ -253,7 +254,7 @@ func runKilled(t *testing.T, root string, c killCase, seeds int) {
 	rng := rand.New(rand.NewPCG(h.Sum64(), 1))
 	for seed := range seeds {
 		out := filepath.Join(root, fmt.Sprintf("%s-killed-%d", c.name, seed))
-		cmd := lightbeamCmd(t, c.args(out)...)
+		cmd := clitest.Command(t, c.args(out)...)
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // kill what it started too
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
@@ -272,7 +273,7 @@ func runKilled(t *testing.T, root string, c killCase, seeds int) {
 		// --overwrite, and the output is compared as it is.
 		finished := waitErr == nil
 		if !finished {
-			rerun, err := lightbeamCmd(t, c.rerun(out)...).CombinedOutput()
+			rerun, err := clitest.Command(t, c.rerun(out)...).CombinedOutput()
 			if err != nil && !bytes.Contains(rerun, []byte("pass --overwrite")) {
 				t.Fatalf("%s killed after %v (%v), the rerun failed: %v\n%s", c.name, delay, waitErr, err, rerun)
 			}
@@ -337,12 +338,12 @@ func TestKilled(t *testing.T) {
 		return []string{"preprocess", "--format=csv", "--input=" + csv, "--out=" + out, "--shards=3", "--block-rows=2048"}
 	}
 	data := filepath.Join(root, "data")
-	runCLI(t, preprocessArgs(data)...)
+	clitest.Run(t, preprocessArgs(data)...)
 	trainArgs := func(out string) []string {
 		return []string{"train", "--data=" + data, "--out=" + out, "--model=mlp", "--hidden=16", "--epochs=3", "--batch=512", "--accel=go"}
 	}
 	trained := filepath.Join(root, "trained")
-	runCLI(t, trainArgs(trained)...)
+	clitest.Run(t, trainArgs(trained)...)
 	compressArgs := func(out string) []string {
 		return []string{"compress", "--model=" + trained, "--data=" + data, "--out=" + out, "--sparsity=0.5", "--prune-steps=2", "--finetune-epochs=1", "--quant=int8", "--accel=go"}
 	}
@@ -381,12 +382,12 @@ func TestKilledAfterManifest(t *testing.T) {
 		return []string{"preprocess", "--format=csv", "--input=" + csv, "--out=" + out, "--shards=2"}
 	}
 	whole, killed := filepath.Join(root, "whole"), filepath.Join(root, "killed")
-	runCLI(t, args(whole)...)
-	runCLI(t, args(killed)...)
+	clitest.Run(t, args(whole)...)
+	clitest.Run(t, args(killed)...)
 	if err := os.Remove(filepath.Join(killed, "report.json")); err != nil {
 		t.Fatal(err)
 	}
-	runCLI(t, args(killed)...)
+	clitest.Run(t, args(killed)...)
 	want, got := publishedFiles(t, whole), publishedFiles(t, killed)
 	if len(got) != len(want) {
 		t.Errorf("the rerun left %d files, the uninterrupted run %d", len(got), len(want))
@@ -400,7 +401,7 @@ func TestKilledAfterManifest(t *testing.T) {
 		t.Errorf("the rerun wrote no report.json: %v", err)
 	}
 	// A finished output is still refused without --overwrite.
-	if b, err := lightbeamCmd(t, args(killed)...).CombinedOutput(); err == nil || !strings.Contains(string(b), "--overwrite") {
+	if b, err := clitest.Command(t, args(killed)...).CombinedOutput(); err == nil || !strings.Contains(string(b), "--overwrite") {
 		t.Errorf("a finished output was not refused: %v\n%s", err, b)
 	}
 }

@@ -1,60 +1,16 @@
-package main
+package cli
 
 import (
 	"context"
-	"flag"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 
 	"github.com/lightbeam-ml/lightbeam/compress/artifact"
 	"github.com/lightbeam-ml/lightbeam/model"
 	"github.com/lightbeam-ml/lightbeam/model/modeltest"
-	"github.com/lightbeam-ml/lightbeam/pipelines/compress"
 )
-
-// A recipe file sets the flags not given on the command line; a misspelt
-// key is an error naming it; the committed recipes apply cleanly.
-func TestRecipeFlags(t *testing.T) {
-	recipe := filepath.Join(t.TempDir(), "r.json")
-	os.WriteFile(recipe, []byte(`{"sparsity": "0.92,0.91,0.74", "prune-steps": 6, "quant": "kmeans:5", "lr": 0.005}`), 0o644)
-	parse := func(args ...string) (compress.Config, error) {
-		var c compress.Config
-		fs := flag.NewFlagSet("compress", flag.ContinueOnError)
-		finish := compress.RecipeFlags(fs, &c)
-		if err := fs.Parse(args); err != nil {
-			t.Fatal(err)
-		}
-		return c, finish(context.Background())
-	}
-	c, err := parse("--quant=int8", "--recipe="+recipe)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if c.Quant != "int8" || !slices.Equal(c.Sparsity, []float64{0.92, 0.91, 0.74}) || c.PruneSteps != 6 || c.LR != 0.005 {
-		t.Errorf("recipe + flags gave %+v", c)
-	}
-	os.WriteFile(recipe, []byte(`{"qaunt": "int8"}`), 0o644)
-	if _, err := parse("--recipe=" + recipe); err == nil || !strings.Contains(err.Error(), `"qaunt" is not a flag`) {
-		t.Errorf("a misspelt key: %v", err)
-	}
-	files, _ := filepath.Glob("docs/recipes/*.json")
-	if len(files) == 0 {
-		t.Fatal("no recipes in docs/recipes")
-	}
-	for _, f := range files {
-		c, err := parse("--recipe=" + f)
-		if err == nil {
-			c.Model, c.Out, c.Data = "m", "o", "d"
-			err = c.Prepare()
-		}
-		if err != nil {
-			t.Errorf("%s: %v", f, err)
-		}
-	}
-}
 
 // inspect describes artifacts and model files, and names a corrupt file.
 func TestInspect(t *testing.T) {
@@ -96,5 +52,18 @@ func TestInspect(t *testing.T) {
 	os.WriteFile(art, raw[:len(raw)-7], 0o644)
 	if _, err := inspect(context.Background(), art); err == nil || !strings.Contains(err.Error(), art) {
 		t.Errorf("truncated artifact: %v", err)
+	}
+}
+
+// TestInspectCheckpointHeader: a safetensors file that is not a lightbeam
+// model is listed from its header.
+func TestInspectCheckpointHeader(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "other.safetensors")
+	if err := model.WriteSafetensors(p, []model.Tensor{{Name: "layers.0.w", Shape: []int{2, 3}, Data: make([]float32, 6)}}, map[string]string{"format": "pt"}); err != nil {
+		t.Fatal(err)
+	}
+	out, err := inspect(context.Background(), p)
+	if err != nil || !strings.Contains(out, "safetensors checkpoint, 1 tensors") || !strings.Contains(out, "layers.0.w") || !strings.Contains(out, "F32") {
+		t.Errorf("inspect: %v\n%s", err, out)
 	}
 }

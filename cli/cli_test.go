@@ -1,6 +1,7 @@
-package main
+package cli
 
 import (
+	"slices"
 	"strings"
 	"testing"
 )
@@ -12,11 +13,27 @@ func TestUnknownCommand(t *testing.T) {
 	}
 }
 
-func TestCommandsRegistered(t *testing.T) {
-	for _, name := range []string{"preprocess", "train", "evaluate", "demo", "accel", "compress", "inspect", "export", "nightly"} {
-		if _, ok := commands[name]; !ok {
-			t.Errorf("command %q is not registered", name)
+// The table holds every command once, by name, in the order help lists
+// them.
+func TestCommandTable(t *testing.T) {
+	var names []string
+	for _, c := range commands {
+		names = append(names, c.name)
+		if c.summary == "" || c.flags == nil {
+			t.Errorf("command %q has no summary or no flags function", c.name)
 		}
+	}
+	want := []string{"accel", "compress", "demo", "evaluate", "export", "inspect", "nightly", "preprocess", "train"}
+	if !slices.Equal(names, want) {
+		t.Errorf("commands %v, want %v (sorted, each once)", names, want)
+	}
+	for _, name := range want {
+		if c := lookup(name); c == nil || c.name != name {
+			t.Errorf("lookup(%q) = %v", name, c)
+		}
+	}
+	if lookup("help") != nil {
+		t.Error("help is the dispatcher's, not a command of the table")
 	}
 }
 
@@ -28,8 +45,8 @@ func TestFlagErrors(t *testing.T) {
 		t.Errorf("a stray argument: %v", err)
 	}
 	// Beam's flags are accepted beside a command's own.
-	fs := newFlagSet(commands["preprocess"])
-	commands["preprocess"].flags(fs)
+	fs := newFlagSet(preprocessCmd)
+	preprocessCmd.flags(fs)
 	for _, f := range []string{"runner", "endpoint", "environment_type", "format", "out"} {
 		if fs.Lookup(f) == nil {
 			t.Errorf("preprocess does not take --%s", f)

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -10,30 +10,28 @@ import (
 	"github.com/lightbeam-ml/lightbeam/accel"
 )
 
-func init() {
-	register(command{
-		name:       "accel",
-		summary:    "list the math backends that load here; `accel bench` times one",
-		positional: true,
-		flags: func(fs *flag.FlagSet) func(ctx context.Context) error {
-			backend := fs.String("backend", "auto", "bench: backend to time: auto, go, blas or cuda")
-			n := fs.Int("n", 1024, "bench: SGEMM size n (n×n times n×n)")
-			reps := fs.Int("reps", 5, "bench: timed repetitions (the best counts)")
-			return func(ctx context.Context) error {
-				switch args := positionalArgs(ctx); {
-				case len(args) == 0:
-					return listAccel()
-				case len(args) == 1 && args[0] == "bench":
-					if *n < 1 || *reps < 1 {
-						return fmt.Errorf("accel bench: --n=%d and --reps=%d must be positive", *n, *reps)
-					}
-					return benchAccel(*backend, *n, *reps)
-				default:
-					return fmt.Errorf("accel: unexpected arguments %v (want none, or bench)", args)
+var accelCmd = &command{
+	name:       "accel",
+	summary:    "list the math backends that load here; `accel bench` times one",
+	positional: true,
+	flags: func(fs *flag.FlagSet) func(ctx context.Context) error {
+		backend := fs.String("backend", "auto", "bench: backend to time: auto, go, blas or cuda")
+		n := fs.Int("n", 1024, "bench: SGEMM size n (n×n times n×n)")
+		reps := fs.Int("reps", 5, "bench: timed repetitions (the best counts)")
+		return func(ctx context.Context) error {
+			switch args := positionalArgs(ctx); {
+			case len(args) == 0:
+				return listAccel()
+			case len(args) == 1 && args[0] == "bench":
+				if *n < 1 || *reps < 1 {
+					return fmt.Errorf("accel bench: --n=%d and --reps=%d must be positive", *n, *reps)
 				}
+				return benchAccel(*backend, *n, *reps)
+			default:
+				return fmt.Errorf("accel: unexpected arguments %v (want none, or bench)", args)
 			}
-		},
-	})
+		}
+	},
 }
 
 // listAccel prints each backend, whether it loads here and what auto picks.

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"compress/gzip"
@@ -17,9 +17,9 @@ import (
 	"github.com/lightbeam-ml/lightbeam/data/formats/formatstest"
 	"github.com/lightbeam-ml/lightbeam/data/rows"
 	"github.com/lightbeam-ml/lightbeam/data/shardio"
+	"github.com/lightbeam-ml/lightbeam/export/convert"
 	"github.com/lightbeam-ml/lightbeam/export/onnx/onnxtest"
 	"github.com/lightbeam-ml/lightbeam/model"
-	"github.com/lightbeam-ml/lightbeam/model/modeltest"
 	"github.com/lightbeam-ml/lightbeam/pipelines/train"
 )
 
@@ -161,7 +161,7 @@ func TestExportONNXMNIST(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			out := filepath.Join(root, strings.ReplaceAll(tt.name, " ", "-")+".onnx")
-			line, err := runExport(ctx, exportConfig{Model: tt.model, Format: "onnx", Out: out, Data: tt.data})
+			line, err := convert.Write(ctx, convert.Config{Model: tt.model, Format: "onnx", Out: out, Data: tt.data})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -226,38 +226,4 @@ func argmax(v []float32) int {
 		}
 	}
 	return best
-}
-
-// The command's errors: flags missing, a format it does not write, a model
-// that records no scale without --data.
-func TestExportCommandErrors(t *testing.T) {
-	ctx := context.Background()
-	dir := t.TempDir()
-	m, err := model.New(model.Config{Arch: model.Softmax, Inputs: 4, Outputs: 3})
-	if err != nil {
-		t.Fatal(err)
-	}
-	bare := filepath.Join(dir, "bare.safetensors")
-	modeltest.WriteModel(t, bare, m, m.Init(1), nil)
-	out := filepath.Join(dir, "m.out")
-	for _, tt := range []struct {
-		name    string
-		c       exportConfig
-		wantErr string
-	}{
-		{"no format", exportConfig{Model: bare, Out: out}, "--model, --format and --out are required"},
-		{"unknown format", exportConfig{Model: bare, Format: "tflite", Out: out}, "--format=tflite: unknown format (want onnx or gguf)"},
-		{"no scale", exportConfig{Model: bare, Format: "onnx", Out: out}, bare + " records no preprocessing scale (metadata preprocess.scale.method): pass --data=PREP_DIR"},
-		{"missing model", exportConfig{Model: filepath.Join(dir, "nope.safetensors"), Format: "onnx", Out: out}, "nope.safetensors"},
-		{"data without manifest", exportConfig{Model: bare, Format: "onnx", Out: out, Data: dir}, "manifest.json: missing"},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			if _, err := runExport(ctx, tt.c); err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-				t.Fatalf("error %v, want one containing %q", err, tt.wantErr)
-			}
-			if _, err := os.Stat(out); !os.IsNotExist(err) {
-				t.Errorf("a failed export left %s", out)
-			}
-		})
-	}
 }

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"encoding/json"
@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lightbeam-ml/lightbeam/cli/clitest"
 	"github.com/lightbeam-ml/lightbeam/storage"
 )
 
@@ -23,12 +24,12 @@ func lockCases(t *testing.T) (root string, cases map[string]func(out string) []s
 		return []string{"preprocess", "--format=csv", "--input=" + csv, "--out=" + out, "--shards=2"}
 	}
 	data := filepath.Join(root, "data")
-	runCLI(t, pre(data)...)
+	clitest.Run(t, pre(data)...)
 	tr := func(out string) []string {
 		return []string{"train", "--data=" + data, "--out=" + out, "--epochs=2", "--accel=go"}
 	}
 	trained := filepath.Join(root, "trained")
-	runCLI(t, tr(trained)...)
+	clitest.Run(t, tr(trained)...)
 	co := func(out string) []string {
 		return []string{"compress", "--model=" + trained, "--data=" + data, "--out=" + out, "--sparsity=0.5", "--prune-steps=1", "--finetune-epochs=1", "--quant=int8", "--accel=go"}
 	}
@@ -50,7 +51,7 @@ func TestConcurrentOut(t *testing.T) {
 			var cmds [2]*exec.Cmd
 			var logs [2]strings.Builder
 			for i := range cmds {
-				cmds[i] = lightbeamCmd(t, cases[name](out)...)
+				cmds[i] = clitest.Command(t, cases[name](out)...)
 				cmds[i].Stdout, cmds[i].Stderr = &logs[i], &logs[i]
 			}
 			for _, c := range cmds {
@@ -112,7 +113,7 @@ func TestStaleLock(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			out := filepath.Join(root, name)
 			writeLock(out, live, time.Now().Add(time.Hour))
-			b, err := lightbeamCmd(t, cases[name](out)...).CombinedOutput()
+			b, err := clitest.Command(t, cases[name](out)...).CombinedOutput()
 			if err == nil || !strings.Contains(string(b), "--out "+out+" is in use by another run") || !strings.Contains(string(b), live) {
 				t.Fatalf("a live holder's lock: %v\n%s", err, b)
 			}
@@ -121,14 +122,14 @@ func TestStaleLock(t *testing.T) {
 			}
 			// A killed run of this host: its pid no longer runs.
 			writeLock(out, fmt.Sprintf("%s:%d", host, dead.Process.Pid), time.Now().Add(time.Hour))
-			log := runCLI(t, cases[name](out)...)
+			log := clitest.Run(t, cases[name](out)...)
 			if !strings.Contains(log, "its process is no longer running") {
 				t.Errorf("the takeover of a dead run's lock is not said:\n%s", log)
 			}
 			// Another host's lock, expired.
 			writeLock(out, "elsewhere:1", time.Now().Add(-time.Minute))
 			args := append(cases[name](out), "--overwrite")
-			if log := runCLI(t, args...); !strings.Contains(log, "took over the lock") || !strings.Contains(log, "expired") {
+			if log := clitest.Run(t, args...); !strings.Contains(log, "took over the lock") || !strings.Contains(log, "expired") {
 				t.Errorf("the takeover of an expired lock is not said:\n%s", log)
 			}
 			if _, err := os.Stat(filepath.Join(out, storage.LockName)); !os.IsNotExist(err) {

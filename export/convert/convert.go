@@ -1,8 +1,17 @@
-package main
+// Package convert is lightbeam export: it reads a model file or a
+// compressed artifact (local, gs://, hdfs://), encodes it for another
+// runtime with export/onnx or export/gguf, and writes the file atomically
+// through storage.
+//
+//	model.safetensors | model.lbc ──export.DecodeSource──▶ export.Source
+//	  ──onnx.Export (scale from --data or the file) | gguf.Model(--quant)──▶ OUT
+//
+// It is a package of its own, not a function of package export, because
+// the formats import export (for Source): export cannot import them back.
+package convert
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"strings"
 
@@ -13,48 +22,26 @@ import (
 	"github.com/lightbeam-ml/lightbeam/storage"
 )
 
-func init() {
-	register(command{
-		name:    "export",
-		summary: "write a model file or compressed artifact for another runtime: --format=onnx (raw features in, probabilities out) or gguf (llama.cpp's file)",
-		flags: func(fs *flag.FlagSet) func(context.Context) error {
-			var c exportConfig
-			fs.StringVar(&c.Model, "model", "", "model.safetensors written by train, or a compressed artifact (model.lbc) (required)")
-			fs.StringVar(&c.Format, "format", "", "output format: onnx or gguf (required)")
-			fs.StringVar(&c.Out, "out", "", "output file, local or gs:// (required)")
-			fs.StringVar(&c.Data, "data", "", "onnx: preprocess output the model was trained on: its manifest's scale is folded into the graph (required when the model file records no scale)")
-			fs.StringVar(&c.Quant, "quant", "f32", "gguf: f32, q8_0, q4_0 or q4_k for the weight matrices (an artifact's Q8_0/Q4_0 blocks are kept as they are)")
-			return func(ctx context.Context) error {
-				line, err := runExport(ctx, c)
-				if err != nil {
-					return err
-				}
-				fmt.Println(line)
-				return nil
-			}
-		},
-	})
-}
-
-// exportConfig says what lightbeam export writes.
-type exportConfig struct {
+// Config says what Write writes.
+type Config struct {
 	Model  string // Required. A model file or a compressed artifact.
-	Format string // Required. "onnx".
+	Format string // Required. "onnx" or "gguf".
 	Out    string // Required. The output file.
-	Data   string // Optional. A preprocess output (its manifest's scale).
+	Data   string // Optional. onnx: a preprocess output (its manifest's scale).
 	Quant  string // Optional. gguf: the type of the weight matrices; defaults to f32.
 }
 
-// runExport writes c.Model in c.Format to c.Out, atomically, and returns the
-// one-line summary to print.
-func runExport(ctx context.Context, c exportConfig) (string, error) {
+// Write writes c.Model in c.Format to c.Out, atomically, and returns the
+// one-line summary that lightbeam export prints. A failed export leaves
+// no file at c.Out.
+func Write(ctx context.Context, c Config) (string, error) {
 	if c.Model == "" || c.Out == "" || c.Format == "" {
 		return "", fmt.Errorf("export: --model, --format and --out are required")
 	}
 	var encode func(*export.Source) ([]byte, string, error)
 	switch c.Format {
 	case "onnx":
-		encode = func(src *export.Source) ([]byte, string, error) { return exportONNX(ctx, c, src) }
+		encode = func(src *export.Source) ([]byte, string, error) { return encodeONNX(ctx, c, src) }
 	case "gguf":
 		q := gguf.F32
 		if c.Quant != "" && c.Quant != "f32" {
@@ -63,7 +50,7 @@ func runExport(ctx context.Context, c exportConfig) (string, error) {
 				return "", fmt.Errorf("export: --quant=%s: want f32, q8_0, q4_0 or q4_k", c.Quant)
 			}
 		}
-		encode = func(src *export.Source) ([]byte, string, error) { return exportGGUF(src, q) }
+		encode = func(src *export.Source) ([]byte, string, error) { return encodeGGUF(src, q) }
 	default:
 		return "", fmt.Errorf("export: --format=%s: unknown format (want onnx or gguf)", c.Format)
 	}
@@ -85,10 +72,10 @@ func runExport(ctx context.Context, c exportConfig) (string, error) {
 	return fmt.Sprintf("export: %s: %s", c.Out, summary), nil
 }
 
-// exportONNX returns the ONNX graph of src with the preprocessing scale
+// encodeONNX returns the ONNX graph of src with the preprocessing scale
 // folded in: the manifest's in c.Data when given, else the one the model
 // file records.
-func exportONNX(ctx context.Context, c exportConfig, src *export.Source) ([]byte, string, error) {
+func encodeONNX(ctx context.Context, c Config, src *export.Source) ([]byte, string, error) {
 	var man *shardio.Manifest
 	if c.Data != "" {
 		var err error
@@ -107,9 +94,9 @@ func exportONNX(ctx context.Context, c exportConfig, src *export.Source) ([]byte
 	return b, fmt.Sprintf("%s (scale from %s)", sum, from), nil
 }
 
-// exportGGUF returns src as a GGUF file (export/gguf.Model), its weight
+// encodeGGUF returns src as a GGUF file (export/gguf.Model), its weight
 // matrices quantized to q.
-func exportGGUF(src *export.Source, q gguf.Type) ([]byte, string, error) {
+func encodeGGUF(src *export.Source, q gguf.Type) ([]byte, string, error) {
 	b, tensors, err := gguf.Model(src, q)
 	if err != nil {
 		return nil, "", err

@@ -1,0 +1,93 @@
+package cli
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/lightbeam-ml/lightbeam/pipelines/compress"
+	"github.com/lightbeam-ml/lightbeam/pipelines/quantize"
+)
+
+var compressCmd = &command{
+	name:    "compress",
+	summary: "prune and quantize a trained model into a small artifact, and evaluate it before and after",
+	flags: func(fs *flag.FlagSet) func(context.Context) error {
+		var c compress.Config
+		var ck quantize.Config
+		var sweep string
+		fs.StringVar(&c.Model, "model", "", "train output directory or model file (required, unless --checkpoint)")
+		fs.StringVar(&ck.Checkpoint, "checkpoint", "", "instead of --model: a safetensors checkpoint of any size (a .safetensors file, a sharded checkpoint's index file or directory) to quantize with --quant=q8_0|q4_0|q4_k into OUT/model.gguf (or with --quant=int8 --format=lightbeam into OUT/model.lbc), on Beam, by chunks")
+		fs.StringVar(&ck.Format, "format", "gguf", "with --checkpoint: the output format: gguf (q8_0, q4_0, q4_k) or lightbeam (int8, an artifact of version 2)")
+		fs.BoolVar(&ck.Quant1D, "quant-1d", false, "with --checkpoint: quantize 1-D tensors (biases, norms) too; they stay F32 otherwise")
+		fs.IntVar(&ck.ChunkMB, "chunk-mb", quantize.DefaultChunkMB, "with --checkpoint: source MiB per pipeline element, at most")
+		fs.StringVar(&c.Data, "data", "", "preprocess output: evaluation before and after, and fine-tuning")
+		fs.StringVar(&c.Out, "out", "", "output directory: model.lbc, dequantized.safetensors, report.json (required)")
+		fs.StringVar(&sweep, "sweep", "", "LO:HI:N: evaluate N sparsities from LO to HI (one-shot pruning, the recipe's --quant; needs --data) and write sweep.json and sweep.png")
+		fs.StringVar(&c.Accel, "accel", "auto", "math backend: auto, go, blas or cuda")
+		fs.BoolVar(&c.Plain, "plain", false, "fine-tune and evaluate in this process without Beam")
+		fs.BoolVar(&c.Resume, "resume", false, "keep the prune steps already finished in --out")
+		fs.BoolVar(&c.Overwrite, "overwrite", false, "replace a finished output")
+		finish := compress.RecipeFlags(fs, &c)
+		return func(ctx context.Context) error {
+			if err := finish(ctx); err != nil {
+				return err
+			}
+			c.Runner = beamRunner()
+			if err := workersSee(ctx, []string{c.Model, c.Data, ck.Checkpoint}, []string{c.Out}); err != nil {
+				return err
+			}
+			release, err := lockOut(ctx, "compress", c.Out)
+			if err != nil {
+				return err
+			}
+			defer release()
+			if ck.Checkpoint != "" {
+				return compressCheckpoint(ctx, fs, c, ck)
+			}
+			if sweep != "" {
+				sw, err := compress.ParseSweep(sweep)
+				if err != nil {
+					return err
+				}
+				rep, err := compress.RunSweep(ctx, c, sw, os.Stdout)
+				if err != nil {
+					return err
+				}
+				fmt.Print(rep.Table())
+				return nil
+			}
+			rep, err := compress.Run(ctx, c, os.Stdout)
+			if err != nil {
+				return err
+			}
+			fmt.Print(rep.Table())
+			fmt.Printf("artifact: %s (%.1f s)\n", rep.Artifact, rep.Seconds)
+			return nil
+		}
+	},
+}
+
+// compressCheckpoint runs lightbeam compress --checkpoint: the recipe's
+// --quant, and no flag that only a lightbeam model takes.
+func compressCheckpoint(ctx context.Context, fs *flag.FlagSet, c compress.Config, ck quantize.Config) error {
+	var modelOnly []string
+	fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "model", "data", "sweep", "sparsity", "global", "prune", "prune-steps", "finetune-epochs", "lr", "mode", "codebook-epochs", "codebook-lr", "plain", "resume":
+			modelOnly = append(modelOnly, "--"+f.Name)
+		}
+	})
+	if len(modelOnly) > 0 {
+		return fmt.Errorf("--checkpoint quantizes a checkpoint without data or fine-tuning; %s apply to --model only", strings.Join(modelOnly, ", "))
+	}
+	ck.Out, ck.Quant, ck.Overwrite, ck.Runner = c.Out, c.Quant, c.Overwrite, c.Runner
+	rep, err := quantize.Run(ctx, ck, os.Stdout)
+	if err != nil {
+		return err
+	}
+	fmt.Print(rep.Table())
+	return nil
+}

@@ -1,0 +1,78 @@
+package cli
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"strings"
+
+	"github.com/lightbeam-ml/lightbeam/pipelines/preprocess"
+	"github.com/lightbeam-ml/lightbeam/transforms"
+)
+
+var preprocessCmd = &command{
+	name:    "preprocess",
+	summary: "read raw data (idx, csv, libsvm), validate, scale, split and write shards + manifest",
+	flags: func(fs *flag.FlagSet) func(context.Context) error {
+		var cfg preprocess.Config
+		var split, categorical, classes string
+		fs.StringVar(&cfg.Format, "format", "", "input format: idx, csv or libsvm (required)")
+		fs.StringVar(&cfg.Input, "input", "", "input: for idx (default: the bundled MNIST) a directory with the four MNIST files or IMAGES,LABELS[;IMAGES,LABELS]; for csv/libsvm files or globs, comma-separated (local or gs://)")
+		fs.StringVar(&cfg.TestInput, "test-input", "", "idx: IMAGES,LABELS pairs for the test split (a directory input takes t10k-*)")
+		fs.StringVar(&cfg.Out, "out", "", "output directory, local or gs:// (required)")
+		fs.IntVar(&cfg.Shards, "shards", 4, "shard files per split")
+		fs.StringVar(&cfg.Scale, "scale", "auto", "feature scaling fitted on the train split: standard, minmax, none, or auto (minmax for idx images, standard otherwise)")
+		fs.StringVar(&split, "split", "train:0.8,validation:0.1,test:0.1", "csv/libsvm: shares of the splits, by a hash of each record's identity")
+		fs.Float64Var(&cfg.Validation, "validation", 0.1, "idx: share of the training files carved out for validation (t10k is the test split)")
+		fs.Float64Var(&cfg.MaxRejectFraction, "max-reject-fraction", 0.01, "fail when more than this share of records is rejected")
+		fs.IntVar(&cfg.BlockRows, "block-rows", 4096, "rows per block")
+		fs.BoolVar(&cfg.Overwrite, "overwrite", false, "replace a finished output in --out")
+		fs.StringVar(&cfg.CSV.Label, "label", "", "csv: the label column, by name or 0-based index (default: the last column)")
+		fs.StringVar(&categorical, "categorical", "", "csv: comma-separated categorical columns (one-hot up to --max-one-hot values, hashed beyond)")
+		fs.IntVar(&cfg.CSV.MaxOneHot, "max-one-hot", 32, "csv: largest cardinality one-hot encoded")
+		fs.StringVar(&cfg.CSV.Missing, "missing", "reject", "csv: empty fields: reject the record, zero, or mean (the training mean)")
+		fs.StringVar(&classes, "classes", "", "csv/libsvm: comma-separated class names (labels must be one of them)")
+		fs.StringVar(&cfg.CSV.Task, "task", "classification", "classification or regression (labels are any number)")
+		fs.IntVar(&cfg.Features, "features", 0, "libsvm: number of features (0: scan the input for the largest index)")
+		return func(ctx context.Context) error {
+			f, err := transforms.ParseFractions(split)
+			if err != nil {
+				return fmt.Errorf("--split: %w", err)
+			}
+			cfg.Split = f
+			if cfg.Format == "idx" && cfg.Input == "" {
+				if cfg.Input, err = bundledMNIST(); err != nil {
+					return err
+				}
+			}
+			if categorical != "" {
+				cfg.CSV.Categorical = strings.Split(categorical, ",")
+			}
+			if classes != "" {
+				cfg.CSV.Classes = strings.Split(classes, ",")
+			}
+			cfg.LIBSVM.Task = cfg.CSV.Task
+			// An explicit 0 means none; in Config, 0 means the default.
+			if cfg.Validation == 0 {
+				cfg.Validation = preprocess.None
+			}
+			if cfg.MaxRejectFraction == 0 {
+				cfg.MaxRejectFraction = preprocess.None
+			}
+			if err := workersSee(ctx, append(splitPaths(cfg.Input), splitPaths(cfg.TestInput)...), []string{cfg.Out}); err != nil {
+				return err
+			}
+			release, err := lockOut(ctx, "preprocess", cfg.Out)
+			if err != nil {
+				return err
+			}
+			defer release()
+			rep, err := preprocess.Run(ctx, cfg)
+			if err != nil {
+				return err
+			}
+			fmt.Println(rep.Summary())
+			return nil
+		}
+	},
+}
