@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/lightbeam-ml/lightbeam/internal/pyenv"
+	"github.com/lightbeam-ml/lightbeam/storage/gcstest"
 )
 
 // The fixtures are made once per test binary, in a directory removed by
@@ -26,6 +27,7 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	code := m.Run()
+	gcstest.Stop()
 	os.RemoveAll(fixtureRoot)
 	os.Exit(code)
 }
