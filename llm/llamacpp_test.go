@@ -75,9 +75,10 @@ func writeGGUF(t *testing.T, m *Model, path string) {
 
 // llamaScript loads a GGUF in llama.cpp (the xllamacpp package's build)
 // and runs a greedy completion, or, for an embedding model, embeds; it
-// prints the result and the prompt's token count, and the count that the
-// Hugging Face tokenizer (tokenizers or sentencepiece, with its special
-// tokens) gives for the same text.
+// prints the result, the prompt's token count, the ids the Hugging Face
+// tokenizer (tokenizers or sentencepiece, with its special tokens) gives
+// for the same text, and the first token's top log-probabilities after the
+// text prompt (tokenized by llama.cpp) and after the Hugging Face ids.
 const llamaScript = `
 import json, os, sys
 import xllamacpp as x
@@ -97,10 +98,6 @@ if embed:
     r = s.handle_embeddings({"input": [prompt]})
     out["embedding"] = r["data"][0]["embedding"]
     out["prompt_tokens"] = r["usage"]["prompt_tokens"]
-else:
-    r = s.handle_completions({"prompt": prompt, "n_predict": 6, "temperature": 0, "top_k": 1, "seed": 1})
-    out["text"] = r["choices"][0]["text"]
-    out["prompt_tokens"] = r["usage"]["prompt_tokens"]
 if os.path.exists(os.path.join(d, "tokenizer.json")):
     from tokenizers import Tokenizer
     tok = Tokenizer.from_file(os.path.join(d, "tokenizer.json")); tok.no_truncation(); tok.no_padding()
@@ -109,14 +106,45 @@ else:
     from sentencepiece import SentencePieceProcessor
     sp = SentencePieceProcessor(); sp.LoadFromFile(os.path.join(d, "tokenizer.model"))
     out["hf_ids"] = [sp.bos_id()] + sp.EncodeAsIds(prompt)
+if not embed:
+    def complete(pr, n):
+        return s.handle_completions({"prompt": pr, "n_predict": n, "temperature": 0, "top_k": 1, "seed": 1,
+                                     "cache_prompt": False, "logprobs": 5})
+    r = complete(prompt, 6)
+    out["text"] = r["choices"][0]["text"]
+    out["prompt_tokens"] = r["usage"]["prompt_tokens"]
+    out["top_text"] = r["choices"][0]["logprobs"]["content"][0]["top_logprobs"]
+    out["top_ids"] = complete(out["hf_ids"], 1)["choices"][0]["logprobs"]["content"][0]["top_logprobs"]
 print(json.dumps(out))
 `
+
+type topLogprob struct {
+	ID      int
+	Logprob float64
+}
 
 type llamaResult struct {
 	Text         string
 	Embedding    []float64
-	PromptTokens int   `json:"prompt_tokens"`
-	HFIDs        []int `json:"hf_ids"`
+	PromptTokens int          `json:"prompt_tokens"`
+	HFIDs        []int        `json:"hf_ids"`
+	TopText      []topLogprob `json:"top_text"`
+	TopIDs       []topLogprob `json:"top_ids"`
+}
+
+// sameNext reports whether two first-token distributions agree: the same
+// top tokens, log-probabilities within float noise. Prompts that
+// tokenized differently would not give that (the models are random).
+func sameNext(a, b []topLogprob) bool {
+	if len(a) == 0 || len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i].ID != b[i].ID || math.Abs(a[i].Logprob-b[i].Logprob) > 1e-3 {
+			return false
+		}
+	}
+	return true
 }
 
 func runLlama(t *testing.T, path, dir, prompt string, embed bool) llamaResult {
@@ -137,10 +165,14 @@ func runLlama(t *testing.T, path, dir, prompt string, embed bool) llamaResult {
 // TestLlamaCppLoads writes each fixture's plan as a GGUF and runs it in
 // llama.cpp: the file loads (metadata, tokenizer, tensor names and
 // shapes accepted), and llama.cpp's tokenizer, driven by the
-// tokenizer.ggml.* keys, splits a text into as many tokens as the Hugging
-// Face tokenizer does.
+// tokenizer.ggml.* keys, splits a text into the Hugging Face tokenizer's
+// tokens: as many, and the model's next-token distribution after them is
+// the one after the Hugging Face ids.
 func TestLlamaCppLoads(t *testing.T) {
-	prompt := "Hello world, it's 2026! Kaloming ströthe quing?"
+	// Contractions in both cases, digits, runs of spaces and newlines: where
+	// the pre-tokenizers differ (Qwen2's tokenizer read with llama-bpe's
+	// rules gives 56 tokens here instead of 55).
+	prompt := "Hello world, it's 2026!\n\n  Kaloming   ströthe QUING'S?? 's 123456 ouou"
 	for _, kind := range []string{"qwen2", "qwen3", "llama3", "llama", "mistral"} {
 		t.Run(kind, func(t *testing.T) {
 			dir := fixture(t, kind)
@@ -153,6 +185,9 @@ func TestLlamaCppLoads(t *testing.T) {
 			r := runLlama(t, path, dir, prompt, false)
 			if r.PromptTokens != len(r.HFIDs) {
 				t.Errorf("llama.cpp reads the prompt as %d tokens, the Hugging Face tokenizer as %d (%v)", r.PromptTokens, len(r.HFIDs), r.HFIDs)
+			}
+			if !sameNext(r.TopText, r.TopIDs) {
+				t.Errorf("next-token log-probabilities after llama.cpp's tokens %v differ from those after the Hugging Face ids %v", r.TopText, r.TopIDs)
 			}
 			t.Logf("%s: %d prompt tokens, generated %q", kind, r.PromptTokens, r.Text)
 		})
