@@ -77,8 +77,9 @@ func writeGGUF(t *testing.T, m *Model, path string) {
 // and runs a greedy completion, or, for an embedding model, embeds; it
 // prints the result, the prompt's token count, the ids the Hugging Face
 // tokenizer (tokenizers or sentencepiece, with its special tokens) gives
-// for the same text, and the first token's top log-probabilities after the
-// text prompt (tokenized by llama.cpp) and after the Hugging Face ids.
+// for the same text, and the greedy continuation with its top
+// log-probabilities after the text prompt (tokenized by llama.cpp) and
+// after the Hugging Face ids.
 const llamaScript = `
 import json, os, sys
 import xllamacpp as x
@@ -110,11 +111,19 @@ if not embed:
     def complete(pr, n):
         return s.handle_completions({"prompt": pr, "n_predict": n, "temperature": 0, "top_k": 1, "seed": 1,
                                      "cache_prompt": False, "logprobs": 5})
+    # Both greedy, 6 tokens: the top log-probabilities of every token the
+    # server emitted (it holds back a token that ends inside a UTF-8
+    # character, so these are per emitted piece, the same for both prompts).
+    def tops(r):
+        lp = r["choices"][0]["logprobs"] or {}
+        return [t for c in lp.get("content") or [] for t in c["top_logprobs"]]
     r = complete(prompt, 6)
     out["text"] = r["choices"][0]["text"]
     out["prompt_tokens"] = r["usage"]["prompt_tokens"]
-    out["top_text"] = r["choices"][0]["logprobs"]["content"][0]["top_logprobs"]
-    out["top_ids"] = complete(out["hf_ids"], 1)["choices"][0]["logprobs"]["content"][0]["top_logprobs"]
+    out["top_text"] = tops(r)
+    r2 = complete(out["hf_ids"], 6)
+    out["top_ids"] = tops(r2)
+    out["text_ids"] = r2["choices"][0]["text"]
 print(json.dumps(out))
 `
 
@@ -130,10 +139,11 @@ type llamaResult struct {
 	HFIDs        []int        `json:"hf_ids"`
 	TopText      []topLogprob `json:"top_text"`
 	TopIDs       []topLogprob `json:"top_ids"`
+	TextIDs      string       `json:"text_ids"`
 }
 
-// sameNext reports whether two first-token distributions agree: the same
-// top tokens, log-probabilities within float noise. Prompts that
+// sameNext reports whether two greedy continuations agree: the same top
+// tokens at every step, log-probabilities within float noise. Prompts that
 // tokenized differently would not give that (the models are random).
 func sameNext(a, b []topLogprob) bool {
 	if len(a) == 0 || len(a) != len(b) {
@@ -166,8 +176,8 @@ func runLlama(t *testing.T, path, dir, prompt string, embed bool) llamaResult {
 // llama.cpp: the file loads (metadata, tokenizer, tensor names and
 // shapes accepted), and llama.cpp's tokenizer, driven by the
 // tokenizer.ggml.* keys, splits a text into the Hugging Face tokenizer's
-// tokens: as many, and the model's next-token distribution after them is
-// the one after the Hugging Face ids.
+// tokens: as many, and the model continues them as it continues the
+// Hugging Face ids, log-probabilities included.
 func TestLlamaCppLoads(t *testing.T) {
 	// Contractions in both cases, digits, runs of spaces and newlines: where
 	// the pre-tokenizers differ (Qwen2's tokenizer read with llama-bpe's
@@ -186,7 +196,7 @@ func TestLlamaCppLoads(t *testing.T) {
 			if r.PromptTokens != len(r.HFIDs) {
 				t.Errorf("llama.cpp reads the prompt as %d tokens, the Hugging Face tokenizer as %d (%v)", r.PromptTokens, len(r.HFIDs), r.HFIDs)
 			}
-			if !sameNext(r.TopText, r.TopIDs) {
+			if !sameNext(r.TopText, r.TopIDs) || r.Text != r.TextIDs {
 				t.Errorf("next-token log-probabilities after llama.cpp's tokens %v differ from those after the Hugging Face ids %v", r.TopText, r.TopIDs)
 			}
 			t.Logf("%s: %d prompt tokens, generated %q", kind, r.PromptTokens, r.Text)
