@@ -16,6 +16,7 @@ import (
 type sourceTensor struct {
 	model.HeaderTensor
 	file string
+	gen  int64 // the file's generation (storage.Stat) when its header was read
 }
 
 // readCheckpoint reads the safetensors headers of the model in dir as the
@@ -71,7 +72,7 @@ func readCheckpoint(ctx context.Context, dir string) ([]sourceTensor, []string, 
 	var out []sourceTensor
 	where := map[string]string{}
 	for _, f := range files {
-		h, err := readHeader(ctx, f)
+		h, gen, err := readHeader(ctx, f)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -80,7 +81,7 @@ func readCheckpoint(ctx context.Context, dir string) ([]sourceTensor, []string, 
 				return nil, nil, fmt.Errorf("llm: tensor %q is in both %s and %s", t.Name, prev, f)
 			}
 			where[t.Name] = f
-			out = append(out, sourceTensor{t, f})
+			out = append(out, sourceTensor{t, f, gen})
 		}
 	}
 	if weightMap != nil {
@@ -111,30 +112,32 @@ func head(s []string) []string {
 	return s
 }
 
-// readHeader reads a safetensors file's header by range: its first 8
-// bytes, then the JSON header.
-func readHeader(ctx context.Context, path string) (*model.SafetensorsHeader, error) {
-	size, err := storage.Size(ctx, path)
+// readHeader reads a safetensors file's header by range, pinned to one
+// version of the file: its first 8 bytes, then the JSON header. It returns
+// the version's generation, for the data reads to pin to.
+func readHeader(ctx context.Context, path string) (*model.SafetensorsHeader, int64, error) {
+	info, err := storage.Stat(ctx, path)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	first, err := readRange(ctx, path, 0, min(8, size))
+	first, err := readRange(ctx, path, info.Generation, 0, min(8, info.Size))
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	n, err := model.SafetensorsHeaderLen(first, size, path)
+	n, err := model.SafetensorsHeaderLen(first, info.Size, path)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	js, err := readRange(ctx, path, 8, n)
+	js, err := readRange(ctx, path, info.Generation, 8, n)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	return model.ParseSafetensorsHeader(js, size, path)
+	h, err := model.ParseSafetensorsHeader(js, info.Size, path)
+	return h, info.Generation, err
 }
 
-func readRange(ctx context.Context, path string, off, n int64) ([]byte, error) {
-	r, err := storage.OpenRange(ctx, path, off, n)
+func readRange(ctx context.Context, path string, gen, off, n int64) ([]byte, error) {
+	r, err := storage.OpenRangeAt(ctx, path, gen, off, n)
 	if err != nil {
 		return nil, err
 	}

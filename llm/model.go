@@ -55,8 +55,10 @@ type Tensor struct {
 	// Shape is row-major, outermost first, as in safetensors (GGUF lists it
 	// innermost first).
 	Shape []int64
-	// Begin and End are the source's absolute byte range in File.
-	Begin, End int64
+	// Begin and End are the source's absolute byte range in File, and
+	// Generation the version of File it was planned from (storage.Stat):
+	// read it with storage.OpenRangeAt, which fails if File was replaced.
+	Begin, End, Generation int64
 	// PermuteHeads > 0: the rows are reordered as llama.cpp's permute does
 	// for its rope (Llama and Mistral attn_q and attn_k, weight and bias),
 	// with this many heads; SourceRow gives each row's source.
@@ -308,7 +310,7 @@ func (m *Model) planTensors(ctx context.Context) error {
 			continue
 		}
 		have[gg] = true
-		t := Tensor{Name: gg, Source: s.Name, File: s.file, DType: s.DType, Shape: shape, Begin: s.Begin, End: s.End, F32: keepF32(gg, shape)}
+		t := Tensor{Name: gg, Source: s.Name, File: s.file, DType: s.DType, Shape: shape, Begin: s.Begin, End: s.End, Generation: s.gen, F32: keepF32(gg, shape)}
 		if a.permute {
 			switch {
 			case strings.HasSuffix(gg, ".attn_q.weight"), strings.HasSuffix(gg, ".attn_q.bias"):
