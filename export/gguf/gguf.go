@@ -114,7 +114,9 @@ const (
 )
 
 // KV is one metadata pair. Value is a string, uint32, int32, uint64,
-// int64, float32, float64, bool or []string.
+// int64, float32, float64, bool, or an array: []string, []int32, []uint32,
+// []float32 (what llama.cpp's tokenizer keys hold: tokens, token types,
+// scores, merges).
 type KV struct {
 	Key   string
 	Value any
@@ -259,16 +261,36 @@ func appendKV(b []byte, kv KV) ([]byte, error) {
 			b = append(b, 0)
 		}
 	case []string:
-		b = le.AppendUint32(b, typeArray)
-		b = le.AppendUint32(b, typeString)
-		b = le.AppendUint64(b, uint64(len(v)))
+		b = appendArrayHead(b, typeString, len(v))
 		for _, s := range v {
 			b = appendString(b, s)
+		}
+	case []int32:
+		b = appendArrayHead(b, typeInt32, len(v))
+		for _, x := range v {
+			b = le.AppendUint32(b, uint32(x))
+		}
+	case []uint32:
+		b = appendArrayHead(b, typeUint32, len(v))
+		for _, x := range v {
+			b = le.AppendUint32(b, x)
+		}
+	case []float32:
+		b = appendArrayHead(b, typeFloat32, len(v))
+		for _, x := range v {
+			b = le.AppendUint32(b, math.Float32bits(x))
 		}
 	default:
 		return nil, fmt.Errorf("gguf: metadata %q: unsupported value type %T", kv.Key, kv.Value)
 	}
 	return b, nil
+}
+
+// appendArrayHead appends an array's value type, element type and length.
+func appendArrayHead(b []byte, elem uint32, n int) []byte {
+	b = binary.LittleEndian.AppendUint32(b, typeArray)
+	b = binary.LittleEndian.AppendUint32(b, elem)
+	return binary.LittleEndian.AppendUint64(b, uint64(n))
 }
 
 // SortedKV returns m's pairs as string values, by key, after first.

@@ -203,8 +203,9 @@ func (d *decoder) file() (*File, error) {
 var fixedSize = map[uint32]int{typeUint8: 1, typeInt8: 1, typeBool: 1, typeUint16: 2, typeInt16: 2,
 	typeUint32: 4, typeInt32: 4, typeFloat32: 4, typeUint64: 8, typeInt64: 8, typeFloat64: 8}
 
-// value reads one value of type typ. Arrays of strings come back as
-// []string, other arrays as []any.
+// value reads one value of type typ. Arrays come back typed: []string,
+// []int32, []uint32, []float32, ... ([]bool for booleans), one slice type
+// per element type.
 func (d *decoder) value(typ uint32) (any, error) {
 	le := binary.LittleEndian
 	if n, ok := fixedSize[typ]; ok {
@@ -241,39 +242,119 @@ func (d *decoder) value(typ uint32) (any, error) {
 	case typeString:
 		return d.str()
 	case typeArray:
-		et, err := d.u32()
-		if err != nil {
-			return nil, err
-		}
-		if et == typeArray {
-			return nil, fmt.Errorf("nested arrays are not read")
-		}
-		n, err := d.count("array length", maxArrayLen)
-		if err != nil {
-			return nil, err
-		}
-		if et == typeString {
-			out := make([]string, 0, min(n, 1024))
-			for range n {
-				s, err := d.str()
-				if err != nil {
-					return nil, err
-				}
-				out = append(out, s)
-			}
-			return out, nil
-		}
-		out := make([]any, 0, min(n, 1024))
+		return d.array()
+	}
+	return nil, fmt.Errorf("unknown value type %d", typ)
+}
+
+// array reads an array's element type, length and elements.
+func (d *decoder) array() (any, error) {
+	et, err := d.u32()
+	if err != nil {
+		return nil, err
+	}
+	if et == typeArray {
+		return nil, fmt.Errorf("nested arrays are not read")
+	}
+	n, err := d.count("array length", maxArrayLen)
+	if err != nil {
+		return nil, err
+	}
+	if et == typeString {
+		out := make([]string, 0, min(n, 1024))
 		for range n {
-			v, err := d.value(et)
+			s, err := d.str()
 			if err != nil {
 				return nil, err
 			}
-			out = append(out, v)
+			out = append(out, s)
 		}
 		return out, nil
 	}
-	return nil, fmt.Errorf("unknown value type %d", typ)
+	size, ok := fixedSize[et]
+	if !ok {
+		return nil, fmt.Errorf("array of unknown value type %d", et)
+	}
+	// The elements are read whole, after checking that they fit in what
+	// is left of the file.
+	if int64(n)*int64(size) > d.size-d.n {
+		return nil, fmt.Errorf("array of %d %d-byte values at byte %d is past the file's %d bytes", n, size, d.n, d.size)
+	}
+	raw := make([]byte, n*size)
+	if _, err := io.ReadFull(d.r, raw); err != nil {
+		return nil, err
+	}
+	d.n += int64(len(raw))
+	return typedArray(et, n, raw), nil
+}
+
+// typedArray decodes n little-endian values of element type et.
+func typedArray(et uint32, n int, raw []byte) any {
+	le := binary.LittleEndian
+	switch et {
+	case typeUint8:
+		return raw
+	case typeInt8:
+		out := make([]int8, n)
+		for i := range out {
+			out[i] = int8(raw[i])
+		}
+		return out
+	case typeBool:
+		out := make([]bool, n)
+		for i := range out {
+			out[i] = raw[i] != 0
+		}
+		return out
+	case typeUint16:
+		out := make([]uint16, n)
+		for i := range out {
+			out[i] = le.Uint16(raw[2*i:])
+		}
+		return out
+	case typeInt16:
+		out := make([]int16, n)
+		for i := range out {
+			out[i] = int16(le.Uint16(raw[2*i:]))
+		}
+		return out
+	case typeUint32:
+		out := make([]uint32, n)
+		for i := range out {
+			out[i] = le.Uint32(raw[4*i:])
+		}
+		return out
+	case typeInt32:
+		out := make([]int32, n)
+		for i := range out {
+			out[i] = int32(le.Uint32(raw[4*i:]))
+		}
+		return out
+	case typeFloat32:
+		out := make([]float32, n)
+		for i := range out {
+			out[i] = math.Float32frombits(le.Uint32(raw[4*i:]))
+		}
+		return out
+	case typeUint64:
+		out := make([]uint64, n)
+		for i := range out {
+			out[i] = le.Uint64(raw[8*i:])
+		}
+		return out
+	case typeInt64:
+		out := make([]int64, n)
+		for i := range out {
+			out[i] = int64(le.Uint64(raw[8*i:]))
+		}
+		return out
+	default: // typeFloat64
+		out := make([]float64, n)
+		for i := range out {
+			out[i] = math.Float64frombits(le.Uint64(raw[8*i:]))
+		}
+		return out
+	}
 }
 
 // Lookup returns the value of key, or nil.

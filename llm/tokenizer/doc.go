@@ -1,0 +1,25 @@
+// Package tokenizer reads a Hugging Face model directory's tokenizer
+// (tokenizer.json, tokenizer.model, tokenizer_config.json, config.json) and
+// gives the vocabulary as llama.cpp's GGUF keys hold it, with the values
+// that llama.cpp's convert_hf_to_gguf.py writes:
+//
+//	tokenizer.json (BPE, byte-level)  ─ ReadBPE ──────────┐
+//	tokenizer.json (WordPiece)        ─ ReadWordPiece ────┼─▶ Vocab ─ KV() ─▶ tokenizer.ggml.*
+//	tokenizer.model (SentencePiece)   ─ ReadSentencePiece ┘      tokenizer.chat_template
+//	tokenizer_config.json, config.json: special tokens, add_bos/add_eos, chat template
+//
+// Each Read* mirrors one of the converter's vocabulary paths (_set_vocab_gpt2,
+// BertModel.set_vocab, _set_vocab_sentencepiece) and its SpecialVocab: the
+// token list padded to the model's vocab_size with [PAD{i}] tokens, token
+// types (added tokens CONTROL or USER_DEFINED), merges, scores, the special
+// token ids and add flags.
+//
+// tokenizer.ggml.pre names llama.cpp's pre-tokenizer. The converter finds it
+// by hashing the token ids of a check text; lightbeam, which runs no
+// tokenizer, recognizes the tokenizer.json normalizer and pre-tokenizer of
+// each supported family (Recognize) and refuses one it does not know, unless
+// Options.Pre (the CLI's --tokenizer-pre) names it. Never a silent default.
+//
+// Files are read through package storage: local paths, gs:// and hdfs://.
+// The package imports no Beam.
+package tokenizer
