@@ -1,10 +1,12 @@
 """Reference quantizer for quant's cross-check tests (python_test.go).
 
 usage: gguf_quant.py MODE IN OUT
-  MODE  q8_0 | q4_0 | q5_0 | q5_1 | q4_1 | f16: quantize
+  MODE  q8_0 | q4_0 | q5_0 | q5_1 | q4_1 | q4_k | ... | f16: quantize; if
+        this gguf cannot quantize the type (0.19 cannot for k-quants),
+        OUT is empty and the reason is printed
         deq-TYPE (deq-q4_1, deq-q5_k, ...): dequantize
         cpu: write "avx512" to OUT if numpy's SIMD loops use AVX-512, else ""
-  IN    quantize: raw little-endian float32 values (rows of 32)
+  IN    quantize: raw little-endian float32 values (rows of one block)
         deq-TYPE: TYPE's blocks
   OUT   gguf.quants.quantize(...) bytes, numpy float16 bytes for f16, or
         gguf.quants.dequantize(...) as little-endian float32
@@ -46,7 +48,14 @@ def main():
             if mode == "f16":
                 out = x.astype(np.float16)
             else:
-                out = quantize(x.reshape(-1, 32), qtype(mode))
+                t = qtype(mode)
+                block, _ = GGML_QUANT_SIZES[t]
+                try:
+                    out = quantize(x.reshape(-1, block), t)
+                except NotImplementedError as e:
+                    from importlib.metadata import version
+                    print("gguf", version("gguf"), "cannot quantize", t.name, f"({e})")
+                    out = np.zeros(0, dtype=np.uint8)
     with open(dst, "wb") as f:
         f.write(out.tobytes())
 
