@@ -48,7 +48,9 @@ const groupMaxEps = float32(1e-15)
 // It returns an error wrapping ErrRowLength if rowLen is not a multiple
 // of 256, one naming the weight if w holds NaN or ±Inf, and one wrapping
 // ErrScaleOverflow if d overflows fp16 (a sub-block's largest |x| above
-// about 2.6e8). It panics if rowLen does not divide len(w).
+// about 2.6e8) or a sub-block's fit overflows float32 (where the
+// reference would store a scale of 0 for it). It panics if rowLen does
+// not divide len(w).
 func Q6_K(w []float32, rowLen int) ([]byte, error) {
 	if rowLen <= 0 || len(w)%rowLen != 0 {
 		panic(fmt.Sprintf("quant.Q6_K: %d values are not whole rows of %d", len(w), rowLen))
