@@ -299,22 +299,19 @@ func rowLength(shape []int64) int64 {
 	return shape[len(shape)-1]
 }
 
+// kFallback is tensor_type_fallback's type for each k-quant whose block of
+// 256 does not divide a tensor's rows: a type of blocks of 32 with as
+// many bits or more.
+var kFallback = map[Type]Type{Q4_K: Q5_0, Q5_K: Q5_1, Q6_K: Q8_0}
+
 // fallback mirrors tensor_type_fallback.
 func fallback(c Choice, row int64) Choice {
 	if row%int64(c.Type.BlockElems()) == 0 {
 		return c
 	}
 	why := fmt.Sprintf("rows of %d values are not whole %v blocks of %d", row, c.Type, c.Type.BlockElems())
-	to := F16
-	switch c.Type {
-	case Q4_K:
-		to = Q5_0
-	case Q5_K:
-		to = Q5_1
-	case Q6_K:
-		to = Q8_0
-	}
-	if row%int64(to.BlockElems()) != 0 {
+	to, ok := kFallback[c.Type]
+	if !ok || row%int64(to.BlockElems()) != 0 {
 		to = F16
 	}
 	if c.Why != "" {
