@@ -31,7 +31,7 @@ const (
 //	x̂ = d·sc_j·q − dmin·m_j,   q ∈ 0..15,  sc_j, m_j ∈ 0..63,  d, dmin fp16
 //
 // Each sub-block first gets its own float32 scale s_j and offset −μ_j ≤ 0
-// by a weighted least-squares search over 21 grids (see fitQ4KSubBlock);
+// by a weighted least-squares search over 21 grids (see fitMinSubBlock);
 // then, rounding to nearest with ties to even,
 //
 //	sc_j = round(63·s_j / max s),   d    = fp16(max s / 63)
@@ -68,11 +68,44 @@ func Q4_K(w []float32, rowLen int) ([]byte, error) {
 	return out, nil
 }
 
+// kMinFit holds the make_qkx2_quants settings of a k-quant whose
+// sub-blocks of 32 each have a scale and a min (Q4_K, Q5_K): codes
+// 0..nmax, and grids of nmax+rmin, nmax+rmin+0.1, … nmax+rmin+0.1·nstep
+// steps over the sub-block's range.
+type kMinFit struct {
+	nmax  int
+	rmin  float32
+	nstep int
+}
+
+var (
+	q4kFit = kMinFit{nmax: 15, rmin: -1, nstep: 20}   // quantize_row_q4_K_ref
+	q5kFit = kMinFit{nmax: 31, rmin: -0.5, nstep: 15} // quantize_row_q5_K_ref
+)
+
 // quantizeQ4KBlock writes one super-block of x to o. Its error only says
 // which fp16 overflowed; the caller wraps it.
 func quantizeQ4KBlock(o []byte, x []float32) error {
+	var codes [SuperBlockSize]uint8
+	if err := quantizeKMinBlock(o[:q4kQs], x, q4kFit, &codes); err != nil {
+		return err
+	}
+	// Each 32 bytes hold two sub-blocks: the even one in the low nibbles.
+	qs := o[q4kQs:]
+	for p := range q4kSub / 2 {
+		for l := range BlockSize {
+			qs[p*BlockSize+l] = codes[2*p*BlockSize+l] | codes[(2*p+1)*BlockSize+l]<<4
+		}
+	}
+	return nil
+}
+
+// quantizeKMinBlock is the part that Q4_K and Q5_K share: it fits each
+// sub-block of 32 of the super-block x, writes fp16 d, fp16 dmin and the
+// 12 bytes of packed 6-bit scales and mins to hdr, and the codes
+// (0..f.nmax) to codes. Its error only says which fp16 overflowed.
+func quantizeKMinBlock(hdr []byte, x []float32, f kMinFit, codes *[SuperBlockSize]uint8) error {
 	var (
-		codes          [SuperBlockSize]uint8
 		aux            [BlockSize]uint8
 		weights        [BlockSize]float32
 		scales, mins   [q4kSub]float32
@@ -88,7 +121,7 @@ func quantizeQ4KBlock(o []byte, x []float32) error {
 		for i, v := range sub {
 			weights[i] = avX + abs32(v)
 		}
-		scales[j], mins[j] = fitQ4KSubBlock(sub, weights[:], (*[BlockSize]uint8)(codes[j*BlockSize:]), &aux)
+		scales[j], mins[j] = fitMinSubBlock(sub, weights[:], f, (*[BlockSize]uint8)(codes[j*BlockSize:]), &aux)
 		maxScale = max(maxScale, scales[j])
 		maxM = max(maxM, mins[j])
 	}
@@ -112,8 +145,8 @@ func quantizeQ4KBlock(o []byte, x []float32) error {
 		sc[j] = roundClamp(invScale*scales[j], 63)
 		m[j] = roundClamp(invMin*mins[j], 63)
 	}
-	o[0], o[1], o[2], o[3] = byte(d), byte(d>>8), byte(dmin), byte(dmin>>8)
-	packScaleMinK4(o[q4kScales:q4kQs], &sc, &m)
+	hdr[0], hdr[1], hdr[2], hdr[3] = byte(d), byte(d>>8), byte(dmin), byte(dmin>>8)
+	packScaleMinK4(hdr[q4kScales:q4kQs], &sc, &m)
 
 	// Requantize against the scales as stored. A sub-block whose scale
 	// rounds to 0 keeps the fit's codes, as llama.cpp does: they decode to
@@ -126,42 +159,30 @@ func quantizeQ4KBlock(o []byte, x []float32) error {
 		}
 		dm := dminf * float32(m[j])
 		for i, v := range x[j*BlockSize : (j+1)*BlockSize] {
-			codes[j*BlockSize+i] = roundClamp((v+dm)/ds, 15)
-		}
-	}
-	// Each 32 bytes hold two sub-blocks: the even one in the low nibbles.
-	qs := o[q4kQs:]
-	for p := range q4kSub / 2 {
-		for l := range BlockSize {
-			qs[p*BlockSize+l] = codes[2*p*BlockSize+l] | codes[(2*p+1)*BlockSize+l]<<4
+			codes[j*BlockSize+i] = roundClamp((v+dm)/ds, f.nmax)
 		}
 	}
 	return nil
 }
 
-// fitQ4KSubBlock chooses, for the 32 values x with weights w, a scale s ≥ 0
+// fitMinSubBlock chooses, for the 32 values x with weights w, a scale s ≥ 0
 // and an offset lo ≤ 0 that make Σ w·(s·q + lo − x)² small with codes
-// q ∈ 0..15, as llama.cpp's make_qkx2_quants(…, rmin −1, rdelta 0.1,
-// nstep 20, use_mad false). It writes the codes to codes and returns s
-// and −lo.
+// q ∈ 0..f.nmax, as llama.cpp's make_qkx2_quants(…, rdelta 0.1,
+// use_mad false). It writes the codes to codes and returns s and −lo.
 //
-// The first candidate spans [min(x, 0), max x] with 15 steps. Then for
-// each of 21 step counts 14, 14.1, …, 16 it rounds the values onto that
-// grid (anchored at the best offset so far) and refits s and lo to the
-// resulting codes by weighted least squares,
+// The first candidate spans [min(x, 0), max x] with nmax steps. Then for
+// each of the nstep+1 step counts nmax+rmin, nmax+rmin+0.1, … it rounds
+// the values onto that grid (anchored at the best offset so far) and
+// refits s and lo to the resulting codes by weighted least squares,
 //
 //	D  = Σw·Σwq² − (Σwq)²
 //	s  = (Σw·Σwqx − Σwx·Σwq) / D
 //	lo = (Σwq²·Σwx − Σwq·Σwqx) / D      (if lo > 0: lo = 0, s = Σwqx/Σwq²)
 //
 // keeping the fit with the least weighted squared error. aux is scratch.
-func fitQ4KSubBlock(x, w []float32, codes, aux *[BlockSize]uint8) (scale, negMin float32) {
-	const (
-		nmax   = 15
-		rmin   = float32(-1)
-		rdelta = float32(0.1)
-		nstep  = 20
-	)
+func fitMinSubBlock(x, w []float32, f kMinFit, codes, aux *[BlockSize]uint8) (scale, negMin float32) {
+	const rdelta = float32(0.1)
+	nmax := float32(f.nmax)
 	lo, hi := x[0], x[0]
 	sumW := w[0]
 	sumX := sumW * x[0]
@@ -181,16 +202,16 @@ func fitQ4KSubBlock(x, w []float32, codes, aux *[BlockSize]uint8) (scale, negMin
 	scale = 1 / iscale
 	var bestErr float32
 	for i, v := range x {
-		codes[i] = roundClamp(iscale*(v-lo), nmax)
+		codes[i] = roundClamp(iscale*(v-lo), f.nmax)
 		diff := float32(scale*float32(codes[i])) + lo - v
 		bestErr += float32(w[i] * float32(diff*diff))
 	}
-	for is := range nstep + 1 {
+	for is := range f.nstep + 1 {
 		// lo moves as better fits are found, as in llama.cpp.
-		iscale = (rmin + float32(rdelta*float32(is)) + nmax) / (hi - lo)
+		iscale = (f.rmin + float32(rdelta*float32(is)) + nmax) / (hi - lo)
 		var sumL, sumL2, sumXL float32
 		for i, v := range x {
-			l := roundClamp(iscale*(v-lo), nmax)
+			l := roundClamp(iscale*(v-lo), f.nmax)
 			aux[i] = l
 			wl := float32(w[i] * float32(l))
 			sumL += wl

@@ -10,8 +10,9 @@ import "fmt"
 //     F64); unsigned, bool and 8-bit float tensors have no GGUF type;
 //   - float tensors of rank 0 or 1 stay F32 unless quant1D;
 //   - a float tensor whose rows (the last dimension) are whole blocks of q
-//     gets q; else Q4_K falls back to Q4_0 when the rows are whole blocks
-//     of 32, and everything else to 16 bits: BF16 for a BF16 source, F16
+//     gets q; else a k-quant falls back as llama-quantize does (Q4_K to
+//     Q5_0, Q5_K to Q5_1, Q6_K to Q8_0) when the rows are whole blocks of
+//     32, and everything else to 16 bits: BF16 for a BF16 source, F16
 //     otherwise.
 func Choose(name, dtype string, shape []int, q Type, quant1D bool) (Type, string, error) {
 	switch dtype {
@@ -40,8 +41,8 @@ func Choose(name, dtype string, shape []int, q Type, quant1D bool) (Type, string
 		return q, "", nil
 	}
 	why := fmt.Sprintf("rows of %d values are not whole %v blocks of %d", row, q, q.BlockElems())
-	if q == Q4_K && row%int64(Q4_0.BlockElems()) == 0 {
-		return Q4_0, why, nil
+	if to, ok := kFallback[q]; ok && row%int64(to.BlockElems()) == 0 {
+		return to, why, nil
 	}
 	if dtype == "BF16" {
 		return BF16, why, nil

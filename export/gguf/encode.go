@@ -10,8 +10,8 @@ import (
 	"github.com/lightbeam-ml/lightbeam/internal/half"
 )
 
-// Encode returns the bytes of the values x as type t (F32, F16, Q8_0, Q4_0
-// or Q4_K), split over up to workers goroutines. len(x) must be a whole
+// Encode returns the bytes of the values x as type t (F32, F16, Q8_0, Q4_0,
+// Q5_0, Q5_1, Q4_K, Q5_K or Q6_K), split over up to workers goroutines. len(x) must be a whole
 // number of t's blocks; blocks never cross a row when the row length is a
 // multiple of the block, so any run of whole blocks of a tensor encodes
 // alone. NaN or ±Inf in x, a value past fp16's range for F16, and a block
@@ -30,8 +30,9 @@ func Encode(t Type, x []float32, workers int) ([]byte, error) {
 
 // EncodeInto writes the values x as type t to dst, which must have the
 // size of len(x) values of t, and adds what was lost to e (if not nil).
-// base is x[0]'s index in the tensor, for errors. Q8_0 and Q4_0 measure in
-// the same pass; Q4_K and F16 decode their bytes again to measure.
+// base is x[0]'s index in the tensor, for errors. Q8_0, Q4_0, Q5_0 and
+// Q5_1 measure in the same pass; the k-quants and F16 decode their bytes
+// again to measure.
 func EncodeInto(t Type, dst []byte, x []float32, e *quant.Error, base int) error {
 	if n, err := t.Bytes(int64(len(x))); err != nil || n != int64(len(dst)) {
 		panic(fmt.Sprintf("gguf.EncodeInto: %d bytes for %d values of %v", len(dst), len(x), t))
@@ -57,9 +58,15 @@ func EncodeInto(t Type, dst []byte, x []float32, e *quant.Error, base int) error
 	case Q4_0:
 		err = quant.Q4_0Into(dst, x, e)
 		e = nil
-	case Q4_K:
+	case Q5_0:
+		err = quant.Q5_0Into(dst, x, e)
+		e = nil
+	case Q5_1:
+		err = quant.Q5_1Into(dst, x, e)
+		e = nil
+	case Q4_K, Q5_K, Q6_K:
 		var enc []byte
-		if enc, err = quant.Q4_K(x, SuperBlock); err == nil {
+		if enc, err = kQuantizers[t](x, SuperBlock); err == nil {
 			copy(dst, enc)
 		}
 	default:
@@ -74,7 +81,9 @@ func EncodeInto(t Type, dst []byte, x []float32, e *quant.Error, base int) error
 	return nil
 }
 
-// SuperBlock is the block of Q4_K.
+var kQuantizers = map[Type]func([]float32, int) ([]byte, error){Q4_K: quant.Q4_K, Q5_K: quant.Q5_K, Q6_K: quant.Q6_K}
+
+// SuperBlock is the block of the k-quants (Q4_K, Q5_K, Q6_K).
 const SuperBlock = quant.SuperBlockSize
 
 // measure adds to e the error of data (type t) against x, decoding a
@@ -97,7 +106,8 @@ func measure(t Type, data []byte, x []float32, e *quant.Error) error {
 }
 
 // Decode writes the float32 values of data, len(dst) values of type t
-// (F32, F16, BF16, Q8_0, Q4_0 or Q4_K), to dst.
+// (F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K or Q6_K), to
+// dst.
 func Decode(t Type, dst []float32, data []byte, workers int) error {
 	n, err := t.Bytes(int64(len(dst)))
 	if err != nil {
@@ -126,8 +136,18 @@ func Decode(t Type, dst []float32, data []byte, workers int) error {
 			return quant.DequantizeQ8_0(x, d)
 		case Q4_0:
 			return quant.DequantizeQ4_0(x, d)
+		case Q4_1:
+			return quant.DequantizeQ4_1(x, d)
+		case Q5_0:
+			return quant.DequantizeQ5_0(x, d)
+		case Q5_1:
+			return quant.DequantizeQ5_1(x, d)
 		case Q4_K:
 			return quant.DequantizeQ4_K(x, d)
+		case Q5_K:
+			return quant.DequantizeQ5_K(x, d)
+		case Q6_K:
+			return quant.DequantizeQ6_K(x, d)
 		default:
 			return fmt.Errorf("gguf: cannot decode %v as float32 values", t)
 		}

@@ -14,9 +14,10 @@
 // checkpoint pipeline does): Layout computes the offsets, Header encodes
 // the bytes before the data.
 //
-// The block types share their bytes with compress/quant, whose Q8_0 and
-// Q4_0 are byte-identical to gguf-py's reference quantizer and whose Q4_K
-// is llama.cpp's reference search.
+// The block types share their bytes with compress/quant, whose Q8_0,
+// Q4_0, Q5_0 and Q5_1 are byte-identical to gguf-py's reference quantizer
+// and whose Q4_K, Q5_K and Q6_K are llama.cpp's reference searches.
+// Presets (preset.go) choose each tensor's type as llama-quantize does.
 package gguf
 
 import (
@@ -37,13 +38,18 @@ const (
 // Type is a ggml tensor type, as numbered in ggml.h.
 type Type uint32
 
-// The ggml types this package writes and reads.
+// The ggml types this package writes and reads (Q4_1: reads only).
 const (
 	F32  Type = 0
 	F16  Type = 1
 	Q4_0 Type = 2
+	Q4_1 Type = 3
+	Q5_0 Type = 6
+	Q5_1 Type = 7
 	Q8_0 Type = 8
 	Q4_K Type = 12
+	Q5_K Type = 13
+	Q6_K Type = 14
 	I8   Type = 24
 	I16  Type = 25
 	I32  Type = 26
@@ -57,7 +63,8 @@ var typeInfo = map[Type]struct {
 	block, nbytes int // values per block, bytes per block
 }{
 	F32: {"F32", 1, 4}, F16: {"F16", 1, 2}, BF16: {"BF16", 1, 2}, F64: {"F64", 1, 8},
-	Q4_0: {"Q4_0", 32, 18}, Q8_0: {"Q8_0", 32, 34}, Q4_K: {"Q4_K", 256, 144},
+	Q4_0: {"Q4_0", 32, 18}, Q4_1: {"Q4_1", 32, 20}, Q5_0: {"Q5_0", 32, 22}, Q5_1: {"Q5_1", 32, 24},
+	Q8_0: {"Q8_0", 32, 34}, Q4_K: {"Q4_K", 256, 144}, Q5_K: {"Q5_K", 256, 176}, Q6_K: {"Q6_K", 256, 210},
 	I8: {"I8", 1, 1}, I16: {"I16", 1, 2}, I32: {"I32", 1, 4}, I64: {"I64", 1, 8},
 }
 

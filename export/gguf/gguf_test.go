@@ -27,7 +27,7 @@ func testFile(t *testing.T) (*File, []byte) {
 	t.Helper()
 	f := &File{KV: []KV{{"general.name", "t"}, {"general.alignment", uint32(32)}, {"i", int32(-3)}, {"u64", uint64(1 << 40)},
 		{"f", float32(0.5)}, {"d", 2.25}, {"b", true}, {"i64", int64(-7)}, {"list", []string{"a", "bc"}}}}
-	for _, typ := range []Type{F32, F16, Q8_0, Q4_0, Q4_K} {
+	for _, typ := range []Type{F32, F16, Q8_0, Q4_0, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K} {
 		f.Tensors = append(f.Tensors, TensorInfo{Name: typ.String() + ".w", Shape: []int64{3, 512}, Type: typ})
 	}
 	f.Tensors = append(f.Tensors, TensorInfo{Name: "bias", Shape: []int64{7}, Type: F32})
@@ -86,7 +86,7 @@ func TestRoundTrip(t *testing.T) {
 			e2 += float64(x[j]-y[j]) * float64(x[j]-y[j])
 		}
 		sqnr := 10 * math.Log10(s2/max(e2, 1e-300))
-		min := map[Type]float64{F32: 300, F16: 60, Q8_0: 35, Q4_0: 15, Q4_K: 17}[ti.Type]
+		min := map[Type]float64{F32: 300, F16: 60, Q8_0: 35, Q4_0: 15, Q5_0: 21, Q5_1: 21, Q4_K: 17, Q5_K: 23, Q6_K: 29}[ti.Type]
 		if sqnr < min {
 			t.Errorf("%s: SQNR %.1f dB, want at least %.0f", ti.Name, sqnr, min)
 		}
@@ -97,7 +97,7 @@ func TestRoundTrip(t *testing.T) {
 // of one pass.
 func TestEncodeWorkers(t *testing.T) {
 	x := sample(256*300, 9)
-	for _, typ := range []Type{F16, Q8_0, Q4_0, Q4_K} {
+	for _, typ := range []Type{F16, Q8_0, Q4_0, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K} {
 		one, err1 := Encode(typ, x, 1)
 		many, err2 := Encode(typ, x, 7)
 		if err1 != nil || err2 != nil || !bytes.Equal(one, many) {
@@ -186,12 +186,12 @@ func FuzzRead(f *testing.F) {
 	})
 }
 
-// TestEncodeIntoError: the error that Q8_0 and Q4_0 measure in their pass
-// is the one that decoding their bytes again gives.
+// TestEncodeIntoError: the error that Q8_0, Q4_0, Q5_0 and Q5_1 measure in
+// their pass is the one that decoding their bytes again gives.
 func TestEncodeIntoError(t *testing.T) {
 	x := sample(256*40, 3)
 	x[17] = 0.9 // an outlier sets its block's scale
-	for _, typ := range []Type{Q8_0, Q4_0, Q4_K, F16} {
+	for _, typ := range []Type{Q8_0, Q4_0, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K, F16} {
 		n, _ := typ.Bytes(int64(len(x)))
 		dst := make([]byte, n)
 		var got quant.Error
@@ -205,5 +205,23 @@ func TestEncodeIntoError(t *testing.T) {
 		if math.Abs(got.Noise-want.Noise) > 1e-5*want.Noise || math.Abs(got.Signal-want.Signal) > 1e-5*want.Signal || got.MaxAbs != want.MaxAbs || want.Noise == 0 {
 			t.Errorf("%v: measured %+v in the pass, %+v from the bytes", typ, got, want)
 		}
+	}
+}
+
+func TestParseTypeNames(t *testing.T) {
+	for name, want := range map[string]Type{"q4_1": Q4_1, "Q5_0": Q5_0, "q5_1": Q5_1, "q5_k": Q5_K, "Q6_K": Q6_K, "bf16": BF16} {
+		if got, err := ParseType(name); err != nil || got != want {
+			t.Errorf("ParseType(%q) = %v, %v; want %v", name, got, err, want)
+		}
+	}
+	if _, err := ParseType("q4_k_m"); err == nil {
+		t.Error(`ParseType("q4_k_m"): a preset is not a type`)
+	}
+	// Q4_1 is read, not written.
+	if _, err := Encode(Q4_1, sample(64, 1), 1); err == nil {
+		t.Error("Encode(Q4_1): no error")
+	}
+	if err := Decode(Q4_1, make([]float32, 32), make([]byte, 20), 1); err != nil {
+		t.Errorf("Decode(Q4_1): %v", err)
 	}
 }

@@ -125,7 +125,7 @@ func run(t *testing.T, c Config) *Report {
 // TestGGUFWithReferenceClients quantizes checkpoints of each source dtype
 // and layout (one file; a directory of shards with an index; the index
 // file itself) and checks the output with gguf-py: every tensor there
-// with its shape and type; Q8_0/Q4_0 bytes equal to gguf.quants.quantize
+// with its shape and type; Q8_0/Q4_0/Q5_0 bytes equal to gguf.quants.quantize
 // of the source; Q4_K dequantized by gguf.quants.dequantize to the values
 // our decoder gives; pass-through and fallback tensors exact; the
 // metadata records the source and the recipe. Chunks of 1 MiB cut the
@@ -178,7 +178,7 @@ func TestGGUFWithReferenceClients(t *testing.T) {
 			if types[wantType] < 10 || types["F32"] == 0 || types["I64"] != 1 {
 				t.Errorf("types %v: want many %s, the 1-D norms in F32 and the position ids as I64", types, wantType)
 			}
-			fallback := map[string]string{"q8_0": "F16", "q4_0": "F16", "q4_k": "Q4_0"}[tt.quant]
+			fallback := map[string]string{"q8_0": "F16", "q4_0": "F16", "q4_k": "Q5_0"}[tt.quant]
 			if tt.dtype == "bf16" && fallback == "F16" {
 				fallback = "BF16"
 			}
@@ -349,7 +349,7 @@ func TestChooseType(t *testing.T) {
 		err     bool
 	}{
 		{ht("F32", 64, 256), gguf.Q4_K, false, gguf.Q4_K, false},
-		{ht("F32", 64, 96), gguf.Q4_K, false, gguf.Q4_0, false},
+		{ht("F32", 64, 96), gguf.Q4_K, false, gguf.Q5_0, false},
 		{ht("F16", 64, 100), gguf.Q4_K, false, gguf.F16, false},
 		{ht("BF16", 64, 100), gguf.Q8_0, false, gguf.BF16, false},
 		{ht("F16", 64), gguf.Q8_0, false, gguf.F32, false},

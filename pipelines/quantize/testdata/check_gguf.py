@@ -1,6 +1,6 @@
 """Checks a GGUF file that lightbeam wrote from a safetensors checkpoint,
 with the real clients: gguf's GGUFReader reads it, gguf.quants.quantize
-(the reference of llama.cpp's formats) re-quantizes every Q8_0/Q4_0 tensor
+(the reference of llama.cpp's formats) re-quantizes every Q8_0/Q4_0/Q5_0 tensor
 from the source, and gguf.quants.dequantize decodes every Q4_K tensor.
 
 usage: check_gguf.py OUT.gguf SOURCE.safetensors [SOURCE ...]
@@ -65,7 +65,7 @@ def main():
         x = src[t.name]
         raw = np.ascontiguousarray(t.data).tobytes()
         tt = t.tensor_type
-        if tt in (Q.Q8_0, Q.Q4_0):
+        if tt in (Q.Q8_0, Q.Q4_0, Q.Q5_0):
             ref = gguf.quants.quantize(x.astype(np.float32).reshape(rec["shape"]), tt)
             rec["ok"] = ref.tobytes() == raw
         elif tt == Q.Q4_K:
