@@ -191,20 +191,31 @@ func Q4_0(w []float32, rowLen int) ([]byte, error) {
 // Q4_0Into is to Q4_0 what Q8_0Into is to Q8_0; x̂ = fp16(d)·(q − 8).
 func Q4_0Into(dst []byte, w []float32, e *Error) error {
 	checkInto("Q4_0Into", dst, w, Q4_0BlockBytes)
+	return symmetricInto("Q4_0", dst, w, e, Q4_0BlockBytes, 8, PackQ4_0)
+}
+
+// symmetricInto writes the blocks of Q4_0 (offset 8) and Q5_0 (offset 16):
+// per block of 32, with m the value of largest magnitude (numpy's argmax
+// picks the first maximum, so all zeros give m = x[0], sign included),
+// d = m / −offset, codes q = min(2·offset − 1, trunc(x/d + offset + 0.5)),
+// fp16(d) in the block's first two bytes and the codes packed by pack
+// after them. x̂ = fp16(d)·(q − offset).
+func symmetricInto(name string, dst []byte, w []float32, e *Error, blockBytes int, offset int, pack func([]byte, *[BlockSize]byte)) error {
 	var be Error
 	var q [BlockSize]byte
+	off, top := float32(offset), 2*offset-1
 	for b := 0; b < len(w)/BlockSize; b++ {
 		x := w[b*BlockSize : (b+1)*BlockSize : (b+1)*BlockSize]
-		o := dst[b*Q4_0BlockBytes : (b+1)*Q4_0BlockBytes : (b+1)*Q4_0BlockBytes]
+		o := dst[b*blockBytes : (b+1)*blockBytes : (b+1)*blockBytes]
 		at, err := absMax(x, b*BlockSize)
 		if err != nil {
 			return err
 		}
-		m := x[at] // numpy's argmax picks the first maximum, so all zeros give m = x[0], sign included
-		d := m / -8
+		m := x[at]
+		d := m / -off
 		h := half.F32ToF16(d)
 		if h&0x7fff == 0x7c00 {
-			return fmt.Errorf("%w: Q4_0 block %d has max|x| = %g", ErrScaleOverflow, b, math.Abs(float64(m)))
+			return fmt.Errorf("%w: %s block %d has max|x| = %g", ErrScaleOverflow, name, b, math.Abs(float64(m)))
 		}
 		o[0], o[1] = byte(h), byte(h>>8)
 		var id float32
@@ -216,17 +227,17 @@ func Q4_0Into(dst []byte, w []float32, e *Error) error {
 		} else {
 			for j, v := range x {
 				// The conversion forbids fusing into an FMA, which would round once.
-				// t ≥ 0.5, as |x·id| ≤ 8: the conversion truncates it.
-				t := float32(v*id) + 8.5
-				q[j] = byte(min(15, int(t)))
+				// t ≥ 0.5, as |x·id| ≤ offset: the conversion truncates it.
+				t := float32(v*id) + (off + 0.5)
+				q[j] = byte(min(top, int(t)))
 			}
 		}
-		PackQ4_0(o[2:], &q)
+		pack(o[2:], &q)
 		if e != nil {
 			var xhat [BlockSize]float32
 			df := half.F16ToF32(h)
 			for j := range xhat {
-				xhat[j] = df * float32(int(q[j])-8)
+				xhat[j] = df * float32(int(q[j])-offset)
 			}
 			be.observeBlock(x, &xhat)
 		}

@@ -40,50 +40,7 @@ func Q5_0(w []float32, rowLen int) ([]byte, error) {
 // Q5_0Into is to Q5_0 what Q8_0Into is to Q8_0; x̂ = fp16(d)·(q − 16).
 func Q5_0Into(dst []byte, w []float32, e *Error) error {
 	checkInto("Q5_0Into", dst, w, Q5_0BlockBytes)
-	var be Error
-	var q [BlockSize]byte
-	for b := 0; b < len(w)/BlockSize; b++ {
-		x := w[b*BlockSize : (b+1)*BlockSize : (b+1)*BlockSize]
-		o := dst[b*Q5_0BlockBytes : (b+1)*Q5_0BlockBytes : (b+1)*Q5_0BlockBytes]
-		at, err := absMax(x, b*BlockSize)
-		if err != nil {
-			return err
-		}
-		m := x[at] // the first of equal magnitudes, sign included, as numpy's argmax
-		d := m / -16
-		h := half.F32ToF16(d)
-		if h&0x7fff == 0x7c00 {
-			return fmt.Errorf("%w: Q5_0 block %d has max|x| = %g", ErrScaleOverflow, b, math.Abs(float64(m)))
-		}
-		o[0], o[1] = byte(h), byte(h>>8)
-		var id float32
-		if d != 0 {
-			id = 1 / d
-		}
-		if math.IsInf(float64(id), 0) {
-			clear(q[:])
-		} else {
-			for j, v := range x {
-				// t ≥ 0.5 (|x·id| ≤ 16): the conversion truncates it. The
-				// float32 conversion keeps x·id from fusing with the add.
-				t := float32(v*id) + 16.5
-				q[j] = byte(min(31, int(t)))
-			}
-		}
-		packQ5(o[2:], &q)
-		if e != nil {
-			var xhat [BlockSize]float32
-			df := half.F16ToF32(h)
-			for j := range xhat {
-				xhat[j] = df * float32(int(q[j])-16)
-			}
-			be.observeBlock(x, &xhat)
-		}
-	}
-	if e != nil {
-		e.Add(be)
-	}
-	return nil
+	return symmetricInto("Q5_0", dst, w, e, Q5_0BlockBytes, 16, packQ5)
 }
 
 // Q5_1 quantizes w, whose rows have rowLen values, to GGUF Q5_1 blocks,
