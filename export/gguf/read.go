@@ -295,66 +295,35 @@ func typedArray(et uint32, n int, raw []byte) any {
 	case typeUint8:
 		return raw
 	case typeInt8:
-		out := make([]int8, n)
-		for i := range out {
-			out[i] = int8(raw[i])
-		}
-		return out
+		return decodeArray(raw, n, 1, func(b []byte) int8 { return int8(b[0]) })
 	case typeBool:
-		out := make([]bool, n)
-		for i := range out {
-			out[i] = raw[i] != 0
-		}
-		return out
+		return decodeArray(raw, n, 1, func(b []byte) bool { return b[0] != 0 })
 	case typeUint16:
-		out := make([]uint16, n)
-		for i := range out {
-			out[i] = le.Uint16(raw[2*i:])
-		}
-		return out
+		return decodeArray(raw, n, 2, le.Uint16)
 	case typeInt16:
-		out := make([]int16, n)
-		for i := range out {
-			out[i] = int16(le.Uint16(raw[2*i:]))
-		}
-		return out
+		return decodeArray(raw, n, 2, func(b []byte) int16 { return int16(le.Uint16(b)) })
 	case typeUint32:
-		out := make([]uint32, n)
-		for i := range out {
-			out[i] = le.Uint32(raw[4*i:])
-		}
-		return out
+		return decodeArray(raw, n, 4, le.Uint32)
 	case typeInt32:
-		out := make([]int32, n)
-		for i := range out {
-			out[i] = int32(le.Uint32(raw[4*i:]))
-		}
-		return out
+		return decodeArray(raw, n, 4, func(b []byte) int32 { return int32(le.Uint32(b)) })
 	case typeFloat32:
-		out := make([]float32, n)
-		for i := range out {
-			out[i] = math.Float32frombits(le.Uint32(raw[4*i:]))
-		}
-		return out
+		return decodeArray(raw, n, 4, func(b []byte) float32 { return math.Float32frombits(le.Uint32(b)) })
 	case typeUint64:
-		out := make([]uint64, n)
-		for i := range out {
-			out[i] = le.Uint64(raw[8*i:])
-		}
-		return out
+		return decodeArray(raw, n, 8, le.Uint64)
 	case typeInt64:
-		out := make([]int64, n)
-		for i := range out {
-			out[i] = int64(le.Uint64(raw[8*i:]))
-		}
-		return out
+		return decodeArray(raw, n, 8, func(b []byte) int64 { return int64(le.Uint64(b)) })
 	default: // typeFloat64
-		out := make([]float64, n)
-		for i := range out {
-			out[i] = math.Float64frombits(le.Uint64(raw[8*i:]))
-		}
-		return out
+		return decodeArray(raw, n, 8, func(b []byte) float64 { return math.Float64frombits(le.Uint64(b)) })
 	}
+}
+
+// decodeArray decodes n values of size bytes each from raw with value.
+func decodeArray[T any](raw []byte, n, size int, value func([]byte) T) []T {
+	out := make([]T, n)
+	for i := range out {
+		out[i] = value(raw[size*i:])
+	}
+	return out
 }
 
 // Lookup returns the value of key, or nil.
