@@ -191,16 +191,17 @@ func Q4_0(w []float32, rowLen int) ([]byte, error) {
 // Q4_0Into is to Q4_0 what Q8_0Into is to Q8_0; x̂ = fp16(d)·(q − 8).
 func Q4_0Into(dst []byte, w []float32, e *Error) error {
 	checkInto("Q4_0Into", dst, w, Q4_0BlockBytes)
-	return symmetricInto("Q4_0", dst, w, e, Q4_0BlockBytes, 8, PackQ4_0)
+	return symmetricInto("Q4_0", dst, w, e, Q4_0BlockBytes, 8)
 }
 
 // symmetricInto writes the blocks of Q4_0 (offset 8) and Q5_0 (offset 16):
 // per block of 32, with m the value of largest magnitude (numpy's argmax
 // picks the first maximum, so all zeros give m = x[0], sign included),
 // d = m / −offset, codes q = min(2·offset − 1, trunc(x/d + offset + 0.5)),
-// fp16(d) in the block's first two bytes and the codes packed by pack
-// after them. x̂ = fp16(d)·(q − offset).
-func symmetricInto(name string, dst []byte, w []float32, e *Error, blockBytes int, offset int, pack func([]byte, *[BlockSize]byte)) error {
+// fp16(d) in the block's first two bytes and the codes packed
+// after them (Q4_0's nibbles, or Q5_0's high bits and nibbles).
+// x̂ = fp16(d)·(q − offset).
+func symmetricInto(name string, dst []byte, w []float32, e *Error, blockBytes int, offset int) error {
 	var be Error
 	var q [BlockSize]byte
 	off, top := float32(offset), 2*offset-1
@@ -232,7 +233,11 @@ func symmetricInto(name string, dst []byte, w []float32, e *Error, blockBytes in
 				q[j] = byte(min(top, int(t)))
 			}
 		}
-		pack(o[2:], &q)
+		if offset == 8 {
+			PackQ4_0(o[2:], &q)
+		} else {
+			packQ5(o[2:], &q)
+		}
 		if e != nil {
 			var xhat [BlockSize]float32
 			df := half.F16ToF32(h)

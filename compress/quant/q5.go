@@ -40,7 +40,7 @@ func Q5_0(w []float32, rowLen int) ([]byte, error) {
 // Q5_0Into is to Q5_0 what Q8_0Into is to Q8_0; x̂ = fp16(d)·(q − 16).
 func Q5_0Into(dst []byte, w []float32, e *Error) error {
 	checkInto("Q5_0Into", dst, w, Q5_0BlockBytes)
-	return symmetricInto("Q5_0", dst, w, e, Q5_0BlockBytes, 16, packQ5)
+	return symmetricInto("Q5_0", dst, w, e, Q5_0BlockBytes, 16)
 }
 
 // Q5_1 quantizes w, whose rows have rowLen values, to GGUF Q5_1 blocks,
