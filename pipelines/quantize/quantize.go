@@ -84,9 +84,9 @@ type Config struct {
 	// directory's name.
 	Name string
 
-	quant      gguf.Type
-	preset     *gguf.Preset // model mode's
-	testChunkBytes int64       // tests: chunks smaller than a MiB
+	quant          gguf.Type
+	preset         *gguf.Preset // model mode's
+	testChunkBytes int64        // tests: chunks smaller than a MiB
 }
 
 // DefaultChunkMB is the default chunk size in MiB of source bytes.
