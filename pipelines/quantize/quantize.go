@@ -1,8 +1,9 @@
 // Package quantize is the checkpoint-quantization job: it turns a
 // safetensors checkpoint of any size (one file, or a sharded checkpoint's
 // index or directory; local or gs://) into one GGUF file of Q8_0, Q4_0 or
-// Q4_K blocks, with no process holding the whole checkpoint or a whole
-// large tensor.
+// Q4_K blocks, or a Hugging Face model directory into a GGUF llama.cpp
+// runs, with no process holding the whole checkpoint or a whole large
+// tensor.
 //
 //	headers (read by range) ─plan─▶ types, the GGUF header and every
 //	  tensor's offset, and chunks: runs of a tensor's rows of at most
@@ -17,6 +18,15 @@
 //	then, in the submitting process: the partial file renamed to
 //	  OUT/model.gguf, or header + parts joined by object composition
 //	  (storage.Concat), and report.json
+//
+// Model mode (Arch "" or "auto" and a checkpoint directory with
+// config.json; model.go): the plan comes from package llm instead (llm.Open:
+// llama.cpp's tensor names and order, its metadata from Model.KV, the
+// types of Quant as a gguf.Preset, F32 where the converter keeps F32), a
+// generated tensor's chunk carries its values, and a tensor whose Q/K rows
+// llama.cpp permutes is cut into whole heads, each chunk reordering its
+// rows (llm.Tensor.PermuteRows) before encoding. Raw mode (Arch "raw", or
+// a file or index) keeps the checkpoint's names.
 //
 // With Format "lightbeam" (Quant int8) the output is OUT/model.lbc, a
 // version 2 compress/artifact file laid out the same way: its prefix,
