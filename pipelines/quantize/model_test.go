@@ -19,6 +19,8 @@ import (
 	"github.com/lightbeam-ml/lightbeam/internal/pyenv"
 	"github.com/lightbeam-ml/lightbeam/llm"
 	"github.com/lightbeam-ml/lightbeam/model"
+	"github.com/lightbeam-ml/lightbeam/storage"
+	"github.com/lightbeam-ml/lightbeam/storage/gcstest"
 )
 
 // fixtureRoot holds the model directories the tests build, each once per
@@ -374,5 +376,39 @@ func TestModelErrors(t *testing.T) {
 		if _, err := os.Stat(out); !os.IsNotExist(err) {
 			t.Errorf("%+v: %s was created", tt.c, out)
 		}
+	}
+}
+
+// TestModelGCS reads a model directory (tiny Llama 3: rope_freqs, permuted
+// Q/K) from gs:// and writes the output there, in chunks of a few KiB: the
+// tensors and their bytes equal the local run's in one chunk each.
+func TestModelGCS(t *testing.T) {
+	dir := modelDir(t, "llama3")
+	ctx := context.Background()
+	root := gcstest.Root(t)
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := storage.WriteBytes(ctx, storage.Join(root, "llama3", e.Name()), b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	local := t.TempDir()
+	run(t, Config{Checkpoint: dir, Out: local, Quant: "q8_0"})
+	remote := storage.Join(root, "out")
+	rep := run(t, Config{Checkpoint: storage.Join(root, "llama3"), Out: remote, Quant: "q8_0", testChunkBytes: 4 << 10})
+	lf, ls, lraw := readGGUF(t, filepath.Join(local, GGUFFile))
+	rf, rs, rraw := readGGUF(t, storage.Join(remote, GGUFFile))
+	if rep.Arch != "llama" || rep.Chunks <= len(rf.Tensors) {
+		t.Errorf("remote run: arch %q, %d chunks for %d tensors, want llama and more chunks than tensors", rep.Arch, rep.Chunks, len(rf.Tensors))
+	}
+	if len(lf.Tensors) != len(rf.Tensors) || !bytes.Equal(lraw[ls:], rraw[rs:]) {
+		t.Errorf("gs:// in small chunks: %d tensors, %d data bytes; local: %d tensors, %d data bytes, or other bytes", len(rf.Tensors), len(rraw)-int(rs), len(lf.Tensors), len(lraw)-int(ls))
 	}
 }
