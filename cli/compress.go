@@ -19,9 +19,12 @@ var compressCmd = &command{
 		var ck quantize.Config
 		var sweep string
 		fs.StringVar(&c.Model, "model", "", "train output directory or model file (required, unless --checkpoint)")
-		fs.StringVar(&ck.Checkpoint, "checkpoint", "", "instead of --model: a safetensors checkpoint of any size (a .safetensors file, a sharded checkpoint's index file or directory) to quantize with --quant=q8_0|q4_0|q4_k into OUT/model.gguf (or with --quant=int8 --format=lightbeam into OUT/model.lbc), on Beam, by chunks")
-		fs.StringVar(&ck.Format, "format", "gguf", "with --checkpoint: the output format: gguf (q8_0, q4_0, q4_k) or lightbeam (int8, an artifact of version 2)")
-		fs.BoolVar(&ck.Quant1D, "quant-1d", false, "with --checkpoint: quantize 1-D tensors (biases, norms) too; they stay F32 otherwise")
+		fs.StringVar(&ck.Checkpoint, "checkpoint", "", "instead of --model: a safetensors checkpoint of any size, quantized on Beam by chunks into OUT/model.gguf. A Hugging Face model directory (config.json: Llama, Mistral, Qwen2, Qwen3, BERT) becomes a GGUF that llama.cpp runs, --quant being a preset: "+strings.Join(quantize.PresetNames(), ", ")+"; with --arch=raw, or for a .safetensors file or an index, the tensors keep their names, --quant=q8_0|q4_0|q4_k (or --quant=int8 --format=lightbeam into OUT/model.lbc)")
+		fs.StringVar(&ck.Arch, "arch", "auto", "with --checkpoint: auto (a directory with config.json is converted for llama.cpp) or raw (the checkpoint's own tensor names, no model metadata)")
+		fs.StringVar(&ck.TokenizerPre, "tokenizer-pre", "", "with --checkpoint of a model directory: tokenizer.ggml.pre, when lightbeam does not recognize the pre-tokenizer of tokenizer.json")
+		fs.StringVar(&ck.Name, "name", "", "with --checkpoint of a model directory: general.name (default: the directory's name)")
+		fs.StringVar(&ck.Format, "format", "gguf", "with --checkpoint: the output format: gguf, or lightbeam (--arch=raw, int8, an artifact of version 2)")
+		fs.BoolVar(&ck.Quant1D, "quant-1d", false, "with --checkpoint --arch=raw: quantize 1-D tensors (biases, norms) too; they stay F32 otherwise")
 		fs.IntVar(&ck.ChunkMB, "chunk-mb", quantize.DefaultChunkMB, "with --checkpoint: source MiB per pipeline element, at most")
 		fs.StringVar(&c.Data, "data", "", "preprocess output: evaluation before and after, and fine-tuning")
 		fs.StringVar(&c.Out, "out", "", "output directory: model.lbc, dequantized.safetensors, report.json (required)")

@@ -72,7 +72,7 @@ func readCheckpoint(ctx context.Context, dir string) ([]sourceTensor, []string, 
 	var out []sourceTensor
 	where := map[string]string{}
 	for _, f := range files {
-		h, gen, err := readHeader(ctx, f)
+		h, gen, err := ReadHeader(ctx, f)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -112,10 +112,12 @@ func head(s []string) []string {
 	return s
 }
 
-// readHeader reads a safetensors file's header by range, pinned to one
-// version of the file: its first 8 bytes, then the JSON header. It returns
-// the version's generation, for the data reads to pin to.
-func readHeader(ctx context.Context, path string) (*model.SafetensorsHeader, int64, error) {
+// ReadHeader reads a safetensors file's header by range (local, gs://,
+// hdfs://), pinned to one version of the file: its first 8 bytes, then
+// the JSON header. It returns the version's generation, for the data reads
+// to pin to (storage.OpenRangeAt). pipelines/quantize plans raw
+// checkpoints with it too.
+func ReadHeader(ctx context.Context, path string) (*model.SafetensorsHeader, int64, error) {
 	info, err := storage.Stat(ctx, path)
 	if err != nil {
 		return nil, 0, err

@@ -16,7 +16,7 @@
 # It builds lightbeam once (CGO_ENABLED=0 go build -o /tmp/lightbeam-bench .), generates the
 # checkpoint with scripts/gen_checkpoint.py into BENCH_DIR (kept and reused while the size and
 # flags are the same), and per quant, with the checkpoint's pages read into the page cache first:
-#   a) lightbeam compress --checkpoint=CKPT --quant=Q --out=BENCH_DIR/out-Q --overwrite
+#   a) lightbeam compress --checkpoint=CKPT --arch=raw --quant=Q --out=BENCH_DIR/out-Q --overwrite
 #      under /usr/bin/time -v: wall seconds and maximum RSS;
 #   b) scripts/bench_checkpoint_gguf.py (gguf-py, one thread) on the same checkpoint and the same
 #      tensors (2-D float tensors whose rows 32 divides), also under /usr/bin/time -v; it reports
@@ -97,7 +97,7 @@ for q in $quants; do
 	lb_load0=$(cut -d' ' -f1-3 /proc/loadavg)
 	lb_ok=1
 	# shellcheck disable=SC2086 # LB_FLAGS is a list of flags
-	/usr/bin/time -v -o "$work/time-lb-$q.txt" "$lb" compress --checkpoint="$ckpt" --quant="$q" \
+	/usr/bin/time -v -o "$work/time-lb-$q.txt" "$lb" compress --checkpoint="$ckpt" --arch=raw --quant="$q" \
 		--out="$work/out-$q" --overwrite ${LB_FLAGS:-} >"$work/log-lb-$q.txt" 2>&1 || lb_ok=0
 	lb_load1=$(cut -d' ' -f1-3 /proc/loadavg)
 	if [[ $lb_ok == 0 ]]; then

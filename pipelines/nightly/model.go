@@ -140,7 +140,9 @@ func (r *runner) compressOnce(ctx context.Context, s source, out, hash string) (
 				return nil, err
 			}
 			fmt.Fprintf(r.log, "nightly: %s: quantizing the checkpoint into %s\n", s.name, out)
-			q, err := quantize.Run(ctx, quantize.Config{Checkpoint: s.path, Out: out, Quant: r.base.Quant, Overwrite: true, Runner: r.c.Runner}, r.log)
+			// Raw: a checkpoint keeps its own tensor names here (its
+			// config.json, if any, is not read), as before model mode.
+			q, err := quantize.Run(ctx, quantize.Config{Checkpoint: s.path, Arch: quantize.ArchRaw, Out: out, Quant: r.base.Quant, Overwrite: true, Runner: r.c.Runner}, r.log)
 			if err != nil {
 				return nil, err
 			}

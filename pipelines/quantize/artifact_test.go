@@ -63,8 +63,8 @@ func lbCheckpoint(t *testing.T) (string, []model.Tensor) {
 func TestLightbeamInt8(t *testing.T) {
 	ckpt, ts := lbCheckpoint(t)
 	small, large := t.TempDir(), t.TempDir()
-	rep := run(t, Config{Checkpoint: ckpt, Out: small, Quant: "int8", Format: "lightbeam", ChunkMB: 1})
-	run(t, Config{Checkpoint: ckpt, Out: large, Quant: "int8", Format: "lightbeam", ChunkMB: 64})
+	rep := run(t, Config{Checkpoint: ckpt, Arch: "raw", Out: small, Quant: "int8", Format: "lightbeam", ChunkMB: 1})
+	run(t, Config{Checkpoint: ckpt, Arch: "raw", Out: large, Quant: "int8", Format: "lightbeam", ChunkMB: 64})
 	a1, err := os.ReadFile(filepath.Join(small, LBCFile))
 	if err != nil {
 		t.Fatal(err)
@@ -169,9 +169,9 @@ func TestLightbeamGCS(t *testing.T) {
 		}
 	}
 	local := t.TempDir()
-	run(t, Config{Checkpoint: ckpt, Out: local, Quant: "int8", Format: "lightbeam", ChunkMB: 1})
+	run(t, Config{Checkpoint: ckpt, Arch: "raw", Out: local, Quant: "int8", Format: "lightbeam", ChunkMB: 1})
 	remote := storage.Join(root, "out")
-	run(t, Config{Checkpoint: storage.Join(root, "ckpt"), Out: remote, Quant: "int8", Format: "lightbeam", ChunkMB: 1})
+	run(t, Config{Checkpoint: storage.Join(root, "ckpt"), Arch: "raw", Out: remote, Quant: "int8", Format: "lightbeam", ChunkMB: 1})
 	lb, err := os.ReadFile(filepath.Join(local, LBCFile))
 	if err != nil {
 		t.Fatal(err)
@@ -245,7 +245,7 @@ func TestLightbeamF16Shards(t *testing.T) {
 	ctx := context.Background()
 	ckpt, files := generate(t, py, "f16", 2, 3)
 	out := t.TempDir()
-	run(t, Config{Checkpoint: ckpt, Out: out, Quant: "int8", Format: "lightbeam", ChunkMB: 1})
+	run(t, Config{Checkpoint: ckpt, Arch: "raw", Out: out, Quant: "int8", Format: "lightbeam", ChunkMB: 1})
 	b, err := os.ReadFile(filepath.Join(out, LBCFile))
 	if err != nil {
 		t.Fatal(err)

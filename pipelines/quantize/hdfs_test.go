@@ -31,9 +31,9 @@ func TestHDFS(t *testing.T) {
 		}
 	}
 	local := t.TempDir()
-	run(t, Config{Checkpoint: ckpt, Out: local, Quant: "q8_0", ChunkMB: 1})
+	run(t, Config{Checkpoint: ckpt, Arch: "raw", Out: local, Quant: "q8_0", ChunkMB: 1})
 	remote := storage.Join(root, "out")
-	run(t, Config{Checkpoint: storage.Join(root, "ckpt"), Out: remote, Quant: "q8_0", ChunkMB: 1})
+	run(t, Config{Checkpoint: storage.Join(root, "ckpt"), Arch: "raw", Out: remote, Quant: "q8_0", ChunkMB: 1})
 	_, ls, lraw := readGGUF(t, filepath.Join(local, GGUFFile))
 	_, rs, rraw := readGGUF(t, storage.Join(remote, GGUFFile))
 	if !bytes.Equal(lraw[ls:], rraw[rs:]) {

@@ -19,6 +19,7 @@ import (
 	"github.com/lightbeam-ml/lightbeam/compress/artifact"
 	"github.com/lightbeam-ml/lightbeam/compress/quant"
 	"github.com/lightbeam-ml/lightbeam/export/gguf"
+	"github.com/lightbeam-ml/lightbeam/llm"
 	"github.com/lightbeam-ml/lightbeam/model"
 	"github.com/lightbeam-ml/lightbeam/storage"
 )
@@ -46,6 +47,13 @@ type Chunk struct {
 	Kind   string
 	Cols   int64
 	Prefix []byte
+
+	// Model mode: rows to permute (PermuteHeads > 0; the tensor has Rows
+	// rows of RowLen values, and the chunk whole heads of them), and a
+	// generated tensor's values, instead of File's bytes.
+	PermuteHeads int
+	Rows, RowLen int64
+	Data         []float32
 }
 
 // ChunkStats is what a chunk measured: Σx², Σ(x−x̂)² and max|x−x̂| over
@@ -177,7 +185,18 @@ func quantizeChunk(ctx context.Context, c Chunk, dst target) (ChunkStats, error)
 	typ := gguf.Type(c.Type)
 	out := grow(&chunkBufs.out, int(c.OutBytes+c.Pad))
 	clear(out[c.OutBytes:])
-	if c.DType == typ.String() { // pass-through
+	if c.Data != nil { // a generated tensor: small, one piece
+		var e quant.Error
+		if err := encodeInto(typ, out[:c.OutBytes], c.Data, &e, int(c.First)); err != nil {
+			return st, fmt.Errorf("tensor %q: %w", c.Name, err)
+		}
+		if err := dst.piece(out[:c.OutBytes], 0); err != nil {
+			return st, err
+		}
+		st.Sig2, st.Err2, st.MaxAbs, st.Values = e.Signal, e.Noise, e.MaxAbs, int64(len(c.Data))
+		return st, dst.finish(ctx, out)
+	}
+	if c.DType == typ.String() && c.PermuteHeads == 0 { // pass-through
 		if err := readRangeInto(ctx, c.File, c.Gen, c.Begin, out[:c.OutBytes]); err != nil {
 			return st, err
 		}
@@ -188,6 +207,13 @@ func quantizeChunk(ctx context.Context, c Chunk, dst target) (ChunkStats, error)
 	}
 	elem := int64(model.DTypeSize(c.DType))
 	block := int64(typ.BlockElems())
+	var perm *llm.Tensor
+	if c.PermuteHeads > 0 {
+		// Pieces of whole heads: a head's output rows are its own source
+		// rows, reordered (whole rows are whole blocks: the types fit them).
+		perm = &llm.Tensor{Name: c.Name, Shape: []int64{c.Rows}, PermuteHeads: c.PermuteHeads}
+		block = perm.PermuteGroup() * c.RowLen
+	}
 	blocks := (c.End - c.Begin) / elem / block
 	// Four pieces per core, each written as soon as it is encoded: one
 	// piece's page faults and writes overlap another's encoding, and the
@@ -196,7 +222,12 @@ func quantizeChunk(ctx context.Context, c Chunk, dst target) (ChunkStats, error)
 	e, err := overPieces(ctx, c, blocks, block, 4*workers(), func(b0, b1 int64, x []float32, e *quant.Error) error {
 		o0, _ := typ.Bytes(b0 * block)
 		o1, _ := typ.Bytes(b1 * block)
-		if err := gguf.EncodeInto(typ, out[o0:o1], x, e, int(c.First+b0*block)); err != nil {
+		if perm != nil {
+			y := make([]float32, len(x))
+			perm.PermuteRows(y, x, (c.First+b0*block)/c.RowLen, int(c.RowLen))
+			x = y
+		}
+		if err := encodeInto(typ, out[o0:o1], x, e, int(c.First+b0*block)); err != nil {
 			return fmt.Errorf("tensor %q (values %d to %d, in %s): %w", c.Name, c.First+b0*block, c.First+b1*block, c.File, err)
 		}
 		return dst.piece(out[o0:o1], o0)
@@ -206,6 +237,24 @@ func quantizeChunk(ctx context.Context, c Chunk, dst target) (ChunkStats, error)
 	}
 	st.Sig2, st.Err2, st.MaxAbs, st.Values = e.Signal, e.Noise, e.MaxAbs, (c.End-c.Begin)/elem
 	return st, dst.finish(ctx, out)
+}
+
+// encodeInto is gguf.EncodeInto, with BF16 (the bf16 preset's type for
+// F32 and F16 sources), rounded to nearest even.
+func encodeInto(t gguf.Type, dst []byte, x []float32, e *quant.Error, base int) error {
+	if t != gguf.BF16 {
+		return gguf.EncodeInto(t, dst, x, e, base)
+	}
+	for i, v := range x {
+		b := math.Float32bits(v)
+		b += 0x7fff + (b>>16)&1
+		if math.IsNaN(float64(v)) || b&0x7f800000 == 0x7f800000 {
+			return fmt.Errorf("value %d (%g) does not fit in BF16", base+i, v)
+		}
+		binary.LittleEndian.PutUint16(dst[2*i:], uint16(b>>16))
+		e.Observe(v, math.Float32frombits(b&0xffff0000))
+	}
+	return nil
 }
 
 // artifactChunk is quantizeChunk for a chunk of a lightbeam artifact:

@@ -9,6 +9,7 @@ import (
 
 	"github.com/lightbeam-ml/lightbeam/compress/artifact"
 	"github.com/lightbeam-ml/lightbeam/export/gguf"
+	"github.com/lightbeam-ml/lightbeam/llm"
 	"github.com/lightbeam-ml/lightbeam/model"
 	"github.com/lightbeam-ml/lightbeam/storage"
 )
@@ -99,32 +100,7 @@ func ReadHeader(ctx context.Context, path string) (*model.SafetensorsHeader, err
 // readHeader is ReadHeader, with the generation of the file it was read
 // from (storage.Stat): the chunks of the plan read that version or fail.
 func readHeader(ctx context.Context, path string) (*model.SafetensorsHeader, int64, error) {
-	info, err := storage.Stat(ctx, path)
-	if err != nil {
-		return nil, 0, err
-	}
-	size, gen := info.Size, info.Generation
-	first, err := readRange(ctx, path, gen, 0, min(8, size))
-	if err != nil {
-		return nil, 0, err
-	}
-	n, err := model.SafetensorsHeaderLen(first, size, path)
-	if err != nil {
-		return nil, 0, err
-	}
-	js, err := readRange(ctx, path, gen, 8, n)
-	if err != nil {
-		return nil, 0, err
-	}
-	h, err := model.ParseSafetensorsHeader(js, size, path)
-	return h, gen, err
-}
-
-// readRange returns n bytes of generation gen of the file at path from
-// byte off.
-func readRange(ctx context.Context, path string, gen, off, n int64) ([]byte, error) {
-	b := make([]byte, n)
-	return b, readRangeInto(ctx, path, gen, off, b)
+	return llm.ReadHeader(ctx, path)
 }
 
 // Tensor is one tensor of the checkpoint and what it becomes.
@@ -142,6 +118,13 @@ type Tensor struct {
 	Reason string        `json:"reason,omitempty"` // why Type (or Kind) is not the recipe's
 	Offset int64         `json:"-"`                // in the output's data section (GGUF), or the file (lightbeam)
 	Bytes  int64         `json:"-"`                // lightbeam: the record's size, header included
+
+	// Model mode (package llm): Name is llama.cpp's and Source the
+	// checkpoint's; PermuteHeads > 0 reorders the rows (llm.Tensor's);
+	// Data holds a generated tensor's values, which no file has.
+	Source       string    `json:"source,omitempty"`
+	PermuteHeads int       `json:"-"`
+	Data         []float32 `json:"-"`
 }
 
 // typeName is what the tensor becomes: its GGUF type or artifact kind.
@@ -224,34 +207,53 @@ func plan(ctx context.Context, c Config, meta []gguf.KV) (*Plan, error) {
 	if c.lightbeam() {
 		return p, planArtifact(p, c, meta)
 	}
+	return p, layoutGGUF(p, c, meta)
+}
+
+// layoutGGUF lays out p's tensors (their types chosen) as a GGUF with the
+// metadata meta: p.Header, p.DataSize, each tensor's offset, and the
+// chunks.
+func layoutGGUF(p *Plan, c Config, meta []gguf.KV) error {
+	var err error
 	file := gguf.File{KV: meta}
 	for _, t := range p.Tensors {
 		file.Tensors = append(file.Tensors, gguf.TensorInfo{Name: t.Name, Shape: t.Shape, Type: t.Type})
 	}
 	if p.DataSize, err = file.Layout(); err != nil {
-		return nil, fmt.Errorf("checkpoint %s: %w", c.Checkpoint, err)
+		return fmt.Errorf("checkpoint %s: %w", c.Checkpoint, err)
 	}
 	if p.Header, err = file.Header(); err != nil {
-		return nil, err
+		return err
 	}
 	for i := range p.Tensors {
 		p.Tensors[i].Offset = file.Tensors[i].Offset
 		p.Chunks = append(p.Chunks, chunks(i, &p.Tensors[i], file.Tensors[i], int64(len(p.Header)), c.chunkBytes(), len(p.Chunks))...)
 	}
-	return p, nil
+	return nil
 }
 
 // chunks cuts tensor t (number i, described as info in the output, whose
 // data section starts at byte dataStart) into pieces of at most maxBytes
 // source bytes: whole rows where a row fits, else whole blocks of its
-// type. The last piece carries the tensor's padding. first is the index
-// of its first chunk.
+// type; for rows to permute, whole heads (llm.Tensor.PermuteGroup rows),
+// whatever their size, so that a chunk's output rows come from its own
+// source rows. The last piece carries the tensor's padding. first is the
+// index of its first chunk.
 func chunks(i int, t *Tensor, info gguf.TensorInfo, dataStart, maxBytes int64, first int) []Chunk {
 	elem := int64(model.DTypeSize(t.DType))
 	n := t.End - t.Begin
 	unit := int64(max(1, t.Type.BlockElems()))
-	if row := t.Shape[len(t.Shape)-1]; row*elem <= maxBytes {
+	row := t.Shape[len(t.Shape)-1]
+	if row*elem <= maxBytes {
 		unit = row
+	}
+	var group int64
+	if t.PermuteHeads > 0 {
+		group = t.Shape[0] / int64(t.PermuteHeads)
+		if len(t.Shape) == 1 { // a bias: its rows are single values
+			row = 1
+		}
+		unit = group * row
 	}
 	per := max(unit, maxBytes/elem/unit*unit) // values per chunk
 	outBytes, _ := info.Bytes()
@@ -262,6 +264,12 @@ func chunks(i int, t *Tensor, info gguf.TensorInfo, dataStart, maxBytes int64, f
 		before, _ := t.Type.Bytes(v)
 		c := Chunk{At: dataStart + info.Offset + before, Index: first + len(out), Tensor: i, Name: t.Name, File: t.File, Gen: t.Gen, DType: t.DType,
 			First: v, Begin: t.Begin + v*elem, End: t.Begin + (v+m)*elem, Type: uint32(t.Type), OutBytes: o}
+		if group > 0 {
+			c.PermuteHeads, c.Rows, c.RowLen = t.PermuteHeads, t.Shape[0], row
+		}
+		if t.Data != nil {
+			c.Data = t.Data[v : v+m]
+		}
 		if (v+m)*elem == n {
 			c.Pad = gguf.Pad(outBytes)
 		}

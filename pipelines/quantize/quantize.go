@@ -1,8 +1,9 @@
 // Package quantize is the checkpoint-quantization job: it turns a
 // safetensors checkpoint of any size (one file, or a sharded checkpoint's
 // index or directory; local or gs://) into one GGUF file of Q8_0, Q4_0 or
-// Q4_K blocks, with no process holding the whole checkpoint or a whole
-// large tensor.
+// Q4_K blocks, or a Hugging Face model directory into a GGUF llama.cpp
+// runs, with no process holding the whole checkpoint or a whole large
+// tensor.
 //
 //	headers (read by range) ─plan─▶ types, the GGUF header and every
 //	  tensor's offset, and chunks: runs of a tensor's rows of at most
@@ -17,6 +18,15 @@
 //	then, in the submitting process: the partial file renamed to
 //	  OUT/model.gguf, or header + parts joined by object composition
 //	  (storage.Concat), and report.json
+//
+// Model mode (Arch "" or "auto" and a checkpoint directory with
+// config.json; model.go): the plan comes from package llm instead (llm.Open:
+// llama.cpp's tensor names and order, its metadata from Model.KV, the
+// types of Quant as a gguf.Preset, F32 where the converter keeps F32), a
+// generated tensor's chunk carries its values, and a tensor whose Q/K rows
+// llama.cpp permutes is cut into whole heads, each chunk reordering its
+// rows (llm.Tensor.PermuteRows) before encoding. Raw mode (Arch "raw", or
+// a file or index) keeps the checkpoint's names.
 //
 // With Format "lightbeam" (Quant int8) the output is OUT/model.lbc, a
 // version 2 compress/artifact file laid out the same way: its prefix,
@@ -46,6 +56,7 @@ import (
 	"github.com/lightbeam-ml/lightbeam/internal/crc32c"
 	"github.com/lightbeam-ml/lightbeam/internal/localfile"
 	"github.com/lightbeam-ml/lightbeam/internal/version"
+	"github.com/lightbeam-ml/lightbeam/llm"
 	"github.com/lightbeam-ml/lightbeam/storage"
 )
 
@@ -71,7 +82,21 @@ type Config struct {
 	Overwrite  bool   // replace a finished output
 	Runner     string // the Beam runner's name, for the report
 
-	quant gguf.Type
+	// Arch is how the checkpoint is read. Optional. "" or "auto": a
+	// directory with config.json is a model (package llm): its tensors get
+	// llama.cpp's names, Q/K rows permuted, the metadata llama.cpp needs,
+	// and the types of Quant as a llama-quantize preset (gguf.Presets);
+	// anything else is read as "raw": the checkpoint's own names.
+	Arch string
+	// TokenizerPre overrides tokenizer.ggml.pre (model mode). Optional.
+	TokenizerPre string
+	// Name is general.name (model mode). Optional; defaults to the
+	// directory's name.
+	Name string
+
+	quant          gguf.Type
+	preset         *gguf.Preset // model mode's
+	testChunkBytes int64        // tests: chunks smaller than a MiB
 }
 
 // DefaultChunkMB is the default chunk size in MiB of source bytes.
@@ -129,7 +154,12 @@ func (c *Config) validate() error {
 	return nil
 }
 
-func (c *Config) chunkBytes() int64 { return int64(c.ChunkMB) << 20 }
+func (c *Config) chunkBytes() int64 {
+	if c.testChunkBytes > 0 {
+		return c.testChunkBytes
+	}
+	return int64(c.ChunkMB) << 20
+}
 
 // TensorReport is one tensor's line of the report.
 type TensorReport struct {
@@ -151,6 +181,7 @@ type Report struct {
 	Format     string         `json:"format"`
 	Quant      string         `json:"quant"`
 	Quant1D    bool           `json:"quant_1d"`
+	Arch       string         `json:"arch,omitempty"` // model mode: llama.cpp's architecture
 	Tensors    []TensorReport `json:"tensors"`
 	Chunks     int            `json:"chunks"`
 	BytesIn    int64          `json:"bytes_in"`
@@ -183,7 +214,16 @@ func (c *Config) outFile() string {
 // writes the report. Progress goes to log.
 func Run(ctx context.Context, c Config, log io.Writer) (*Report, error) {
 	t0 := time.Now()
-	if err := c.validate(); err != nil {
+	asModel, err := c.modelMode(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if asModel {
+		err = c.validateModel()
+	} else {
+		err = c.validate()
+	}
+	if err != nil {
 		return nil, err
 	}
 	out := storage.Join(c.Out, c.outFile())
@@ -193,24 +233,39 @@ func Run(ctx context.Context, c Config, log io.Writer) (*Report, error) {
 	} else if done && !c.Overwrite {
 		return nil, fmt.Errorf("%s holds a finished checkpoint quantization (pass --overwrite to replace it)", c.Out)
 	}
-	recipe, _ := json.Marshal(map[string]any{"quant": strings.ToLower(c.Quant), "quant-1d": c.Quant1D, "format": c.Format})
-	meta := []gguf.KV{
-		{Key: "general.name", Value: checkpointName(c.Checkpoint)},
-		{Key: "general.quantization_version", Value: uint32(2)},
-		{Key: "general.alignment", Value: uint32(gguf.Alignment)},
-		{Key: "lightbeam.source", Value: c.Checkpoint},
-		{Key: "lightbeam.recipe", Value: string(recipe)},
-		{Key: "lightbeam.version", Value: version.Version},
-	}
-	p, err := plan(ctx, c, meta)
-	if err != nil {
-		return nil, err
+	var p *Plan
+	arch := ""
+	if asModel {
+		m, err := llm.Open(ctx, c.Checkpoint, llm.Options{Name: c.Name, TokenizerPre: c.TokenizerPre})
+		if err != nil {
+			return nil, err
+		}
+		arch = m.Arch
+		if p, err = planModel(c, m, modelMeta(c, arch)); err != nil {
+			return nil, err
+		}
+	} else {
+		meta := []gguf.KV{
+			{Key: "general.name", Value: checkpointName(c.Checkpoint)},
+			{Key: "general.quantization_version", Value: uint32(2)},
+			{Key: "general.alignment", Value: uint32(gguf.Alignment)},
+			{Key: "lightbeam.source", Value: c.Checkpoint},
+			{Key: "lightbeam.recipe", Value: recipeJSON(c, "")},
+			{Key: "lightbeam.version", Value: versionString()},
+		}
+		if p, err = plan(ctx, c, meta); err != nil {
+			return nil, err
+		}
 	}
 	var in int64
 	for _, t := range p.Tensors {
 		in += t.End - t.Begin
 	}
-	fmt.Fprintf(log, "checkpoint: %d tensors in %d files (%.2f GB), %d chunks, to %s\n", len(p.Tensors), len(p.Files), float64(in)/1e9, len(p.Chunks), strings.ToUpper(c.Quant))
+	what := "checkpoint"
+	if arch != "" {
+		what = "model (" + arch + ")"
+	}
+	fmt.Fprintf(log, "%s: %d tensors in %d files (%.2f GB), %d chunks, to %s\n", what, len(p.Tensors), len(p.Files), float64(in)/1e9, len(p.Chunks), strings.ToUpper(c.Quant))
 
 	// A local output is one file at its full size from the start: the
 	// chunks write at their offsets, and it is renamed into place when
@@ -297,6 +352,7 @@ func Run(ctx context.Context, c Config, log io.Writer) (*Report, error) {
 	_ = storage.Remove(ctx, parts)
 
 	rep := report(c, p, stats, out, size)
+	rep.Arch = arch
 	rep.Seconds = time.Since(t0).Seconds()
 	rep.SecondsAssembly = time.Since(tAssemble).Seconds()
 	rep.GBPerSecond = float64(rep.BytesIn) / 1e9 / rep.Seconds
@@ -311,6 +367,19 @@ func Run(ctx context.Context, c Config, log io.Writer) (*Report, error) {
 	}
 	return rep, nil
 }
+
+// recipeJSON is lightbeam.recipe: the options that chose the output
+// (arch only in model mode).
+func recipeJSON(c Config, arch string) string {
+	r := map[string]any{"quant": strings.ToLower(c.Quant), "quant-1d": c.Quant1D, "format": c.Format}
+	if arch != "" {
+		r["arch"] = arch
+	}
+	b, _ := json.Marshal(r)
+	return string(b)
+}
+
+func versionString() string { return version.Version }
 
 // checkpointName is the name of the checkpoint at path: a file's base name
 // without .safetensors, or the directory of an index or a directory.

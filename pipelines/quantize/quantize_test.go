@@ -26,7 +26,13 @@ import (
 	"github.com/lightbeam-ml/lightbeam/storage/gcstest"
 )
 
-func TestMain(m *testing.M) { ptest.Main(m) }
+func TestMain(m *testing.M) {
+	code := ptest.MainRet(m)
+	if fixtureRoot != "" {
+		os.RemoveAll(fixtureRoot)
+	}
+	os.Exit(code)
+}
 
 // generate writes a synthetic llama-style checkpoint with
 // scripts/gen_checkpoint.py (the safetensors package writes it) and
@@ -150,7 +156,7 @@ func TestGGUFWithReferenceClients(t *testing.T) {
 				ckpt = filepath.Join(ckpt, IndexFile)
 			}
 			out := t.TempDir()
-			rep := run(t, Config{Checkpoint: ckpt, Out: out, Quant: tt.quant, ChunkMB: 1})
+			rep := run(t, Config{Checkpoint: ckpt, Arch: "raw", Out: out, Quant: tt.quant, ChunkMB: 1})
 			path := filepath.Join(out, GGUFFile)
 			got, fields := checkWithPython(t, py, path, files)
 			if len(got) != len(rep.Tensors) {
@@ -199,7 +205,7 @@ func TestGGUFWithReferenceClients(t *testing.T) {
 			}
 
 			whole := t.TempDir()
-			run(t, Config{Checkpoint: ckpt, Out: whole, Quant: tt.quant, ChunkMB: 64})
+			run(t, Config{Checkpoint: ckpt, Arch: "raw", Out: whole, Quant: tt.quant, ChunkMB: 64})
 			if _, _, raw64 := readGGUF(t, filepath.Join(whole, GGUFFile)); !bytes.Equal(raw64, raw) {
 				t.Errorf("1 MiB chunks and 64 MiB chunks give different files")
 			}
@@ -212,8 +218,8 @@ func TestGGUFWithReferenceClients(t *testing.T) {
 func TestQ4KBeatsQ4_0(t *testing.T) {
 	py := pyenv.Need(t, "numpy", "safetensors")
 	ckpt, _ := generate(t, py, "f32", 1, 4)
-	k := run(t, Config{Checkpoint: ckpt, Out: t.TempDir(), Quant: "q4_k"})
-	z := run(t, Config{Checkpoint: ckpt, Out: t.TempDir(), Quant: "q4_0"})
+	k := run(t, Config{Checkpoint: ckpt, Arch: "raw", Out: t.TempDir(), Quant: "q4_k"})
+	z := run(t, Config{Checkpoint: ckpt, Arch: "raw", Out: t.TempDir(), Quant: "q4_0"})
 	n := 0
 	for i, tk := range k.Tensors {
 		if tk.Type != "Q4_K" {
@@ -249,9 +255,9 @@ func TestGCS(t *testing.T) {
 		}
 	}
 	local := t.TempDir()
-	run(t, Config{Checkpoint: ckpt, Out: local, Quant: "q8_0", ChunkMB: 1})
+	run(t, Config{Checkpoint: ckpt, Arch: "raw", Out: local, Quant: "q8_0", ChunkMB: 1})
 	remote := storage.Join(root, "out")
-	run(t, Config{Checkpoint: storage.Join(root, "ckpt"), Out: remote, Quant: "q8_0", ChunkMB: 1})
+	run(t, Config{Checkpoint: storage.Join(root, "ckpt"), Arch: "raw", Out: remote, Quant: "q8_0", ChunkMB: 1})
 	_, ls, lraw := readGGUF(t, filepath.Join(local, GGUFFile))
 	_, rs, rraw := readGGUF(t, storage.Join(remote, GGUFFile))
 	if !bytes.Equal(lraw[ls:], rraw[rs:]) {

