@@ -132,6 +132,13 @@ func TestModelSmolLM2(t *testing.T) {
 	if q8 == "" {
 		return
 	}
+	t.Run("llama-quantize", func(t *testing.T) {
+		f16 := filepath.Join(root, "f16")
+		run(t, Config{Checkpoint: dir, Out: f16, Quant: "f16"})
+		for _, q := range []string{"q8_0", "q4_k_m"} {
+			compareLlamaQuantize(t, filepath.Join(f16, GGUFFile), filepath.Join(root, q, GGUFFile), q)
+		}
+	})
 	t.Run("llama.cpp", func(t *testing.T) {
 		text := runLlamaCompletion(t, q8, "The capital of France is")
 		t.Logf("llama.cpp on lightbeam's Q8_0: %q", text)
@@ -279,6 +286,56 @@ func runLlamaCompletion(t *testing.T, path, prompt string) string {
 		t.Fatalf("%v: %.400s", err, s)
 	}
 	return r.Text
+}
+
+// compareLlamaQuantize quantizes src (lightbeam's F16 file of the model)
+// with llama.cpp's llama_model_quantize to preset q and compares the result
+// with ours, lightbeam's file of the same preset: every tensor of the same
+// type, every non-K block byte-identical, and K blocks identical in at
+// least 99.9% (llama.cpp built with FMA may round a few differently).
+func compareLlamaQuantize(t *testing.T, src, ours, q string) {
+	t.Helper()
+	py := pyenv.Need(t, "llama_cpp", "gguf")
+	p, err := gguf.ParsePreset(q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(py, filepath.Join("testdata", "llama_quantize.py"), src, ours, fmt.Sprint(p.FileType)).Output()
+	if err != nil {
+		msg := err.Error()
+		if ee, ok := err.(*exec.ExitError); ok {
+			msg += ": " + string(ee.Stderr)
+		}
+		t.Fatalf("llama_quantize.py: %s", msg)
+	}
+	var r struct {
+		Tensors     int
+		TypeDiffers map[string][2]*string `json:"type_differs"`
+		Blocks      map[string][2]int
+	}
+	if err := json.Unmarshal(out, &r); err != nil {
+		t.Fatalf("%v: %.400s", err, out)
+	}
+	for name, d := range r.TypeDiffers {
+		t.Errorf("%s: %s: lightbeam %v, llama.cpp %v", q, name, deref(d[0]), deref(d[1]))
+	}
+	for typ, b := range r.Blocks {
+		want := b[0] // all, but for K-quants
+		if strings.HasSuffix(typ, "_K") {
+			want = int(math.Ceil(0.999 * float64(b[0])))
+		}
+		if b[1] < want {
+			t.Errorf("%s: %s: %d of %d blocks identical to llama.cpp's, want at least %d", q, typ, b[1], b[0], want)
+		}
+	}
+	t.Logf("%s: %d tensors, %d of another type than llama.cpp's; identical blocks by type %v", q, r.Tensors, len(r.TypeDiffers), r.Blocks)
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return "absent"
+	}
+	return *s
 }
 
 // TestModelPermutedChunks cuts SmolLM2's Q/K tensors into chunks of one
