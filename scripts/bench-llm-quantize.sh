@@ -11,7 +11,8 @@
 # llama-quantize; only the second step is timed for llama.cpp, both steps in one for lightbeam.
 # Per preset, each under /usr/bin/time -v: wall seconds, GB/s (the F16 tensor bytes in / wall;
 # start-up included) and peak RSS (MiB). Then, untimed, the files are compared tensor by tensor
-# with gguf-py: same type for every tensor, and the share of identical blocks per type.
+# (pipelines/quantize/testdata/llama_quantize.py): tensors of another type than llama.cpp's, and
+# per type the blocks and the identical ones.
 # Environment: BENCH_DIR (default /tmp/lightbeam-llm-bench), THREADS (default nproc),
 # LB_FLAGS (more flags for compress).
 set -euo pipefail
@@ -45,26 +46,8 @@ sys.exit(llama_cpp.llama_model_quantize(b'$work/f16/model.gguf', b'$work/ll-$p.g
     "$b" "$(echo "$bytes/$b/1000000000" | bc -l)" "$(rss "$work/time-ll-$p.txt")" "$(echo "$b/$a" | bc -l)"
 done
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg); $bytes bytes of F16 tensors; $threads threads"
+# Untimed: llama.cpp quantizes again and the files are compared (the CI test's script).
 for p in $presets; do
-  "$python" - "$work/lb-$p/model.gguf" "$work/ll-$p.gguf" "$p" <<'PY'
-import sys, collections, numpy as np
-from gguf import GGUFReader
-from gguf.constants import GGML_QUANT_SIZES
-a, b = (GGUFReader(f) for f in sys.argv[1:3])
-tb = {t.name: t for t in b.tensors}
-same_type, blocks = 0, collections.defaultdict(lambda: [0, 0])
-for t in a.tensors:
-    u = tb[t.name]
-    if t.tensor_type != u.tensor_type:
-        print(f"  {sys.argv[3]}: {t.name}: lightbeam {t.tensor_type.name}, llama.cpp {u.tensor_type.name}")
-        continue
-    same_type += 1
-    x, y = np.asarray(t.data).view(np.uint8), np.asarray(u.data).view(np.uint8)
-    bsz = GGML_QUANT_SIZES[t.tensor_type][1]
-    xb, yb = x.reshape(-1, bsz), y.reshape(-1, bsz)
-    eq = (xb == yb).all(axis=1)
-    blocks[t.tensor_type.name][0] += int(eq.sum()); blocks[t.tensor_type.name][1] += len(eq)
-print(f"  {sys.argv[3]}: {same_type}/{len(a.tensors)} tensors of the same type; identical blocks: " +
-      ", ".join(f"{k} {v[0]}/{v[1]} ({100*v[0]/v[1]:.2f}%)" for k, v in sorted(blocks.items())))
-PY
+  ftype=$("$python" -c "import llama_cpp; print(getattr(llama_cpp, 'LLAMA_FTYPE_MOSTLY_' + '$p'.upper()))")
+  echo "$p: $("$python" pipelines/quantize/testdata/llama_quantize.py "$work/f16/model.gguf" "$work/lb-$p/model.gguf" "$ftype" 2>/dev/null)"
 done
