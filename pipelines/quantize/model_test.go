@@ -132,6 +132,9 @@ func TestModelSmolLM2(t *testing.T) {
 	if q8 == "" {
 		return
 	}
+	t.Run("tokens", func(t *testing.T) {
+		compareTokens(t, q8, dir, "<|im_start|>user\nWhat is 2+2?<|im_end|>\n<|im_start|>assistant\n")
+	})
 	t.Run("llama-quantize", func(t *testing.T) {
 		f16 := filepath.Join(root, "f16")
 		run(t, Config{Checkpoint: dir, Out: f16, Quant: "f16"})
@@ -272,20 +275,49 @@ print(json.dumps({"text": r["choices"][0]["text"]}))
 func runLlamaCompletion(t *testing.T, path, prompt string) string {
 	t.Helper()
 	py := pyenv.Need(t, "xllamacpp")
-	out, err := exec.Command(py, "-c", llamaCompletion, path, prompt).Output()
-	if err != nil {
-		msg := err.Error()
-		if ee, ok := err.(*exec.ExitError); ok {
-			msg += ": " + string(ee.Stderr)
-		}
-		t.Fatalf("xllamacpp: %s", msg)
-	}
+	out := pyOutput(t, py, "-c", llamaCompletion, path, prompt)
 	s := strings.TrimSpace(string(out))
 	var r struct{ Text string }
 	if err := json.Unmarshal([]byte(s[strings.LastIndexByte(s, '\n')+1:]), &r); err != nil {
 		t.Fatalf("%v: %.400s", err, s)
 	}
 	return r.Text
+}
+
+// pyOutput runs the interpreter py with args and returns its standard
+// output; a failure fails the test with its standard error.
+func pyOutput(t *testing.T, py string, args ...string) []byte {
+	t.Helper()
+	out, err := exec.Command(py, args...).Output()
+	if err != nil {
+		msg := err.Error()
+		if ee, ok := err.(*exec.ExitError); ok {
+			msg += ": " + string(ee.Stderr)
+		}
+		t.Fatalf("%s %s: %s", py, args[0], msg)
+	}
+	return out
+}
+
+// compareTokens checks that llama.cpp, reading the vocabulary of the GGUF
+// at path, tokenizes a varied sentence set (and extra, the model's special
+// tokens in use) to the ids of the Hugging Face tokenizer in dir.
+func compareTokens(t *testing.T, path, dir string, extra ...string) {
+	t.Helper()
+	py := pyenv.Need(t, "llama_cpp", "tokenizers")
+	in, _ := json.Marshal(append([]string{}, extra...))
+	out := pyOutput(t, py, filepath.Join("testdata", "tokens.py"), path, dir, string(in))
+	var r struct {
+		Sentences int
+		Differ    map[string]map[string][]int
+	}
+	if err := json.Unmarshal(out, &r); err != nil {
+		t.Fatalf("%v: %.400s", err, out)
+	}
+	for s, d := range r.Differ {
+		t.Errorf("%q: llama.cpp %v, Hugging Face %v", s, d["llama.cpp"], d["hf"])
+	}
+	t.Logf("%s: %d sentences, %d tokenized differently", filepath.Base(dir), r.Sentences, len(r.Differ))
 }
 
 // compareLlamaQuantize quantizes src (lightbeam's F16 file of the model)
@@ -300,14 +332,7 @@ func compareLlamaQuantize(t *testing.T, src, ours, q string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := exec.Command(py, filepath.Join("testdata", "llama_quantize.py"), src, ours, fmt.Sprint(p.FileType)).Output()
-	if err != nil {
-		msg := err.Error()
-		if ee, ok := err.(*exec.ExitError); ok {
-			msg += ": " + string(ee.Stderr)
-		}
-		t.Fatalf("llama_quantize.py: %s", msg)
-	}
+	out := pyOutput(t, py, filepath.Join("testdata", "llama_quantize.py"), src, ours, fmt.Sprint(p.FileType))
 	var r struct {
 		Tensors     int
 		TypeDiffers map[string][2]*string `json:"type_differs"`
@@ -537,6 +562,7 @@ func TestModelMiniLM(t *testing.T) {
 	if t.Failed() {
 		return
 	}
+	compareTokens(t, paths[2], dir, "[CLS] a [MASK] sentence [SEP]")
 	sentences := []string{
 		"A man is playing a guitar on the street.",
 		"The quarterly report shows revenue grew 12% year over year.",
@@ -547,14 +573,7 @@ func TestModelMiniLM(t *testing.T) {
 	}
 	in, _ := json.Marshal(sentences)
 	py := pyenv.Need(t, "xllamacpp")
-	out, err := exec.Command(py, "-c", llamaEmbed, strings.Join(paths, "\n"), string(in)).Output()
-	if err != nil {
-		msg := err.Error()
-		if ee, ok := err.(*exec.ExitError); ok {
-			msg += ": " + string(ee.Stderr)
-		}
-		t.Fatalf("xllamacpp: %s", msg)
-	}
+	out := pyOutput(t, py, "-c", llamaEmbed, strings.Join(paths, "\n"), string(in))
 	s := strings.TrimSpace(string(out))
 	var emb [][][]float64 // file, sentence, dimension
 	if err := json.Unmarshal([]byte(s[strings.LastIndexByte(s, '\n')+1:]), &emb); err != nil {
