@@ -27,26 +27,12 @@ type Options struct {
 // converter's _set_vocab_gpt2 does: model "gpt2", the pre-tokenizer name,
 // tokens and types, merges, special tokens and the chat template.
 func ReadBPE(ctx context.Context, dir string, o Options) (*Vocab, error) {
-	t, err := readTokenizerJSON(ctx, dir)
+	t, pre, tokens, types, err := readJSONVocab(ctx, dir, "BPE", "a byte-level BPE model", o)
 	if err != nil {
 		return nil, err
-	}
-	if t == nil {
-		return nil, fmt.Errorf("tokenizer: %s: missing: a byte-level BPE model needs its tokenizer.json", storage.Join(dir, "tokenizer.json"))
-	}
-	if t.Model.Type != "BPE" {
-		return nil, fmt.Errorf("tokenizer: %s: model type %q, want BPE", t.path, t.Model.Type)
 	}
 	if t.Model.ByteFallback {
 		return nil, fmt.Errorf("tokenizer: %s: a BPE with byte_fallback is a SentencePiece-style tokenizer; lightbeam converts those from tokenizer.model, which %s lacks", t.path, dir)
-	}
-	pre, err := choosePre(t, o)
-	if err != nil {
-		return nil, err
-	}
-	tokens, types, err := t.baseVocab(o.VocabSize)
-	if err != nil {
-		return nil, err
 	}
 	v := &Vocab{Model: "gpt2", Pre: pre, Tokens: tokens, Types: types}
 	if err := loadSpecial(ctx, dir, t, v, specialOptions{loadMerges: true}); err != nil {
@@ -55,27 +41,35 @@ func ReadBPE(ctx context.Context, dir string, o Options) (*Vocab, error) {
 	return v, nil
 }
 
+// readJSONVocab reads dir's tokenizer.json, which what (e.g. "a BERT
+// model") needs and whose model must be of type kind, and returns it with
+// its pre-tokenizer name and base vocabulary (tokens and their types).
+func readJSONVocab(ctx context.Context, dir, kind, what string, o Options) (*hfTokenizer, string, []string, []int32, error) {
+	t, err := readTokenizerJSON(ctx, dir)
+	if err != nil {
+		return nil, "", nil, nil, err
+	}
+	if t == nil {
+		return nil, "", nil, nil, fmt.Errorf("tokenizer: %s: missing: %s needs its tokenizer.json", storage.Join(dir, "tokenizer.json"), what)
+	}
+	if t.Model.Type != kind {
+		return nil, "", nil, nil, fmt.Errorf("tokenizer: %s: model type %q, want %s", t.path, t.Model.Type, kind)
+	}
+	pre, err := choosePre(t, o)
+	if err != nil {
+		return nil, "", nil, nil, err
+	}
+	tokens, types, err := t.baseVocab(o.VocabSize)
+	return t, pre, tokens, types, err
+}
+
 // ReadWordPiece reads a BERT WordPiece tokenizer (tokenizer.json) as the
 // converter's BertModel.set_vocab does: model "bert", tokens in llama.cpp's
 // phantom-space form (a word-initial piece gets a leading U+2581, a "##"
 // continuation loses its "##"; control tokens stay as they are), the token
 // type count (typeVocabSize, config.json's type_vocab_size), special tokens.
 func ReadWordPiece(ctx context.Context, dir string, typeVocabSize int, o Options) (*Vocab, error) {
-	t, err := readTokenizerJSON(ctx, dir)
-	if err != nil {
-		return nil, err
-	}
-	if t == nil {
-		return nil, fmt.Errorf("tokenizer: %s: missing: a BERT model needs its tokenizer.json", storage.Join(dir, "tokenizer.json"))
-	}
-	if t.Model.Type != "WordPiece" {
-		return nil, fmt.Errorf("tokenizer: %s: model type %q, want WordPiece", t.path, t.Model.Type)
-	}
-	pre, err := choosePre(t, o)
-	if err != nil {
-		return nil, err
-	}
-	tokens, types, err := t.baseVocab(o.VocabSize)
+	t, pre, tokens, types, err := readJSONVocab(ctx, dir, "WordPiece", "a BERT model", o)
 	if err != nil {
 		return nil, err
 	}
