@@ -29,6 +29,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/lightbeam-ml/lightbeam/pipelines/compress"
@@ -111,6 +112,8 @@ type runner struct {
 	// content hash covers, and the compress flags they hold.
 	recipe []byte
 	base   compress.Config
+
+	interrupted sync.Once
 }
 
 // Run does one nightly run and appends its line to OUT/runs.jsonl (a run
@@ -140,23 +143,31 @@ func Run(ctx context.Context, c Config, log io.Writer) (*RunReport, error) {
 		fmt.Fprintf(log, "nightly: %s\n", note)
 		rec.update(func(rep *RunReport) { rep.LockNote = note })
 	}
-	// What a killed run was writing atomically is only a temporary file.
-	if n, err := storage.RemoveTemporaries(ctx, c.Out); err != nil {
-		rec.fail(err)
+	finish := func(err error) (*RunReport, error) {
+		if c.OnInterrupt != nil && ctx.Err() != nil {
+			// Stopped, and the steps failed fast on the cancelled context
+			// before the watcher ran: still an interruption.
+			r.interrupt(ctx)
+			return rec.rep, context.Cause(ctx)
+		}
+		if err != nil {
+			rec.fail(err)
+		}
 		return rec.rep, errors.Join(err, rec.write(bg), lock.release(bg))
-	} else if n > 0 {
+	}
+	// What a killed run was writing atomically is only a temporary file.
+	n, err := storage.RemoveTemporaries(ctx, c.Out)
+	if err != nil {
+		return finish(err)
+	}
+	if n > 0 {
 		fmt.Fprintf(log, "nightly: removed %d temporary files an interrupted run left in %s\n", n, c.Out)
 	}
-	runErr := r.run(ctx)
-	if runErr != nil {
-		rec.fail(runErr)
-	}
-	return rec.rep, errors.Join(runErr, rec.write(bg), lock.release(bg))
+	return finish(r.run(ctx))
 }
 
 // watch waits for ctx to end before finished is closed: the run was
-// stopped (SIGTERM from systemd or Kubernetes). What is written is safe as
-// after a kill; it logs the run, frees the lock and calls OnInterrupt.
+// stopped (SIGTERM from systemd or Kubernetes).
 func (r *runner) watch(ctx context.Context, finished <-chan struct{}) {
 	select {
 	case <-ctx.Done():
@@ -168,13 +179,21 @@ func (r *runner) watch(ctx context.Context, finished <-chan struct{}) {
 			return
 		default:
 		}
+		r.interrupt(ctx)
+	case <-finished:
+	}
+}
+
+// interrupt, once a run, ends a stopped run: what is written is safe as
+// after a kill; it logs the run, frees the lock and calls OnInterrupt.
+func (r *runner) interrupt(ctx context.Context) {
+	r.interrupted.Do(func() {
 		bg := context.WithoutCancel(ctx)
 		r.rec.update(func(rep *RunReport) { rep.Error = "interrupted: " + context.Cause(ctx).Error() })
 		r.rec.write(bg)
 		r.lock.release(bg)
 		r.c.OnInterrupt()
-	case <-finished:
-	}
+	})
 }
 
 // run compresses the models, one by one in name order, into the record.
