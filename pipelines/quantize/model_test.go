@@ -224,11 +224,13 @@ func checkModelFile(t *testing.T, m *llm.Model, path, q string) map[gguf.Type]in
 	return seen
 }
 
-// TestModelTiny quantizes tiny random Llama 3 (a generated rope_freqs,
-// permuted Q/K) and Qwen2 (q/k/v biases) directories to q8_0 and checks
-// them as TestModelSmolLM2 does.
+// TestModelTiny quantizes tiny random directories of each family to q8_0
+// and checks them as TestModelSmolLM2 does: Llama 3 (a generated
+// rope_freqs, permuted Q/K), Qwen2 (q/k/v biases), Qwen3 (q_norm/k_norm),
+// and SentencePiece Llama and Mistral; llama.cpp tokenizes with each file's
+// vocabulary as the Hugging Face tokenizer (or sentencepiece) does.
 func TestModelTiny(t *testing.T) {
-	for _, kind := range []string{"llama3", "qwen2"} {
+	for _, kind := range []string{"llama3", "qwen2", "qwen3", "llama", "mistral"} {
 		t.Run(kind, func(t *testing.T) {
 			dir := modelDir(t, kind)
 			m, err := llm.Open(context.Background(), dir, llm.Options{})
@@ -251,6 +253,7 @@ func TestModelTiny(t *testing.T) {
 				t.Errorf("llama3: %d generated and %d permuted tensors, want 1 and some", generated, permuted)
 			}
 			t.Logf("%s (%s): %d tensors by type %v, %d generated, %d permuted", kind, rep.Arch, len(m.Tensors), seen, generated, permuted)
+			compareTokens(t, filepath.Join(out, GGUFFile), dir)
 		})
 	}
 }
