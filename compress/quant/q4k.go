@@ -31,7 +31,7 @@ const (
 //	x̂ = d·sc_j·q − dmin·m_j,   q ∈ 0..15,  sc_j, m_j ∈ 0..63,  d, dmin fp16
 //
 // Each sub-block first gets its own float32 scale s_j and offset −μ_j ≤ 0
-// by a weighted least-squares search over 21 grids (see fitMinSubBlock);
+// by a weighted least-squares search over 21 grids (see minFit);
 // then, rounding to nearest with ties to even,
 //
 //	sc_j = round(63·s_j / max s),   d    = fp16(max s / 63)
@@ -106,22 +106,18 @@ func quantizeQ4KBlock(o []byte, x []float32) error {
 // (0..f.nmax) to codes. Its error only says which fp16 overflowed.
 func quantizeKMinBlock(hdr []byte, x []float32, f kMinFit, codes *[SuperBlockSize]uint8) error {
 	var (
-		aux            [BlockSize]uint8
-		weights        [BlockSize]float32
+		fits           [q4kSub]minFit
 		scales, mins   [q4kSub]float32
 		maxScale, maxM float32
 	)
-	for j := range q4kSub {
-		sub := x[j*BlockSize : (j+1)*BlockSize]
-		var sumX2 float32
-		for _, v := range sub {
-			sumX2 += float32(v * v)
-		}
-		avX := float32(math.Sqrt(float64(sumX2 / BlockSize)))
-		for i, v := range sub {
-			weights[i] = avX + abs32(v)
-		}
-		scales[j], mins[j] = fitMinSubBlock(sub, weights[:], f, (*[BlockSize]uint8)(codes[j*BlockSize:]), &aux)
+	for j := range fits {
+		fits[j].init((*[BlockSize]float32)(x[j*BlockSize:]), (*[BlockSize]uint8)(codes[j*BlockSize:]), f)
+	}
+	for j := 0; j < q4kSub; j += 2 {
+		fitMinPair(&fits[j], &fits[j+1], f)
+	}
+	for j := range fits {
+		scales[j], mins[j] = fits[j].scale, -fits[j].lo
 		maxScale = max(maxScale, scales[j])
 		maxM = max(maxM, mins[j])
 	}
@@ -165,79 +161,151 @@ func quantizeKMinBlock(hdr []byte, x []float32, f kMinFit, codes *[SuperBlockSiz
 	return nil
 }
 
-// fitMinSubBlock chooses, for the 32 values x with weights w, a scale s ≥ 0
+// minFit is the search of one sub-block of 32 values x: a scale s ≥ 0
 // and an offset lo ≤ 0 that make Σ w·(s·q + lo − x)² small with codes
-// q ∈ 0..f.nmax, as llama.cpp's make_qkx2_quants(…, rdelta 0.1,
-// use_mad false). It writes the codes to codes and returns s and −lo.
+// q ∈ 0..nmax, as llama.cpp's make_qkx2_quants(…, rdelta 0.1, use_mad
+// false), the weights w = √(mean x²) + |x| as quantize_row_q4_K_ref and
+// quantize_row_q5_K_ref set them.
 //
-// The first candidate spans [min(x, 0), max x] with nmax steps. Then for
-// each of the nstep+1 step counts nmax+rmin, nmax+rmin+0.1, … it rounds
-// the values onto that grid (anchored at the best offset so far) and
-// refits s and lo to the resulting codes by weighted least squares,
+// init takes the first candidate: the span [min(x, 0), max x] in nmax
+// steps. fitMinPair then tries, for each of the nstep+1 step counts
+// nmax+rmin, nmax+rmin+0.1, … , rounding the values onto that grid
+// (anchored at the best offset so far) and refitting s and lo to the
+// codes by weighted least squares,
 //
 //	D  = Σw·Σwq² − (Σwq)²
 //	s  = (Σw·Σwqx − Σwx·Σwq) / D
 //	lo = (Σwq²·Σwx − Σwq·Σwqx) / D      (if lo > 0: lo = 0, s = Σwqx/Σwq²)
 //
-// keeping the fit with the least weighted squared error. aux is scratch.
-func fitMinSubBlock(x, w []float32, f kMinFit, codes, aux *[BlockSize]uint8) (scale, negMin float32) {
-	const rdelta = float32(0.1)
-	nmax := float32(f.nmax)
+// keeping the fit with the least weighted squared error. Every product
+// feeding a sum is converted to float32 so that no platform fuses it into
+// an FMA (the Go spec allows that otherwise).
+type minFit struct {
+	x       *[BlockSize]float32
+	codes   *[BlockSize]uint8 // the best fit's
+	w       [BlockSize]float32
+	aux     [BlockSize]float32 // the grid's codes
+	sumW    float32
+	sumX    float32
+	hi, lo  float32
+	scale   float32
+	bestErr float32
+}
+
+func (t *minFit) init(x *[BlockSize]float32, codes *[BlockSize]uint8, f kMinFit) {
+	t.x, t.codes = x, codes
+	var sumX2 float32
+	for _, v := range x {
+		sumX2 += float32(v * v)
+	}
+	avX := float32(math.Sqrt(float64(sumX2 / BlockSize)))
+	for i, v := range x {
+		t.w[i] = avX + abs32(v)
+	}
 	lo, hi := x[0], x[0]
-	sumW := w[0]
-	sumX := sumW * x[0]
-	for i := 1; i < len(x); i++ {
+	t.sumW = t.w[0]
+	t.sumX = t.sumW * x[0]
+	for i := 1; i < BlockSize; i++ {
 		lo, hi = min(lo, x[i]), max(hi, x[i])
-		sumW += w[i]
-		sumX += float32(w[i] * x[i])
+		t.sumW += t.w[i]
+		t.sumX += float32(t.w[i] * x[i])
 	}
 	lo = min(lo, 0)
+	t.lo, t.hi, t.scale, t.bestErr = lo, hi, 0, 0
 	if hi == lo {
+		// All equal: codes 0, scale 0. The grids below divide by hi − lo
+		// = 0; their codes are NaN, so is D, and no fit is taken.
 		*codes = [BlockSize]uint8{}
-		return 0, -lo
+		return
 	}
-	// Every product feeding a sum is converted to float32 so that no
-	// platform fuses it into an FMA (the Go spec allows that otherwise).
-	iscale := nmax / (hi - lo)
-	scale = 1 / iscale
-	var bestErr float32
+	iscale := float32(f.nmax) / (hi - lo)
+	t.scale = 1 / iscale
 	for i, v := range x {
 		codes[i] = roundClamp(iscale*(v-lo), f.nmax)
-		diff := float32(scale*float32(codes[i])) + lo - v
-		bestErr += float32(w[i] * float32(diff*diff))
+		diff := float32(t.scale*float32(codes[i])) + lo - v
+		t.bestErr += float32(t.w[i] * float32(diff*diff))
 	}
+}
+
+// fitMinPair runs the grid search of two sub-blocks at once. Each one's
+// arithmetic is that of its own search, in its order: a sum's float32
+// additions must stay in sequence to round as llama.cpp's do, so one
+// search is a chain of dependent additions; two interleaved let the
+// processor overlap them.
+func fitMinPair(a, b *minFit, f kMinFit) {
+	const rdelta = float32(0.1)
+	nmax := float32(f.nmax)
+	xa, xb, wa, wb := a.x, b.x, &a.w, &b.w
 	for is := range f.nstep + 1 {
 		// lo moves as better fits are found, as in llama.cpp.
-		iscale = (f.rmin + float32(rdelta*float32(is)) + nmax) / (hi - lo)
-		var sumL, sumL2, sumXL float32
-		for i, v := range x {
-			l := roundClamp(iscale*(v-lo), f.nmax)
-			aux[i] = l
-			wl := float32(w[i] * float32(l))
-			sumL += wl
-			sumL2 += float32(wl * float32(l))
-			sumXL += float32(wl * v)
+		n := f.rmin + float32(rdelta*float32(is)) + nmax
+		ia, ib := n/(a.hi-a.lo), n/(b.hi-b.lo)
+		loA, loB := a.lo, b.lo
+		var aL, aL2, aXL, bL, bL2, bXL float32
+		for i := range BlockSize {
+			la, lb := clampedRound(ia*(xa[i]-loA), nmax), clampedRound(ib*(xb[i]-loB), nmax)
+			a.aux[i], b.aux[i] = la, lb
+			wla, wlb := float32(wa[i]*la), float32(wb[i]*lb)
+			aL, bL = aL+wla, bL+wlb
+			aL2, bL2 = aL2+float32(wla*la), bL2+float32(wlb*lb)
+			aXL, bXL = aXL+float32(wla*xa[i]), bXL+float32(wlb*xb[i])
 		}
-		det := float32(sumW*sumL2) - float32(sumL*sumL)
-		if !(det > 0) {
+		sa, ma, okA := a.solve(aL, aL2, aXL)
+		sb, mb, okB := b.solve(bL, bL2, bXL)
+		if !okA && !okB {
 			continue
 		}
-		s := (float32(sumW*sumXL) - float32(sumX*sumL)) / det
-		m := (float32(sumL2*sumX) - float32(sumL*sumXL)) / det
-		if m > 0 {
-			m, s = 0, sumXL/sumL2
+		var ea, eb float32
+		for i := range BlockSize {
+			da := float32(sa*a.aux[i]) + ma - xa[i]
+			db := float32(sb*b.aux[i]) + mb - xb[i]
+			ea, eb = ea+float32(wa[i]*float32(da*da)), eb+float32(wb[i]*float32(db*db))
 		}
-		var e float32
-		for i, v := range x {
-			diff := float32(s*float32(aux[i])) + m - v
-			e += float32(w[i] * float32(diff*diff))
+		if okA && ea < a.bestErr {
+			a.take(ea, sa, ma)
 		}
-		if e < bestErr {
-			*codes = *aux
-			bestErr, scale, lo = e, s, m
+		if okB && eb < b.bestErr {
+			b.take(eb, sb, mb)
 		}
 	}
-	return scale, -lo
+}
+
+// take makes the grid's codes and fit the best so far.
+func (t *minFit) take(e, s, m float32) {
+	for i, l := range t.aux {
+		t.codes[i] = uint8(l)
+	}
+	t.bestErr, t.scale, t.lo = e, s, m
+}
+
+// clampedRound is roundClamp for the grid search, in float32: v rounded
+// to the nearest integer, ties to even, clamped to 0..hi. It equals
+// roundClamp for every v but NaN, which it returns (a flat sub-block's
+// grid, whose sums then give no fit).
+func clampedRound(v, hi float32) float32 {
+	v = float32(v+roundMagic) - roundMagic
+	if v < 0 {
+		v = 0
+	}
+	if v > hi {
+		v = hi
+	}
+	return v
+}
+
+// solve returns the least-squares scale and offset for a grid's sums, and
+// false where D ≤ 0 (no fit: all codes equal).
+func (t *minFit) solve(sumL, sumL2, sumXL float32) (s, m float32, ok bool) {
+	det := float32(t.sumW*sumL2) - float32(sumL*sumL)
+	if !(det > 0) {
+		return 0, 0, false
+	}
+	s = (float32(t.sumW*sumXL) - float32(t.sumX*sumL)) / det
+	m = (float32(sumL2*t.sumX) - float32(sumL*sumXL)) / det
+	if m > 0 {
+		m, s = 0, sumXL/sumL2
+	}
+	return s, m, true
 }
 
 // roundClamp returns v rounded to the nearest integer, ties to even, and
@@ -246,13 +314,13 @@ func fitMinSubBlock(x, w []float32, f kMinFit, codes, aux *[BlockSize]uint8) (sc
 // nearest_int(v))); outside it, where nearest_int's bit trick gives
 // arbitrary integers, it still clamps correctly.
 func roundClamp(v float32, hi int) uint8 {
-	switch {
-	case !(v > 0):
+	if !(abs32(v) < 1<<22) { // NaN or far out: no rounding to do
+		if v > 0 {
+			return uint8(hi)
+		}
 		return 0
-	case v >= float32(hi):
-		return uint8(hi)
 	}
-	return uint8(math.RoundToEven(float64(v)))
+	return uint8(min(max(int(float32(v+roundMagic)-roundMagic), 0), hi))
 }
 
 func abs32(v float32) float32 { return math.Float32frombits(math.Float32bits(v) &^ (1 << 31)) }

@@ -21,7 +21,7 @@ const (
 // super-blocks as llama.cpp's quantize_row_q5_K_ref does (llama-quantize
 // without an importance matrix). It is Q4_K's algorithm with codes
 // q ∈ 0..31 and make_qkx2_quants's grid search over 16 step counts
-// 30.5, 30.6, … 32 instead of 21 (see fitMinSubBlock); sub-block j
+// 30.5, 30.6, … 32 instead of 21 (see minFit); sub-block j
 // decodes as
 //
 //	x̂ = d·sc_j·q − dmin·m_j

@@ -129,6 +129,7 @@ func quantizeQ6KBlock(o []byte, x []float32) error {
 // sub-block whose largest |x| is below 1e−15 gets s = 0 and codes 0.
 func fitSymSubBlock(x []float32, codes *[16]uint8) float32 {
 	const nmax = 32
+	x = x[:16]
 	var m, amax float32
 	for _, v := range x {
 		if a := abs32(v); a > amax {
@@ -139,14 +140,19 @@ func fitSymSubBlock(x []float32, codes *[16]uint8) float32 {
 		*codes = [16]uint8{}
 		return 0
 	}
+	// The weights w = x² and w·x, as llama.cpp rounds them.
+	var w, wx [16]float32
+	for i, v := range x {
+		w[i] = float32(v * v)
+		wx[i] = float32(w[i] * v)
+	}
 	// sums returns Σwxl and Σwl² on the grid iscale, each product rounded
 	// to float32 (no FMA), in llama.cpp's order: (w·x)·l and (w·l)·l.
 	sums := func(iscale float32) (sumLX, sumL2 float32) {
-		for _, v := range x {
+		for i, v := range x {
 			l := float32(min(nmax-1, max(-nmax, nearestInt(float32(iscale*v)))))
-			w := float32(v * v)
-			sumLX += float32(float32(w*v) * l)
-			sumL2 += float32(float32(w*l) * l)
+			sumLX += float32(wx[i] * l)
+			sumL2 += float32(float32(w[i]*l) * l)
 		}
 		return sumLX, sumL2
 	}
@@ -179,15 +185,17 @@ func fitSymSubBlock(x []float32, codes *[16]uint8) float32 {
 }
 
 // nearestInt rounds v to the nearest integer, ties to even, as
-// llama.cpp's nearest_int does inside its domain |v| ≤ 4194303. Outside
-// it (and for NaN) it returns what nearest_int's bit trick gives: the low
-// 23 bits of v + 1.5·2^23, less 2^22.
+// llama.cpp's nearest_int does inside its domain |v| ≤ 4194303, by its
+// bit trick: v + 1.5·2^23 rounds v to an integer in the low 23 bits
+// (float32 addition rounds to nearest even). Outside the domain (and for
+// NaN) it returns what nearest_int gives there.
 func nearestInt(v float32) int {
-	if abs32(v) <= 4194303 {
-		return int(math.RoundToEven(float64(v)))
-	}
-	return int(math.Float32bits(v+12582912)&0x007fffff) - 0x00400000
+	return int(math.Float32bits(v+roundMagic)&0x007fffff) - 0x00400000
 }
+
+// roundMagic is 1.5·2^23: v + roundMagic − roundMagic, in float32, is v
+// rounded to the nearest integer, ties to even, for |v| < 2^22.
+const roundMagic = 12582912
 
 // DequantizeQ6_K writes x̂ = d·sc·(q − 32), in float32 as
 // dequantize_row_q6_K and gguf.quants.dequantize compute it ((d·sc)

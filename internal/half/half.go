@@ -50,22 +50,14 @@ func F32ToF16(f float32) uint16 {
 }
 
 // F16ToF32 returns the float32 equal to the binary16 bits h (exact).
+// The magnitude's bits, moved to float32's places, are the value times
+// 2^−112 (for subnormals too, as a float32 subnormal); one exact multiply
+// by 2^112 rebias them. Only Inf and NaN need a branch.
 func F16ToF32(h uint16) float32 {
 	sign := uint32(h&0x8000) << 16
-	exp := uint32(h>>10) & 0x1f
-	mant := uint32(h & 0x3ff)
-	switch {
-	case exp == 0x1f:
-		return math.Float32frombits(sign | 0x7f800000 | mant<<13)
-	case exp != 0:
-		return math.Float32frombits(sign | (exp+127-15)<<23 | mant<<13)
-	case mant == 0:
-		return math.Float32frombits(sign)
+	a := uint32(h&0x7fff) << 13
+	if a >= 0x7c00<<13 {
+		return math.Float32frombits(sign | 0x7f800000 | a&0x7fffff)
 	}
-	// Subnormal: mant · 2^−24 is a normal float32.
-	v := float32(mant) * (1.0 / (1 << 24))
-	if sign != 0 {
-		v = -v
-	}
-	return v
+	return math.Float32frombits(sign | math.Float32bits(math.Float32frombits(a)*0x1p112))
 }
