@@ -243,7 +243,7 @@ func fitMinPair(a, b *minFit, f kMinFit) {
 		loA, loB := a.lo, b.lo
 		var aL, aL2, aXL, bL, bL2, bXL float32
 		for i := range BlockSize {
-			la, lb := clampedRound(ia*(xa[i]-loA), nmax), clampedRound(ib*(xb[i]-loB), nmax)
+			la, lb := clampedRound(ia*(xa[i]-loA), 0, nmax), clampedRound(ib*(xb[i]-loB), 0, nmax)
 			a.aux[i], b.aux[i] = la, lb
 			wla, wlb := float32(wa[i]*la), float32(wb[i]*lb)
 			aL, bL = aL+wla, bL+wlb
@@ -278,14 +278,14 @@ func (t *minFit) take(e, s, m float32) {
 	t.bestErr, t.scale, t.lo = e, s, m
 }
 
-// clampedRound is roundClamp for the grid search, in float32: v rounded
-// to the nearest integer, ties to even, clamped to 0..hi. It equals
-// roundClamp for every v but NaN, which it returns (a flat sub-block's
-// grid, whose sums then give no fit).
-func clampedRound(v, hi float32) float32 {
+// clampedRound is the grid searches' rounding, in float32: v rounded to
+// the nearest integer, ties to even, clamped to lo..hi. For every v but
+// NaN (which it returns: a flat sub-block's grid, whose sums then give no
+// fit) it equals clamping llama.cpp's nearest_int(v), as roundClamp.
+func clampedRound(v, lo, hi float32) float32 {
 	v = float32(v+roundMagic) - roundMagic
-	if v < 0 {
-		v = 0
+	if v < lo {
+		v = lo
 	}
 	if v > hi {
 		v = hi

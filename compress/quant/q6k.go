@@ -150,7 +150,7 @@ func fitSymSubBlock(x []float32, codes *[16]uint8) float32 {
 	// to float32 (no FMA), in llama.cpp's order: (w·x)·l and (w·l)·l.
 	sums := func(iscale float32) (sumLX, sumL2 float32) {
 		for i, v := range x {
-			l := float32(min(nmax-1, max(-nmax, nearestInt(float32(iscale*v)))))
+			l := clampedRound(float32(iscale*v), -nmax, nmax-1)
 			sumLX += float32(wx[i] * l)
 			sumL2 += float32(float32(w[i]*l) * l)
 		}
