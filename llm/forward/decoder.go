@@ -31,12 +31,12 @@ type Runner struct {
 	wt       map[string]gguf.Type
 	outType  gguf.Type
 	act      *buf // a product's input as llama.cpp rounds it for the weight's type
-	x, h     *buf            // T × embd: the residual stream, a normed copy or a product
-	q, k, v  *buf            // T × heads·dim, T × kv-heads·dim (two)
-	att      *buf            // T × heads·dim
-	scores   *buf            // T × T
-	g, u     *buf            // T × ff
-	logits   *buf            // T × vocab
+	x, h     *buf // T × embd: the residual stream, a normed copy or a product
+	q, k, v  *buf // T × heads·dim, T × kv-heads·dim (two)
+	att      *buf // T × heads·dim
+	scores   *buf // T × T
+	g, u     *buf // T × ff
+	logits   *buf // T × vocab
 	vec      map[string][]float32
 	cos, sin []float64 // T × rope dims/2
 }

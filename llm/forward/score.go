@@ -10,12 +10,12 @@ import (
 // the model's next-token distribution from the reference's and whether
 // their top tokens agree. Scores of windows add (Add), in any order.
 type Score struct {
-	Tokens int     `json:"tokens"`   // scored tokens
-	NLL    float64 `json:"nll"`      // Σ −log p(token)
-	NLL2   float64 `json:"nll2"`     // Σ (−log p(token))²
-	RefNLL float64 `json:"ref_nll"`  // the reference's Σ −log p(token)
-	KL     float64 `json:"kl"`       // Σ KL(reference ‖ model)
-	Top1   int     `json:"top1"`     // tokens whose top choice is the reference's
+	Tokens int     `json:"tokens"`  // scored tokens
+	NLL    float64 `json:"nll"`     // Σ −log p(token)
+	NLL2   float64 `json:"nll2"`    // Σ (−log p(token))²
+	RefNLL float64 `json:"ref_nll"` // the reference's Σ −log p(token)
+	KL     float64 `json:"kl"`      // Σ KL(reference ‖ model)
+	Top1   int     `json:"top1"`    // tokens whose top choice is the reference's
 	HasRef bool    `json:"has_ref"`
 }
 
