@@ -192,12 +192,14 @@ func DecodeFloats(dst []float32, raw []byte, dtype string) {
 			dst[i] = math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:]))
 		}
 	case "BF16":
+		raw = raw[:2*len(dst)]
 		for i := range dst {
-			dst[i] = math.Float32frombits(uint32(binary.LittleEndian.Uint16(raw[2*i:])) << 16)
+			dst[i] = math.Float32frombits(uint32(raw[2*i])<<16 | uint32(raw[2*i+1])<<24)
 		}
 	case "F16":
+		raw = raw[:2*len(dst)]
 		for i := range dst {
-			dst[i] = half.F16ToF32(binary.LittleEndian.Uint16(raw[2*i:]))
+			dst[i] = half.F16ToF32(uint16(raw[2*i]) | uint16(raw[2*i+1])<<8)
 		}
 	default:
 		panic("model.DecodeFloats: dtype " + dtype + " is not F32, F16 or BF16")

@@ -301,3 +301,20 @@ func benchmarkKQuant(b *testing.B, quant func([]float32, int) ([]byte, error)) {
 		}
 	}
 }
+
+// BenchmarkQ8_0Into and BenchmarkQ4_0Into measure the block encoders as
+// the checkpoint job calls them: measuring the error as they go.
+func BenchmarkQ8_0Into(b *testing.B) { benchmarkInto(b, Q8_0Into, Q8_0BlockBytes) }
+func BenchmarkQ4_0Into(b *testing.B) { benchmarkInto(b, Q4_0Into, Q4_0BlockBytes) }
+
+func benchmarkInto(b *testing.B, into func([]byte, []float32, *Error) error, blockBytes int) {
+	w := realisticWeights(64, 1024)
+	dst := make([]byte, len(w)/BlockSize*blockBytes)
+	b.SetBytes(int64(4 * len(w)))
+	for b.Loop() {
+		var e Error
+		if err := into(dst, w, &e); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
