@@ -58,6 +58,20 @@ func (e *Error) Observe(x, xhat float32) {
 	e.MaxAbs = max(e.MaxAbs, math.Abs(d))
 }
 
+// ObserveAll adds the values x and their x̂ (as many), a block of 32 at a
+// time as the block encoders measure.
+func (e *Error) ObserveAll(x, xhat []float32) {
+	var be Error
+	n := len(x) / BlockSize * BlockSize
+	for b := 0; b < n; b += BlockSize {
+		be.observeBlock(x[b:b+BlockSize], (*[BlockSize]float32)(xhat[b:b+BlockSize]))
+	}
+	for i := n; i < len(x); i++ {
+		be.Observe(x[i], xhat[i])
+	}
+	e.Add(be)
+}
+
 // observeBlock adds a block of values and their x̂. It sums the block in
 // float32 over four independent lanes (a single float64 chain cost more
 // than the quantization), then adds the block's sums in float64.

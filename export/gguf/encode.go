@@ -98,9 +98,7 @@ func measure(t Type, data []byte, x []float32, e *quant.Error) error {
 		if err := Decode(t, y[:m], data[o:o+m/ti.block*ti.nbytes], 1); err != nil {
 			return err
 		}
-		for i, v := range x[off : off+m] {
-			e.Observe(v, y[i])
-		}
+		e.ObserveAll(x[off:off+m], y[:m])
 	}
 	return nil
 }
