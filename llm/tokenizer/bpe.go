@@ -49,8 +49,8 @@ type bpeModel struct {
 	ignoreMerges bool // a word that is a token is not merged (Llama 3)
 	addBOS       bool // llama.cpp's default for the pre-tokenizer
 	nTokens      int32
-	raw          map[string]int32  // raw bytes → id, tokens and merge-only symbols
-	single       [256]int32        // id of each byte alone
+	raw          map[string]int32   // raw bytes → id, tokens and merge-only symbols
+	single       [256]int32         // id of each byte alone
 	merges       map[uint64]bpeRule // left<<32 | right
 }
 
@@ -205,7 +205,6 @@ func (s *bpeSession) push(left, right int32) {
 	}
 	s.queue.push(bpePair{rule.rank, left, right, a, b, rule.result})
 }
-
 
 func (p bpePair) before(q bpePair) bool {
 	return p.rank < q.rank || p.rank == q.rank && p.left < q.left

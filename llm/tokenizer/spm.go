@@ -133,4 +133,3 @@ func (s *spmSession) push(e *Encoder, text string, left, right int32) {
 	}
 	s.queue.push(spmPair{e.spm.scores[id], left, right, r.end - l.start})
 }
-
