@@ -261,3 +261,49 @@ func TestEncodeAgainstLlamaCppAndHF(t *testing.T) {
 		})
 	}
 }
+
+// TestPreTokenizersAgainstHF compares the words of each pre-tokenizer with
+// those of the Hugging Face pre-tokenizer it mirrors, on the sentences,
+// extra cases and GPL-3.
+func TestPreTokenizersAgainstHF(t *testing.T) {
+	py := pyenv.Need(t, "tokenizers")
+	gpl, err := os.ReadFile(gpl3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	texts := append(slices.Clone(sentences), string(gpl),
+		"1234567 12 x1y22z333 ١٢٣٤ Ⅻ ½", "a\n \n b  \r\n  c\t\t\nd", "x  ", "x \n", " 's 'S 'll 'LL 'Re", "'", "''s", "!!\n\n?? \r\r",
+		"word\u00a0\u00a0word", "\u200bzero\u200bwidth", "e\u0301 combining", "\U0001F600\U0001F600 ok")
+	b, _ := json.Marshal(texts)
+	p := filepath.Join(t.TempDir(), "texts.json")
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var want map[string][][]string
+	if err := json.Unmarshal(runPython(t, py, "testdata/pretokenize.py", p), &want); err != nil {
+		t.Fatal(err)
+	}
+	if len(want) != len(preSplitters)-2 { // llama3 and llama-v3 are llama-bpe
+		t.Fatalf("pretokenize.py checks %d pre-tokenizers, the encoder has %d", len(want), len(preSplitters))
+	}
+	for name, words := range want {
+		for i, s := range texts {
+			var got []string
+			preSplitters[name].split(s, func(w string) { got = append(got, w) })
+			var hf []string
+			for _, w := range words[i] {
+				raw, ok := decodeByteLevel(w)
+				if !ok {
+					t.Fatalf("%s: %q is not byte-level text", name, w)
+				}
+				hf = append(hf, raw)
+			}
+			if !slices.Equal(got, hf) {
+				if len(s) > 60 {
+					s = s[:60] + "..."
+				}
+				t.Errorf("%s %q: words\n%q\nHugging Face\n%q", name, s, got, hf)
+			}
+		}
+	}
+}
