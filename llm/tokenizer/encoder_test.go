@@ -199,7 +199,7 @@ func TestEncodeAgainstLlamaCppAndHF(t *testing.T) {
 		dir  string
 	}{
 		{"smollm2", func(d string) (*Vocab, error) { return ReadBPE(ctx, d, Options{Family: "llama"}) }, filepath.Join(root, "smollm2")},
-		{"qwen2", func(d string) (*Vocab, error) { return ReadBPE(ctx, d, Options{Family: "qwen2", VocabSize: 0}) }, filepath.Join(root, "qwen2")},
+		{"qwen2", func(d string) (*Vocab, error) { return ReadBPE(ctx, d, Options{Family: "qwen2"}) }, filepath.Join(root, "qwen2")},
 		{"qwen3", func(d string) (*Vocab, error) { return ReadBPE(ctx, d, Options{Family: "qwen2"}) }, filepath.Join(root, "qwen3")},
 		{"llama3", func(d string) (*Vocab, error) { return ReadBPE(ctx, d, Options{Family: "llama"}) }, filepath.Join(root, "llama3")},
 		{"llama", func(d string) (*Vocab, error) { return ReadSentencePiece(ctx, d, Options{}) }, filepath.Join(root, "llama")},
