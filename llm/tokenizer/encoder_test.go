@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -44,6 +45,26 @@ var sentences = []string{
 	"<s>[INST] hi [/INST]</s> <unk> <tool> use <tool>x",
 	"[CLS] already [SEP] in the text [MASK] and [UNK]",
 	"<|begin_of_text|>Llama <|eot_id|>",
+}
+
+// randomTexts returns n texts drawn (with a fixed seed) from pieces that
+// stress pre-tokenizers and merges: runs of spaces and newlines, digits,
+// contractions, accents, CJK, emoji, control tokens.
+func randomTexts(n int) []string {
+	pieces := []string{" ", "  ", "   ", "\n", "\n\n", "\r\n", "\t", "\u00a0", "\u3000", "a", "the", "The", "THE", "don", "'t", "'s", "'LL", "'",
+		"1", "12", "123", "1234", "٣", "½", ".", ",", "...", "!?", "(", ")", "-", "_", "$", "==", "//", "é", "café", "Zürich", "ß", "Ω",
+		"e\u0301", "東京", "中", "한국", "ไทย", "🙂", "👍🏽", "\u200b", "x", "y", "z", "xyz", "ing", "<|im_start|>", "<|im_end|>",
+		"<|endoftext|>", "<s>", "</s>", "<tool>", "[CLS]", "[SEP]", "<|begin_of_text|>", "<", "|", ">"}
+	rng := rand.New(rand.NewPCG(22, 1))
+	out := make([]string, n)
+	for i := range out {
+		var b strings.Builder
+		for range 1 + rng.IntN(12) {
+			b.WriteString(pieces[rng.IntN(len(pieces))])
+		}
+		out[i] = b.String()
+	}
+	return out
 }
 
 // Fixture directories, made once per test binary.
@@ -225,7 +246,7 @@ func TestEncodeAgainstLlamaCppAndHF(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			texts := append(slices.Clone(sentences), string(text))
+			texts := append(append(slices.Clone(sentences), randomTexts(300)...), string(text))
 			o := oracle(t, path, c.dir, texts)
 			var hfAgree, llamaHFDiffer int
 			for i, s := range texts {
