@@ -4,8 +4,11 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/lightbeam-ml/lightbeam/export/gguf"
 )
 
 // byteLevelVocab is a small byte-level BPE vocabulary: the 256 bytes, a
@@ -183,4 +186,53 @@ func FuzzEncode(f *testing.F) {
 			t.Fatalf("WordPiece: blank %q gives %v", text, ids)
 		}
 	})
+}
+
+func TestVocabFromGGUFErrors(t *testing.T) {
+	for _, c := range []struct {
+		kv   []gguf.KV
+		want string
+	}{
+		{nil, "no tokenizer.ggml.model"},
+		{[]gguf.KV{{Key: "tokenizer.ggml.model", Value: "gpt2"}}, "no tokenizer.ggml.tokens"},
+		{[]gguf.KV{{Key: "tokenizer.ggml.model", Value: "gpt2"}, {Key: "tokenizer.ggml.tokens", Value: []string{"a", "b"}},
+			{Key: "tokenizer.ggml.token_type", Value: []int32{1}}}, "2 tokens but 1 token types"},
+		{[]gguf.KV{{Key: "tokenizer.ggml.model", Value: "gpt2"}, {Key: "tokenizer.ggml.tokens", Value: []string{"a"}},
+			{Key: "tokenizer.ggml.bos_token_id", Value: "x"}}, "bos_token_id is string"},
+	} {
+		if _, err := VocabFromGGUF(&gguf.File{KV: c.kv}); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v: %v, want an error with %q", c.kv, err, c.want)
+		}
+	}
+	// What Vocab.KV writes comes back.
+	v := spmVocab()
+	f := false
+	v.AddSpacePrefix = &f
+	v.SetSpecial("unk", 0)
+	v.SetAdd("bos", true)
+	back, err := VocabFromGGUF(&gguf.File{KV: v.KV()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(back.Tokens, v.Tokens) || !slices.Equal(back.Scores, v.Scores) || !slices.Equal(back.Types, v.Types) ||
+		*back.AddSpacePrefix || !slices.Equal(back.Add, v.Add) || len(back.Special) != 1 {
+		t.Errorf("read back %+v", back)
+	}
+}
+
+// TestEncodeConcurrently encodes from several goroutines at once (run it
+// with -race).
+func TestEncodeConcurrently(t *testing.T) {
+	e := mustEncoder(t, byteLevelVocab("qwen2"))
+	text := strings.Repeat(strings.Join(sentences, "\n"), 20)
+	want := e.Encode(text, true, true)
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			if got := e.Encode(text, true, true); !slices.Equal(got, want) {
+				t.Error("a concurrent Encode gave other ids")
+			}
+		})
+	}
+	wg.Wait()
 }
