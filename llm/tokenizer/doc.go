@@ -15,10 +15,21 @@
 // token ids and add flags.
 //
 // tokenizer.ggml.pre names llama.cpp's pre-tokenizer. The converter finds it
-// by hashing the token ids of a check text; lightbeam, which runs no
-// tokenizer, recognizes the tokenizer.json normalizer and pre-tokenizer of
-// each supported family (Recognize) and refuses one it does not know, unless
+// by hashing the token ids of a check text; lightbeam instead recognizes
+// the tokenizer.json normalizer and pre-tokenizer of each supported family
+// (Recognize) and refuses one it does not know, unless
 // Options.Pre (the CLI's --tokenizer-pre) names it. Never a silent default.
+//
+// The Encoder (NewEncoder) runs a Vocab as llama.cpp's llama_tokenize
+// does, so that lightbeam tokenizes evaluation text with no Python and
+// with llama.cpp's ids: special tokens are matched first, then byte-level
+// BPE (model gpt2, pre-tokenizers smollm, qwen2, llama-bpe, gpt-2: hand
+// scanners of their expressions, which need lookahead), SentencePiece BPE
+// (llama) or WordPiece (bert). VocabFromGGUF reads the Vocab back from a
+// GGUF file's keys, so a GGUF checkpoint is tokenized by its own
+// vocabulary. The tests compare the ids with llama.cpp's and Hugging
+// Face's (tokenizers, sentencepiece) on SmolLM2, MiniLM and the tiny
+// fixtures.
 //
 // Files are read through package storage: local paths, gs:// and hdfs://.
 // The package imports no Beam.
