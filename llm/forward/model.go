@@ -19,6 +19,7 @@ import (
 	"strings"
 
 	"github.com/lightbeam-ml/lightbeam/export/gguf"
+	"github.com/lightbeam-ml/lightbeam/llm/tokenizer"
 	"github.com/lightbeam-ml/lightbeam/storage"
 )
 
@@ -46,6 +47,7 @@ type Hyper struct {
 type Model struct {
 	Hyper
 	Path    string
+	File    *gguf.File // the header: metadata and tensor infos
 	tensors map[string]*tensor
 }
 
@@ -87,7 +89,7 @@ func Load(ctx context.Context, path string) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &Model{Hyper: h, Path: path, tensors: map[string]*tensor{}}
+	m := &Model{Hyper: h, Path: path, File: f, tensors: map[string]*tensor{}}
 	// Read the tensors in file order, one pass over the data section.
 	ts := slices.Clone(f.Tensors)
 	slices.SortFunc(ts, func(a, b gguf.TensorInfo) int { return int(a.Offset - b.Offset) })
@@ -243,6 +245,20 @@ func (m *Model) decode(name string, dst []float32) ([]float32, error) {
 		return nil, fmt.Errorf("forward: %s: %s: %w", m.Path, name, err)
 	}
 	return dst, nil
+}
+
+// Encoder returns the tokenizer of the file's tokenizer.ggml.* keys,
+// which encodes text as llama.cpp does.
+func (m *Model) Encoder() (*tokenizer.Encoder, error) {
+	v, err := tokenizer.VocabFromGGUF(m.File)
+	if err != nil {
+		return nil, fmt.Errorf("forward: %s: %w", m.Path, err)
+	}
+	e, err := tokenizer.NewEncoder(v)
+	if err != nil {
+		return nil, fmt.Errorf("forward: %s: %w", m.Path, err)
+	}
+	return e, nil
 }
 
 // has reports whether the model has tensor name.

@@ -1,0 +1,289 @@
+// Package llmeval is the evaluation of a language model's GGUF file on
+// text, as a Beam job: the text is tokenized with the file's own
+// vocabulary (llm/tokenizer, llama.cpp's ids), cut into windows of Ctx
+// tokens, and each window is one element that llm/forward scores as
+// llama-perplexity scores a chunk; the scores are summed in window order,
+// so the job equals the same windows computed in one process (Plain).
+// With a reference file (the source model, say) it also measures the KL
+// divergence from the reference and how often both pick the same top
+// token.
+package llmeval
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/x/beamx"
+
+	"github.com/lightbeam-ml/lightbeam/accel"
+	"github.com/lightbeam-ml/lightbeam/llm/forward"
+	"github.com/lightbeam-ml/lightbeam/storage"
+)
+
+// DefaultCtx is the window length when Config.Ctx is 0, llama-perplexity's.
+const DefaultCtx = 512
+
+// Config is one evaluation.
+type Config struct {
+	Checkpoint string   // Required. The GGUF file to evaluate (local, gs://, hdfs://).
+	Reference  string   // Optional. A GGUF file of the same vocabulary: KL, top-1, perplexity ratio.
+	Text       []string // Required. Text files, read in order and joined.
+	Ctx        int      // Tokens a window; DefaultCtx if 0.
+	MaxWindows int      // At most this many windows (the first); all if 0.
+	Accel      string   // The math backend: auto, go, blas or cuda.
+	Plain      bool     // Score the windows in this process, without Beam.
+	Out        string   // Optional. A directory for report.json.
+	Runner     string   // The Beam runner's name, for the report.
+}
+
+// Report is what an evaluation measured.
+type Report struct {
+	Checkpoint       string  `json:"checkpoint"`
+	Reference        string  `json:"reference,omitempty"`
+	Arch             string  `json:"arch"`
+	Ctx              int     `json:"ctx"`
+	Windows          int     `json:"windows"`
+	Tokens           int     `json:"tokens"` // scored: the second half of each window
+	Perplexity       float64 `json:"perplexity"`
+	PerplexityStderr float64 `json:"perplexity_stderr"`
+	RefPerplexity    float64 `json:"ref_perplexity,omitempty"`
+	PerplexityRatio  float64 `json:"perplexity_ratio,omitempty"`
+	KL               float64 `json:"kl,omitempty"`   // mean KL(reference ‖ model), nats
+	Top1             float64 `json:"top1,omitempty"` // share of tokens with the reference's top choice
+	TokensPerSecond  float64 `json:"tokens_per_second"`
+	Seconds          float64 `json:"seconds"`
+	Runner           string  `json:"runner"`
+	Accel            string  `json:"accel"`
+}
+
+// Window is one pipeline element: window Index of the text's tokens.
+type Window struct {
+	Index  int
+	Tokens []int32
+}
+
+// WindowScore is a window's score, by window.
+type WindowScore struct {
+	Index int
+	Score forward.Score
+}
+
+// Windows cuts tokens into windows of ctx, the first max of them (all if
+// max is 0), as llama-perplexity cuts its chunks; the tail that fills no
+// window is left out.
+func Windows(tokens []int32, ctx, max int) []Window {
+	var ws []Window
+	for i := 0; (i+1)*ctx <= len(tokens) && (max == 0 || i < max); i++ {
+		ws = append(ws, Window{Index: i, Tokens: tokens[i*ctx : (i+1)*ctx]})
+	}
+	return ws
+}
+
+// Run evaluates c.Checkpoint on c.Text and returns the report (and
+// writes it to OUT/report.json when c.Out is set). Progress goes to log.
+func Run(ctx context.Context, c Config, log io.Writer) (*Report, error) {
+	t0 := time.Now()
+	if c.Checkpoint == "" || len(c.Text) == 0 {
+		return nil, fmt.Errorf("llmeval: a checkpoint and a text are required")
+	}
+	if c.Ctx == 0 {
+		c.Ctx = DefaultCtx
+	}
+	if c.Ctx < 8 {
+		return nil, fmt.Errorf("llmeval: --ctx=%d: want at least 8 tokens", c.Ctx)
+	}
+	m, err := forward.Load(ctx, c.Checkpoint)
+	if err != nil {
+		return nil, err
+	}
+	enc, err := m.Encoder()
+	if err != nil {
+		return nil, err
+	}
+	var text []byte
+	for _, p := range c.Text {
+		b, err := storage.ReadFile(ctx, p)
+		if err != nil {
+			return nil, err
+		}
+		text = append(text, b...)
+	}
+	// As llama-perplexity: the whole text at once, BOS first if the
+	// vocabulary adds one (each window's first token becomes BOS anyway).
+	tokens := enc.Encode(string(text), true, false)
+	windows := Windows(tokens, c.Ctx, c.MaxWindows)
+	if len(windows) == 0 {
+		return nil, fmt.Errorf("llmeval: %v: %d tokens, fewer than one window of %d (--ctx)", c.Text, len(tokens), c.Ctx)
+	}
+	if c.Reference != "" {
+		ref, err := forward.Load(ctx, c.Reference)
+		if err != nil {
+			return nil, err
+		}
+		if ref.Vocab != m.Vocab {
+			return nil, fmt.Errorf("llmeval: the reference %s has %d tokens, %s %d: not the same vocabulary", c.Reference, ref.Vocab, c.Checkpoint, m.Vocab)
+		}
+	}
+	fmt.Fprintf(log, "llmeval: %s (%s): %d tokens of text, %d windows of %d\n", c.Checkpoint, m.Arch, len(tokens), len(windows), c.Ctx)
+
+	fn := &scoreFn{Checkpoint: c.Checkpoint, Reference: c.Reference, Ctx: c.Ctx, Accel: c.Accel}
+	var scores []WindowScore
+	if c.Plain {
+		for _, w := range windows {
+			s, err := fn.ProcessElement(ctx, w)
+			if err != nil {
+				return nil, err
+			}
+			scores = append(scores, s)
+		}
+	} else {
+		dir := c.Out
+		if dir == "" {
+			if dir, err = os.MkdirTemp("", "llmeval-"); err != nil {
+				return nil, err
+			}
+			defer os.RemoveAll(dir)
+		}
+		path := storage.Join(dir, ".scores.json")
+		pipe, s := beam.NewPipelineWithRoot()
+		Build(s, windows, fn, path)
+		if _, err := beamx.RunWithMetrics(ctx, pipe); err != nil {
+			return nil, fmt.Errorf("evaluation pipeline failed: %w", err)
+		}
+		b, err := storage.ReadFile(ctx, path)
+		if err != nil {
+			return nil, err
+		}
+		if err := json.Unmarshal(b, &scores); err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		storage.Remove(ctx, path)
+	}
+	if len(scores) != len(windows) {
+		return nil, fmt.Errorf("llmeval: %d windows scored, want %d", len(scores), len(windows))
+	}
+	rep := report(c, m, scores, time.Since(t0))
+	if c.Out != "" {
+		b, _ := json.MarshalIndent(rep, "", "  ")
+		if err := storage.WriteBytes(ctx, storage.Join(c.Out, "report.json"), append(b, '\n')); err != nil {
+			return nil, err
+		}
+	}
+	return rep, nil
+}
+
+// report sums the windows' scores in window order.
+func report(c Config, m *forward.Model, scores []WindowScore, took time.Duration) *Report {
+	sort.Slice(scores, func(a, b int) bool { return scores[a].Index < scores[b].Index })
+	var s forward.Score
+	for _, w := range scores {
+		s.Add(w.Score)
+	}
+	rep := &Report{Checkpoint: c.Checkpoint, Reference: c.Reference, Arch: m.Arch, Ctx: c.Ctx, Windows: len(scores),
+		Tokens: s.Tokens, Seconds: took.Seconds(), Runner: c.Runner, Accel: c.Accel}
+	if c.Plain {
+		rep.Runner = "plain"
+	}
+	rep.Perplexity, rep.PerplexityStderr = s.Perplexity()
+	models := 1
+	if s.HasRef {
+		models = 2
+		rep.RefPerplexity = s.RefPerplexity()
+		rep.PerplexityRatio = rep.Perplexity / rep.RefPerplexity
+		rep.KL, rep.Top1 = s.MeanKL(), s.Top1Rate()
+	}
+	rep.TokensPerSecond = float64(models*len(scores)*c.Ctx) / took.Seconds()
+	return rep
+}
+
+// Build adds the scoring of windows to s: one element a window, scored by
+// fn, the scores of all written as one JSON array to path.
+func Build(s beam.Scope, windows []Window, fn *scoreFn, path string) {
+	s = s.Scope("llmeval.Score")
+	// Reshuffle: prism would otherwise run every window in one bundle.
+	in := beam.Reshuffle(s, beam.CreateList(s, windows))
+	scores := beam.ParDo(s, fn, in)
+	beam.ParDo0(s, &writeScoresFn{Path: path}, beam.GroupByKey(s, beam.AddFixedKey(s, scores)))
+}
+
+// scoreFn scores a window with the checkpoint (and the reference). The
+// models are loaded once a process and a window is scored at a time, each
+// over every core: memory stays one copy of the files.
+type scoreFn struct {
+	Checkpoint string
+	Reference  string
+	Ctx        int
+	Accel      string
+}
+
+var runners struct {
+	sync.Mutex
+	key      string
+	run, ref *forward.Runner
+}
+
+func (fn *scoreFn) ProcessElement(ctx context.Context, w Window) (WindowScore, error) {
+	runners.Lock()
+	defer runners.Unlock()
+	key := fmt.Sprintf("%s|%s|%d|%s", fn.Checkpoint, fn.Reference, fn.Ctx, fn.Accel)
+	if runners.key != key {
+		runners.run, runners.ref, runners.key = nil, nil, ""
+		be, err := accel.Open(fn.Accel)
+		if err != nil {
+			return WindowScore{}, err
+		}
+		if runners.run, err = newRunner(ctx, fn.Checkpoint, be, fn.Ctx); err != nil {
+			return WindowScore{}, err
+		}
+		if fn.Reference != "" {
+			if runners.ref, err = newRunner(ctx, fn.Reference, be, fn.Ctx); err != nil {
+				return WindowScore{}, err
+			}
+		}
+		runners.key = key
+	}
+	s, err := forward.ScoreWindow(runners.run, runners.ref, w.Tokens)
+	if err != nil {
+		return WindowScore{}, fmt.Errorf("llmeval: window %d: %w", w.Index, err)
+	}
+	return WindowScore{Index: w.Index, Score: s}, nil
+}
+
+func newRunner(ctx context.Context, path string, be accel.Backend, n int) (*forward.Runner, error) {
+	m, err := forward.Load(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	return forward.NewRunner(m, be, n)
+}
+
+// writeScoresFn writes every window's score, by window, as one JSON array.
+type writeScoresFn struct{ Path string }
+
+func (fn *writeScoresFn) ProcessElement(ctx context.Context, _ int, scores func(*WindowScore) bool) error {
+	var all []WindowScore
+	var s WindowScore
+	for scores(&s) {
+		all = append(all, s)
+	}
+	sort.Slice(all, func(a, b int) bool { return all[a].Index < all[b].Index })
+	b, err := json.Marshal(all)
+	if err != nil {
+		return fmt.Errorf("llmeval.writeScoresFn: %w", err)
+	}
+	return storage.WriteBytes(ctx, fn.Path, b)
+}
+
+func init() {
+	register.DoFn2x2[context.Context, Window, WindowScore, error](&scoreFn{})
+	register.DoFn3x1[context.Context, int, func(*WindowScore) bool, error](&writeScoresFn{})
+	register.Iter1[WindowScore]()
+}
