@@ -130,8 +130,8 @@ func NewEncoder(v *Vocab) (*Encoder, error) {
 	case "llama":
 		e.spm = newSPM(e, v)
 	case "bert":
-		if e.bos < 0 || e.sep < 0 {
-			return nil, fmt.Errorf("tokenizer: a WordPiece vocabulary needs its CLS (bos) and SEP tokens")
+		if e.bos < 0 || e.sep < 0 || e.unk < 0 {
+			return nil, fmt.Errorf("tokenizer: a WordPiece vocabulary needs its CLS (bos), SEP and UNK tokens")
 		}
 		e.wpm = newWPM(texts)
 	}
