@@ -109,10 +109,6 @@ func NewEncoder(v *Vocab) (*Encoder, error) {
 			e.sep = int32(s.ID)
 		case "unk":
 			e.unk = int32(s.ID)
-		case "cls":
-			if v.Model == "bert" && !hasSpecial(v, "bos") {
-				e.bos = int32(s.ID)
-			}
 		}
 	}
 	for _, a := range v.Add {
@@ -137,11 +133,6 @@ func NewEncoder(v *Vocab) (*Encoder, error) {
 	}
 	e.special = specialTokens(v, texts, e.tokenID)
 	return e, nil
-}
-
-func hasSpecial(v *Vocab, typ string) bool {
-	_, ok := v.SpecialID(typ)
-	return ok
 }
 
 // specialTokens lists the tokens llama.cpp matches in the text before
