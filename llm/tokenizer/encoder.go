@@ -14,6 +14,10 @@ import (
 //	                                            ├─ llama: ▁ for spaces ─ SentencePiece merges by score, <0xNN> bytes
 //	                                            └─ bert:  lowercase, strip accents, split ─ WordPiece longest match
 //
+// Where llama.cpp and Hugging Face disagree (Qwen2's NFC normalizer, BERT
+// on Hangul and on combining marks, sentencepiece on the text of control
+// tokens and around user-defined ones), the Encoder gives llama.cpp's
+// ids: a GGUF model was trained on Hugging Face's, but it is run on these.
 // An Encoder is immutable and safe for concurrent use.
 type Encoder struct {
 	model   string
