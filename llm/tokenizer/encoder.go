@@ -217,8 +217,8 @@ func (e *Encoder) partition(text string, parseSpecial bool) []fragment {
 // when add_eos; BERT's CLS and SEP); parseSpecial turns the text of
 // control tokens (<|im_start|>, <s>) into those tokens, as llama.cpp's
 // llama_tokenize(add_special, parse_special) does. User-defined added
-// tokens are always matched. Bytes that are not UTF-8 are read as U+FFFD,
-// as llama.cpp reads them.
+// tokens are always matched. Bytes that are not UTF-8 are read as
+// llama.cpp reads them (mostly as U+FFFD).
 func (e *Encoder) Encode(text string, addSpecial, parseSpecial bool) []int32 {
 	var frags []fragment
 	if text != "" {
