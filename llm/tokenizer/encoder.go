@@ -14,6 +14,10 @@ import (
 //	                                            ├─ llama: ▁ for spaces ─ SentencePiece merges by score, <0xNN> bytes
 //	                                            └─ bert:  lowercase, strip accents, split ─ WordPiece longest match
 //
+// Where llama.cpp and Hugging Face disagree (Qwen2's NFC normalizer, BERT
+// on Hangul and on combining marks, sentencepiece on the text of control
+// tokens and around user-defined ones), the Encoder gives llama.cpp's
+// ids: a GGUF model was trained on Hugging Face's, but it is run on these.
 // An Encoder is immutable and safe for concurrent use.
 type Encoder struct {
 	model   string
@@ -109,10 +113,6 @@ func NewEncoder(v *Vocab) (*Encoder, error) {
 			e.sep = int32(s.ID)
 		case "unk":
 			e.unk = int32(s.ID)
-		case "cls":
-			if v.Model == "bert" && !hasSpecial(v, "bos") {
-				e.bos = int32(s.ID)
-			}
 		}
 	}
 	for _, a := range v.Add {
@@ -130,18 +130,13 @@ func NewEncoder(v *Vocab) (*Encoder, error) {
 	case "llama":
 		e.spm = newSPM(e, v)
 	case "bert":
-		if e.bos < 0 || e.sep < 0 {
-			return nil, fmt.Errorf("tokenizer: a WordPiece vocabulary needs its CLS (bos) and SEP tokens")
+		if e.bos < 0 || e.sep < 0 || e.unk < 0 {
+			return nil, fmt.Errorf("tokenizer: a WordPiece vocabulary needs its CLS (bos), SEP and UNK tokens")
 		}
 		e.wpm = newWPM(texts)
 	}
 	e.special = specialTokens(v, texts, e.tokenID)
 	return e, nil
-}
-
-func hasSpecial(v *Vocab, typ string) bool {
-	_, ok := v.SpecialID(typ)
-	return ok
 }
 
 // specialTokens lists the tokens llama.cpp matches in the text before
@@ -222,8 +217,8 @@ func (e *Encoder) partition(text string, parseSpecial bool) []fragment {
 // when add_eos; BERT's CLS and SEP); parseSpecial turns the text of
 // control tokens (<|im_start|>, <s>) into those tokens, as llama.cpp's
 // llama_tokenize(add_special, parse_special) does. User-defined added
-// tokens are always matched. Bytes that are not UTF-8 are read as U+FFFD,
-// as llama.cpp reads them.
+// tokens are always matched. Bytes that are not UTF-8 are read as
+// llama.cpp reads them (mostly as U+FFFD).
 func (e *Encoder) Encode(text string, addSpecial, parseSpecial bool) []int32 {
 	var frags []fragment
 	if text != "" {

@@ -247,23 +247,41 @@ var preSplitters = map[string]struct {
 	"qwen2":     {llama3Splitter(1), false},
 }
 
-// sanitize returns s with each byte that does not begin a UTF-8 sequence
-// replaced by U+FFFD, as llama.cpp's unicode_cpts_from_utf8 reads text
-// (it accepts surrogates and overlong forms, which Go reads as errors:
-// those become U+FFFD here too).
+// sanitize returns s as llama.cpp's unicode_cpts_from_utf8 reads it and
+// unicode_cpt_to_utf8 writes it back: a byte that does not begin a
+// complete sequence (judged by its high bits and its continuation bytes
+// alone) becomes U+FFFD, surrogates stay, overlong forms are shortened,
+// and a code point past U+10FFFF (where llama.cpp throws) becomes U+FFFD.
+// Text that is UTF-8 comes back as it is.
 func sanitize(s string) string {
 	if utf8.ValidString(s) {
 		return s
 	}
+	cont := func(i int) bool { return i < len(s) && s[i]&0xC0 == 0x80 }
 	b := make([]byte, 0, len(s)+8)
 	for i := 0; i < len(s); {
-		r, n := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && n == 1 {
-			b = utf8.AppendRune(b, utf8.RuneError)
-		} else {
-			b = append(b, s[i:i+n]...)
+		c := s[i]
+		r, n := rune(utf8.RuneError), 1
+		switch {
+		case c < 0x80:
+			r = rune(c)
+		case c < 0xC0, c >= 0xF8:
+		case c < 0xE0 && cont(i+1):
+			r, n = rune(c&0x1F)<<6|rune(s[i+1]&0x3F), 2
+		case c >= 0xE0 && c < 0xF0 && cont(i+1) && cont(i+2):
+			r, n = rune(c&0x0F)<<12|rune(s[i+1]&0x3F)<<6|rune(s[i+2]&0x3F), 3
+		case c >= 0xF0 && cont(i+1) && cont(i+2) && cont(i+3):
+			r, n = rune(c&0x07)<<18|rune(s[i+1]&0x3F)<<12|rune(s[i+2]&0x3F)<<6|rune(s[i+3]&0x3F), 4
 		}
 		i += n
+		switch {
+		case r > unicode.MaxRune:
+			b = utf8.AppendRune(b, utf8.RuneError)
+		case r >= 0xD800 && r <= 0xDFFF: // utf8.AppendRune would write U+FFFD
+			b = append(b, 0xE0|byte(r>>12), 0x80|byte(r>>6)&0x3F, 0x80|byte(r)&0x3F)
+		default:
+			b = utf8.AppendRune(b, r)
+		}
 	}
 	return string(b)
 }
