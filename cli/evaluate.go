@@ -5,24 +5,59 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
+	"os"
+	"strings"
 
+	"github.com/lightbeam-ml/lightbeam/llm/forward"
 	"github.com/lightbeam-ml/lightbeam/pipelines/compress"
+	"github.com/lightbeam-ml/lightbeam/pipelines/llmeval"
 	"github.com/lightbeam-ml/lightbeam/pipelines/train"
 )
 
 var evaluateCmd = &command{
 	name:    "evaluate",
-	summary: "evaluate a model file on a split of a preprocess output: accuracy, loss, confusion matrix",
+	summary: "evaluate a model on a split of a preprocess output (accuracy, loss, confusion matrix), or a GGUF language model on text (perplexity, and KL and top-1 against a reference)",
 	flags: func(fs *flag.FlagSet) func(context.Context) error {
-		var modelPath, data, split, accelName string
+		var modelPath, data, split, accelName, text string
 		var asJSON, plain bool
-		fs.StringVar(&modelPath, "model", "", "model.safetensors written by train, or a compressed artifact (model.lbc) (required)")
-		fs.StringVar(&data, "data", "", "preprocess output directory (required)")
+		var lc llmeval.Config
+		fs.StringVar(&modelPath, "model", "", "model.safetensors written by train, or a compressed artifact (model.lbc) (required, unless --checkpoint)")
+		fs.StringVar(&data, "data", "", "preprocess output directory (required with --model)")
+		fs.StringVar(&lc.Checkpoint, "checkpoint", "", "instead of --model: a GGUF language model ("+forward.Supported+"), scored on --text as llama-perplexity scores it")
+		fs.StringVar(&text, "text", "", "with --checkpoint: text files, comma-separated, tokenized by the checkpoint's vocabulary (required)")
+		fs.StringVar(&lc.Reference, "reference", "", "with --checkpoint: a GGUF of the same vocabulary (the source model): KL divergence, top-1 agreement, perplexity ratio")
+		fs.IntVar(&lc.Ctx, "ctx", llmeval.DefaultCtx, "with --checkpoint: tokens a window; each window is scored on its second half")
+		fs.IntVar(&lc.MaxWindows, "max-windows", 0, "with --checkpoint: score the first N windows only (0: all)")
+		fs.StringVar(&lc.Out, "out", "", "with --checkpoint: a directory for report.json (optional)")
 		fs.StringVar(&split, "split", "test", "train, validation or test")
 		fs.StringVar(&accelName, "accel", "auto", "math backend: auto, go, blas or cuda")
 		fs.BoolVar(&asJSON, "json", false, "print JSON only")
 		fs.BoolVar(&plain, "plain", false, "evaluate in this process without Beam")
 		return func(ctx context.Context) error {
+			if lc.Checkpoint != "" {
+				if text == "" {
+					return fmt.Errorf("--checkpoint needs --text")
+				}
+				lc.Text, lc.Accel, lc.Plain, lc.Runner = strings.Split(text, ","), accelName, plain, beamRunner()
+				if err := workersSee(ctx, append([]string{lc.Checkpoint, lc.Reference}, lc.Text...), []string{lc.Out}); err != nil {
+					return err
+				}
+				log := io.Writer(os.Stderr)
+				if asJSON {
+					log = io.Discard
+				}
+				rep, err := llmeval.Run(ctx, lc, log)
+				if err != nil {
+					return err
+				}
+				if !asJSON {
+					fmt.Print(rep.Text())
+				}
+				b, _ := json.Marshal(rep)
+				fmt.Println(string(b))
+				return nil
+			}
 			if modelPath == "" || data == "" {
 				return fmt.Errorf("--model and --data are required")
 			}

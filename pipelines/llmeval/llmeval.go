@@ -16,6 +16,7 @@ import (
 	"io"
 	"os"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -178,6 +179,17 @@ func Run(ctx context.Context, c Config, log io.Writer) (*Report, error) {
 		}
 	}
 	return rep, nil
+}
+
+// Text is the report as a few lines for a terminal.
+func (r *Report) Text() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s (%s): perplexity %.4f ± %.4f over %d tokens (%d windows of %d)\n", r.Checkpoint, r.Arch, r.Perplexity, r.PerplexityStderr, r.Tokens, r.Windows, r.Ctx)
+	if r.Reference != "" {
+		fmt.Fprintf(&b, "against %s: perplexity %.4f (ratio %.4f), KL %.5f, top-1 %.2f%%\n", r.Reference, r.RefPerplexity, r.PerplexityRatio, r.KL, 100*r.Top1)
+	}
+	fmt.Fprintf(&b, "%.1f s, %.0f tokens/s (%s, %s)\n", r.Seconds, r.TokensPerSecond, r.Runner, r.Accel)
+	return b.String()
 }
 
 // report sums the windows' scores in window order.
