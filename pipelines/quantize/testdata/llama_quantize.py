@@ -2,7 +2,7 @@
 llama_model_quantize (PyPI's llama-cpp-python) to llama ftype FTYPE, then compares it with OURS,
 lightbeam's file of the same model and preset. Prints one JSON line: the tensors, those whose
 type differs (name: [ours, llama.cpp]), and per type the blocks and the identical ones."""
-import collections, ctypes, json, os, sys, tempfile
+import atexit, collections, ctypes, json, os, shutil, sys, tempfile
 
 import llama_cpp
 import numpy as np
@@ -10,7 +10,9 @@ from gguf import GGUFReader
 from gguf.constants import GGML_QUANT_SIZES
 
 src, ours, ftype = sys.argv[1], sys.argv[2], int(sys.argv[3])
-ref = os.path.join(tempfile.mkdtemp(), "llama.gguf")
+tmp = tempfile.mkdtemp()
+atexit.register(shutil.rmtree, tmp, True)  # llama.cpp's file is as large as ours
+ref = os.path.join(tmp, "llama.gguf")
 q = llama_cpp.llama_model_quantize_default_params()
 q.nthread, q.ftype = 2, ftype
 if llama_cpp.llama_model_quantize(src.encode(), ref.encode(), ctypes.byref(q)) != 0:
