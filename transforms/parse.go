@@ -34,11 +34,11 @@ type ParseTask struct {
 
 // ParseConfig configures Parse.
 type ParseConfig struct {
-	Format     string // Required. "idx", "csv" or "libsvm".
+	Format     string // Required. "idx", "csv", "libsvm" or "jsonl".
 	Dir        string // Required. Output directory: rejects go to Dir/rejects/.
 	BlockRows  int    // Required. Rows per block.
 	NumClasses int    // IDX: labels ≥ this are rejected.
-	CSV        *formats.CSVSchema
+	CSV        *formats.CSVSchema // csv, and the field layout of jsonl
 	LIBSVM     *LIBSVMConfig
 }
 
@@ -102,7 +102,7 @@ func (fn *parseFn) ProcessElement(ctx context.Context, t ParseTask, emitBlock fu
 	switch fn.Format {
 	case "idx":
 		count.Rows, count.Bytes, err = fn.parseIDX(ctx, t, emit, reject)
-	case "csv", "libsvm":
+	case "csv", "libsvm", "jsonl":
 		count.Rows, count.Bytes, err = fn.parseLines(ctx, t, emit, reject)
 	default:
 		err = fmt.Errorf("unknown format %q", fn.Format)
@@ -154,7 +154,7 @@ func (fn *parseFn) parseIDX(ctx context.Context, t ParseTask, emit formats.Emit,
 	return n, imagesSize + labelsSize, err
 }
 
-// parseLines parses a chunk of a CSV or LIBSVM file (a gzipped file is
+// parseLines parses a chunk of a CSV, LIBSVM or JSON Lines file (a gzipped file is
 // always one chunk); bytes counts the chunk as stored.
 func (fn *parseFn) parseLines(ctx context.Context, t ParseTask, emit formats.Emit, reject func(formats.Reject)) (n, bytes int64, err error) {
 	f, err := storage.OpenRangeAt(ctx, t.Path, t.Generation, t.Offset, t.Length)
@@ -185,6 +185,8 @@ func (fn *parseFn) parseLines(ctx context.Context, t ParseTask, emit formats.Emi
 			r = br
 		}
 		n, err = formats.ParseCSV(r, name, firstLine, fn.csv, fn.BlockRows, emit, reject)
+	} else if fn.Format == "jsonl" {
+		n, err = formats.ParseJSONL(r, name, firstLine, fn.csv, fn.BlockRows, emit, reject)
 	} else {
 		n, err = formats.ParseLIBSVM(r, name, firstLine, fn.LIBSVM.Features, fn.LIBSVM.Options, fn.BlockRows, emit, reject)
 	}

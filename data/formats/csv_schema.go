@@ -19,6 +19,7 @@ const (
 	KindCategorical = "categorical" // one-hot over Vocab, or HashBuckets hashed features
 	KindLabel       = "label"       // the label; no feature
 	KindIgnored     = "ignored"     // dropped
+	KindVector      = "vector"      // Width features from an array (JSON Lines, TFRecord, Parquet lists)
 )
 
 // Missing-value policies.
@@ -201,6 +202,8 @@ func (s *CSVSchema) layout() {
 		switch c.Kind {
 		case KindNumeric:
 			c.Width = 1
+		case KindVector:
+			// Width is the array length fixed by SetVectors.
 		case KindCategorical:
 			if c.Hashed {
 				c.Width = s.Options.HashBuckets
@@ -243,6 +246,28 @@ func (s *CSVSchema) SetVocab(vocab map[string]map[string]int64) error {
 	return nil
 }
 
+// SetVectors makes the named numeric columns vectors of the given widths
+// (array fields of the record formats: a row's array must have exactly
+// that many values) and lays the features out again.
+func (s *CSVSchema) SetVectors(widths map[string]int) error {
+	for name, w := range widths {
+		i, err := s.column(name)
+		if err != nil {
+			return err
+		}
+		c := &s.Columns[i]
+		if c.Kind != KindNumeric && c.Kind != KindVector {
+			return fmt.Errorf("column %q is %s and cannot hold an array", c.Name, c.Kind)
+		}
+		if w < 1 || w > 1<<24 {
+			return fmt.Errorf("column %q: array of %d values (want 1..%d)", c.Name, w, 1<<24)
+		}
+		c.Kind, c.Width = KindVector, w
+	}
+	s.layout()
+	return nil
+}
+
 // FeatureNames returns the name of each feature: the column name for a
 // numeric column, "col=value" for a one-hot one, "col#hashK" for bucket K
 // of a hashed one. It returns nil until the schema is Ready.
@@ -255,6 +280,10 @@ func (s *CSVSchema) FeatureNames() []string {
 		switch {
 		case c.Kind == KindNumeric:
 			names = append(names, c.Name)
+		case c.Kind == KindVector:
+			for k := 0; k < c.Width; k++ {
+				names = append(names, c.Name+"["+strconv.Itoa(k)+"]")
+			}
 		case c.Kind == KindCategorical && c.Hashed:
 			for k := 0; k < c.Width; k++ {
 				names = append(names, c.Name+"#hash"+strconv.Itoa(k))

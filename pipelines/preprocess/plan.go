@@ -32,6 +32,8 @@ func MakePlan(ctx context.Context, cfg Config) (*Plan, error) {
 		err = planCSV(ctx, cfg, plan)
 	case "libsvm":
 		err = planLIBSVM(ctx, cfg, plan)
+	case "jsonl":
+		err = planJSONL(ctx, cfg, plan)
 	}
 	if err != nil {
 		return nil, err

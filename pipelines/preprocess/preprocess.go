@@ -1,5 +1,5 @@
 // Package preprocess is lightbeam's first pipeline: it reads raw training
-// data (MNIST-style IDX, CSV or LIBSVM, local or gs://), rejects bad
+// data (MNIST-style IDX, CSV, LIBSVM or JSON Lines, local or gs://), rejects bad
 // records with a reason, computes statistics, scales the features with the
 // training split's statistics, splits train/validation/test by a hash of
 // each record's identity, and writes compressed shards and, last, the
@@ -22,11 +22,11 @@ import (
 
 // Config is what a preprocess run needs.
 type Config struct {
-	Format string // Required. "idx", "csv" or "libsvm".
+	Format string // Required. "idx", "csv", "libsvm" or "jsonl".
 	// Input is required. For idx: a directory holding the four MNIST files,
 	// or "IMAGES,LABELS" pairs separated by ";" (all training data; give
-	// test pairs in TestInput). For csv and libsvm: files or globs,
-	// separated by commas.
+	// test pairs in TestInput). For the others: files or globs, separated
+	// by commas.
 	Input     string
 	TestInput string // Optional. idx: "IMAGES,LABELS" pairs for the test split.
 	Out       string // Required. Output directory (local or gs://).
@@ -40,11 +40,16 @@ type Config struct {
 	ChunkBytes        int64                // Optional. Bytes per parse task of a CSV/LIBSVM file. Defaults to 32 MiB.
 	Overwrite         bool                 // Optional. Replace an existing output.
 
-	CSV    formats.CSVOptions    // csv only.
+	// CSV is for csv, and for the record formats (jsonl) the label,
+	// categorical fields, missing values, classes and task.
+	CSV    formats.CSVOptions
 	LIBSVM formats.LIBSVMOptions // libsvm only.
 	// Features is the number of LIBSVM features; 0 scans the input for
 	// the largest index.
 	Features int
+	// Fields are the record formats' (jsonl) feature fields, in order.
+	// Optional. Defaults to every field of the data but the label.
+	Fields []string
 	// Classes is the number of IDX classes. Defaults to 10.
 	Classes int
 }
@@ -95,12 +100,15 @@ func orDefault(x, def float64) float64 {
 
 func (c *Config) validate() error {
 	switch c.Format {
-	case "idx", "csv", "libsvm":
+	case "idx", "csv", "libsvm", "jsonl":
 	default:
-		return fmt.Errorf("--format=%q: want idx, csv or libsvm", c.Format)
+		return fmt.Errorf("--format=%q: want idx, csv, libsvm or jsonl", c.Format)
 	}
 	if c.Input == "" {
 		return fmt.Errorf("--input is required")
+	}
+	if len(c.Fields) > 0 && (c.Format == "idx" || c.Format == "csv" || c.Format == "libsvm") {
+		return fmt.Errorf("--features=%s: feature fields are for jsonl, not %s", strings.Join(c.Fields, ","), c.Format)
 	}
 	if c.Out == "" {
 		return fmt.Errorf("--out is required")

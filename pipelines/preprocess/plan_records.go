@@ -1,0 +1,134 @@
+package preprocess
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"slices"
+
+	"github.com/lightbeam-ml/lightbeam/data/formats"
+	"github.com/lightbeam-ml/lightbeam/data/shardio"
+	"github.com/lightbeam-ml/lightbeam/storage"
+)
+
+// fieldScanLines is how many records of the first file planning reads to
+// find the fields of a record format and the lengths of array fields.
+const fieldScanLines = 1000
+
+// planJSONL finds the fields in the first file's first records, lays out
+// the features (--features, or every field but the label), scans
+// categorical fields' values when there are any, and cuts the files into
+// chunks of lines as for CSV.
+func planJSONL(ctx context.Context, cfg Config, plan *Plan) error {
+	files, err := expandInputs(ctx, cfg.Input)
+	if err != nil {
+		return err
+	}
+	var found []formats.JSONLField
+	err = readText(ctx, files[0], func(r io.Reader, _ bool) error {
+		found, err = formats.ScanJSONLFields(r, storage.Base(files[0]), fieldScanLines)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	schema, err := recordSchema(cfg, files[0], found)
+	if err != nil {
+		return err
+	}
+	vocab := map[string]map[string]int64{}
+	for _, path := range files {
+		var gz bool
+		err := readText(ctx, path, func(r io.Reader, isGz bool) error {
+			gz = isGz
+			if schema.Ready {
+				return nil
+			}
+			v, err := formats.ScanJSONLCategories(r, storage.Base(path), schema)
+			schema.MergeCategories(vocab, v)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		if err := addLineTasks(ctx, cfg, plan, path, 0, gz); err != nil {
+			return err
+		}
+	}
+	if !schema.Ready {
+		if err := schema.SetVocab(vocab); err != nil {
+			return err
+		}
+	}
+	plan.Parse.CSV = schema
+	plan.Schema = shardio.Schema{
+		Features: schema.Features, FeatureNames: schema.FeatureNames(),
+		Task: schema.Options.Task, Classes: len(schema.Options.Classes), ClassNames: schema.Options.Classes,
+		Label: schema.LabelName(),
+	}
+	return nil
+}
+
+// recordSchema lays out the features of a record format from the fields
+// found in its first records: the fields named by --features (each must
+// have been seen) and the label, or every field found; array fields
+// become vector columns.
+func recordSchema(cfg Config, first string, found []formats.JSONLField) (*formats.CSVSchema, error) {
+	widths := map[string]int{}
+	var names []string
+	for _, f := range found {
+		names = append(names, f.Name)
+		if f.Width > 0 {
+			widths[f.Name] = f.Width
+		}
+	}
+	header := names
+	opts := cfg.CSV
+	if len(cfg.Fields) > 0 {
+		if opts.Label == "" {
+			opts.Label = "label"
+		}
+		header = nil
+		for _, f := range append(slices.Clone(cfg.Fields), opts.Label) {
+			if !slices.Contains(names, f) {
+				return nil, fmt.Errorf("%s: no field %q in the first %d records (fields: %v)", first, f, fieldScanLines, names)
+			}
+			if slices.Contains(header, f) {
+				return nil, fmt.Errorf("--features: field %q named twice, or also the label", f)
+			}
+			header = append(header, f)
+		}
+	}
+	schema, err := formats.NewCSVSchema(header, opts)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", first, err)
+	}
+	for name := range widths {
+		if !slices.Contains(header, name) {
+			delete(widths, name)
+		}
+	}
+	if err := schema.SetVectors(widths); err != nil {
+		return nil, fmt.Errorf("%s: %w", first, err)
+	}
+	return schema, nil
+}
+
+// readText opens a text file, gunzipping it when it is gzipped, and hands
+// it to read with whether it was.
+func readText(ctx context.Context, path string, read func(r io.Reader, gz bool) error) error {
+	f, err := storage.Open(ctx, path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	br := bufio.NewReaderSize(f, 1<<16)
+	magic, _ := br.Peek(2)
+	gz := len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b
+	r, err := formats.OpenMaybeGzip(br)
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return read(r, gz) // its errors name the file
+}
