@@ -34,10 +34,10 @@ type ParseTask struct {
 
 // ParseConfig configures Parse.
 type ParseConfig struct {
-	Format     string // Required. "idx", "csv", "libsvm" or "jsonl".
-	Dir        string // Required. Output directory: rejects go to Dir/rejects/.
-	BlockRows  int    // Required. Rows per block.
-	NumClasses int    // IDX: labels ≥ this are rejected.
+	Format     string             // Required. "idx", "csv", "libsvm" or "jsonl".
+	Dir        string             // Required. Output directory: rejects go to Dir/rejects/.
+	BlockRows  int                // Required. Rows per block.
+	NumClasses int                // IDX: labels ≥ this are rejected.
 	CSV        *formats.CSVSchema // csv, and the field layout of jsonl
 	LIBSVM     *LIBSVMConfig
 }
