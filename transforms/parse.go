@@ -34,11 +34,11 @@ type ParseTask struct {
 
 // ParseConfig configures Parse.
 type ParseConfig struct {
-	Format     string             // Required. "idx", "csv", "libsvm" or "jsonl".
+	Format     string             // Required. "idx", "csv", "libsvm", "jsonl" or "tfrecord".
 	Dir        string             // Required. Output directory: rejects go to Dir/rejects/.
 	BlockRows  int                // Required. Rows per block.
 	NumClasses int                // IDX: labels ≥ this are rejected.
-	CSV        *formats.CSVSchema // csv, and the field layout of jsonl
+	CSV        *formats.CSVSchema // csv, and the field layout of jsonl and tfrecord
 	LIBSVM     *LIBSVMConfig
 }
 
@@ -104,6 +104,8 @@ func (fn *parseFn) ProcessElement(ctx context.Context, t ParseTask, emitBlock fu
 		count.Rows, count.Bytes, err = fn.parseIDX(ctx, t, emit, reject)
 	case "csv", "libsvm", "jsonl":
 		count.Rows, count.Bytes, err = fn.parseLines(ctx, t, emit, reject)
+	case "tfrecord":
+		count.Rows, count.Bytes, err = fn.parseTFRecord(ctx, t, emit, reject)
 	default:
 		err = fmt.Errorf("unknown format %q", fn.Format)
 	}
@@ -190,6 +192,23 @@ func (fn *parseFn) parseLines(ctx context.Context, t ParseTask, emit formats.Emi
 	} else {
 		n, err = formats.ParseLIBSVM(r, name, firstLine, fn.LIBSVM.Features, fn.LIBSVM.Options, fn.BlockRows, emit, reject)
 	}
+	return n, counted.N, err
+}
+
+// parseTFRecord parses a whole TFRecord file, gzipped or not; bytes counts
+// the file as stored.
+func (fn *parseFn) parseTFRecord(ctx context.Context, t ParseTask, emit formats.Emit, reject func(formats.Reject)) (n, bytes int64, err error) {
+	f, err := storage.OpenRangeAt(ctx, t.Path, t.Generation, 0, -1)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer f.Close()
+	counted := &storage.CountingReader{R: f}
+	r, err := formats.OpenMaybeGzip(counted)
+	if err != nil {
+		return 0, 0, err
+	}
+	n, err = formats.ParseTFRecord(r, storage.Base(t.Path), fn.csv, fn.BlockRows, emit, reject)
 	return n, counted.N, err
 }
 

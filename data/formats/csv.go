@@ -254,6 +254,8 @@ func (p *csvParser) setText(i int, b []byte) string {
 		p.lab = l
 	case KindVector:
 		return p.where(i) + "a single value where an array of " + strconv.Itoa(c.Width) + " is expected"
+	case KindImage:
+		return p.where(i) + "not an image"
 	}
 	return ""
 }

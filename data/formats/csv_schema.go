@@ -7,6 +7,7 @@ package formats
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -20,6 +21,7 @@ const (
 	KindLabel       = "label"       // the label; no feature
 	KindIgnored     = "ignored"     // dropped
 	KindVector      = "vector"      // Width features from an array (JSON Lines, TFRecord, Parquet lists)
+	KindImage       = "image"       // a PNG or JPEG image of Shape (H, W, C): H×W×C pixel features 0..255
 )
 
 // Missing-value policies.
@@ -76,6 +78,7 @@ type CSVColumn struct {
 	Width  int      // features it produces: 1, len(Vocab), HashBuckets or 0
 	Vocab  []string `json:",omitempty"` // one-hot categories in feature order (sorted)
 	Hashed bool     `json:",omitempty"` // hashed rather than one-hot
+	Shape  []int    `json:",omitempty"` // KindImage: height, width, channels (1 gray or 3 RGB)
 }
 
 // CSVSchema maps the columns of a CSV file with a header to a dense row of
@@ -202,8 +205,8 @@ func (s *CSVSchema) layout() {
 		switch c.Kind {
 		case KindNumeric:
 			c.Width = 1
-		case KindVector:
-			// Width is the array length fixed by SetVectors.
+		case KindVector, KindImage:
+			// Width is fixed by SetVectors or SetImages.
 		case KindCategorical:
 			if c.Hashed {
 				c.Width = s.Options.HashBuckets
@@ -268,6 +271,30 @@ func (s *CSVSchema) SetVectors(widths map[string]int) error {
 	return nil
 }
 
+// SetImages makes the named columns images of the given shapes (height,
+// width, channels: 1 for gray, 3 for RGB) and lays the features out again.
+func (s *CSVSchema) SetImages(shapes map[string][]int) error {
+	for name, sh := range shapes {
+		i, err := s.column(name)
+		if err != nil {
+			return err
+		}
+		c := &s.Columns[i]
+		if c.Kind != KindNumeric && c.Kind != KindImage {
+			return fmt.Errorf("column %q is %s and cannot hold an image", c.Name, c.Kind)
+		}
+		if len(sh) != 3 || sh[0] < 1 || sh[1] < 1 || (sh[2] != 1 && sh[2] != 3) || sh[0]*sh[1]*sh[2] > maxImageFeatures {
+			return fmt.Errorf("column %q: image shape %v (want height, width ≥ 1, channels 1 or 3, at most %d values)", c.Name, sh, maxImageFeatures)
+		}
+		c.Kind, c.Width, c.Shape = KindImage, sh[0]*sh[1]*sh[2], slices.Clone(sh)
+	}
+	s.layout()
+	return nil
+}
+
+// maxImageFeatures bounds an image column's pixels × channels.
+const maxImageFeatures = 1 << 24
+
 // FeatureNames returns the name of each feature: the column name for a
 // numeric column, "col=value" for a one-hot one, "col#hashK" for bucket K
 // of a hashed one. It returns nil until the schema is Ready.
@@ -280,7 +307,7 @@ func (s *CSVSchema) FeatureNames() []string {
 		switch {
 		case c.Kind == KindNumeric:
 			names = append(names, c.Name)
-		case c.Kind == KindVector:
+		case c.Kind == KindVector || c.Kind == KindImage:
 			for k := 0; k < c.Width; k++ {
 				names = append(names, c.Name+"["+strconv.Itoa(k)+"]")
 			}

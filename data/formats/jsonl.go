@@ -1,6 +1,6 @@
 // This file holds the JSON Lines reader: one JSON object per line, its
 // fields mapped to features and a label by a CSVSchema whose columns are
-// the field names (ScanJSONLFields finds them), array fields becoming
+// the field names (ScanRecordFields finds them), array fields becoming
 // vector columns.
 
 package formats
@@ -14,20 +14,22 @@ import (
 	"github.com/lightbeam-ml/lightbeam/data/rows"
 )
 
-// JSONLField is a field of the objects of a JSON Lines file.
-type JSONLField struct {
+// RecordField is a field of the records of a record format (JSON Lines,
+// TFRecord), as found in the first records.
+type RecordField struct {
 	Name  string
-	Width int // 0 for a scalar, else the length of its array
+	Width int   // 0 for a scalar, else the length of its array
+	Shape []int // an image field: height, width, channels of its first image
 }
 
-// ScanJSONLFields reads lines of a JSON Lines stream (at most maxLines
+// ScanRecordFields reads lines of a JSON Lines stream (at most maxLines
 // non-blank ones, 0 for all) and returns the fields of its objects in the
 // order they first appear, with the width of each array field (taken from
 // the first non-null array seen). Lines that are not JSON objects are
 // skipped here (ParseJSONL rejects them); it fails on a read error or when
 // no line holds an object.
-func ScanJSONLFields(r io.Reader, name string, maxLines int) ([]JSONLField, error) {
-	var fields []JSONLField
+func ScanRecordFields(r io.Reader, name string, maxLines int) ([]RecordField, error) {
+	var fields []RecordField
 	index := map[string]int{}
 	lr := newLineReader(r)
 	var sc jsonScanner
@@ -44,13 +46,13 @@ func ScanJSONLFields(r io.Reader, name string, maxLines int) ([]JSONLField, erro
 			continue
 		}
 		seen++
-		var got []JSONLField
+		var got []RecordField
 		bad := sc.object(line, func(key []byte, v jsonValue) string {
 			w := 0
 			if v.kind == jsonArray {
 				w = v.n
 			}
-			got = append(got, JSONLField{Name: string(key), Width: w})
+			got = append(got, RecordField{Name: string(key), Width: w})
 			return ""
 		})
 		if bad != "" {
@@ -201,9 +203,10 @@ func ParseJSONL(r io.Reader, name string, firstLine int64, schema *CSVSchema, bl
 // ones being missing: the shared back end of the record formats.
 type recordParser struct {
 	*csvParser
-	cols map[string]int // field name -> column
-	set  []bool         // columns given in the current record
-	num  []byte         // scratch for a typed value's text
+	cols   map[string]int // field name -> column
+	set    []bool         // columns given in the current record
+	num    []byte         // scratch for a typed value's text
+	floats []float32      // scratch for converted values
 }
 
 func newRecordParser(s *CSVSchema) (*recordParser, error) {
@@ -235,6 +238,19 @@ func (p *recordParser) end() string {
 				return reason
 			}
 		}
+	}
+	return ""
+}
+
+// setBytes sets column i from a byte string: an image column's encoded
+// image, else the value's text.
+func (p *recordParser) setBytes(i int, b []byte) string {
+	c := &p.s.Columns[i]
+	if c.Kind != KindImage {
+		return p.setText(i, b)
+	}
+	if reason := decodeImage(b, c.Shape, p.row[c.Offset:c.Offset+c.Width]); reason != "" {
+		return p.where(i) + reason
 	}
 	return ""
 }

@@ -34,6 +34,8 @@ func MakePlan(ctx context.Context, cfg Config) (*Plan, error) {
 		err = planLIBSVM(ctx, cfg, plan)
 	case "jsonl":
 		err = planJSONL(ctx, cfg, plan)
+	case "tfrecord":
+		err = planTFRecord(ctx, cfg, plan)
 	}
 	if err != nil {
 		return nil, err

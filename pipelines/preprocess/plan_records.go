@@ -10,6 +10,7 @@ import (
 	"github.com/lightbeam-ml/lightbeam/data/formats"
 	"github.com/lightbeam-ml/lightbeam/data/shardio"
 	"github.com/lightbeam-ml/lightbeam/storage"
+	"github.com/lightbeam-ml/lightbeam/transforms"
 )
 
 // fieldScanLines is how many records of the first file planning reads to
@@ -25,9 +26,9 @@ func planJSONL(ctx context.Context, cfg Config, plan *Plan) error {
 	if err != nil {
 		return err
 	}
-	var found []formats.JSONLField
+	var found []formats.RecordField
 	err = readText(ctx, files[0], func(r io.Reader, _ bool) error {
-		found, err = formats.ScanJSONLFields(r, storage.Base(files[0]), fieldScanLines)
+		found, err = formats.ScanRecordFields(r, storage.Base(files[0]), fieldScanLines)
 		return err
 	})
 	if err != nil {
@@ -70,17 +71,59 @@ func planJSONL(ctx context.Context, cfg Config, plan *Plan) error {
 	return nil
 }
 
+// planTFRecord finds the features in the first file's first records, lays
+// them out as planJSONL does (image features from their first image's
+// header) and makes one task per file.
+func planTFRecord(ctx context.Context, cfg Config, plan *Plan) error {
+	files, err := expandInputs(ctx, cfg.Input)
+	if err != nil {
+		return err
+	}
+	var found []formats.RecordField
+	err = readText(ctx, files[0], func(r io.Reader, _ bool) error {
+		found, err = formats.ScanTFRecordFields(r, storage.Base(files[0]), fieldScanLines)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	schema, err := recordSchema(cfg, files[0], found)
+	if err != nil {
+		return err
+	}
+	if !schema.Ready {
+		return fmt.Errorf("--categorical: tfrecord takes no categorical features (bytes features are images, numbers or the label)")
+	}
+	for _, path := range files {
+		info, err := storage.Stat(ctx, path) // the version the task reads
+		if err != nil {
+			return err
+		}
+		plan.Tasks = append(plan.Tasks, transforms.ParseTask{Path: path, Length: -1, Split: -1, Generation: info.Generation})
+	}
+	plan.Parse.CSV = schema
+	plan.Schema = shardio.Schema{
+		Features: schema.Features, FeatureNames: schema.FeatureNames(),
+		Task: schema.Options.Task, Classes: len(schema.Options.Classes), ClassNames: schema.Options.Classes,
+		Label: schema.LabelName(),
+	}
+	return nil
+}
+
 // recordSchema lays out the features of a record format from the fields
 // found in its first records: the fields named by --features (each must
 // have been seen) and the label, or every field found; array fields
 // become vector columns.
-func recordSchema(cfg Config, first string, found []formats.JSONLField) (*formats.CSVSchema, error) {
-	widths := map[string]int{}
+func recordSchema(cfg Config, first string, found []formats.RecordField) (*formats.CSVSchema, error) {
+	widths, shapes := map[string]int{}, map[string][]int{}
 	var names []string
 	for _, f := range found {
 		names = append(names, f.Name)
 		if f.Width > 0 {
 			widths[f.Name] = f.Width
+		}
+		if f.Shape != nil {
+			shapes[f.Name] = f.Shape
 		}
 	}
 	header := names
@@ -109,13 +152,21 @@ func recordSchema(cfg Config, first string, found []formats.JSONLField) (*format
 			delete(widths, name)
 		}
 	}
+	for name := range shapes {
+		if !slices.Contains(header, name) || name == schema.LabelName() {
+			delete(shapes, name)
+		}
+	}
 	if err := schema.SetVectors(widths); err != nil {
+		return nil, fmt.Errorf("%s: %w", first, err)
+	}
+	if err := schema.SetImages(shapes); err != nil {
 		return nil, fmt.Errorf("%s: %w", first, err)
 	}
 	return schema, nil
 }
 
-// readText opens a text file, gunzipping it when it is gzipped, and hands
+// readText opens a file, gunzipping it when it is gzipped, and hands
 // it to read with whether it was.
 func readText(ctx context.Context, path string, read func(r io.Reader, gz bool) error) error {
 	f, err := storage.Open(ctx, path)

@@ -1,5 +1,5 @@
 // Package preprocess is lightbeam's first pipeline: it reads raw training
-// data (MNIST-style IDX, CSV, LIBSVM or JSON Lines, local or gs://), rejects bad
+// data (MNIST-style IDX, CSV, LIBSVM, JSON Lines or TFRecord, local or gs://), rejects bad
 // records with a reason, computes statistics, scales the features with the
 // training split's statistics, splits train/validation/test by a hash of
 // each record's identity, and writes compressed shards and, last, the
@@ -22,7 +22,7 @@ import (
 
 // Config is what a preprocess run needs.
 type Config struct {
-	Format string // Required. "idx", "csv", "libsvm" or "jsonl".
+	Format string // Required. "idx", "csv", "libsvm", "jsonl" or "tfrecord".
 	// Input is required. For idx: a directory holding the four MNIST files,
 	// or "IMAGES,LABELS" pairs separated by ";" (all training data; give
 	// test pairs in TestInput). For the others: files or globs, separated
@@ -40,14 +40,14 @@ type Config struct {
 	ChunkBytes        int64                // Optional. Bytes per parse task of a CSV/LIBSVM file. Defaults to 32 MiB.
 	Overwrite         bool                 // Optional. Replace an existing output.
 
-	// CSV is for csv, and for the record formats (jsonl) the label,
+	// CSV is for csv, and for the record formats (jsonl, tfrecord) the label,
 	// categorical fields, missing values, classes and task.
 	CSV    formats.CSVOptions
 	LIBSVM formats.LIBSVMOptions // libsvm only.
 	// Features is the number of LIBSVM features; 0 scans the input for
 	// the largest index.
 	Features int
-	// Fields are the record formats' (jsonl) feature fields, in order.
+	// Fields are the record formats' (jsonl, tfrecord) feature fields, in order.
 	// Optional. Defaults to every field of the data but the label.
 	Fields []string
 	// Classes is the number of IDX classes. Defaults to 10.
@@ -100,15 +100,15 @@ func orDefault(x, def float64) float64 {
 
 func (c *Config) validate() error {
 	switch c.Format {
-	case "idx", "csv", "libsvm", "jsonl":
+	case "idx", "csv", "libsvm", "jsonl", "tfrecord":
 	default:
-		return fmt.Errorf("--format=%q: want idx, csv, libsvm or jsonl", c.Format)
+		return fmt.Errorf("--format=%q: want idx, csv, libsvm, jsonl or tfrecord", c.Format)
 	}
 	if c.Input == "" {
 		return fmt.Errorf("--input is required")
 	}
 	if len(c.Fields) > 0 && (c.Format == "idx" || c.Format == "csv" || c.Format == "libsvm") {
-		return fmt.Errorf("--features=%s: feature fields are for jsonl, not %s", strings.Join(c.Fields, ","), c.Format)
+		return fmt.Errorf("--features=%s: feature fields are for jsonl and tfrecord, not %s", strings.Join(c.Fields, ","), c.Format)
 	}
 	if c.Out == "" {
 		return fmt.Errorf("--out is required")

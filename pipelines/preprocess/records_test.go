@@ -163,3 +163,53 @@ func TestPlanJSONLErrors(t *testing.T) {
 		}
 	}
 }
+
+// TFRecord files written by Python (the published framing, tf.Example
+// bytes built by hand), one plain with a corrupt record, one gzipped:
+// every record read, the corrupt one rejected by its index, the image
+// feature decoded into pixels.
+func TestRunTFRecord(t *testing.T) {
+	py := pyenv.Need(t, "zlib", "gzip")
+	dir := t.TempDir()
+	script := filepath.Join("..", "..", "scripts", "fixtures", "tfrecord_fixture.py")
+	for _, args := range [][]string{{filepath.Join(dir, "a.tfrecord"), "200"}, {filepath.Join(dir, "b.tfrecord.gz"), "100", "gzip"}} {
+		if out, err := exec.Command(py, append([]string{script}, args...)...).CombinedOutput(); err != nil {
+			t.Fatalf("python: %v\n%s", err, out)
+		}
+	}
+	a, err := os.ReadFile(filepath.Join(dir, "a.tfrecord"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	recLen := len(a) / 200
+	a[5*recLen+20] ^= 1 // in record 5's data: its CRC no longer matches
+	write(t, dir, "a.tfrecord", a)
+
+	out := t.TempDir()
+	rep := mustRun(t, Config{Format: "tfrecord", Input: filepath.Join(dir, "*.tfrecord*"), Out: out, Shards: 2, Scale: "minmax"})
+	if rep.RowsRead != 300 || rep.RowsRejected != 1 || rep.RowsWritten != 299 || rep.Features != 25 || rep.Classes != 4 || rep.Shards != 6 {
+		t.Errorf("report %+v: want 300 read, 1 rejected, 299 written, 25 features, 4 classes, 6 shards", rep)
+	}
+	m := manifest(t, out)
+	if got := rejects(t, out, m); !reflect.DeepEqual(got, []reject{{"a.tfrecord", 5, "data CRC mismatch (corrupt record)"}}) {
+		t.Errorf("rejects %+v", got)
+	}
+	names := m.Schema.FeatureNames
+	if len(names) != 25 || names[0] != "count" || names[1] != "image[0]" || names[20] != "image[19]" || names[21] != "v[0]" || names[24] != "x" || m.Schema.Label != "label" {
+		t.Errorf("feature names %v, label %q", names, m.Schema.Label)
+	}
+	// x = i/4 - 3 over i in 0..199 and 0..99: min -3, max 46.75 (unless
+	// record 199 went to another split).
+	all := m.Stats["train"]
+	if all == nil || all.Min[24] < -3 || all.Max[24] > 46.75 || all.Min[0] != 0 || all.Max[0] != 6 {
+		t.Errorf("train stats %+v", all)
+	}
+	checkReportFile(t, out, rep)
+
+	// Only the listed features, the label by name.
+	out2 := t.TempDir()
+	rep = mustRun(t, Config{Format: "tfrecord", Input: filepath.Join(dir, "b.tfrecord.gz"), Out: out2, Fields: []string{"x", "v"}, CSV: formats.CSVOptions{Label: "count"}, Shards: 1})
+	if m := manifest(t, out2); rep.Features != 4 || rep.Classes != 7 || !reflect.DeepEqual(m.Schema.FeatureNames, []string{"x", "v[0]", "v[1]", "v[2]"}) || m.Schema.Label != "count" {
+		t.Errorf("--features=x,v --label=count: %+v, names %v", rep, m.Schema.FeatureNames)
+	}
+}
