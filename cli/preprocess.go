@@ -13,28 +13,29 @@ import (
 
 var preprocessCmd = &command{
 	name:    "preprocess",
-	summary: "read raw data (idx, csv, libsvm, jsonl, tfrecord), validate, scale, split and write shards + manifest",
+	summary: "read raw data (idx, csv, libsvm, jsonl, tfrecord, parquet), validate, scale, split and write shards + manifest",
 	flags: func(fs *flag.FlagSet) func(context.Context) error {
 		var cfg preprocess.Config
 		var split, categorical, classes, features string
-		fs.StringVar(&cfg.Format, "format", "", "input format: idx, csv, libsvm, jsonl (JSON Lines) or tfrecord (tf.Example records, gzipped or not) (required)")
+		fs.StringVar(&cfg.Format, "format", "", "input format: idx, csv, libsvm, jsonl (JSON Lines), tfrecord (tf.Example records, gzipped or not) or parquet (required)")
 		fs.StringVar(&cfg.Input, "input", "", "input: for idx (default: the bundled MNIST) a directory with the four MNIST files or IMAGES,LABELS[;IMAGES,LABELS]; for the others files or globs, comma-separated (local, gs:// or hdfs://)")
 		fs.StringVar(&cfg.TestInput, "test-input", "", "idx: IMAGES,LABELS pairs for the test split (a directory input takes t10k-*)")
 		fs.StringVar(&cfg.Out, "out", "", "output directory, local or gs:// (required)")
 		fs.IntVar(&cfg.Shards, "shards", 4, "shard files per split")
 		fs.StringVar(&cfg.Scale, "scale", "auto", "feature scaling fitted on the train split: standard, minmax, none, or auto (minmax for idx images, standard otherwise)")
-		fs.StringVar(&split, "split", "train:0.8,validation:0.1,test:0.1", "csv/libsvm/jsonl/tfrecord: shares of the splits, by a hash of each record's identity")
+		fs.StringVar(&split, "split", "train:0.8,validation:0.1,test:0.1", "csv/libsvm/jsonl/tfrecord/parquet: shares of the splits, by a hash of each record's identity")
 		fs.Float64Var(&cfg.Validation, "validation", 0.1, "idx: share of the training files carved out for validation (t10k is the test split)")
 		fs.Float64Var(&cfg.MaxRejectFraction, "max-reject-fraction", 0.01, "fail when more than this share of records is rejected")
 		fs.IntVar(&cfg.BlockRows, "block-rows", 4096, "rows per block")
 		fs.BoolVar(&cfg.Overwrite, "overwrite", false, "replace a finished output in --out")
-		fs.StringVar(&cfg.CSV.Label, "label", "", "csv/jsonl/tfrecord: the label column or feature, by name (csv also by 0-based index; default: the one named label, else the last)")
+		fs.StringVar(&cfg.CSV.Label, "label", "", "csv/jsonl/tfrecord/parquet: the label column or field, by name (csv also by 0-based index; default: the one named label, else the last)")
 		fs.StringVar(&categorical, "categorical", "", "csv/jsonl: comma-separated categorical columns or fields (one-hot up to --max-one-hot values, hashed beyond)")
 		fs.IntVar(&cfg.CSV.MaxOneHot, "max-one-hot", 32, "csv/jsonl: largest cardinality one-hot encoded")
-		fs.StringVar(&cfg.CSV.Missing, "missing", "reject", "csv/jsonl/tfrecord: empty, null or absent values: reject the record, zero, or mean (the training mean)")
-		fs.StringVar(&classes, "classes", "", "csv/libsvm/jsonl/tfrecord: comma-separated class names (labels must be one of them)")
+		fs.StringVar(&cfg.CSV.Missing, "missing", "reject", "csv/jsonl/tfrecord/parquet: empty, null or absent values: reject the record, zero, or mean (the training mean)")
+		fs.StringVar(&classes, "classes", "", "csv/libsvm/jsonl/tfrecord/parquet: comma-separated class names (labels must be one of them)")
 		fs.StringVar(&cfg.CSV.Task, "task", "classification", "classification or regression (labels are any number)")
-		fs.StringVar(&features, "features", "", "libsvm: number of features (default: scan the input for the largest index); jsonl/tfrecord: comma-separated feature fields (default: every field but the label)")
+		fs.StringVar(&features, "features", "", "libsvm: number of features (default: scan the input for the largest index); jsonl/tfrecord/parquet: comma-separated feature fields (default: every field but the label)")
+		fs.StringVar(&cfg.ImageColumn, "image-column", "", "parquet: the image field (a {bytes, path} struct of PNG/JPEG), the only feature unless --features names more")
 		return func(ctx context.Context) error {
 			f, err := transforms.ParseFractions(split)
 			if err != nil {

@@ -30,15 +30,19 @@ type ParseTask struct {
 	// version or fails (storage.ErrChanged), so a file replaced during the
 	// job never gives rows of two versions.
 	Generation int64
+	// RowGroup and RowGroups are a Parquet task's row groups [RowGroup,
+	// RowGroup+RowGroups); FirstLine is then the 0-based index of the
+	// first one's first row, Offset its byte offset, Length their bytes.
+	RowGroup, RowGroups int
 }
 
 // ParseConfig configures Parse.
 type ParseConfig struct {
-	Format     string             // Required. "idx", "csv", "libsvm", "jsonl" or "tfrecord".
+	Format     string             // Required. "idx", "csv", "libsvm", "jsonl", "tfrecord" or "parquet".
 	Dir        string             // Required. Output directory: rejects go to Dir/rejects/.
 	BlockRows  int                // Required. Rows per block.
 	NumClasses int                // IDX: labels ≥ this are rejected.
-	CSV        *formats.CSVSchema // csv, and the field layout of jsonl and tfrecord
+	CSV        *formats.CSVSchema // csv, and the field layout of jsonl, tfrecord and parquet
 	LIBSVM     *LIBSVMConfig
 }
 
@@ -106,6 +110,8 @@ func (fn *parseFn) ProcessElement(ctx context.Context, t ParseTask, emitBlock fu
 		count.Rows, count.Bytes, err = fn.parseLines(ctx, t, emit, reject)
 	case "tfrecord":
 		count.Rows, count.Bytes, err = fn.parseTFRecord(ctx, t, emit, reject)
+	case "parquet":
+		count.Rows, count.Bytes, err = fn.parseParquet(ctx, t, emit, reject)
 	default:
 		err = fmt.Errorf("unknown format %q", fn.Format)
 	}
@@ -210,6 +216,26 @@ func (fn *parseFn) parseTFRecord(ctx context.Context, t ParseTask, emit formats.
 	}
 	n, err = formats.ParseTFRecord(r, storage.Base(t.Path), fn.csv, fn.BlockRows, emit, reject)
 	return n, counted.N, err
+}
+
+// parseParquet parses a task's row groups of a Parquet file, reading its
+// footer and the projected column chunks with ranged reads of the planned
+// generation; bytes counts what was read.
+func (fn *parseFn) parseParquet(ctx context.Context, t ParseTask, emit formats.Emit, reject func(formats.Reject)) (n, bytes int64, err error) {
+	info, err := storage.Stat(ctx, t.Path)
+	if err != nil {
+		return 0, 0, err
+	}
+	if t.Generation != 0 && info.Generation != t.Generation {
+		return 0, 0, fmt.Errorf("%w: %s was replaced after planning", storage.ErrChanged, t.Path)
+	}
+	ra := storage.NewReaderAt(ctx, t.Path, t.Generation)
+	f, err := formats.OpenParquet(ra, info.Size)
+	if err != nil {
+		return 0, 0, err
+	}
+	n, err = formats.ParseParquet(f, t.RowGroup, t.RowGroups, t.FirstLine, storage.Base(t.Path), fn.csv, fn.BlockRows, emit, reject)
+	return n, ra.N.Load(), err
 }
 
 // checkHeader insists that every CSV file has the columns the schema was

@@ -268,6 +268,8 @@ func (p *csvParser) setMissing(i int) string {
 		return ""
 	case c.Kind == KindLabel:
 		return p.where(i) + "missing label"
+	case c.Kind == KindImage:
+		return p.where(i) + "missing image"
 	case p.s.Options.Missing == MissingReject:
 		return p.where(i) + "missing value"
 	}

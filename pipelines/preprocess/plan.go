@@ -36,6 +36,8 @@ func MakePlan(ctx context.Context, cfg Config) (*Plan, error) {
 		err = planJSONL(ctx, cfg, plan)
 	case "tfrecord":
 		err = planTFRecord(ctx, cfg, plan)
+	case "parquet":
+		err = planParquet(ctx, cfg, plan)
 	}
 	if err != nil {
 		return nil, err

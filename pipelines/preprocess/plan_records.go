@@ -110,6 +110,81 @@ func planTFRecord(ctx context.Context, cfg Config, plan *Plan) error {
 	return nil
 }
 
+// planParquet reads the footer of every file (ranged reads of the
+// generation the tasks will read) and, for list, vector and image fields,
+// the first row of the first file; lays the fields out as the other
+// record formats do; and makes one task per run of row groups of about
+// cfg.ChunkBytes compressed bytes, so that a large file spreads over
+// workers and no worker holds a whole file.
+func planParquet(ctx context.Context, cfg Config, plan *Plan) error {
+	files, err := expandInputs(ctx, cfg.Input)
+	if err != nil {
+		return err
+	}
+	if cfg.ImageColumn != "" && len(cfg.Fields) == 0 {
+		cfg.Fields = []string{cfg.ImageColumn}
+	}
+	label := cfg.CSV.Label
+	if label == "" {
+		label = "label"
+	}
+	var schema *formats.CSVSchema
+	var classNames []string
+	for _, path := range files {
+		info, err := storage.Stat(ctx, path)
+		if err != nil {
+			return err
+		}
+		f, err := formats.OpenParquet(storage.NewReaderAt(ctx, path, info.Generation), info.Size)
+		if err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		pf, err := formats.ScanParquet(f, storage.Base(path), label)
+		if err != nil {
+			return err
+		}
+		if schema == nil {
+			if schema, err = recordSchema(cfg, path, pf.Fields); err != nil {
+				if len(pf.Unusable) > 0 {
+					err = fmt.Errorf("%w (fields not read: %v)", err, pf.Unusable)
+				}
+				return err
+			}
+			if !schema.Ready {
+				return fmt.Errorf("--categorical: parquet takes no categorical features")
+			}
+			classNames = pf.ClassNames
+		} else {
+			for _, c := range schema.Columns {
+				if !slices.ContainsFunc(pf.Fields, func(f formats.RecordField) bool { return f.Name == c.Name }) {
+					return fmt.Errorf("%s: no field %q, which %s has", path, c.Name, files[0])
+				}
+			}
+		}
+		// Runs of row groups of about ChunkBytes.
+		for i := 0; i < len(pf.RowGroups); {
+			t := transforms.ParseTask{Path: path, Offset: pf.RowGroups[i].Offset, FirstLine: pf.RowGroups[i].FirstRow, Split: -1, Generation: info.Generation, RowGroup: i}
+			for ; i < len(pf.RowGroups) && (t.RowGroups == 0 || t.Length+pf.RowGroups[i].Bytes <= cfg.ChunkBytes); i++ {
+				t.RowGroups++
+				t.Length += pf.RowGroups[i].Bytes
+			}
+			plan.Tasks = append(plan.Tasks, t)
+		}
+	}
+	plan.Parse.CSV = schema
+	plan.Schema = shardio.Schema{
+		Features: schema.Features, FeatureNames: schema.FeatureNames(),
+		Task: schema.Options.Task, Classes: len(schema.Options.Classes), ClassNames: schema.Options.Classes,
+		Label: schema.LabelName(),
+	}
+	if len(classNames) > 0 && len(schema.Options.Classes) == 0 && schema.Options.Task == formats.Classification {
+		// Hugging Face's ClassLabel: integer labels index its names.
+		schema.Options.MaxClasses = len(classNames)
+		plan.Schema.Classes, plan.Schema.ClassNames = len(classNames), classNames
+	}
+	return nil
+}
+
 // recordSchema lays out the features of a record format from the fields
 // found in its first records: the fields named by --features (each must
 // have been seen) and the label, or every field found; array fields

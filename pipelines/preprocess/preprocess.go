@@ -1,5 +1,6 @@
 // Package preprocess is lightbeam's first pipeline: it reads raw training
-// data (MNIST-style IDX, CSV, LIBSVM, JSON Lines or TFRecord, local or gs://), rejects bad
+// data (MNIST-style IDX, CSV, LIBSVM, JSON Lines, TFRecord or Parquet,
+// local, gs:// or hdfs://), rejects bad
 // records with a reason, computes statistics, scales the features with the
 // training split's statistics, splits train/validation/test by a hash of
 // each record's identity, and writes compressed shards and, last, the
@@ -22,7 +23,7 @@ import (
 
 // Config is what a preprocess run needs.
 type Config struct {
-	Format string // Required. "idx", "csv", "libsvm", "jsonl" or "tfrecord".
+	Format string // Required. "idx", "csv", "libsvm", "jsonl", "tfrecord" or "parquet".
 	// Input is required. For idx: a directory holding the four MNIST files,
 	// or "IMAGES,LABELS" pairs separated by ";" (all training data; give
 	// test pairs in TestInput). For the others: files or globs, separated
@@ -37,19 +38,23 @@ type Config struct {
 	Validation        float64              // Optional (idx). Share of train carved out for validation. Defaults to 0.1; None for none.
 	MaxRejectFraction float64              // Optional. Defaults to 0.01; None to allow no reject at all.
 	BlockRows         int                  // Optional. Rows per block. Defaults to 4096.
-	ChunkBytes        int64                // Optional. Bytes per parse task of a CSV/LIBSVM file. Defaults to 32 MiB.
+	ChunkBytes        int64                // Optional. Bytes per parse task of a CSV/LIBSVM/JSONL file, compressed bytes of a Parquet one. Defaults to 32 MiB.
 	Overwrite         bool                 // Optional. Replace an existing output.
 
-	// CSV is for csv, and for the record formats (jsonl, tfrecord) the label,
+	// CSV is for csv, and for the record formats (jsonl, tfrecord, parquet) the label,
 	// categorical fields, missing values, classes and task.
 	CSV    formats.CSVOptions
 	LIBSVM formats.LIBSVMOptions // libsvm only.
 	// Features is the number of LIBSVM features; 0 scans the input for
 	// the largest index.
 	Features int
-	// Fields are the record formats' (jsonl, tfrecord) feature fields, in order.
-	// Optional. Defaults to every field of the data but the label.
+	// Fields are the record formats' (jsonl, tfrecord, parquet) feature
+	// fields, in order. Optional. Defaults to every field of the data but
+	// the label.
 	Fields []string
+	// ImageColumn is parquet's image field, the only feature when Fields
+	// is empty. Optional.
+	ImageColumn string
 	// Classes is the number of IDX classes. Defaults to 10.
 	Classes int
 }
@@ -100,15 +105,18 @@ func orDefault(x, def float64) float64 {
 
 func (c *Config) validate() error {
 	switch c.Format {
-	case "idx", "csv", "libsvm", "jsonl", "tfrecord":
+	case "idx", "csv", "libsvm", "jsonl", "tfrecord", "parquet":
 	default:
-		return fmt.Errorf("--format=%q: want idx, csv, libsvm, jsonl or tfrecord", c.Format)
+		return fmt.Errorf("--format=%q: want idx, csv, libsvm, jsonl, tfrecord or parquet", c.Format)
 	}
 	if c.Input == "" {
 		return fmt.Errorf("--input is required")
 	}
+	if c.ImageColumn != "" && c.Format != "parquet" {
+		return fmt.Errorf("--image-column is for parquet")
+	}
 	if len(c.Fields) > 0 && (c.Format == "idx" || c.Format == "csv" || c.Format == "libsvm") {
-		return fmt.Errorf("--features=%s: feature fields are for jsonl and tfrecord, not %s", strings.Join(c.Fields, ","), c.Format)
+		return fmt.Errorf("--features=%s: feature fields are for jsonl, tfrecord and parquet, not %s", strings.Join(c.Fields, ","), c.Format)
 	}
 	if c.Out == "" {
 		return fmt.Errorf("--out is required")

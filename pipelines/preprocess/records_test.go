@@ -2,11 +2,17 @@ package preprocess
 
 import (
 	"context"
+	"encoding/binary"
+	"errors"
+	"hash/fnv"
+	"io"
 	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -211,5 +217,144 @@ func TestRunTFRecord(t *testing.T) {
 	rep = mustRun(t, Config{Format: "tfrecord", Input: filepath.Join(dir, "b.tfrecord.gz"), Out: out2, Fields: []string{"x", "v"}, CSV: formats.CSVOptions{Label: "count"}, Shards: 1})
 	if m := manifest(t, out2); rep.Features != 4 || rep.Classes != 7 || !reflect.DeepEqual(m.Schema.FeatureNames, []string{"x", "v[0]", "v[1]", "v[2]"}) || m.Schema.Label != "count" {
 		t.Errorf("--features=x,v --label=count: %+v, names %v", rep, m.Schema.FeatureNames)
+	}
+}
+
+// The bundled MNIST's test images converted by pyarrow and pillow to
+// Hugging Face's layout (PNG bytes in an image struct, row groups of 100,
+// the huggingface metadata) give the same rows, labels and statistics as
+// --format=idx on the IDX files, over several tasks.
+func TestRunParquetMNIST(t *testing.T) {
+	py := pyenv.Need(t, "pyarrow", "PIL")
+	mnist := mnistDir(t)
+	images, labels := filepath.Join(mnist, "t10k-images-idx3-ubyte.gz"), filepath.Join(mnist, "t10k-labels-idx1-ubyte.gz")
+	n := "10000"
+	if testing.Short() {
+		n = "2000"
+	}
+	dir := t.TempDir()
+	pq := filepath.Join(dir, "mnist.parquet")
+	if out, err := exec.Command(py, filepath.Join("..", "..", "scripts", "fixtures", "parquet_fixtures.py"), "mnist", pq, images, labels, n).CombinedOutput(); err != nil {
+		t.Fatalf("python: %v\n%s", err, out)
+	}
+	// Everything in train, so that statistics do not depend on which rows a
+	// hash split sends where (the files' names differ).
+	p := Config{Format: "parquet", Input: pq, Out: t.TempDir(), Split: [3]float64{1, 0, 0}, Shards: 2, ChunkBytes: 64 << 10, ImageColumn: "image", Scale: "minmax"}
+	plan, err := MakePlan(context.Background(), func() Config { c := p; Prepare(&c); return c }())
+	if err != nil || len(plan.Tasks) < 5 || plan.Tasks[1].RowGroup == 0 || plan.Tasks[1].FirstLine != int64(100*plan.Tasks[1].RowGroup) {
+		t.Fatalf("plan: %v, tasks %+v", err, plan.Tasks)
+	}
+	pRep := mustRun(t, p)
+
+	// The same images as IDX: the first n of t10k.
+	k, _ := strconv.Atoi(n)
+	idxDir := t.TempDir()
+	img, lbl := readGz(t, images), readGz(t, labels)
+	binary.BigEndian.PutUint32(img[4:], uint32(k))
+	binary.BigEndian.PutUint32(lbl[4:], uint32(k))
+	write(t, idxDir, "images", img[:16+k*784])
+	write(t, idxDir, "labels", lbl[:8+k])
+	i := Config{Format: "idx", Input: filepath.Join(idxDir, "images") + "," + filepath.Join(idxDir, "labels"), Out: t.TempDir(), Validation: None, Shards: 2}
+	iRep := mustRun(t, i)
+
+	if pRep.RowsRead != int64(k) || pRep.RowsWritten != int64(k) || pRep.Features != 784 || pRep.Classes != 10 || pRep.Splits["train"] != int64(k) {
+		t.Errorf("parquet report %+v: want %d rows read and written to train, 784 features, 10 classes", pRep, k)
+	}
+	pm, im := manifest(t, p.Out), manifest(t, i.Out)
+	if !reflect.DeepEqual(pm.Schema.ClassNames, im.Schema.ClassNames) || pm.Schema.Label != "label" {
+		t.Errorf("class names %v (from the huggingface metadata), idx's %v", pm.Schema.ClassNames, im.Schema.ClassNames)
+	}
+	sameStats(t, pm, im)
+	if pRep.RowsWritten != iRep.RowsWritten {
+		t.Errorf("parquet wrote %d rows, idx %d", pRep.RowsWritten, iRep.RowsWritten)
+	}
+	// The same multiset of (pixels, label) rows, read back from the shards.
+	if a, b := rowSums(t, p.Out, pm), rowSums(t, i.Out, im); !reflect.DeepEqual(a, b) {
+		t.Errorf("the shards hold other rows than idx's")
+	}
+}
+
+func readGz(t *testing.T, path string) []byte {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r, err := formats.OpenMaybeGzip(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := io.ReadAll(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// rowSums returns, per label, a sorted list of a hash of each train row's
+// scaled values: a fingerprint of the rows that ignores their order.
+func rowSums(t *testing.T, out string, m *shardio.Manifest) map[float32][]uint64 {
+	t.Helper()
+	sr, err := shardio.OpenSplit(context.Background(), out, m, "train")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sr.Close()
+	sums := map[float32][]uint64{}
+	for {
+		blk, err := sr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := blk.Features
+		for r := range blk.Rows() {
+			h := fnv.New64a()
+			for _, v := range blk.DenseValues[r*d : (r+1)*d] {
+				binary.Write(h, binary.LittleEndian, math.Float32bits(v))
+			}
+			sums[blk.Labels[r]] = append(sums[blk.Labels[r]], h.Sum64())
+		}
+	}
+	for _, s := range sums {
+		slices.Sort(s)
+	}
+	return sums
+}
+
+// Parquet files of numeric columns in every codec, page v2 and dictionary
+// encoding (a glob of seven files, one with nulls), and Spark ML sparse
+// vectors, through the pipeline.
+func TestRunParquetLayouts(t *testing.T) {
+	py := pyenv.Need(t, "pyarrow", "PIL")
+	dir := t.TempDir()
+	if out, err := exec.Command(py, filepath.Join("..", "..", "scripts", "fixtures", "parquet_fixtures.py"), "layouts", dir).CombinedOutput(); err != nil {
+		t.Fatalf("python: %v\n%s", err, out)
+	}
+	out := t.TempDir()
+	rep := mustRun(t, Config{Format: "parquet", Input: filepath.Join(dir, "numeric-*.parquet"), Out: out, Shards: 2, MaxRejectFraction: 0.05})
+	// 7 files of 200 rows; 20 nulls in numeric-nulls.parquet, rejected
+	// under the default --missing=reject.
+	if rep.RowsRead != 1400 || rep.RowsRejected != 20 || rep.Features != 3 || rep.Classes != 4 {
+		t.Errorf("report %+v: want 1400 read, 20 rejected, 3 features, 4 classes", rep)
+	}
+	m := manifest(t, out)
+	got := rejects(t, out, m)
+	if len(got) != 20 || got[0] != (reject{"numeric-nulls.parquet", 1, `field "a": missing value`}) || got[19].Record != 191 {
+		t.Errorf("rejects %+v", got)
+	}
+	if !reflect.DeepEqual(m.Schema.FeatureNames, []string{"a", "b", "c"}) {
+		t.Errorf("features %v", m.Schema.FeatureNames)
+	}
+	checkReportFile(t, out, rep)
+
+	out = t.TempDir()
+	rep = mustRun(t, Config{Format: "parquet", Input: filepath.Join(dir, "spark-sparse.parquet"), Out: out, Fields: []string{"features"}, Shards: 1})
+	m = manifest(t, out)
+	if rep.RowsWritten != 200 || rep.Features != 5 || m.Stats["train"] == nil || m.Stats["train"].Max[1] != 0 || m.Stats["train"].Max[0] < 150 {
+		t.Errorf("spark sparse: report %+v, stats %+v", rep, m.Stats["train"])
 	}
 }
