@@ -93,6 +93,9 @@ type CSVSchema struct {
 	Label    int         // index of the label column
 	Features int         // row width; valid once Ready
 	Ready    bool        // the layout is fixed (no categorical column, or SetVocab done)
+	// Sparse rows (CSR blocks) come from a schema whose one feature column
+	// is a sparse vector (Parquet's Spark ML vectors).
+	Sparse bool `json:",omitempty"`
 }
 
 // NewCSVSchema resolves opts against a header row.

@@ -20,6 +20,9 @@ type RecordField struct {
 	Name  string
 	Width int   // 0 for a scalar, else the length of its array
 	Shape []int // an image field: height, width, channels of its first image
+	// Sparse: a vector field whose first value is sparse (a Spark ML
+	// sparse vector), Width being its size.
+	Sparse bool
 }
 
 // ScanRecordFields reads lines of a JSON Lines stream (at most maxLines
@@ -207,6 +210,8 @@ type recordParser struct {
 	set    []bool         // columns given in the current record
 	num    []byte         // scratch for a typed value's text
 	floats []float32      // scratch for converted values
+	spIdx  []int32        // the row's non-zeros, for a Sparse schema
+	spVal  []float32
 }
 
 func newRecordParser(s *CSVSchema) (*recordParser, error) {
@@ -228,6 +233,7 @@ func newRecordParser(s *CSVSchema) (*recordParser, error) {
 func (p *recordParser) begin() {
 	clear(p.set)
 	p.lab = 0
+	p.spIdx, p.spVal = p.spIdx[:0], p.spVal[:0]
 }
 
 // end treats the columns the record did not give as missing.

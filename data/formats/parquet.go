@@ -251,7 +251,7 @@ func firstRowShape(f *parquet.File, fd *parquetField, rf *RecordField) error {
 		if vals[0][0].Int32() == 1 { // dense
 			rf.Width = len(vals[3])
 		} else {
-			rf.Width = int(vals[1][0].Int32())
+			rf.Width, rf.Sparse = int(vals[1][0].Int32()), true
 		}
 	case ParquetImage:
 		c := cur(fd.leaf)
@@ -370,7 +370,7 @@ func ParseParquet(f *parquet.File, rg0, n int, firstRow int64, name string, sche
 	if err != nil {
 		return 0, fmt.Errorf("%s: %w", name, err)
 	}
-	bw, err := newBlockWriter(name, false, schema.Features, blockRows, blockRows, emit)
+	bw, err := newBlockWriter(name, schema.Sparse, schema.Features, blockRows, blockRows, emit)
 	if err != nil {
 		return 0, err
 	}
@@ -394,7 +394,7 @@ func ParseParquet(f *parquet.File, rg0, n int, firstRow int64, name string, sche
 		case KindImage:
 			ok = fd.layout == ParquetImage
 		}
-		if !ok {
+		if !ok || schema.Sparse && c.Kind == KindVector && fd.layout != ParquetVector {
 			return 0, fmt.Errorf("%s: field %q is a %s, but the first file's is %s", name, c.Name, fd.layout, c.Kind)
 		}
 		bounds = append(bounds, boundField{i, fd})
@@ -481,7 +481,11 @@ func parseRowGroup(rg parquet.RowGroup, g int, firstRow int64, name string, p *r
 			}
 			continue
 		}
-		bw.blk.AppendDense(rows.RecordID(name, id), p.lab, p.row)
+		if p.s.Sparse {
+			bw.blk.AppendSparse(rows.RecordID(name, id), p.lab, p.spIdx, p.spVal)
+		} else {
+			bw.blk.AppendDense(rows.RecordID(name, id), p.lab, p.row)
+		}
 		if err := bw.full(); err != nil {
 			return rowsRead, err
 		}
@@ -535,7 +539,17 @@ func (p *recordParser) setParquet(i int, fd *parquetField, vals [][]parquet.Valu
 	}
 	c := &p.s.Columns[i]
 	if typ.Int32() == 1 {
-		return p.setList(i, fd.leaves[3], val)
+		if reason := p.setList(i, fd.leaves[3], val); reason != "" || !p.s.Sparse {
+			return reason
+		}
+		// A dense row of a sparse column: its non-zeros.
+		for k, v := range p.row[c.Offset : c.Offset+c.Width] {
+			if v != 0 {
+				p.spIdx = append(p.spIdx, int32(k))
+				p.spVal = append(p.spVal, v)
+			}
+		}
+		return ""
 	}
 	if size.IsNull() || int(size.Int32()) != c.Width {
 		return p.where(i) + fmt.Sprintf("sparse vector of size %v, want %d", size, c.Width)
@@ -543,8 +557,11 @@ func (p *recordParser) setParquet(i int, fd *parquetField, vals [][]parquet.Valu
 	if len(ind) != len(val) && !(len(val) == 1 && val[0].IsNull()) {
 		return p.where(i) + fmt.Sprintf("sparse vector of %d indices and %d values", len(ind), len(val))
 	}
-	out := p.row[c.Offset : c.Offset+c.Width]
-	clear(out)
+	var out []float32
+	if !p.s.Sparse {
+		out = p.row[c.Offset : c.Offset+c.Width]
+		clear(out)
+	}
 	if ind[0].IsNull() || ind[0].DefinitionLevel() < fd.leaves[2].MaxDefinitionLevel() {
 		return "" // no non-zero
 	}
@@ -559,7 +576,12 @@ func (p *recordParser) setParquet(i int, fd *parquetField, vals [][]parquet.Valu
 		if math32IsInf(v) || v != v {
 			return p.where(i) + fmt.Sprintf("element %d: not a finite float32", j)
 		}
-		out[j] = v
+		if out != nil {
+			out[j] = v
+		} else if v != 0 {
+			p.spIdx = append(p.spIdx, int32(j))
+			p.spVal = append(p.spVal, v)
+		}
 	}
 	return ""
 }

@@ -148,6 +148,45 @@ func TestParseParquetLayouts(t *testing.T) {
 	}
 }
 
+// A schema whose one feature is a sparse Spark vector gives sparse rows.
+func TestParseParquetSparse(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join(parquetFixtures(t), "spark-sparse.parquet"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := openParquetFile(t, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, pf := parquetSchema(t, f, CSVOptions{})
+	if !pf.Fields[0].Sparse || pf.Fields[0].Width != 5 {
+		t.Fatalf("fields %+v", pf.Fields)
+	}
+	s.Sparse = true
+	var blocks []*rows.Block
+	n, err := ParseParquet(f, 0, 4, 0, "f.parquet", s, 50, collect(t, &blocks), nil)
+	if err != nil || n != 200 {
+		t.Fatalf("err %v, %d read", err, n)
+	}
+	i := 0
+	for _, b := range blocks {
+		if !b.Sparse {
+			t.Fatal("a dense block")
+		}
+		for r := range b.Rows() {
+			idx, val := b.Indices[b.Indptr[r]:b.Indptr[r+1]], b.Values[b.Indptr[r]:b.Indptr[r+1]]
+			want, wantVal := []int32{0, 3}, []float32{float32(i), float32(float64(i) / 8)}
+			if i == 0 {
+				want, wantVal = []int32{}, []float32{}
+			}
+			if !reflect.DeepEqual(idx, want) || !reflect.DeepEqual(val, wantVal) || b.Labels[r] != float32(i%4) {
+				t.Fatalf("row %d: %v %v, want %v %v", i, idx, val, want, wantVal)
+			}
+			i++
+		}
+	}
+}
+
 // Image structs: pixels decoded, a null image rejected by its row.
 func TestParseParquetImages(t *testing.T) {
 	data, err := os.ReadFile(filepath.Join(parquetFixtures(t), "image-null.parquet"))

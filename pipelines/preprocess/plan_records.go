@@ -154,6 +154,7 @@ func planParquet(ctx context.Context, cfg Config, plan *Plan) error {
 				return fmt.Errorf("--categorical: parquet takes no categorical features")
 			}
 			classNames = pf.ClassNames
+			schema.Sparse = sparseVector(schema, pf.Fields)
 		} else {
 			for _, c := range schema.Columns {
 				if !slices.ContainsFunc(pf.Fields, func(f formats.RecordField) bool { return f.Name == c.Name }) {
@@ -173,7 +174,7 @@ func planParquet(ctx context.Context, cfg Config, plan *Plan) error {
 	}
 	plan.Parse.CSV = schema
 	plan.Schema = shardio.Schema{
-		Features: schema.Features, FeatureNames: schema.FeatureNames(),
+		Features: schema.Features, FeatureNames: schema.FeatureNames(), Sparse: schema.Sparse,
 		Task: schema.Options.Task, Classes: len(schema.Options.Classes), ClassNames: schema.Options.Classes,
 		Label: schema.LabelName(),
 	}
@@ -183,6 +184,26 @@ func planParquet(ctx context.Context, cfg Config, plan *Plan) error {
 		plan.Schema.Classes, plan.Schema.ClassNames = len(classNames), classNames
 	}
 	return nil
+}
+
+// sparseVector reports whether the one feature of schema is a field whose
+// first value is a sparse vector: then the rows stay sparse.
+func sparseVector(schema *formats.CSVSchema, found []formats.RecordField) bool {
+	var feature *formats.CSVColumn
+	for i, c := range schema.Columns {
+		if c.Kind == formats.KindLabel || c.Kind == formats.KindIgnored {
+			continue
+		}
+		if feature != nil {
+			return false
+		}
+		feature = &schema.Columns[i]
+	}
+	if feature == nil || feature.Kind != formats.KindVector {
+		return false
+	}
+	i := slices.IndexFunc(found, func(f formats.RecordField) bool { return f.Name == feature.Name })
+	return i >= 0 && found[i].Sparse
 }
 
 // recordSchema lays out the features of a record format from the fields

@@ -351,10 +351,41 @@ func TestRunParquetLayouts(t *testing.T) {
 	}
 	checkReportFile(t, out, rep)
 
+	// Sparse vectors stay sparse.
 	out = t.TempDir()
 	rep = mustRun(t, Config{Format: "parquet", Input: filepath.Join(dir, "spark-sparse.parquet"), Out: out, Fields: []string{"features"}, Shards: 1})
 	m = manifest(t, out)
-	if rep.RowsWritten != 200 || rep.Features != 5 || m.Stats["train"] == nil || m.Stats["train"].Max[1] != 0 || m.Stats["train"].Max[0] < 150 {
-		t.Errorf("spark sparse: report %+v, stats %+v", rep, m.Stats["train"])
+	if rep.RowsWritten != 200 || rep.Features != 5 || !m.Schema.Sparse || m.Stats["train"] == nil || m.Stats["train"].Max[1] != 0 || m.Stats["train"].Max[0] < 150 {
+		t.Errorf("spark sparse: report %+v, sparse %v, stats %+v", rep, m.Schema.Sparse, m.Stats["train"])
+	}
+	for _, split := range []string{"train", "validation", "test"} {
+		sr, err := shardio.OpenSplit(context.Background(), out, m, split)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for {
+			blk, err := sr.Next()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !blk.Sparse {
+				t.Fatalf("%s: a dense block", split)
+			}
+			for _, j := range blk.Indices {
+				if j != 0 && j != 3 {
+					t.Fatalf("%s: non-zero at %d (the vectors have them at 0 and 3 only)", split, j)
+				}
+			}
+		}
+		sr.Close()
+	}
+	// Dense Spark vectors give dense rows.
+	out = t.TempDir()
+	rep = mustRun(t, Config{Format: "parquet", Input: filepath.Join(dir, "spark-dense.parquet"), Out: out, Shards: 1})
+	if m := manifest(t, out); rep.Features != 3 || m.Schema.Sparse {
+		t.Errorf("spark dense: %+v, sparse %v", rep, m.Schema.Sparse)
 	}
 }
