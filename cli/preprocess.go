@@ -22,7 +22,7 @@ var preprocessCmd = &command{
 		fs.StringVar(&cfg.TestInput, "test-input", "", "idx: IMAGES,LABELS pairs for the test split (a directory input takes t10k-*)")
 		fs.StringVar(&cfg.Out, "out", "", "output directory, local or gs:// (required)")
 		fs.IntVar(&cfg.Shards, "shards", 4, "shard files per split")
-		fs.StringVar(&cfg.Scale, "scale", "auto", "feature scaling fitted on the train split: standard, minmax, none, or auto (minmax for idx images, standard otherwise)")
+		fs.StringVar(&cfg.Scale, "scale", "auto", "feature scaling fitted on the train split: standard, minmax, none, or auto (minmax for idx, and for tfrecord/parquet with image features; standard otherwise)")
 		fs.StringVar(&split, "split", "train:0.8,validation:0.1,test:0.1", "csv/libsvm/jsonl/tfrecord/parquet: shares of the splits, by a hash of each record's identity")
 		fs.Float64Var(&cfg.Validation, "validation", 0.1, "idx: share of the training files carved out for validation (t10k is the test split)")
 		fs.Float64Var(&cfg.MaxRejectFraction, "max-reject-fraction", 0.01, "fail when more than this share of records is rejected")

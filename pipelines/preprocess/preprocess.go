@@ -10,6 +10,7 @@ package preprocess
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 
 	"github.com/lightbeam-ml/lightbeam/internal/version"
@@ -72,8 +73,11 @@ func (c *Config) defaults() {
 		// rare ink of near-constant border pixels (σ ≈ 0) into huge
 		// values: images get minmax (pixels to [0,1]).
 		c.Scale = "standard"
-		if c.Format == "idx" {
+		switch c.Format {
+		case "idx":
 			c.Scale = "minmax"
+		case "tfrecord", "parquet":
+			c.Scale = "auto" // Build decides: minmax when there are image features
 		}
 	}
 	if c.Split == (transforms.Fractions{}) {
@@ -124,7 +128,7 @@ func (c *Config) validate() error {
 	if c.Shards < 1 || c.Shards > 1<<16 {
 		return fmt.Errorf("--shards=%d: want 1..65536", c.Shards)
 	}
-	ok := false
+	ok := c.Scale == "auto" && (c.Format == "tfrecord" || c.Format == "parquet")
 	for _, m := range transforms.ScaleMethods {
 		ok = ok || m == c.Scale
 	}
@@ -160,6 +164,12 @@ type Plan struct {
 // Build adds the preprocess pipeline for plan to s: parse → split →
 // analyze → scale → spill runs → shard → manifest.
 func Build(s beam.Scope, cfg Config, plan *Plan) {
+	if cfg.Scale == "auto" {
+		cfg.Scale = "standard"
+		if plan.Parse.CSV != nil && slices.ContainsFunc(plan.Parse.CSV.Columns, func(c formats.CSVColumn) bool { return c.Kind == formats.KindImage }) {
+			cfg.Scale = "minmax"
+		}
+	}
 	tasks := beam.Reshuffle(s, beam.CreateList(s, plan.Tasks))
 	blocks, counts := transforms.Parse(s, tasks, plan.Parse)
 	bySplit := transforms.SplitBlocks(s, blocks, plan.Fractions)

@@ -239,7 +239,7 @@ func TestRunParquetMNIST(t *testing.T) {
 	}
 	// Everything in train, so that statistics do not depend on which rows a
 	// hash split sends where (the files' names differ).
-	p := Config{Format: "parquet", Input: pq, Out: t.TempDir(), Split: [3]float64{1, 0, 0}, Shards: 2, ChunkBytes: 64 << 10, ImageColumn: "image", Scale: "minmax"}
+	p := Config{Format: "parquet", Input: pq, Out: t.TempDir(), Split: [3]float64{1, 0, 0}, Shards: 2, ChunkBytes: 64 << 10, ImageColumn: "image"}
 	plan, err := MakePlan(context.Background(), func() Config { c := p; Prepare(&c); return c }())
 	if err != nil || len(plan.Tasks) < 5 || plan.Tasks[1].RowGroup == 0 || plan.Tasks[1].FirstLine != int64(100*plan.Tasks[1].RowGroup) {
 		t.Fatalf("plan: %v, tasks %+v", err, plan.Tasks)
@@ -265,6 +265,9 @@ func TestRunParquetMNIST(t *testing.T) {
 		t.Errorf("class names %v (from the huggingface metadata), idx's %v", pm.Schema.ClassNames, im.Schema.ClassNames)
 	}
 	sameStats(t, pm, im)
+	if pm.Scale.Method != "minmax" {
+		t.Errorf("image features scaled by %q, want minmax (--scale=auto)", pm.Scale.Method)
+	}
 	if pRep.RowsWritten != iRep.RowsWritten {
 		t.Errorf("parquet wrote %d rows, idx %d", pRep.RowsWritten, iRep.RowsWritten)
 	}
