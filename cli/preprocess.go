@@ -16,7 +16,7 @@ var preprocessCmd = &command{
 	summary: "read raw data (idx, csv, libsvm, jsonl, tfrecord, parquet), validate, scale, split and write shards + manifest",
 	flags: func(fs *flag.FlagSet) func(context.Context) error {
 		var cfg preprocess.Config
-		var split, categorical, classes, features string
+		var split, categorical, classes, features, imageShape string
 		fs.StringVar(&cfg.Format, "format", "", "input format: idx, csv, libsvm, jsonl (JSON Lines), tfrecord (tf.Example records, gzipped or not) or parquet (required)")
 		fs.StringVar(&cfg.Input, "input", "", "input: for idx (default: the bundled MNIST) a directory with the four MNIST files or IMAGES,LABELS[;IMAGES,LABELS]; for the others files or globs, comma-separated (local, gs:// or hdfs://)")
 		fs.StringVar(&cfg.TestInput, "test-input", "", "idx: IMAGES,LABELS pairs for the test split (a directory input takes t10k-*)")
@@ -35,7 +35,8 @@ var preprocessCmd = &command{
 		fs.StringVar(&classes, "classes", "", "csv/libsvm/jsonl/tfrecord/parquet: comma-separated class names (labels must be one of them)")
 		fs.StringVar(&cfg.CSV.Task, "task", "classification", "classification or regression (labels are any number)")
 		fs.StringVar(&features, "features", "", "libsvm: number of features (default: scan the input for the largest index); jsonl/tfrecord/parquet: comma-separated feature fields (default: every field but the label)")
-		fs.StringVar(&cfg.ImageColumn, "image-column", "", "parquet: the image field (a {bytes, path} struct of PNG/JPEG), the only feature unless --features names more")
+		fs.StringVar(&cfg.ImageColumn, "image-column", "", "parquet/tfrecord: the image field (PNG/JPEG bytes, in parquet also a {bytes, path} struct), the only feature unless --features names more")
+		fs.StringVar(&imageShape, "image-shape", "", "parquet/tfrecord: HxWxC (or HxW, one channel): --image-column's bytes are raw uint8 pixels of that shape")
 		return func(ctx context.Context) error {
 			f, err := transforms.ParseFractions(split)
 			if err != nil {
@@ -54,6 +55,11 @@ var preprocessCmd = &command{
 					}
 				} else {
 					cfg.Fields = strings.Split(features, ",")
+				}
+			}
+			if imageShape != "" {
+				if cfg.ImageShape, err = parseShape(imageShape); err != nil {
+					return fmt.Errorf("--image-shape=%s: %w", imageShape, err)
 				}
 			}
 			if categorical != "" {
@@ -86,4 +92,24 @@ var preprocessCmd = &command{
 			return nil
 		}
 	},
+}
+
+// parseShape reads "HxWxC" or "HxW" (one channel).
+func parseShape(s string) ([]int, error) {
+	parts := strings.Split(s, "x")
+	if len(parts) == 2 {
+		parts = append(parts, "1")
+	}
+	if len(parts) != 3 {
+		return nil, fmt.Errorf("want HxWxC or HxW")
+	}
+	shape := make([]int, 3)
+	for i, p := range parts {
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("%q is not a positive size", p)
+		}
+		shape[i] = n
+	}
+	return shape, nil
 }

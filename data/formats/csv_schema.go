@@ -79,6 +79,7 @@ type CSVColumn struct {
 	Vocab  []string `json:",omitempty"` // one-hot categories in feature order (sorted)
 	Hashed bool     `json:",omitempty"` // hashed rather than one-hot
 	Shape  []int    `json:",omitempty"` // KindImage: height, width, channels (1 gray or 3 RGB)
+	Raw    bool     `json:",omitempty"` // KindImage: the bytes are the pixels (H×W×C uint8), not a PNG or JPEG
 }
 
 // CSVSchema maps the columns of a CSV file with a header to a dense row of
@@ -291,6 +292,37 @@ func (s *CSVSchema) SetImages(shapes map[string][]int) error {
 		}
 		c.Kind, c.Width, c.Shape = KindImage, sh[0]*sh[1]*sh[2], slices.Clone(sh)
 	}
+	s.layout()
+	return nil
+}
+
+// SetRawImage makes the named column an image of the given shape whose
+// values are its raw pixels: height×width×channels bytes, row-major,
+// channels last (any channel count).
+func (s *CSVSchema) SetRawImage(name string, shape []int) error {
+	i, err := s.column(name)
+	if err != nil {
+		return err
+	}
+	c := &s.Columns[i]
+	if c.Kind != KindNumeric && c.Kind != KindImage {
+		return fmt.Errorf("column %q is %s and cannot hold an image", c.Name, c.Kind)
+	}
+	n := 1
+	for _, d := range shape {
+		if d < 1 || d > maxImageFeatures {
+			n = 0
+			break
+		}
+		n *= d
+		if n > maxImageFeatures {
+			break
+		}
+	}
+	if len(shape) != 3 || n < 1 || n > maxImageFeatures {
+		return fmt.Errorf("column %q: image shape %v (want height, width, channels ≥ 1, at most %d values)", c.Name, shape, maxImageFeatures)
+	}
+	c.Kind, c.Width, c.Shape, c.Raw = KindImage, n, slices.Clone(shape), true
 	s.layout()
 	return nil
 }

@@ -255,6 +255,16 @@ func (p *recordParser) setBytes(i int, b []byte) string {
 	if c.Kind != KindImage {
 		return p.setText(i, b)
 	}
+	if c.Raw {
+		if len(b) != c.Width {
+			return p.where(i) + fmt.Sprintf("%d bytes of raw pixels, want %d (%v)", len(b), c.Width, c.Shape)
+		}
+		out := p.row[c.Offset : c.Offset+c.Width]
+		for k, v := range b {
+			out[k] = float32(v)
+		}
+		return ""
+	}
 	if reason := decodeImage(b, c.Shape, p.row[c.Offset:c.Offset+c.Width]); reason != "" {
 		return p.where(i) + reason
 	}

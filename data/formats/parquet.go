@@ -282,10 +282,11 @@ type leafCursor struct {
 	i, n  int
 	out   []parquet.Value
 	done  bool
+	flat  bool // not repeated: one value per row
 }
 
 func newLeafCursor(cc parquet.ColumnChunk, col *parquet.Column) *leafCursor {
-	return &leafCursor{col: col, pages: cc.Pages(), buf: make([]parquet.Value, 1024)}
+	return &leafCursor{col: col, pages: cc.Pages(), buf: make([]parquet.Value, 1024), flat: col.MaxRepetitionLevel() == 0}
 }
 
 func (c *leafCursor) close() { c.pages.Close() }
@@ -322,6 +323,23 @@ func (c *leafCursor) peek() (bool, error) {
 // byte arrays are copied, since the page they point into may be reused.
 func (c *leafCursor) row() ([]parquet.Value, error) {
 	c.out = c.out[:0]
+	if c.flat {
+		// One value per row.
+		ok, err := c.peek()
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return nil, fmt.Errorf("column %s ends before the row group's last row", c.col.Name())
+		}
+		v := c.buf[c.i]
+		c.i++
+		if v.Kind() == parquet.ByteArray && !v.IsNull() {
+			v = v.Clone()
+		}
+		c.out = append(c.out, v)
+		return c.out, nil
+	}
 	for {
 		ok, err := c.peek()
 		if err != nil {
@@ -392,7 +410,7 @@ func ParseParquet(f *parquet.File, rg0, n int, firstRow int64, name string, sche
 		case KindVector:
 			ok = fd.layout == ParquetList || fd.layout == ParquetVector
 		case KindImage:
-			ok = fd.layout == ParquetImage
+			ok = fd.layout == ParquetImage || c.Raw && fd.layout == ParquetScalar
 		}
 		if !ok || schema.Sparse && c.Kind == KindVector && fd.layout != ParquetVector {
 			return 0, fmt.Errorf("%s: field %q is a %s, but the first file's is %s", name, c.Name, fd.layout, c.Kind)

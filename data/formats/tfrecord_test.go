@@ -359,3 +359,32 @@ func parseTFFuzz(t *testing.T, s *CSVSchema, data []byte) {
 		t.Fatalf("rowsRead %d but %d rows + %d rejects", n, got, rejected)
 	}
 }
+
+// Raw pixels (SetRawImage): bytes of the shape's size, else a reject.
+func TestParseTFRecordRawImage(t *testing.T) {
+	pix := make([]byte, 2*3*3)
+	for k := range pix {
+		pix[k] = byte(k * 10)
+	}
+	data := append(tfFrame(tfExampleBytes(map[string]any{"pix": [][]byte{pix}, "label": []int64{1}})),
+		tfFrame(tfExampleBytes(map[string]any{"pix": [][]byte{pix[:17]}, "label": []int64{1}}))...)
+	s, err := NewCSVSchema([]string{"label", "pix"}, CSVOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetRawImage("pix", []int{2, 3, 3}); err != nil {
+		t.Fatal(err)
+	}
+	blk, rejects, n, err := parseTF(t, data, s)
+	if err != nil || n != 2 || blk.Rows() != 1 || !reflect.DeepEqual(rejects, []Reject{{"f.tfrecord", 1, `field "pix": 17 bytes of raw pixels, want 18 ([2 3 3])`}}) {
+		t.Fatalf("err %v, %d read, %d rows, rejects %v", err, n, blk.Rows(), rejects)
+	}
+	for k, v := range blk.DenseValues {
+		if v != float32(k*10) {
+			t.Fatalf("pixels %v", blk.DenseValues)
+		}
+	}
+	if err := s.SetRawImage("pix", []int{1 << 13, 1 << 13, 3}); err == nil {
+		t.Error("a 201M-value image shape was accepted")
+	}
+}

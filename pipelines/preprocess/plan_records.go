@@ -121,9 +121,6 @@ func planParquet(ctx context.Context, cfg Config, plan *Plan) error {
 	if err != nil {
 		return err
 	}
-	if cfg.ImageColumn != "" && len(cfg.Fields) == 0 {
-		cfg.Fields = []string{cfg.ImageColumn}
-	}
 	label := cfg.CSV.Label
 	if label == "" {
 		label = "label"
@@ -211,6 +208,9 @@ func sparseVector(schema *formats.CSVSchema, found []formats.RecordField) bool {
 // have been seen) and the label, or every field found; array fields
 // become vector columns.
 func recordSchema(cfg Config, first string, found []formats.RecordField) (*formats.CSVSchema, error) {
+	if cfg.ImageColumn != "" && len(cfg.Fields) == 0 {
+		cfg.Fields = []string{cfg.ImageColumn}
+	}
 	widths, shapes := map[string]int{}, map[string][]int{}
 	var names []string
 	for _, f := range found {
@@ -256,8 +256,16 @@ func recordSchema(cfg Config, first string, found []formats.RecordField) (*forma
 	if err := schema.SetVectors(widths); err != nil {
 		return nil, fmt.Errorf("%s: %w", first, err)
 	}
+	if len(cfg.ImageShape) > 0 {
+		delete(shapes, cfg.ImageColumn)
+	}
 	if err := schema.SetImages(shapes); err != nil {
 		return nil, fmt.Errorf("%s: %w", first, err)
+	}
+	if len(cfg.ImageShape) > 0 {
+		if err := schema.SetRawImage(cfg.ImageColumn, cfg.ImageShape); err != nil {
+			return nil, fmt.Errorf("--image-shape: %w", err)
+		}
 	}
 	return schema, nil
 }

@@ -53,9 +53,12 @@ type Config struct {
 	// fields, in order. Optional. Defaults to every field of the data but
 	// the label.
 	Fields []string
-	// ImageColumn is parquet's image field, the only feature when Fields
-	// is empty. Optional.
+	// ImageColumn is the image field (parquet, tfrecord), the only feature
+	// when Fields is empty. Optional.
 	ImageColumn string
+	// ImageShape (height, width, channels) makes ImageColumn's bytes raw
+	// pixels of that shape rather than a PNG or JPEG. Optional.
+	ImageShape []int
 	// Classes is the number of IDX classes. Defaults to 10.
 	Classes int
 }
@@ -116,8 +119,11 @@ func (c *Config) validate() error {
 	if c.Input == "" {
 		return fmt.Errorf("--input is required")
 	}
-	if c.ImageColumn != "" && c.Format != "parquet" {
-		return fmt.Errorf("--image-column is for parquet")
+	if c.ImageColumn != "" && c.Format != "parquet" && c.Format != "tfrecord" {
+		return fmt.Errorf("--image-column is for parquet and tfrecord")
+	}
+	if len(c.ImageShape) > 0 && c.ImageColumn == "" {
+		return fmt.Errorf("--image-shape needs --image-column")
 	}
 	if len(c.Fields) > 0 && (c.Format == "idx" || c.Format == "csv" || c.Format == "libsvm") {
 		return fmt.Errorf("--features=%s: feature fields are for jsonl, tfrecord and parquet, not %s", strings.Join(c.Fields, ","), c.Format)

@@ -385,6 +385,20 @@ func TestRunParquetLayouts(t *testing.T) {
 		}
 		sr.Close()
 	}
+	// Raw pixels with --image-shape: the image struct's pixels, and its
+	// null image's row not there to reject.
+	raw, png := t.TempDir(), t.TempDir()
+	rep = mustRun(t, Config{Format: "parquet", Input: filepath.Join(dir, "image-raw.parquet"), Out: raw, ImageColumn: "pixels", ImageShape: []int{4, 5, 1}, Split: [3]float64{1, 0, 0}, Shards: 1})
+	pngRep := mustRun(t, Config{Format: "parquet", Input: filepath.Join(dir, "image-null.parquet"), Out: png, ImageColumn: "image", Split: [3]float64{1, 0, 0}, Shards: 1, MaxRejectFraction: 0.2})
+	rm, pm := manifest(t, raw), manifest(t, png)
+	if rep.RowsWritten != 10 || pngRep.RowsWritten != 9 || pngRep.RowsRejected != 1 || rep.Features != 20 || rm.Scale.Method != "minmax" || pm.Scale.Method != "minmax" {
+		t.Errorf("raw %+v, png %+v, scale %q", rep, pngRep, rm.Scale.Method)
+	}
+	// Pixel (0, 1) is 7 + 3i for rows i = 0..9 (row 4 missing from the PNGs).
+	if rs, ps := rm.Stats["train"], pm.Stats["train"]; rs.Min[1] != 7 || rs.Max[1] != 34 || ps.Min[1] != 7 || ps.Max[1] != 34 || rs.Mean[1] != 20.5 {
+		t.Errorf("pixel 1: raw %v..%v mean %v, png %v..%v", rs.Min[1], rs.Max[1], rs.Mean[1], ps.Min[1], ps.Max[1])
+	}
+
 	// Dense Spark vectors give dense rows.
 	out = t.TempDir()
 	rep = mustRun(t, Config{Format: "parquet", Input: filepath.Join(dir, "spark-dense.parquet"), Out: out, Shards: 1})
