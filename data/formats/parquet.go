@@ -175,6 +175,12 @@ func ScanParquet(f *parquet.File, name, label string) (pf *ParquetFile, err erro
 				o = d
 			}
 			off = min(off, o)
+			// A chunk must lie inside the file: a hostile footer must not
+			// send the reader outside it or make it allocate for bytes
+			// that are not there.
+			if o < 4 || c.MetaData.TotalCompressedSize < 0 || o+c.MetaData.TotalCompressedSize > f.Size() {
+				return nil, fmt.Errorf("%s: row group %d: column chunk %v at byte %d, %d bytes, outside the file's %d bytes", name, i, c.MetaData.PathInSchema, o, c.MetaData.TotalCompressedSize, f.Size())
+			}
 		}
 		if rg.NumRows < 0 || size < 0 || len(rg.Columns) == 0 {
 			return nil, fmt.Errorf("%s: row group %d: %d rows, %d bytes in %d columns", name, i, rg.NumRows, size, len(rg.Columns))

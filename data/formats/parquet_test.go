@@ -237,6 +237,12 @@ func TestParseParquetCorrupt(t *testing.T) {
 			t.Errorf("%s: err = %v, want %q", tc.name, err, tc.want)
 		}
 	}
+	// A footer whose column chunk lies outside the file is refused by
+	// planning.
+	f.Metadata().RowGroups[1].Columns[2].MetaData.TotalCompressedSize = 1 << 40
+	if _, err := ScanParquet(f, "f.parquet", "label"); err == nil || !strings.Contains(err.Error(), "f.parquet: row group 1: column chunk [c] at byte") || !strings.Contains(err.Error(), "outside the file") {
+		t.Errorf("chunk outside the file: err = %v", err)
+	}
 	// Garbage over the pages: the footer opens, the row groups fail with
 	// an error (or, where a value still decodes, a reject or a row).
 	for _, at := range []int{4, 40, 400, 1000, 3000} {
