@@ -19,6 +19,8 @@ import (
 	"github.com/lightbeam-ml/lightbeam/data/formats"
 	"github.com/lightbeam-ml/lightbeam/data/shardio"
 	"github.com/lightbeam-ml/lightbeam/internal/pyenv"
+	"github.com/lightbeam-ml/lightbeam/storage"
+	"github.com/lightbeam-ml/lightbeam/storage/gcstest"
 )
 
 // python runs a script with the test interpreter in dir, failing the test
@@ -404,5 +406,45 @@ func TestRunParquetLayouts(t *testing.T) {
 	rep = mustRun(t, Config{Format: "parquet", Input: filepath.Join(dir, "spark-dense.parquet"), Out: out, Shards: 1})
 	if m := manifest(t, out); rep.Features != 3 || m.Schema.Sparse {
 		t.Errorf("spark dense: %+v, sparse %v", rep, m.Schema.Sparse)
+	}
+}
+
+// Parquet on gs:// (the GCS emulator): footers and column chunks come
+// through ranged reads of the planned generation, and the shards are those
+// of the same files read locally (the base names, so the identities, are
+// the same).
+func TestRunParquetGCS(t *testing.T) {
+	py := pyenv.Need(t, "pyarrow", "PIL")
+	root := gcstest.Root(t)
+	ctx := context.Background()
+	dir := t.TempDir()
+	if out, err := exec.Command(py, filepath.Join("..", "..", "scripts", "fixtures", "parquet_fixtures.py"), "layouts", dir).CombinedOutput(); err != nil {
+		t.Fatalf("python: %v\n%s", err, out)
+	}
+	for _, name := range []string{"numeric-snappy.parquet", "numeric-zstd.parquet"} {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := storage.WriteBytes(ctx, storage.Join(root, "in", name), b); err != nil {
+			t.Fatal(err)
+		}
+		os.Mkdir(filepath.Join(dir, "local"), 0o755)
+		write(t, filepath.Join(dir, "local"), name, b)
+	}
+	cfg := Config{Format: "parquet", Input: storage.Join(root, "in", "*.parquet"), Out: storage.Join(root, "out"), Shards: 2, ChunkBytes: 1}
+	plan, err := MakePlan(ctx, func() Config { c := cfg; Prepare(&c); return c }())
+	if err != nil || len(plan.Tasks) != 8 || plan.Tasks[0].Generation == 0 {
+		t.Fatalf("plan: %v, %d tasks (want 4 row groups × 2 files), generation %d", err, len(plan.Tasks), plan.Tasks[0].Generation)
+	}
+	rep := mustRun(t, cfg)
+	local := Config{Format: "parquet", Input: filepath.Join(dir, "local", "*.parquet"), Out: t.TempDir(), Shards: 2, ChunkBytes: 1}
+	mustRun(t, local)
+	gm, err := shardio.ReadManifest(ctx, cfg.Out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.RowsRead != 400 || !reflect.DeepEqual(checksums(gm), checksums(manifest(t, local.Out))) {
+		t.Errorf("gs:// run: %+v; shards %v, local ones %v", rep, checksums(gm), checksums(manifest(t, local.Out)))
 	}
 }
