@@ -1,6 +1,6 @@
 // This file holds the JSON Lines reader: one JSON object per line, its
 // fields mapped to features and a label by a CSVSchema whose columns are
-// the field names (ScanRecordFields finds them), array fields becoming
+// the field names (ScanJSONLFields finds them), array fields becoming
 // vector columns.
 
 package formats
@@ -9,29 +9,17 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"strconv"
 
 	"github.com/lightbeam-ml/lightbeam/data/rows"
 )
 
-// RecordField is a field of the records of a record format (JSON Lines,
-// TFRecord), as found in the first records.
-type RecordField struct {
-	Name  string
-	Width int   // 0 for a scalar, else the length of its array
-	Shape []int // an image field: height, width, channels of its first image
-	// Sparse: a vector field whose first value is sparse (a Spark ML
-	// sparse vector), Width being its size.
-	Sparse bool
-}
-
-// ScanRecordFields reads lines of a JSON Lines stream (at most maxLines
+// ScanJSONLFields reads lines of a JSON Lines stream (at most maxLines
 // non-blank ones, 0 for all) and returns the fields of its objects in the
 // order they first appear, with the width of each array field (taken from
 // the first non-null array seen). Lines that are not JSON objects are
 // skipped here (ParseJSONL rejects them); it fails on a read error or when
 // no line holds an object.
-func ScanRecordFields(r io.Reader, name string, maxLines int) ([]RecordField, error) {
+func ScanJSONLFields(r io.Reader, name string, maxLines int) ([]RecordField, error) {
 	var fields []RecordField
 	index := map[string]int{}
 	lr := newLineReader(r)
@@ -201,133 +189,6 @@ func ParseJSONL(r io.Reader, name string, firstLine int64, schema *CSVSchema, bl
 		}
 	}
 }
-
-// recordParser fills a row from named fields given in any order, absent
-// ones being missing: the shared back end of the record formats.
-type recordParser struct {
-	*csvParser
-	cols   map[string]int // field name -> column
-	set    []bool         // columns given in the current record
-	num    []byte         // scratch for a typed value's text
-	floats []float32      // scratch for converted values
-	spIdx  []int32        // the row's non-zeros, for a Sparse schema
-	spVal  []float32
-}
-
-func newRecordParser(s *CSVSchema) (*recordParser, error) {
-	cp, err := newCSVParser(s)
-	if err != nil {
-		return nil, err
-	}
-	cp.named = true
-	p := &recordParser{csvParser: cp, cols: make(map[string]int, len(s.Columns)), set: make([]bool, len(s.Columns))}
-	for i, c := range s.Columns {
-		if c.Kind != KindIgnored {
-			p.cols[c.Name] = i
-		}
-	}
-	return p, nil
-}
-
-// begin starts a record.
-func (p *recordParser) begin() {
-	clear(p.set)
-	p.lab = 0
-	p.spIdx, p.spVal = p.spIdx[:0], p.spVal[:0]
-}
-
-// end treats the columns the record did not give as missing.
-func (p *recordParser) end() string {
-	for i, c := range p.s.Columns {
-		if !p.set[i] && c.Kind != KindIgnored {
-			if reason := p.setMissing(i); reason != "" {
-				return reason
-			}
-		}
-	}
-	return ""
-}
-
-// setBytes sets column i from a byte string: an image column's encoded
-// image, else the value's text.
-func (p *recordParser) setBytes(i int, b []byte) string {
-	c := &p.s.Columns[i]
-	if c.Kind != KindImage {
-		return p.setText(i, b)
-	}
-	if c.Raw {
-		if len(b) != c.Width {
-			return p.where(i) + fmt.Sprintf("%d bytes of raw pixels, want %d (%v)", len(b), c.Width, c.Shape)
-		}
-		out := p.row[c.Offset : c.Offset+c.Width]
-		for k, v := range b {
-			out[k] = float32(v)
-		}
-		return ""
-	}
-	if reason := decodeImage(b, c.Shape, p.row[c.Offset:c.Offset+c.Width]); reason != "" {
-		return p.where(i) + reason
-	}
-	return ""
-}
-
-// setFloats sets vector column i from vals (NaN is missing), or a single
-// value for a numeric or label column.
-func (p *recordParser) setFloats(i int, vals []float32) string {
-	c := &p.s.Columns[i]
-	if c.Kind != KindVector {
-		if len(vals) != 1 {
-			return p.where(i) + fmt.Sprintf("%d values where a single value is expected", len(vals))
-		}
-		return p.setFloat(i, vals[0])
-	}
-	if len(vals) != c.Width {
-		return p.where(i) + fmt.Sprintf("%d values, want %d", len(vals), c.Width)
-	}
-	out := p.row[c.Offset : c.Offset+c.Width]
-	for k, v := range vals {
-		if v != v {
-			if reason := p.missingElement(i); reason != "" {
-				return reason
-			}
-			v = p.fill
-		} else if math32IsInf(v) {
-			return p.where(i) + fmt.Sprintf("element %d: infinite value", k)
-		}
-		out[k] = v
-	}
-	return ""
-}
-
-// setFloat sets a numeric or label column from a typed value.
-func (p *recordParser) setFloat(i int, v float32) string {
-	c := &p.s.Columns[i]
-	switch {
-	case v != v:
-		return p.setMissing(i)
-	case math32IsInf(v):
-		return p.where(i) + "infinite value"
-	}
-	switch c.Kind {
-	case KindNumeric:
-		p.row[c.Offset] = v
-		return ""
-	case KindLabel:
-		return p.setText(i, strconv.AppendFloat(p.num[:0], float64(v), 'g', -1, 32))
-	}
-	return p.setText(i, strconv.AppendFloat(p.num[:0], float64(v), 'g', -1, 32))
-}
-
-// missingElement applies the missing-value policy to one element of a
-// vector column: "" lets the caller fill it.
-func (p *recordParser) missingElement(i int) string {
-	if p.s.Options.Missing == MissingReject {
-		return p.where(i) + "missing value"
-	}
-	return ""
-}
-
-func math32IsInf(v float32) bool { return v > 3.4028235e38 || v < -3.4028235e38 }
 
 // setJSON sets column i from a JSON value.
 func (p *recordParser) setJSON(sc *jsonScanner, i int, v jsonValue) string {

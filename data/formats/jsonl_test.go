@@ -12,12 +12,12 @@ import (
 	"github.com/lightbeam-ml/lightbeam/internal/pyenv"
 )
 
-// jsonlSchema lays out the fields ScanRecordFields finds in data (array
+// jsonlSchema lays out the fields ScanJSONLFields finds in data (array
 // fields as vectors) under opts, with the vocabulary of its categorical
 // fields.
 func jsonlSchema(t testing.TB, data string, opts CSVOptions) *CSVSchema {
 	t.Helper()
-	fields, err := ScanRecordFields(strings.NewReader(data), "f.jsonl", 0)
+	fields, err := ScanJSONLFields(strings.NewReader(data), "f.jsonl", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -225,6 +225,6 @@ func FuzzParseJSONL(f *testing.F) {
 		if _, err := ScanJSONLCategories(bytes.NewReader(data), "f.jsonl", s); err != nil {
 			t.Fatal(err)
 		}
-		ScanRecordFields(bytes.NewReader(data), "f.jsonl", 10)
+		ScanJSONLFields(bytes.NewReader(data), "f.jsonl", 10)
 	})
 }

@@ -28,7 +28,7 @@ func planJSONL(ctx context.Context, cfg Config, plan *Plan) error {
 	}
 	var found []formats.RecordField
 	err = readText(ctx, files[0], func(r io.Reader, _ bool) error {
-		found, err = formats.ScanRecordFields(r, storage.Base(files[0]), fieldScanLines)
+		found, err = formats.ScanJSONLFields(r, storage.Base(files[0]), fieldScanLines)
 		return err
 	})
 	if err != nil {
