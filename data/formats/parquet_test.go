@@ -309,3 +309,34 @@ func FuzzParseParquet(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkParseParquet(b *testing.B) {
+	type rec struct {
+		X0, X1, X2, X3, X4, X5, X6, X7, X8, X9 float64
+		Label                                  int64 `parquet:"label"`
+	}
+	const n = 200_000
+	var buf bytes.Buffer
+	w := parquet.NewGenericWriter[rec](&buf, parquet.MaxRowsPerRowGroup(50_000), parquet.Compression(&parquet.Snappy))
+	x := uint64(1)
+	next := func() float64 { x = x*6364136223846793005 + 1442695040888963407; return float64(x>>11) / (1 << 53) }
+	for i := range n {
+		w.Write([]rec{{next(), next(), next(), next(), next(), next(), next(), next(), next(), next(), int64(i % 4)}})
+	}
+	if err := w.Close(); err != nil {
+		b.Fatal(err)
+	}
+	f, err := OpenParquet(bytes.NewReader(buf.Bytes()), int64(buf.Len()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	s, _ := parquetSchema(b, f, CSVOptions{})
+	b.SetBytes(n * 11 * 8) // the values, as float64/int64
+	b.ResetTimer()
+	for range b.N {
+		k, err := ParseParquet(f, 0, len(f.RowGroups()), 0, "b.parquet", s, 4096, func(*rows.Block) error { return nil }, nil)
+		if err != nil || k != n {
+			b.Fatal(k, err)
+		}
+	}
+}
