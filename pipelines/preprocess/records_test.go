@@ -1,6 +1,7 @@
 package preprocess
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -15,6 +16,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/parquet-go/parquet-go"
 
 	"github.com/lightbeam-ml/lightbeam/data/formats"
 	"github.com/lightbeam-ml/lightbeam/data/shardio"
@@ -446,5 +449,30 @@ func TestRunParquetGCS(t *testing.T) {
 	}
 	if rep.RowsRead != 400 || !reflect.DeepEqual(checksums(gm), checksums(manifest(t, local.Out))) {
 		t.Errorf("gs:// run: %+v; shards %v, local ones %v", rep, checksums(gm), checksums(manifest(t, local.Out)))
+	}
+}
+
+// Column projection: a run that needs one small column of a file whose
+// other column is large reads a small part of it (bytes_in counts the
+// bytes read).
+func TestRunParquetProjection(t *testing.T) {
+	type rec struct {
+		A     float64 `parquet:"a"`
+		Blob  []byte  `parquet:"blob"`
+		Label int64   `parquet:"label"`
+	}
+	var buf bytes.Buffer
+	w := parquet.NewGenericWriter[rec](&buf, parquet.MaxRowsPerRowGroup(500), parquet.Compression(&parquet.Uncompressed))
+	blob := bytes.Repeat([]byte("incompressible? no, but uncompressed "), 30)
+	for i := range 2000 {
+		w.Write([]rec{{A: float64(i), Blob: blob, Label: int64(i % 3)}})
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	in := write(t, t.TempDir(), "wide.parquet", buf.Bytes())
+	rep := mustRun(t, Config{Format: "parquet", Input: in, Out: t.TempDir(), Fields: []string{"a"}, Shards: 1})
+	if rep.RowsWritten != 2000 || rep.Features != 1 || rep.BytesIn <= 0 || rep.BytesIn > int64(buf.Len())/10 {
+		t.Errorf("report %+v: want 2000 rows of 1 feature, read in under a tenth of the file's %d bytes", rep, buf.Len())
 	}
 }
