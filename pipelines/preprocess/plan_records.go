@@ -34,7 +34,7 @@ func planJSONL(ctx context.Context, cfg Config, plan *Plan) error {
 	if err != nil {
 		return err
 	}
-	schema, err := recordSchema(cfg, files[0], found)
+	schema, err := recordSchema(cfg, files[0], fmt.Sprintf("in the first %d records", fieldScanLines), found)
 	if err != nil {
 		return err
 	}
@@ -87,7 +87,7 @@ func planTFRecord(ctx context.Context, cfg Config, plan *Plan) error {
 	if err != nil {
 		return err
 	}
-	schema, err := recordSchema(cfg, files[0], found)
+	schema, err := recordSchema(cfg, files[0], fmt.Sprintf("in the first %d records", fieldScanLines), found)
 	if err != nil {
 		return err
 	}
@@ -141,7 +141,7 @@ func planParquet(ctx context.Context, cfg Config, plan *Plan) error {
 			return err
 		}
 		if schema == nil {
-			if schema, err = recordSchema(cfg, path, pf.Fields); err != nil {
+			if schema, err = recordSchema(cfg, path, "in its schema", pf.Fields); err != nil {
 				if len(pf.Unusable) > 0 {
 					err = fmt.Errorf("%w (fields not read: %v)", err, pf.Unusable)
 				}
@@ -207,7 +207,7 @@ func sparseVector(schema *formats.CSVSchema, found []formats.RecordField) bool {
 // found in its first records: the fields named by --features (each must
 // have been seen) and the label, or every field found; array fields
 // become vector columns.
-func recordSchema(cfg Config, first string, found []formats.RecordField) (*formats.CSVSchema, error) {
+func recordSchema(cfg Config, first, where string, found []formats.RecordField) (*formats.CSVSchema, error) {
 	if cfg.ImageColumn != "" && len(cfg.Fields) == 0 {
 		cfg.Fields = []string{cfg.ImageColumn}
 	}
@@ -231,7 +231,7 @@ func recordSchema(cfg Config, first string, found []formats.RecordField) (*forma
 		header = nil
 		for _, f := range append(slices.Clone(cfg.Fields), opts.Label) {
 			if !slices.Contains(names, f) {
-				return nil, fmt.Errorf("%s: no field %q in the first %d records (fields: %v)", first, f, fieldScanLines, names)
+				return nil, fmt.Errorf("%s: no field %q %s (fields: %v)", first, f, where, names)
 			}
 			if slices.Contains(header, f) {
 				return nil, fmt.Errorf("--features: field %q named twice, or also the label", f)

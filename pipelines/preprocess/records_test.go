@@ -476,3 +476,30 @@ func TestRunParquetProjection(t *testing.T) {
 		t.Errorf("report %+v: want 2000 rows of 1 feature, read in under a tenth of the file's %d bytes", rep, buf.Len())
 	}
 }
+
+// Parquet inputs must all have the first file's fields.
+func TestPlanParquetErrors(t *testing.T) {
+	py := pyenv.Need(t, "pyarrow", "PIL")
+	dir := t.TempDir()
+	if out, err := exec.Command(py, filepath.Join("..", "..", "scripts", "fixtures", "parquet_fixtures.py"), "layouts", dir).CombinedOutput(); err != nil {
+		t.Fatalf("python: %v\n%s", err, out)
+	}
+	for _, tc := range []struct {
+		input  string
+		fields []string
+		want   string
+	}{
+		{filepath.Join(dir, "numeric-snappy.parquet") + "," + filepath.Join(dir, "list-float.parquet"), nil, `list-float.parquet: no field "a", which ` + filepath.Join(dir, "numeric-snappy.parquet") + " has"},
+		{filepath.Join(dir, "numeric-snappy.parquet"), []string{"a", "zz"}, `numeric-snappy.parquet: no field "zz" in its schema (fields: [a b c label])`},
+		{filepath.Join(dir, "README.md"), nil, "invalid magic"},
+	} {
+		if tc.input == filepath.Join(dir, "README.md") {
+			write(t, dir, "README.md", []byte("# not parquet, but long enough to have a footer\n"))
+		}
+		cfg := Config{Format: "parquet", Input: tc.input, Out: t.TempDir(), Fields: tc.fields}
+		Prepare(&cfg)
+		if _, err := MakePlan(context.Background(), cfg); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s %v: err = %v, want %q", tc.input, tc.fields, err, tc.want)
+		}
+	}
+}
