@@ -283,6 +283,7 @@ func firstRowShape(f *parquet.File, fd *parquetField, rf *RecordField) error {
 type leafCursor struct {
 	col   *parquet.Column
 	pages parquet.Pages
+	page  parquet.Page // the page vr reads, released once all of it is read
 	vr    parquet.ValueReader
 	buf   []parquet.Value
 	i, n  int
@@ -304,6 +305,13 @@ func (c *leafCursor) peek() (bool, error) {
 			return false, nil
 		}
 		if c.vr == nil {
+			// Every value of the last page has been read (byte arrays
+			// cloned): its buffers may go back to the pool, which other
+			// columns' pages draw from.
+			if c.page != nil {
+				parquet.Release(c.page)
+				c.page = nil
+			}
 			p, err := c.pages.ReadPage()
 			if err == io.EOF {
 				c.done = true
@@ -312,11 +320,11 @@ func (c *leafCursor) peek() (bool, error) {
 			if err != nil {
 				return false, err
 			}
-			c.vr = p.Values()
+			c.page, c.vr = p, p.Values()
 		}
 		n, err := c.vr.ReadValues(c.buf)
 		c.i, c.n = 0, n
-		if err == io.EOF {
+		if err == io.EOF || err == nil && n == 0 {
 			c.vr = nil
 		} else if err != nil {
 			return false, err
