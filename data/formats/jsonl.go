@@ -70,27 +70,16 @@ func ScanJSONLFields(r io.Reader, name string, maxLines int) ([]RecordField, err
 // their text; nulls, missing tokens and lines that are not objects are not
 // counted. It fails only on read errors.
 func ScanJSONLCategories(r io.Reader, name string, schema *CSVSchema) (map[string]map[string]int64, error) {
-	vocab := make(map[string]map[string]int64)
-	cats := map[string]map[string]int64{}
-	for _, c := range schema.Columns {
-		if c.Kind == KindCategorical {
-			vocab[c.Name] = make(map[string]int64)
-			cats[c.Name] = vocab[c.Name]
-		}
-	}
-	if len(cats) == 0 {
-		return vocab, nil
-	}
-	missing := make(map[string]bool, len(schema.Options.MissingTokens))
-	for _, t := range schema.Options.MissingTokens {
-		missing[t] = true
+	cc := newCategoryCounter(schema)
+	if len(cc.vocab) == 0 {
+		return cc.vocab, nil
 	}
 	lr := newLineReader(r)
 	var sc jsonScanner
 	for {
 		line, err := lr.next()
 		if err == io.EOF {
-			return vocab, nil
+			return cc.vocab, nil
 		}
 		if err != nil {
 			return nil, fmt.Errorf("%s: line %d: %w", name, lr.lineNo, err)
@@ -99,18 +88,11 @@ func ScanJSONLCategories(r io.Reader, name string, schema *CSVSchema) (map[strin
 			continue
 		}
 		sc.object(line, func(key []byte, v jsonValue) string {
-			counts, ok := cats[string(key)]
-			if !ok || (v.kind != jsonString && v.kind != jsonNumber && v.kind != jsonBool) {
+			if !cc.wants(string(key)) || (v.kind != jsonString && v.kind != jsonNumber && v.kind != jsonBool) {
 				return ""
 			}
-			t, bad := sc.text(v)
-			if bad != "" || missing[string(t)] {
-				return ""
-			}
-			if _, ok := counts[string(t)]; ok {
-				counts[string(t)]++
-			} else if len(counts) <= schema.Options.MaxOneHot {
-				counts[string(t)] = 1
+			if t, bad := sc.text(v); bad == "" {
+				cc.add(string(key), t)
 			}
 			return ""
 		})

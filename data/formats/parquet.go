@@ -377,6 +377,56 @@ func (c *leafCursor) row() ([]parquet.Value, error) {
 	}
 }
 
+// ScanParquetCategories counts the values of the categorical columns of
+// schema in every row group of the Parquet file f, as ScanCategories does
+// for CSV (strings as they are, numbers as their text), reading only those
+// columns.
+func ScanParquetCategories(f *parquet.File, name string, schema *CSVSchema) (vocab map[string]map[string]int64, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%s: corrupt data: panic: %v", name, r)
+		}
+	}()
+	cc := newCategoryCounter(schema)
+	fields, unusable := parquetFields(f)
+	var num []byte
+	for col := range cc.vocab {
+		fd, ok := fields[col]
+		if !ok || fd.layout != ParquetScalar {
+			return nil, fmt.Errorf("%s: categorical field %q is not a single number or string (%s)", name, col, unusable[col])
+		}
+		for g, rg := range f.RowGroups() {
+			c := newLeafCursor(rg.ColumnChunks()[fd.leaf.Index()], fd.leaf)
+			for r := int64(0); r < rg.NumRows(); r++ {
+				vals, err := c.row()
+				if err != nil {
+					c.close()
+					return nil, fmt.Errorf("%s: row group %d: field %q: %w", name, g, col, err)
+				}
+				switch v := vals[0]; {
+				case v.IsNull():
+				case v.Kind() == parquet.ByteArray:
+					cc.add(col, v.ByteArray())
+				case v.Kind() == parquet.Int32:
+					cc.add(col, strconv.AppendInt(num[:0], int64(v.Int32()), 10))
+				case v.Kind() == parquet.Int64:
+					cc.add(col, strconv.AppendInt(num[:0], v.Int64(), 10))
+				case v.Kind() == parquet.Float:
+					cc.add(col, floatText(num[:0], v.Float()))
+				case v.Kind() == parquet.Double:
+					cc.add(col, floatText(num[:0], float32Checked(v.Double())))
+				case v.Kind() == parquet.Boolean && v.Boolean():
+					cc.add(col, floatText(num[:0], 1))
+				default:
+					cc.add(col, floatText(num[:0], 0))
+				}
+			}
+			c.close()
+		}
+	}
+	return cc.vocab, nil
+}
+
 // ParseParquet parses row groups [rg0, rg0+n) of the Parquet file f
 // (whose first row is firstRow, its 0-based index in the file) into dense
 // blocks of schema.Features columns. Row IDs are rows.RecordID(name, row),

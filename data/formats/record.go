@@ -131,7 +131,7 @@ func (p *recordParser) setFloat(i int, v float32) string {
 		return ""
 	}
 	// A label, a category or a misplaced value: as its text.
-	p.num = strconv.AppendFloat(p.num[:0], float64(v), 'g', -1, 32)
+	p.num = floatText(p.num[:0], v)
 	return p.setText(i, p.num)
 }
 
@@ -145,3 +145,47 @@ func (p *recordParser) missingElement(i int) string {
 }
 
 func math32IsInf(v float32) bool { return v > 3.4028235e38 || v < -3.4028235e38 }
+
+// categoryCounter counts the values of a schema's categorical columns as
+// ScanCategories does: at most MaxOneHot+1 distinct values per column,
+// missing tokens not counted.
+type categoryCounter struct {
+	vocab   map[string]map[string]int64
+	missing map[string]bool
+	max     int
+}
+
+func newCategoryCounter(s *CSVSchema) *categoryCounter {
+	cc := &categoryCounter{vocab: map[string]map[string]int64{}, missing: map[string]bool{}, max: s.Options.MaxOneHot}
+	for _, c := range s.Columns {
+		if c.Kind == KindCategorical {
+			cc.vocab[c.Name] = map[string]int64{}
+		}
+	}
+	for _, t := range s.Options.MissingTokens {
+		cc.missing[t] = true
+	}
+	return cc
+}
+
+// wants reports whether col is a categorical column.
+func (cc *categoryCounter) wants(col string) bool { _, ok := cc.vocab[col]; return ok }
+
+// add counts value text of column col, if it is categorical.
+func (cc *categoryCounter) add(col string, text []byte) {
+	counts, ok := cc.vocab[col]
+	if !ok || cc.missing[string(text)] {
+		return
+	}
+	if _, ok := counts[string(text)]; ok {
+		counts[string(text)]++
+	} else if len(counts) <= cc.max {
+		counts[string(text)] = 1
+	}
+}
+
+// floatText is the text a typed float value stands for as a category or
+// label: its shortest float32 form.
+func floatText(dst []byte, v float32) []byte {
+	return strconv.AppendFloat(dst, float64(v), 'g', -1, 32)
+}

@@ -12,6 +12,7 @@ import (
 	"io"
 	"math"
 	"sort"
+	"strconv"
 
 	"google.golang.org/protobuf/encoding/protowire"
 
@@ -299,6 +300,47 @@ func ScanTFRecordFields(r io.Reader, name string, maxRecords int) ([]RecordField
 	return fields, nil
 }
 
+// ScanTFRecordCategories counts the values of the categorical columns of
+// schema in a TFRecord stream as ScanCategories does for CSV: a single
+// bytes value as it is, a single number as its text. Records that do not
+// decode are not counted; it fails when the framing is lost.
+func ScanTFRecordCategories(r io.Reader, name string, schema *CSVSchema) (map[string]map[string]int64, error) {
+	cc := newCategoryCounter(schema)
+	if len(cc.vocab) == 0 {
+		return cc.vocab, nil
+	}
+	tr := &tfRecordReader{r: r}
+	var ex tfExample
+	var num []byte
+	for {
+		data, err := tr.next()
+		if err == io.EOF {
+			return cc.vocab, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		if !tr.crcOK || ex.decode(data) != nil {
+			continue
+		}
+		for k, n := range ex.names {
+			if !cc.wants(n) {
+				continue
+			}
+			switch f := &ex.feats[k]; {
+			case len(f.bytes) == 1:
+				cc.add(n, f.bytes[0])
+			case len(f.ints) == 1:
+				num = strconv.AppendInt(num[:0], f.ints[0], 10)
+				cc.add(n, num)
+			case len(f.floats) == 1:
+				num = floatText(num[:0], f.floats[0])
+				cc.add(n, num)
+			}
+		}
+	}
+}
+
 // ParseTFRecord parses the records of a TFRecord stream (gunzipped by the
 // caller when needed), each a serialized tf.Example, into dense blocks of
 // schema.Features columns. Row IDs are rows.RecordID(name, record), the
@@ -388,7 +430,7 @@ func (p *recordParser) setExample(ex *tfExample) string {
 		default:
 			if len(f.ints) == 1 && p.s.Columns[i].Kind != KindVector && p.s.Columns[i].Kind != KindNumeric {
 				// A label or category: its exact integer text.
-				p.num = fmt.Appendf(p.num[:0], "%d", f.ints[0])
+				p.num = strconv.AppendInt(p.num[:0], f.ints[0], 10)
 				reason = p.setText(i, p.num)
 				break
 			}

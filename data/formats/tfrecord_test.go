@@ -388,3 +388,44 @@ func TestParseTFRecordRawImage(t *testing.T) {
 		t.Error("a 201M-value image shape was accepted")
 	}
 }
+
+// Categorical bytes features: counted by ScanTFRecordCategories, one-hot
+// in the rows; a class-name label.
+func TestParseTFRecordCategorical(t *testing.T) {
+	var data []byte
+	colors := []string{"red", "green", "blue", "red"}
+	for i, c := range colors {
+		data = append(data, tfFrame(tfExampleBytes(map[string]any{"color": [][]byte{[]byte(c)}, "size": []int64{int64(i)}, "label": [][]byte{[]byte([]string{"cat", "dog"}[i%2])}}))...)
+	}
+	data = append(data, tfFrame(tfExampleBytes(map[string]any{"color": [][]byte{[]byte("mauve")}, "size": []int64{9}, "label": [][]byte{[]byte("cat")}}))...)
+	s, err := NewCSVSchema([]string{"color", "label", "size"}, CSVOptions{Categorical: []string{"color", "size"}, Classes: []string{"cat", "dog"}, MaxOneHot: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	vocab, err := ScanTFRecordCategories(bytes.NewReader(data[:len(data)-len(tfFrame(nil))-60]), "f.tfrecord", s)
+	if err == nil {
+		t.Fatal("a cut record did not fail the scan")
+	}
+	vocab, err = ScanTFRecordCategories(bytes.NewReader(data), "f.tfrecord", s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(vocab["color"], map[string]int64{"red": 2, "green": 1, "blue": 1, "mauve": 1}) || !reflect.DeepEqual(vocab["size"], map[string]int64{"0": 1, "1": 1, "2": 1, "3": 1, "9": 1}) {
+		t.Fatalf("vocab %v", vocab)
+	}
+	// size has 5 values > MaxOneHot 4: hashed; color one-hot over 4.
+	s.SetVocab(vocab)
+	if s.Features != 4+16 || !s.Columns[2].Hashed {
+		t.Fatalf("schema %+v", s.Columns)
+	}
+	blk, rejects, n, err := parseTF(t, data, s)
+	if err != nil || n != 5 || len(rejects) != 0 {
+		t.Fatalf("err %v, %d read, rejects %v", err, n, rejects)
+	}
+	// Vocabulary order: blue, green, mauve, red.
+	for i, want := range [][]float32{{0, 0, 0, 1}, {0, 1, 0, 0}, {1, 0, 0, 0}, {0, 0, 0, 1}, {0, 0, 1, 0}} {
+		if got := blk.DenseValues[i*20 : i*20+4]; !reflect.DeepEqual(got, want) || blk.Labels[i] != float32(i%2) {
+			t.Errorf("row %d: color %v label %v, want %v label %d", i, got, blk.Labels[i], want, i%2)
+		}
+	}
+}

@@ -73,7 +73,8 @@ func planJSONL(ctx context.Context, cfg Config, plan *Plan) error {
 
 // planTFRecord finds the features in the first file's first records, lays
 // them out as planJSONL does (image features from their first image's
-// header) and makes one task per file.
+// header), counts categorical features' values over every file when there
+// are any, and makes one task per file.
 func planTFRecord(ctx context.Context, cfg Config, plan *Plan) error {
 	files, err := expandInputs(ctx, cfg.Input)
 	if err != nil {
@@ -91,15 +92,28 @@ func planTFRecord(ctx context.Context, cfg Config, plan *Plan) error {
 	if err != nil {
 		return err
 	}
-	if !schema.Ready {
-		return fmt.Errorf("--categorical: tfrecord takes no categorical features (bytes features are images, numbers or the label)")
-	}
+	vocab := map[string]map[string]int64{}
 	for _, path := range files {
+		if !schema.Ready {
+			err := readText(ctx, path, func(r io.Reader, _ bool) error {
+				v, err := formats.ScanTFRecordCategories(r, storage.Base(path), schema)
+				schema.MergeCategories(vocab, v)
+				return err
+			})
+			if err != nil {
+				return err
+			}
+		}
 		info, err := storage.Stat(ctx, path) // the version the task reads
 		if err != nil {
 			return err
 		}
 		plan.Tasks = append(plan.Tasks, transforms.ParseTask{Path: path, Length: -1, Split: -1, Generation: info.Generation})
+	}
+	if !schema.Ready {
+		if err := schema.SetVocab(vocab); err != nil {
+			return err
+		}
 	}
 	plan.Parse.CSV = schema
 	plan.Schema = shardio.Schema{
@@ -113,7 +127,8 @@ func planTFRecord(ctx context.Context, cfg Config, plan *Plan) error {
 // planParquet reads the footer of every file (ranged reads of the
 // generation the tasks will read) and, for list, vector and image fields,
 // the first row of the first file; lays the fields out as the other
-// record formats do; and makes one task per run of row groups of about
+// record formats do (counting categorical columns' values in every row
+// group, reading only those columns); and makes one task per run of row groups of about
 // cfg.ChunkBytes compressed bytes, so that a large file spreads over
 // workers and no worker holds a whole file.
 func planParquet(ctx context.Context, cfg Config, plan *Plan) error {
@@ -127,6 +142,7 @@ func planParquet(ctx context.Context, cfg Config, plan *Plan) error {
 	}
 	var schema *formats.CSVSchema
 	var classNames []string
+	vocab := map[string]map[string]int64{}
 	for _, path := range files {
 		info, err := storage.Stat(ctx, path)
 		if err != nil {
@@ -147,9 +163,6 @@ func planParquet(ctx context.Context, cfg Config, plan *Plan) error {
 				}
 				return err
 			}
-			if !schema.Ready {
-				return fmt.Errorf("--categorical: parquet takes no categorical features")
-			}
 			classNames = pf.ClassNames
 			schema.Sparse = sparseVector(schema, pf.Fields)
 		} else {
@@ -159,6 +172,13 @@ func planParquet(ctx context.Context, cfg Config, plan *Plan) error {
 				}
 			}
 		}
+		if !schema.Ready {
+			v, err := formats.ScanParquetCategories(f, storage.Base(path), schema)
+			if err != nil {
+				return err
+			}
+			schema.MergeCategories(vocab, v)
+		}
 		// Runs of row groups of about ChunkBytes.
 		for i := 0; i < len(pf.RowGroups); {
 			t := transforms.ParseTask{Path: path, Offset: pf.RowGroups[i].Offset, FirstLine: pf.RowGroups[i].FirstRow, Split: -1, Generation: info.Generation, RowGroup: i}
@@ -167,6 +187,11 @@ func planParquet(ctx context.Context, cfg Config, plan *Plan) error {
 				t.Length += pf.RowGroups[i].Bytes
 			}
 			plan.Tasks = append(plan.Tasks, t)
+		}
+	}
+	if !schema.Ready {
+		if err := schema.SetVocab(vocab); err != nil {
+			return err
 		}
 	}
 	plan.Parse.CSV = schema

@@ -503,3 +503,33 @@ func TestPlanParquetErrors(t *testing.T) {
 		}
 	}
 }
+
+// A string column as a categorical feature (its values counted over every
+// row group at planning) and string labels as class names.
+func TestRunParquetCategorical(t *testing.T) {
+	type rec struct {
+		Color string  `parquet:"color,optional"`
+		X     float64 `parquet:"x"`
+		Label string  `parquet:"label"`
+	}
+	var buf bytes.Buffer
+	w := parquet.NewGenericWriter[rec](&buf, parquet.MaxRowsPerRowGroup(100))
+	colors := []string{"red", "green", "blue"}
+	for i := range 1000 {
+		c := colors[i%3]
+		if i == 999 {
+			c = "ultraviolet" // only in the last row group
+		}
+		w.Write([]rec{{Color: c, X: float64(i), Label: []string{"cat", "dog"}[i%2]}})
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	in := write(t, t.TempDir(), "cat.parquet", buf.Bytes())
+	out := t.TempDir()
+	rep := mustRun(t, Config{Format: "parquet", Input: in, Out: out, Shards: 1, CSV: formats.CSVOptions{Categorical: []string{"color"}, Classes: []string{"cat", "dog"}}})
+	m := manifest(t, out)
+	if want := []string{"color=blue", "color=green", "color=red", "color=ultraviolet", "x"}; rep.RowsWritten != 1000 || !reflect.DeepEqual(m.Schema.FeatureNames, want) || rep.Classes != 2 {
+		t.Errorf("report %+v, features %v (want %v)", rep, m.Schema.FeatureNames, want)
+	}
+}
