@@ -359,6 +359,16 @@ func TestRunParquetLayouts(t *testing.T) {
 	}
 	checkReportFile(t, out, rep)
 
+	// The direct runner gives the same shards (tasks of one row group each).
+	one := Config{Format: "parquet", Input: filepath.Join(dir, "numeric-zstd.parquet"), Out: t.TempDir(), Shards: 2, ChunkBytes: 1}
+	mustRun(t, one)
+	direct := one
+	direct.Out = t.TempDir()
+	runDirect(t, direct)
+	if got, want := checksums(manifest(t, direct.Out)), checksums(manifest(t, one.Out)); !reflect.DeepEqual(got, want) {
+		t.Errorf("direct gives other shards than prism:\n got %v\nwant %v", got, want)
+	}
+
 	// Sparse vectors stay sparse.
 	out = t.TempDir()
 	rep = mustRun(t, Config{Format: "parquet", Input: filepath.Join(dir, "spark-sparse.parquet"), Out: out, Fields: []string{"features"}, Shards: 1})
