@@ -6,6 +6,7 @@
 package formats
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -275,6 +276,7 @@ func (sc *jsonScanner) text(v jsonValue) ([]byte, string) {
 // object scans line as one JSON object and calls field for each member in
 // order; it returns the first non-empty reason (from field or the syntax).
 func (sc *jsonScanner) object(line []byte, field func(key []byte, v jsonValue) string) string {
+	line = bytes.TrimPrefix(line, []byte("\uFEFF")) // a byte-order mark, at the start of a file
 	sc.b = line
 	i := skipSpace(line, 0)
 	if i >= len(line) || line[i] != '{' {

@@ -65,7 +65,7 @@ func parseJSONLString(t testing.TB, data string, s *CSVSchema) (*rows.Block, []R
 }
 
 func TestParseJSONL(t *testing.T) {
-	data := `{"x": 1.5, "color": "red", "v": [1, 2, 3], "label": 0, "note": {"a": [1]}}` + "\n" +
+	data := "\uFEFF" + `{"x": 1.5, "color": "red", "v": [1, 2, 3], "label": 0, "note": {"a": [1]}}` + "\n" +
 		"\n" +
 		`  {"label": 1, "v": [-1e3, 0.25, null], "x": "2", "color": "bl\u0075e"}  ` + "\r\n" +
 		`{"x": true, "color": "red", "v": [0,0,0], "label": 1, "x2": "ignored"}` + "\n" +
