@@ -213,6 +213,37 @@ func TestParseParquetImages(t *testing.T) {
 	}
 }
 
+// JPEGs written by pillow decode to pillow's pixels, up to the rounding
+// two IDCTs may differ by.
+func TestParseParquetJPEG(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join(parquetFixtures(t), "image-jpeg.parquet"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := openParquetFile(t, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, _ := parquetSchema(t, f, CSVOptions{})
+	if s.Columns[0].Kind != KindImage || !reflect.DeepEqual(s.Columns[0].Shape, []int{6, 4, 3}) || s.Columns[1].Width != 72 || s.Features != 144 {
+		t.Fatalf("schema %+v", s.Columns)
+	}
+	blk, rejects, n, err := parseParquetAll(t, f, 0, 3, 0, s)
+	if err != nil || n != 12 || len(rejects) != 0 {
+		t.Fatalf("err %v, %d read, rejects %v", err, n, rejects)
+	}
+	worst := float32(0)
+	for r := range 12 {
+		row := blk.DenseValues[r*144 : (r+1)*144]
+		for k := range 72 {
+			worst = max(worst, float32(math.Abs(float64(row[k]-row[72+k]))))
+		}
+	}
+	if worst > 3 { // 2 measured: libjpeg-turbo's and Go's IDCTs round differently
+		t.Errorf("pixels differ from pillow's by up to %v", worst)
+	}
+}
+
 // Damaged files: an error naming what is wrong, never a panic.
 func TestParseParquetCorrupt(t *testing.T) {
 	data, err := os.ReadFile(filepath.Join(parquetFixtures(t), "numeric-none.parquet"))
