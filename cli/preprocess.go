@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/lightbeam-ml/lightbeam/pipelines/preprocess"
@@ -12,28 +13,30 @@ import (
 
 var preprocessCmd = &command{
 	name:    "preprocess",
-	summary: "read raw data (idx, csv, libsvm), validate, scale, split and write shards + manifest",
+	summary: "read raw data (idx, csv, libsvm, jsonl, tfrecord, parquet), validate, scale, split and write shards + manifest",
 	flags: func(fs *flag.FlagSet) func(context.Context) error {
 		var cfg preprocess.Config
-		var split, categorical, classes string
-		fs.StringVar(&cfg.Format, "format", "", "input format: idx, csv or libsvm (required)")
-		fs.StringVar(&cfg.Input, "input", "", "input: for idx (default: the bundled MNIST) a directory with the four MNIST files or IMAGES,LABELS[;IMAGES,LABELS]; for csv/libsvm files or globs, comma-separated (local or gs://)")
+		var split, categorical, classes, features, imageShape string
+		fs.StringVar(&cfg.Format, "format", "", "input format: idx, csv, libsvm, jsonl (JSON Lines), tfrecord (tf.Example records, gzipped or not) or parquet (required)")
+		fs.StringVar(&cfg.Input, "input", "", "input: for idx (default: the bundled MNIST) a directory with the four MNIST files or IMAGES,LABELS[;IMAGES,LABELS]; for the others files or globs, comma-separated (local, gs:// or hdfs://)")
 		fs.StringVar(&cfg.TestInput, "test-input", "", "idx: IMAGES,LABELS pairs for the test split (a directory input takes t10k-*)")
 		fs.StringVar(&cfg.Out, "out", "", "output directory, local or gs:// (required)")
 		fs.IntVar(&cfg.Shards, "shards", 4, "shard files per split")
-		fs.StringVar(&cfg.Scale, "scale", "auto", "feature scaling fitted on the train split: standard, minmax, none, or auto (minmax for idx images, standard otherwise)")
-		fs.StringVar(&split, "split", "train:0.8,validation:0.1,test:0.1", "csv/libsvm: shares of the splits, by a hash of each record's identity")
+		fs.StringVar(&cfg.Scale, "scale", "auto", "feature scaling fitted on the train split: standard, minmax, none, or auto (minmax for idx, and for tfrecord/parquet with image features; standard otherwise)")
+		fs.StringVar(&split, "split", "train:0.8,validation:0.1,test:0.1", "csv/libsvm/jsonl/tfrecord/parquet: shares of the splits, by a hash of each record's identity")
 		fs.Float64Var(&cfg.Validation, "validation", 0.1, "idx: share of the training files carved out for validation (t10k is the test split)")
 		fs.Float64Var(&cfg.MaxRejectFraction, "max-reject-fraction", 0.01, "fail when more than this share of records is rejected")
 		fs.IntVar(&cfg.BlockRows, "block-rows", 4096, "rows per block")
 		fs.BoolVar(&cfg.Overwrite, "overwrite", false, "replace a finished output in --out")
-		fs.StringVar(&cfg.CSV.Label, "label", "", "csv: the label column, by name or 0-based index (default: the last column)")
-		fs.StringVar(&categorical, "categorical", "", "csv: comma-separated categorical columns (one-hot up to --max-one-hot values, hashed beyond)")
-		fs.IntVar(&cfg.CSV.MaxOneHot, "max-one-hot", 32, "csv: largest cardinality one-hot encoded")
-		fs.StringVar(&cfg.CSV.Missing, "missing", "reject", "csv: empty fields: reject the record, zero, or mean (the training mean)")
-		fs.StringVar(&classes, "classes", "", "csv/libsvm: comma-separated class names (labels must be one of them)")
+		fs.StringVar(&cfg.CSV.Label, "label", "", "csv/jsonl/tfrecord/parquet: the label column or field, by name (csv also by 0-based index; default: the one named label, else the last)")
+		fs.StringVar(&categorical, "categorical", "", "csv/jsonl/tfrecord/parquet: comma-separated categorical columns or fields (one-hot up to --max-one-hot values, hashed beyond)")
+		fs.IntVar(&cfg.CSV.MaxOneHot, "max-one-hot", 32, "csv/jsonl/tfrecord/parquet: largest cardinality one-hot encoded")
+		fs.StringVar(&cfg.CSV.Missing, "missing", "reject", "csv/jsonl/tfrecord/parquet: empty, null or absent values: reject the record, zero, or mean (the training mean)")
+		fs.StringVar(&classes, "classes", "", "csv/libsvm/jsonl/tfrecord/parquet: comma-separated class names (labels must be one of them)")
 		fs.StringVar(&cfg.CSV.Task, "task", "classification", "classification or regression (labels are any number)")
-		fs.IntVar(&cfg.Features, "features", 0, "libsvm: number of features (0: scan the input for the largest index)")
+		fs.StringVar(&features, "features", "", "libsvm: number of features (default: scan the input for the largest index); jsonl/tfrecord/parquet: comma-separated feature fields (default: every field but the label)")
+		fs.StringVar(&cfg.ImageColumn, "image-column", "", "parquet/tfrecord: the image field (PNG/JPEG bytes, in parquet also a {bytes, path} struct), the only feature unless --features names more")
+		fs.StringVar(&imageShape, "image-shape", "", "parquet/tfrecord: HxWxC (or HxW, one channel): --image-column's bytes are raw uint8 pixels of that shape")
 		return func(ctx context.Context) error {
 			f, err := transforms.ParseFractions(split)
 			if err != nil {
@@ -43,6 +46,20 @@ var preprocessCmd = &command{
 			if cfg.Format == "idx" && cfg.Input == "" {
 				if cfg.Input, err = bundledMNIST(); err != nil {
 					return err
+				}
+			}
+			if features != "" {
+				if cfg.Format == "libsvm" {
+					if cfg.Features, err = strconv.Atoi(features); err != nil || cfg.Features < 1 {
+						return fmt.Errorf("--features=%s: libsvm wants a positive number of features", features)
+					}
+				} else {
+					cfg.Fields = strings.Split(features, ",")
+				}
+			}
+			if imageShape != "" {
+				if cfg.ImageShape, err = parseShape(imageShape); err != nil {
+					return fmt.Errorf("--image-shape=%s: %w", imageShape, err)
 				}
 			}
 			if categorical != "" {
@@ -75,4 +92,24 @@ var preprocessCmd = &command{
 			return nil
 		}
 	},
+}
+
+// parseShape reads "HxWxC" or "HxW" (one channel).
+func parseShape(s string) ([]int, error) {
+	parts := strings.Split(s, "x")
+	if len(parts) == 2 {
+		parts = append(parts, "1")
+	}
+	if len(parts) != 3 {
+		return nil, fmt.Errorf("want HxWxC or HxW")
+	}
+	shape := make([]int, 3)
+	for i, p := range parts {
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("%q is not a positive size", p)
+		}
+		shape[i] = n
+	}
+	return shape, nil
 }

@@ -30,15 +30,19 @@ type ParseTask struct {
 	// version or fails (storage.ErrChanged), so a file replaced during the
 	// job never gives rows of two versions.
 	Generation int64
+	// RowGroup and RowGroups are a Parquet task's row groups [RowGroup,
+	// RowGroup+RowGroups); FirstLine is then the 0-based index of the
+	// first one's first row, Offset its byte offset, Length their bytes.
+	RowGroup, RowGroups int
 }
 
 // ParseConfig configures Parse.
 type ParseConfig struct {
-	Format     string // Required. "idx", "csv" or "libsvm".
-	Dir        string // Required. Output directory: rejects go to Dir/rejects/.
-	BlockRows  int    // Required. Rows per block.
-	NumClasses int    // IDX: labels ≥ this are rejected.
-	CSV        *formats.CSVSchema
+	Format     string             // Required. "idx", "csv", "libsvm", "jsonl", "tfrecord" or "parquet".
+	Dir        string             // Required. Output directory: rejects go to Dir/rejects/.
+	BlockRows  int                // Required. Rows per block.
+	NumClasses int                // IDX: labels ≥ this are rejected.
+	CSV        *formats.CSVSchema // csv, and the field layout of jsonl, tfrecord and parquet
 	LIBSVM     *LIBSVMConfig
 }
 
@@ -102,8 +106,12 @@ func (fn *parseFn) ProcessElement(ctx context.Context, t ParseTask, emitBlock fu
 	switch fn.Format {
 	case "idx":
 		count.Rows, count.Bytes, err = fn.parseIDX(ctx, t, emit, reject)
-	case "csv", "libsvm":
+	case "csv", "libsvm", "jsonl":
 		count.Rows, count.Bytes, err = fn.parseLines(ctx, t, emit, reject)
+	case "tfrecord":
+		count.Rows, count.Bytes, err = fn.parseTFRecord(ctx, t, emit, reject)
+	case "parquet":
+		count.Rows, count.Bytes, err = fn.parseParquet(ctx, t, emit, reject)
 	default:
 		err = fmt.Errorf("unknown format %q", fn.Format)
 	}
@@ -154,7 +162,7 @@ func (fn *parseFn) parseIDX(ctx context.Context, t ParseTask, emit formats.Emit,
 	return n, imagesSize + labelsSize, err
 }
 
-// parseLines parses a chunk of a CSV or LIBSVM file (a gzipped file is
+// parseLines parses a chunk of a CSV, LIBSVM or JSON Lines file (a gzipped file is
 // always one chunk); bytes counts the chunk as stored.
 func (fn *parseFn) parseLines(ctx context.Context, t ParseTask, emit formats.Emit, reject func(formats.Reject)) (n, bytes int64, err error) {
 	f, err := storage.OpenRangeAt(ctx, t.Path, t.Generation, t.Offset, t.Length)
@@ -185,10 +193,49 @@ func (fn *parseFn) parseLines(ctx context.Context, t ParseTask, emit formats.Emi
 			r = br
 		}
 		n, err = formats.ParseCSV(r, name, firstLine, fn.csv, fn.BlockRows, emit, reject)
+	} else if fn.Format == "jsonl" {
+		n, err = formats.ParseJSONL(r, name, firstLine, fn.csv, fn.BlockRows, emit, reject)
 	} else {
 		n, err = formats.ParseLIBSVM(r, name, firstLine, fn.LIBSVM.Features, fn.LIBSVM.Options, fn.BlockRows, emit, reject)
 	}
 	return n, counted.N, err
+}
+
+// parseTFRecord parses a whole TFRecord file, gzipped or not; bytes counts
+// the file as stored.
+func (fn *parseFn) parseTFRecord(ctx context.Context, t ParseTask, emit formats.Emit, reject func(formats.Reject)) (n, bytes int64, err error) {
+	f, err := storage.OpenRangeAt(ctx, t.Path, t.Generation, 0, -1)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer f.Close()
+	counted := &storage.CountingReader{R: f}
+	r, err := formats.OpenMaybeGzip(counted)
+	if err != nil {
+		return 0, 0, err
+	}
+	n, err = formats.ParseTFRecord(r, storage.Base(t.Path), fn.csv, fn.BlockRows, emit, reject)
+	return n, counted.N, err
+}
+
+// parseParquet parses a task's row groups of a Parquet file, reading its
+// footer and the projected column chunks with ranged reads of the planned
+// generation; bytes counts what was read.
+func (fn *parseFn) parseParquet(ctx context.Context, t ParseTask, emit formats.Emit, reject func(formats.Reject)) (n, bytes int64, err error) {
+	info, err := storage.Stat(ctx, t.Path)
+	if err != nil {
+		return 0, 0, err
+	}
+	if t.Generation != 0 && info.Generation != t.Generation {
+		return 0, 0, fmt.Errorf("%w: %s was replaced after planning", storage.ErrChanged, t.Path)
+	}
+	ra := storage.NewReaderAt(ctx, t.Path, t.Generation)
+	f, err := formats.OpenParquet(ra, info.Size)
+	if err != nil {
+		return 0, 0, err
+	}
+	n, err = formats.ParseParquet(f, t.RowGroup, t.RowGroups, t.FirstLine, storage.Base(t.Path), fn.csv, fn.BlockRows, emit, reject)
+	return n, ra.N.Load(), err
 }
 
 // checkHeader insists that every CSV file has the columns the schema was

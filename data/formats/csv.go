@@ -160,6 +160,8 @@ type csvParser struct {
 	numTokens bool // a missing token looks like a number: check tokens first
 	fill      float32
 	row       []float32
+	lab       float32 // the label of the row being parsed
+	named     bool    // reasons name fields ("field \"x\": "), not columns
 }
 
 func newCSVParser(s *CSVSchema) (*csvParser, error) {
@@ -197,71 +199,93 @@ func (p *csvParser) parse(line []byte) (float32, string) {
 	if len(p.sp.fields) != len(p.s.Columns) {
 		return 0, fmt.Sprintf("has %d columns, header has %d", len(p.sp.fields), len(p.s.Columns))
 	}
-	var label float32
+	p.lab = 0
 	for i := range p.s.Columns {
 		c := &p.s.Columns[i]
 		f := p.sp.fields[i]
-		switch c.Kind {
-		case KindNumeric:
-			b := line[f.lo:f.hi]
-			if !f.quoted && !p.numTokens {
-				if v, st := parseFloat32(b); st == numOK {
-					p.row[c.Offset] = v
-					continue
-				}
-			}
-			b = p.sp.text(line, f)
-			if p.missing[string(b)] {
-				if p.s.Options.Missing == MissingReject {
-					return 0, p.where(i) + "missing value"
-				}
-				p.row[c.Offset] = p.fill
+		if c.Kind == KindNumeric && !f.quoted && !p.numTokens {
+			if v, st := parseFloat32(line[f.lo:f.hi]); st == numOK {
+				p.row[c.Offset] = v
 				continue
 			}
-			v, st := parseFloat32(b)
-			if st != numOK {
-				return 0, p.where(i) + st.reason(b)
-			}
-			p.row[c.Offset] = v
-		case KindCategorical:
-			b := p.sp.text(line, f)
-			out := p.row[c.Offset : c.Offset+c.Width]
-			if p.missing[string(b)] {
-				if p.s.Options.Missing == MissingReject {
-					return 0, p.where(i) + "missing value"
-				}
-				for k := range out {
-					out[k] = p.fill
-				}
-				continue
-			}
-			clear(out)
-			if c.Hashed {
-				out[hashBucket(b, c.Width)] = 1
-				continue
-			}
-			k, ok := p.onehot[i][string(b)]
-			if !ok {
-				return 0, p.where(i) + "category " + strconv.Quote(string(b)) + " not in the vocabulary"
-			}
-			out[k] = 1
-		case KindLabel:
-			b := p.sp.text(line, f)
-			if p.missing[string(b)] {
-				return 0, p.where(i) + "missing label"
-			}
-			l, reason := p.label.parse(b)
-			if reason != "" {
-				return 0, p.where(i) + reason
-			}
-			label = l
+		}
+		if c.Kind == KindIgnored {
+			continue
+		}
+		if reason := p.setText(i, p.sp.text(line, f)); reason != "" {
+			return 0, reason
 		}
 	}
-	return label, ""
+	return p.lab, ""
 }
 
-// where prefixes a reason with the 1-based column number and name.
+// setText sets column i's features (or p.lab, for the label) from its text
+// value b, a missing token meaning missing, and returns "" or a reject
+// reason.
+func (p *csvParser) setText(i int, b []byte) string {
+	c := &p.s.Columns[i]
+	if p.missing[string(b)] {
+		return p.setMissing(i)
+	}
+	switch c.Kind {
+	case KindNumeric:
+		v, st := parseFloat32(b)
+		if st != numOK {
+			return p.where(i) + st.reason(b)
+		}
+		p.row[c.Offset] = v
+	case KindCategorical:
+		out := p.row[c.Offset : c.Offset+c.Width]
+		clear(out)
+		if c.Hashed {
+			out[hashBucket(b, c.Width)] = 1
+			return ""
+		}
+		k, ok := p.onehot[i][string(b)]
+		if !ok {
+			return p.where(i) + "category " + strconv.Quote(string(b)) + " not in the vocabulary"
+		}
+		out[k] = 1
+	case KindLabel:
+		l, reason := p.label.parse(b)
+		if reason != "" {
+			return p.where(i) + reason
+		}
+		p.lab = l
+	case KindVector:
+		return p.where(i) + "a single value where an array of " + strconv.Itoa(c.Width) + " is expected"
+	case KindImage:
+		return p.where(i) + "not an image"
+	}
+	return ""
+}
+
+// setMissing applies the missing-value policy to column i.
+func (p *csvParser) setMissing(i int) string {
+	c := &p.s.Columns[i]
+	switch {
+	case c.Kind == KindIgnored:
+		return ""
+	case c.Kind == KindLabel:
+		return p.where(i) + "missing label"
+	case c.Kind == KindImage:
+		return p.where(i) + "missing image"
+	case p.s.Options.Missing == MissingReject:
+		return p.where(i) + "missing value"
+	}
+	out := p.row[c.Offset : c.Offset+c.Width]
+	for k := range out {
+		out[k] = p.fill
+	}
+	return ""
+}
+
+// where prefixes a reason with the 1-based column number and name, or for
+// the record formats with the field's name.
 func (p *csvParser) where(i int) string {
+	if p.named {
+		return fmt.Sprintf("field %q: ", p.s.Columns[i].Name)
+	}
 	return fmt.Sprintf("column %d (%q): ", i+1, p.s.Columns[i].Name)
 }
 

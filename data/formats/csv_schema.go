@@ -7,6 +7,7 @@ package formats
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -19,6 +20,8 @@ const (
 	KindCategorical = "categorical" // one-hot over Vocab, or HashBuckets hashed features
 	KindLabel       = "label"       // the label; no feature
 	KindIgnored     = "ignored"     // dropped
+	KindVector      = "vector"      // Width features from an array (JSON Lines, TFRecord, Parquet lists)
+	KindImage       = "image"       // a PNG or JPEG image of Shape (H, W, C): H×W×C pixel features 0..255
 )
 
 // Missing-value policies.
@@ -75,6 +78,8 @@ type CSVColumn struct {
 	Width  int      // features it produces: 1, len(Vocab), HashBuckets or 0
 	Vocab  []string `json:",omitempty"` // one-hot categories in feature order (sorted)
 	Hashed bool     `json:",omitempty"` // hashed rather than one-hot
+	Shape  []int    `json:",omitempty"` // KindImage: height, width, channels (1 gray or 3 RGB)
+	Raw    bool     `json:",omitempty"` // KindImage: the bytes are the pixels (H×W×C uint8), not a PNG or JPEG
 }
 
 // CSVSchema maps the columns of a CSV file with a header to a dense row of
@@ -89,6 +94,9 @@ type CSVSchema struct {
 	Label    int         // index of the label column
 	Features int         // row width; valid once Ready
 	Ready    bool        // the layout is fixed (no categorical column, or SetVocab done)
+	// Sparse rows (CSR blocks) come from a schema whose one feature column
+	// is a sparse vector (Parquet's Spark ML vectors).
+	Sparse bool `json:",omitempty"`
 }
 
 // NewCSVSchema resolves opts against a header row.
@@ -201,6 +209,8 @@ func (s *CSVSchema) layout() {
 		switch c.Kind {
 		case KindNumeric:
 			c.Width = 1
+		case KindVector, KindImage:
+			// Width is fixed by SetVectors or SetImages.
 		case KindCategorical:
 			if c.Hashed {
 				c.Width = s.Options.HashBuckets
@@ -243,6 +253,83 @@ func (s *CSVSchema) SetVocab(vocab map[string]map[string]int64) error {
 	return nil
 }
 
+// SetVectors makes the named numeric columns vectors of the given widths
+// (array fields of the record formats: a row's array must have exactly
+// that many values) and lays the features out again.
+func (s *CSVSchema) SetVectors(widths map[string]int) error {
+	for name, w := range widths {
+		i, err := s.column(name)
+		if err != nil {
+			return err
+		}
+		c := &s.Columns[i]
+		if c.Kind != KindNumeric && c.Kind != KindVector {
+			return fmt.Errorf("column %q is %s and cannot hold an array", c.Name, c.Kind)
+		}
+		if w < 1 || w > 1<<24 {
+			return fmt.Errorf("column %q: array of %d values (want 1..%d)", c.Name, w, 1<<24)
+		}
+		c.Kind, c.Width = KindVector, w
+	}
+	s.layout()
+	return nil
+}
+
+// SetImages makes the named columns images of the given shapes (height,
+// width, channels: 1 for gray, 3 for RGB) and lays the features out again.
+func (s *CSVSchema) SetImages(shapes map[string][]int) error {
+	for name, sh := range shapes {
+		i, err := s.column(name)
+		if err != nil {
+			return err
+		}
+		c := &s.Columns[i]
+		if c.Kind != KindNumeric && c.Kind != KindImage {
+			return fmt.Errorf("column %q is %s and cannot hold an image", c.Name, c.Kind)
+		}
+		if len(sh) != 3 || sh[0] < 1 || sh[1] < 1 || (sh[2] != 1 && sh[2] != 3) || sh[0]*sh[1]*sh[2] > maxImageFeatures {
+			return fmt.Errorf("column %q: image shape %v (want height, width ≥ 1, channels 1 or 3, at most %d values)", c.Name, sh, maxImageFeatures)
+		}
+		c.Kind, c.Width, c.Shape = KindImage, sh[0]*sh[1]*sh[2], slices.Clone(sh)
+	}
+	s.layout()
+	return nil
+}
+
+// SetRawImage makes the named column an image of the given shape whose
+// values are its raw pixels: height×width×channels bytes, row-major,
+// channels last (any channel count).
+func (s *CSVSchema) SetRawImage(name string, shape []int) error {
+	i, err := s.column(name)
+	if err != nil {
+		return err
+	}
+	c := &s.Columns[i]
+	if c.Kind != KindNumeric && c.Kind != KindImage {
+		return fmt.Errorf("column %q is %s and cannot hold an image", c.Name, c.Kind)
+	}
+	n := 1
+	for _, d := range shape {
+		if d < 1 || d > maxImageFeatures {
+			n = 0
+			break
+		}
+		n *= d
+		if n > maxImageFeatures {
+			break
+		}
+	}
+	if len(shape) != 3 || n < 1 || n > maxImageFeatures {
+		return fmt.Errorf("column %q: image shape %v (want height, width, channels ≥ 1, at most %d values)", c.Name, shape, maxImageFeatures)
+	}
+	c.Kind, c.Width, c.Shape, c.Raw = KindImage, n, slices.Clone(shape), true
+	s.layout()
+	return nil
+}
+
+// maxImageFeatures bounds an image column's pixels × channels.
+const maxImageFeatures = 1 << 24
+
 // FeatureNames returns the name of each feature: the column name for a
 // numeric column, "col=value" for a one-hot one, "col#hashK" for bucket K
 // of a hashed one. It returns nil until the schema is Ready.
@@ -255,6 +342,10 @@ func (s *CSVSchema) FeatureNames() []string {
 		switch {
 		case c.Kind == KindNumeric:
 			names = append(names, c.Name)
+		case c.Kind == KindVector || c.Kind == KindImage:
+			for k := 0; k < c.Width; k++ {
+				names = append(names, c.Name+"["+strconv.Itoa(k)+"]")
+			}
 		case c.Kind == KindCategorical && c.Hashed:
 			for k := 0; k < c.Width; k++ {
 				names = append(names, c.Name+"#hash"+strconv.Itoa(k))

@@ -16,12 +16,22 @@
 //     dense blocks.
 //   - LIBSVM: ParseLIBSVM fills sparse (CSR) blocks; ScanLIBSVM finds the
 //     feature count in a first pass when it is not given.
+//   - Record formats, whose records name their fields: JSON Lines
+//     (ParseJSONL), TFRecord files of tf.Example (ParseTFRecord) and
+//     Parquet (OpenParquet, ScanParquet, ParseParquet: row groups, only
+//     the needed leaf columns). ScanJSONLFields, ScanTFRecordFields and
+//     ScanParquet find the fields; a CSVSchema over the field names lays
+//     them out, array fields as vectors (SetVectors), PNG/JPEG fields as
+//     images (SetImages, SetRawImage for raw pixels), and one record
+//     parser (record.go) fills rows from fields given in any order,
+//     absent ones being missing.
 //
 // Line-based formats split into chunks at line ends (ChunkLines) so that
 // chunks parse in parallel; a record is always one line. Every row's ID is
 // rows.RecordID(base name, record number), the record number being the one
-// a Reject would carry: the 1-based line number for CSV and LIBSVM, the
-// 0-based index for IDX.
+// a Reject would carry: the 1-based line number for CSV, LIBSVM and JSON
+// Lines, the 0-based index for IDX, TFRecord and Parquet (the row's index
+// in its file, whatever row group it is in).
 //
 // Numbers parse to exactly the float32 that strconv.ParseFloat(s, 32)
 // gives, through a fast path for plain decimals; NaN and infinite literals

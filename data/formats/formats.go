@@ -10,7 +10,7 @@ import (
 // Reject is an input record the parser refused.
 type Reject struct {
 	File   string // the source's name as given to the parser
-	Record int64  // 1-based line number (CSV, LIBSVM) or 0-based record index (IDX)
+	Record int64  // 1-based line number (CSV, LIBSVM, JSON Lines) or 0-based record index (IDX, TFRecord)
 	Reason string // short and specific, e.g. `column 3 ("age"): not a number: "abc"`
 }
 

@@ -32,6 +32,12 @@ func MakePlan(ctx context.Context, cfg Config) (*Plan, error) {
 		err = planCSV(ctx, cfg, plan)
 	case "libsvm":
 		err = planLIBSVM(ctx, cfg, plan)
+	case "jsonl":
+		err = planJSONL(ctx, cfg, plan)
+	case "tfrecord":
+		err = planTFRecord(ctx, cfg, plan)
+	case "parquet":
+		err = planParquet(ctx, cfg, plan)
 	}
 	if err != nil {
 		return nil, err

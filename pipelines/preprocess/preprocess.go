@@ -1,5 +1,6 @@
 // Package preprocess is lightbeam's first pipeline: it reads raw training
-// data (MNIST-style IDX, CSV or LIBSVM, local or gs://), rejects bad
+// data (MNIST-style IDX, CSV, LIBSVM, JSON Lines, TFRecord or Parquet,
+// local, gs:// or hdfs://), rejects bad
 // records with a reason, computes statistics, scales the features with the
 // training split's statistics, splits train/validation/test by a hash of
 // each record's identity, and writes compressed shards and, last, the
@@ -9,6 +10,7 @@ package preprocess
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 
 	"github.com/lightbeam-ml/lightbeam/internal/version"
@@ -22,11 +24,11 @@ import (
 
 // Config is what a preprocess run needs.
 type Config struct {
-	Format string // Required. "idx", "csv" or "libsvm".
+	Format string // Required. "idx", "csv", "libsvm", "jsonl", "tfrecord" or "parquet".
 	// Input is required. For idx: a directory holding the four MNIST files,
 	// or "IMAGES,LABELS" pairs separated by ";" (all training data; give
-	// test pairs in TestInput). For csv and libsvm: files or globs,
-	// separated by commas.
+	// test pairs in TestInput). For the others: files or globs, separated
+	// by commas.
 	Input     string
 	TestInput string // Optional. idx: "IMAGES,LABELS" pairs for the test split.
 	Out       string // Required. Output directory (local or gs://).
@@ -37,14 +39,26 @@ type Config struct {
 	Validation        float64              // Optional (idx). Share of train carved out for validation. Defaults to 0.1; None for none.
 	MaxRejectFraction float64              // Optional. Defaults to 0.01; None to allow no reject at all.
 	BlockRows         int                  // Optional. Rows per block. Defaults to 4096.
-	ChunkBytes        int64                // Optional. Bytes per parse task of a CSV/LIBSVM file. Defaults to 32 MiB.
+	ChunkBytes        int64                // Optional. Bytes per parse task of a CSV/LIBSVM/JSONL file, compressed bytes of a Parquet one. Defaults to 32 MiB.
 	Overwrite         bool                 // Optional. Replace an existing output.
 
-	CSV    formats.CSVOptions    // csv only.
+	// CSV is for csv, and for the record formats (jsonl, tfrecord, parquet) the label,
+	// categorical fields, missing values, classes and task.
+	CSV    formats.CSVOptions
 	LIBSVM formats.LIBSVMOptions // libsvm only.
 	// Features is the number of LIBSVM features; 0 scans the input for
 	// the largest index.
 	Features int
+	// Fields are the record formats' (jsonl, tfrecord, parquet) feature
+	// fields, in order. Optional. Defaults to every field of the data but
+	// the label.
+	Fields []string
+	// ImageColumn is the image field (parquet, tfrecord), the only feature
+	// when Fields is empty. Optional.
+	ImageColumn string
+	// ImageShape (height, width, channels) makes ImageColumn's bytes raw
+	// pixels of that shape rather than a PNG or JPEG. Optional.
+	ImageShape []int
 	// Classes is the number of IDX classes. Defaults to 10.
 	Classes int
 }
@@ -62,8 +76,11 @@ func (c *Config) defaults() {
 		// rare ink of near-constant border pixels (σ ≈ 0) into huge
 		// values: images get minmax (pixels to [0,1]).
 		c.Scale = "standard"
-		if c.Format == "idx" {
+		switch c.Format {
+		case "idx":
 			c.Scale = "minmax"
+		case "tfrecord", "parquet":
+			c.Scale = "auto" // Build decides: minmax when there are image features
 		}
 	}
 	if c.Split == (transforms.Fractions{}) {
@@ -95,12 +112,21 @@ func orDefault(x, def float64) float64 {
 
 func (c *Config) validate() error {
 	switch c.Format {
-	case "idx", "csv", "libsvm":
+	case "idx", "csv", "libsvm", "jsonl", "tfrecord", "parquet":
 	default:
-		return fmt.Errorf("--format=%q: want idx, csv or libsvm", c.Format)
+		return fmt.Errorf("--format=%q: want idx, csv, libsvm, jsonl, tfrecord or parquet", c.Format)
 	}
 	if c.Input == "" {
 		return fmt.Errorf("--input is required")
+	}
+	if c.ImageColumn != "" && c.Format != "parquet" && c.Format != "tfrecord" {
+		return fmt.Errorf("--image-column is for parquet and tfrecord")
+	}
+	if len(c.ImageShape) > 0 && c.ImageColumn == "" {
+		return fmt.Errorf("--image-shape needs --image-column")
+	}
+	if len(c.Fields) > 0 && (c.Format == "idx" || c.Format == "csv" || c.Format == "libsvm") {
+		return fmt.Errorf("--features=%s: feature fields are for jsonl, tfrecord and parquet, not %s", strings.Join(c.Fields, ","), c.Format)
 	}
 	if c.Out == "" {
 		return fmt.Errorf("--out is required")
@@ -108,7 +134,7 @@ func (c *Config) validate() error {
 	if c.Shards < 1 || c.Shards > 1<<16 {
 		return fmt.Errorf("--shards=%d: want 1..65536", c.Shards)
 	}
-	ok := false
+	ok := c.Scale == "auto" && (c.Format == "tfrecord" || c.Format == "parquet")
 	for _, m := range transforms.ScaleMethods {
 		ok = ok || m == c.Scale
 	}
@@ -144,6 +170,12 @@ type Plan struct {
 // Build adds the preprocess pipeline for plan to s: parse → split →
 // analyze → scale → spill runs → shard → manifest.
 func Build(s beam.Scope, cfg Config, plan *Plan) {
+	if cfg.Scale == "auto" {
+		cfg.Scale = "standard"
+		if plan.Parse.CSV != nil && slices.ContainsFunc(plan.Parse.CSV.Columns, func(c formats.CSVColumn) bool { return c.Kind == formats.KindImage }) {
+			cfg.Scale = "minmax"
+		}
+	}
 	tasks := beam.Reshuffle(s, beam.CreateList(s, plan.Tasks))
 	blocks, counts := transforms.Parse(s, tasks, plan.Parse)
 	bySplit := transforms.SplitBlocks(s, blocks, plan.Fractions)

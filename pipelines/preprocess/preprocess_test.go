@@ -521,8 +521,9 @@ func TestConfigValidate(t *testing.T) {
 		want   string
 	}{
 		{"ok", func(*Config) {}, ""},
-		{"format", func(c *Config) { c.Format = "parquet" }, "--format"},
+		{"format", func(c *Config) { c.Format = "xml" }, "--format"},
 		{"no input", func(c *Config) { c.Input = "" }, "--input"},
+		{"fields for csv", func(c *Config) { c.Fields = []string{"a"} }, "--features=a: feature fields are for jsonl, tfrecord and parquet"},
 		{"no out", func(c *Config) { c.Out = "" }, "--out"},
 		{"shards", func(c *Config) { c.Shards = -2 }, "--shards"},
 		{"scale", func(c *Config) { c.Scale = "log" }, "--scale"},

@@ -1,0 +1,373 @@
+package formats
+
+import (
+	"bytes"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/parquet-go/parquet-go"
+
+	"github.com/lightbeam-ml/lightbeam/data/rows"
+	"github.com/lightbeam-ml/lightbeam/internal/pyenv"
+)
+
+// parquetFixtures returns the directory of the files that
+// scripts/fixtures/parquet_fixtures.py layouts writes with pyarrow.
+func parquetFixtures(t *testing.T) string {
+	t.Helper()
+	py := pyenv.Need(t, "pyarrow", "PIL")
+	dir := t.TempDir()
+	out, err := exec.Command(py, filepath.Join("..", "..", "scripts", "fixtures", "parquet_fixtures.py"), "layouts", dir).CombinedOutput()
+	if err != nil {
+		t.Fatalf("writing the parquet fixtures: %v\n%s", err, out)
+	}
+	return dir
+}
+
+// parquetSchema lays out the fields ScanParquet finds in data (all but
+// label as features).
+func parquetSchema(t testing.TB, f *parquet.File, opts CSVOptions) (*CSVSchema, *ParquetFile) {
+	t.Helper()
+	pf, err := ScanParquet(f, "f.parquet", "label")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var header []string
+	widths, shapes := map[string]int{}, map[string][]int{}
+	for _, fd := range pf.Fields {
+		header = append(header, fd.Name)
+		if fd.Width > 0 {
+			widths[fd.Name] = fd.Width
+		}
+		if fd.Shape != nil {
+			shapes[fd.Name] = fd.Shape
+		}
+	}
+	s, err := NewCSVSchema(header, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetVectors(widths); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetImages(shapes); err != nil {
+		t.Fatal(err)
+	}
+	return s, pf
+}
+
+func openParquetFile(t testing.TB, data []byte) (*parquet.File, error) {
+	t.Helper()
+	return OpenParquet(bytes.NewReader(data), int64(len(data)))
+}
+
+func parseParquetAll(t testing.TB, f *parquet.File, rg0, n int, first int64, s *CSVSchema) (*rows.Block, []Reject, int64, error) {
+	t.Helper()
+	var blocks []*rows.Block
+	var rejects []Reject
+	k, err := ParseParquet(f, rg0, n, first, "f.parquet", s, 50, collect(t, &blocks), func(r Reject) { rejects = append(rejects, r) })
+	all := rows.NewDense(s.Features, 0)
+	for _, b := range blocks {
+		for i := range b.Rows() {
+			all.AppendRow(b, i)
+		}
+	}
+	return all, rejects, k, err
+}
+
+// Files pyarrow writes in each layout and codec parse to their values.
+func TestParseParquetLayouts(t *testing.T) {
+	dir := parquetFixtures(t)
+	numeric := func(i int) []float32 {
+		c := float32(0)
+		if i%3 == 0 {
+			c = 1
+		}
+		return []float32{float32(float64(i)/4 - 3), float32(i % 7), c}
+	}
+	vec := func(i int) []float32 { return []float32{float32(i), float32(-i), float32(float64(i) / 8)} }
+	for _, tc := range []struct {
+		file  string
+		names []string
+		row   func(i int) []float32
+	}{
+		{"numeric-snappy", []string{"a", "b", "c"}, numeric},
+		{"numeric-gzip", []string{"a", "b", "c"}, numeric},
+		{"numeric-zstd", []string{"a", "b", "c"}, numeric},
+		{"numeric-none", []string{"a", "b", "c"}, numeric},
+		{"numeric-v2", []string{"a", "b", "c"}, numeric},
+		{"numeric-dict", []string{"a", "b", "c"}, numeric},
+		{"numeric-nulls", []string{"a", "b", "c"}, func(i int) []float32 {
+			r := numeric(i)
+			if i%10 == 1 {
+				r[0] = 0 // MissingZero
+			}
+			return r
+		}},
+		{"list-float", []string{"v[0]", "v[1]", "v[2]"}, vec},
+		{"list-double", []string{"v[0]", "v[1]", "v[2]"}, vec},
+		{"spark-dense", []string{"features[0]", "features[1]", "features[2]"}, vec},
+		{"spark-sparse", []string{"features[0]", "features[1]", "features[2]", "features[3]", "features[4]"}, func(i int) []float32 {
+			return []float32{float32(i), 0, 0, float32(float64(i) / 8), 0}
+		}},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			data, err := os.ReadFile(filepath.Join(dir, tc.file+".parquet"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			f, err := openParquetFile(t, data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s, pf := parquetSchema(t, f, CSVOptions{Missing: MissingZero})
+			if !reflect.DeepEqual(s.FeatureNames(), tc.names) || pf.Rows != 200 || len(pf.RowGroups) != 4 || pf.RowGroups[3].FirstRow != 192 {
+				t.Fatalf("features %v, %d rows in %+v", s.FeatureNames(), pf.Rows, pf.RowGroups)
+			}
+			blk, rejects, n, err := parseParquetAll(t, f, 0, 4, 0, s)
+			if err != nil || n != 200 || len(rejects) != 0 || blk.Rows() != 200 {
+				t.Fatalf("err %v, %d read, rejects %v, %d rows", err, n, rejects, blk.Rows())
+			}
+			d := len(tc.names)
+			for i := range 200 {
+				if got := blk.DenseValues[i*d : (i+1)*d]; !reflect.DeepEqual(got, tc.row(i)) || blk.Labels[i] != float32(i%4) || blk.IDs[i] != rows.RecordID("f.parquet", int64(i)) {
+					t.Fatalf("row %d: %v label %v, want %v label %d", i, got, blk.Labels[i], tc.row(i), i%4)
+				}
+			}
+			// Row groups 1 and 2 alone: rows 64..191, by their index in the file.
+			blk, _, n, err = parseParquetAll(t, f, 1, 2, 64, s)
+			if err != nil || n != 128 || blk.IDs[0] != rows.RecordID("f.parquet", 64) || !reflect.DeepEqual(blk.DenseValues[:d], tc.row(64)) {
+				t.Fatalf("row groups 1..2: err %v, %d rows", err, n)
+			}
+		})
+	}
+}
+
+// A schema whose one feature is a sparse Spark vector gives sparse rows.
+func TestParseParquetSparse(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join(parquetFixtures(t), "spark-sparse.parquet"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := openParquetFile(t, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, pf := parquetSchema(t, f, CSVOptions{})
+	if !pf.Fields[0].Sparse || pf.Fields[0].Width != 5 {
+		t.Fatalf("fields %+v", pf.Fields)
+	}
+	s.Sparse = true
+	var blocks []*rows.Block
+	n, err := ParseParquet(f, 0, 4, 0, "f.parquet", s, 50, collect(t, &blocks), nil)
+	if err != nil || n != 200 {
+		t.Fatalf("err %v, %d read", err, n)
+	}
+	i := 0
+	for _, b := range blocks {
+		if !b.Sparse {
+			t.Fatal("a dense block")
+		}
+		for r := range b.Rows() {
+			idx, val := b.Indices[b.Indptr[r]:b.Indptr[r+1]], b.Values[b.Indptr[r]:b.Indptr[r+1]]
+			want, wantVal := []int32{0, 3}, []float32{float32(i), float32(float64(i) / 8)}
+			if i == 0 {
+				want, wantVal = []int32{}, []float32{}
+			}
+			if !reflect.DeepEqual(idx, want) || !reflect.DeepEqual(val, wantVal) || b.Labels[r] != float32(i%4) {
+				t.Fatalf("row %d: %v %v, want %v %v", i, idx, val, want, wantVal)
+			}
+			i++
+		}
+	}
+}
+
+// Image structs: pixels decoded, a null image rejected by its row.
+func TestParseParquetImages(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join(parquetFixtures(t), "image-null.parquet"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := openParquetFile(t, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, _ := parquetSchema(t, f, CSVOptions{})
+	if s.Features != 20 || s.Columns[0].Kind != KindImage || !reflect.DeepEqual(s.Columns[0].Shape, []int{4, 5, 1}) {
+		t.Fatalf("schema %+v", s.Columns)
+	}
+	blk, rejects, n, err := parseParquetAll(t, f, 0, 4, 0, s)
+	if err != nil || n != 10 || blk.Rows() != 9 || !reflect.DeepEqual(rejects, []Reject{{"f.parquet", 4, `field "image": missing image`}}) {
+		t.Fatalf("err %v, %d read, %d rows, rejects %v", err, n, blk.Rows(), rejects)
+	}
+	for k, i := range []int{0, 1, 2, 3, 5, 6, 7, 8, 9} {
+		want := wantTFRow(i)[1:21] // the same pixels as the TFRecord fixture's
+		if got := blk.DenseValues[k*20 : k*20+20]; !reflect.DeepEqual(got, want) {
+			t.Errorf("row %d: %v, want %v", i, got, want)
+		}
+	}
+}
+
+// JPEGs written by pillow decode to pillow's pixels, up to the rounding
+// two IDCTs may differ by.
+func TestParseParquetJPEG(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join(parquetFixtures(t), "image-jpeg.parquet"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := openParquetFile(t, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, _ := parquetSchema(t, f, CSVOptions{})
+	if s.Columns[0].Kind != KindImage || !reflect.DeepEqual(s.Columns[0].Shape, []int{6, 4, 3}) || s.Columns[1].Width != 72 || s.Features != 144 {
+		t.Fatalf("schema %+v", s.Columns)
+	}
+	blk, rejects, n, err := parseParquetAll(t, f, 0, 3, 0, s)
+	if err != nil || n != 12 || len(rejects) != 0 {
+		t.Fatalf("err %v, %d read, rejects %v", err, n, rejects)
+	}
+	worst := float32(0)
+	for r := range 12 {
+		row := blk.DenseValues[r*144 : (r+1)*144]
+		for k := range 72 {
+			worst = max(worst, float32(math.Abs(float64(row[k]-row[72+k]))))
+		}
+	}
+	if worst > 3 { // 2 measured: libjpeg-turbo's and Go's IDCTs round differently
+		t.Errorf("pixels differ from pillow's by up to %v", worst)
+	}
+}
+
+// Damaged files: an error naming what is wrong, never a panic.
+func TestParseParquetCorrupt(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join(parquetFixtures(t), "numeric-none.parquet"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := openParquetFile(t, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, _ := parquetSchema(t, f, CSVOptions{})
+	for _, tc := range []struct {
+		name string
+		data []byte
+		want string
+	}{
+		{"truncated", data[:len(data)-100], "invalid magic footer"},
+		{"not parquet", []byte("x,y,label\n1,2,3\n"), "invalid magic header"},
+		{"footer size", append(bytes.Clone(data[:len(data)-8]), 0xff, 0xff, 0xff, 0x7f, 'P', 'A', 'R', '1'), "does not fit"},
+	} {
+		if _, err := openParquetFile(t, tc.data); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: err = %v, want %q", tc.name, err, tc.want)
+		}
+	}
+	// A footer whose column chunk lies outside the file is refused by
+	// planning.
+	f.Metadata().RowGroups[1].Columns[2].MetaData.TotalCompressedSize = 1 << 40
+	if _, err := ScanParquet(f, "f.parquet", "label"); err == nil || !strings.Contains(err.Error(), "f.parquet: row group 1: column chunk [c] at byte") || !strings.Contains(err.Error(), "outside the file") {
+		t.Errorf("chunk outside the file: err = %v", err)
+	}
+	// Garbage over the pages: the footer opens, the row groups fail with
+	// an error (or, where a value still decodes, a reject or a row).
+	for _, at := range []int{4, 40, 400, 1000, 3000} {
+		bad := bytes.Clone(data)
+		for k := at; k < at+64 && k < len(bad)-1000; k++ {
+			bad[k] ^= 0x5a
+		}
+		f, err := openParquetFile(t, bad)
+		if err != nil {
+			continue
+		}
+		_, _, _, err = parseParquetAll(t, f, 0, 4, 0, s)
+		if err != nil && !strings.Contains(err.Error(), "f.parquet") {
+			t.Errorf("garbage at %d: error %v does not name the file", at, err)
+		}
+	}
+}
+
+func FuzzParseParquet(f *testing.F) {
+	type rec struct {
+		A     float64   `parquet:"a,optional"`
+		V     []float32 `parquet:"v,list"`
+		Label int64     `parquet:"label"`
+	}
+	var buf bytes.Buffer
+	w := parquet.NewGenericWriter[rec](&buf, parquet.MaxRowsPerRowGroup(3))
+	for i := range 7 {
+		w.Write([]rec{{A: float64(i) / 2, V: []float32{float32(i), 1}, Label: int64(i % 3)}})
+	}
+	if err := w.Close(); err != nil {
+		f.Fatal(err)
+	}
+	f.Add(buf.Bytes())
+	s, err := NewCSVSchema([]string{"a", "v", "label"}, CSVOptions{Missing: MissingMean, MaxClasses: 10})
+	if err != nil {
+		f.Fatal(err)
+	}
+	if err := s.SetVectors(map[string]int{"v": 2}); err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		pf, err := OpenParquet(bytes.NewReader(data), int64(len(data)))
+		if err != nil {
+			return
+		}
+		if _, err := ScanParquet(pf, "f.parquet", "label"); err != nil {
+			return
+		}
+		var got, rejected int64
+		n, err := ParseParquet(pf, 0, len(pf.RowGroups()), 0, "f.parquet", s, 4, func(b *rows.Block) error {
+			if err := b.Validate(); err != nil || b.Features != 3 {
+				t.Fatalf("bad block: %v", err)
+			}
+			for _, v := range b.DenseValues {
+				if math.IsInf(float64(v), 0) {
+					t.Fatalf("infinite feature in %v", b.DenseValues)
+				}
+			}
+			got += int64(b.Rows())
+			return nil
+		}, func(Reject) { rejected++ })
+		if err == nil && got+rejected != n {
+			t.Fatalf("rowsRead %d but %d rows + %d rejects", n, got, rejected)
+		}
+	})
+}
+
+func BenchmarkParseParquet(b *testing.B) {
+	type rec struct {
+		X0, X1, X2, X3, X4, X5, X6, X7, X8, X9 float64
+		Label                                  int64 `parquet:"label"`
+	}
+	const n = 200_000
+	var buf bytes.Buffer
+	w := parquet.NewGenericWriter[rec](&buf, parquet.MaxRowsPerRowGroup(50_000), parquet.Compression(&parquet.Snappy))
+	x := uint64(1)
+	next := func() float64 { x = x*6364136223846793005 + 1442695040888963407; return float64(x>>11) / (1 << 53) }
+	for i := range n {
+		w.Write([]rec{{next(), next(), next(), next(), next(), next(), next(), next(), next(), next(), int64(i % 4)}})
+	}
+	if err := w.Close(); err != nil {
+		b.Fatal(err)
+	}
+	f, err := OpenParquet(bytes.NewReader(buf.Bytes()), int64(buf.Len()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	s, _ := parquetSchema(b, f, CSVOptions{})
+	b.SetBytes(n * 11 * 8) // the values, as float64/int64
+	b.ResetTimer()
+	for range b.N {
+		k, err := ParseParquet(f, 0, len(f.RowGroups()), 0, "b.parquet", s, 4096, func(*rows.Block) error { return nil }, nil)
+		if err != nil || k != n {
+			b.Fatal(k, err)
+		}
+	}
+}
