@@ -333,23 +333,33 @@ func (c *leafCursor) peek() (bool, error) {
 	return true, nil
 }
 
+// one returns the next row's value of a flat (not repeated) column.
+func (c *leafCursor) one() (parquet.Value, error) {
+	if c.i >= c.n {
+		ok, err := c.peek()
+		if err != nil {
+			return parquet.Value{}, err
+		}
+		if !ok {
+			return parquet.Value{}, fmt.Errorf("column %s ends before the row group's last row", c.col.Name())
+		}
+	}
+	v := c.buf[c.i]
+	c.i++
+	if v.Kind() == parquet.ByteArray && !v.IsNull() {
+		v = v.Clone()
+	}
+	return v, nil
+}
+
 // row returns the values of the next row (valid until the next call);
 // byte arrays are copied, since the page they point into may be reused.
 func (c *leafCursor) row() ([]parquet.Value, error) {
 	c.out = c.out[:0]
 	if c.flat {
-		// One value per row.
-		ok, err := c.peek()
+		v, err := c.one()
 		if err != nil {
 			return nil, err
-		}
-		if !ok {
-			return nil, fmt.Errorf("column %s ends before the row group's last row", c.col.Name())
-		}
-		v := c.buf[c.i]
-		c.i++
-		if v.Kind() == parquet.ByteArray && !v.IsNull() {
-			v = v.Clone()
 		}
 		c.out = append(c.out, v)
 		return c.out, nil
@@ -539,6 +549,17 @@ func parseRowGroup(rg parquet.RowGroup, g int, firstRow int64, name string, p *r
 		p.begin()
 		reason := ""
 		for i, b := range bounds {
+			if b.field.layout == ParquetScalar {
+				v, err := cursors[i][0].one()
+				if err != nil {
+					return rowsRead, fmt.Errorf("%s: row group %d: field %q: %w", name, g, b.field.name, err)
+				}
+				if reason == "" {
+					p.set[b.col] = true
+					reason = p.setScalar(b.col, v)
+				}
+				continue
+			}
 			for k, c := range cursors[i] {
 				v, err := c.row()
 				if err != nil {
@@ -579,32 +600,7 @@ func parseRowGroup(rg parquet.RowGroup, g int, firstRow int64, name string, p *r
 func (p *recordParser) setParquet(i int, fd *parquetField, vals [][]parquet.Value) string {
 	switch fd.layout {
 	case ParquetScalar:
-		v := vals[0][0]
-		switch {
-		case v.IsNull():
-			return p.setMissing(i)
-		case v.Kind() == parquet.ByteArray:
-			return p.setBytes(i, v.ByteArray())
-		case v.Kind() == parquet.Boolean:
-			if v.Boolean() {
-				return p.setFloat(i, 1)
-			}
-			return p.setFloat(i, 0)
-		case v.Kind() == parquet.Int32 || v.Kind() == parquet.Int64:
-			x := v.Int64()
-			if v.Kind() == parquet.Int32 {
-				x = int64(v.Int32())
-			}
-			if p.s.Columns[i].Kind != KindNumeric {
-				p.num = strconv.AppendInt(p.num[:0], x, 10)
-				return p.setText(i, p.num)
-			}
-			return p.setFloat(i, float32(x))
-		case v.Kind() == parquet.Float:
-			return p.setFloat(i, v.Float())
-		default:
-			return p.setFloat(i, float32Checked(v.Double()))
-		}
+		return p.setScalar(i, vals[0][0])
 	case ParquetImage:
 		v := vals[0][0]
 		if v.IsNull() {
@@ -666,6 +662,44 @@ func (p *recordParser) setParquet(i int, fd *parquetField, vals [][]parquet.Valu
 		}
 	}
 	return ""
+}
+
+// setScalar sets column i from a scalar field's value.
+func (p *recordParser) setScalar(i int, v parquet.Value) string {
+	switch v.Kind() {
+	case parquet.Double:
+		if v.IsNull() {
+			return p.setMissing(i)
+		}
+		return p.setFloat(i, float32Checked(v.Double()))
+	case parquet.Float:
+		if v.IsNull() {
+			return p.setMissing(i)
+		}
+		return p.setFloat(i, v.Float())
+	}
+	switch {
+	case v.IsNull():
+		return p.setMissing(i)
+	case v.Kind() == parquet.ByteArray:
+		return p.setBytes(i, v.ByteArray())
+	case v.Kind() == parquet.Boolean:
+		if v.Boolean() {
+			return p.setFloat(i, 1)
+		}
+		return p.setFloat(i, 0)
+	case v.Kind() == parquet.Int32 || v.Kind() == parquet.Int64:
+		x := v.Int64()
+		if v.Kind() == parquet.Int32 {
+			x = int64(v.Int32())
+		}
+		if p.s.Columns[i].Kind != KindNumeric {
+			p.num = strconv.AppendInt(p.num[:0], x, 10)
+			return p.setText(i, p.num)
+		}
+		return p.setFloat(i, float32(x))
+	}
+	return p.where(i) + "a value of type " + v.Kind().String()
 }
 
 // setList sets column i from the values of one row of a list leaf: a
