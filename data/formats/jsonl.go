@@ -10,8 +10,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-
-	"github.com/lightbeam-ml/lightbeam/data/rows"
 )
 
 // ScanJSONLFields reads lines of a JSON Lines stream (at most maxLines
@@ -129,8 +127,6 @@ func ParseJSONL(r io.Reader, name string, firstLine int64, schema *CSVSchema, bl
 	if err != nil {
 		return 0, err
 	}
-	lr := newLineReader(r)
-	lr.lineNo = firstLine - 1
 	var sc jsonScanner
 	field := func(key []byte, v jsonValue) string {
 		i, ok := p.cols[string(key)]
@@ -143,34 +139,14 @@ func ParseJSONL(r io.Reader, name string, firstLine int64, schema *CSVSchema, bl
 		p.set[i] = true
 		return p.setJSON(&sc, i, v)
 	}
-	for {
-		line, err := lr.next()
-		if err != nil {
-			if err == io.EOF {
-				return rowsRead, bw.flush()
-			}
-			return rowsRead, fmt.Errorf("%s: line %d: %w", name, lr.lineNo, err)
-		}
-		if blank(line) {
-			continue
-		}
-		rowsRead++
+	return bw.denseLines(r, firstLine, p.row, func(line []byte) (float32, string) {
 		p.begin()
 		reason := sc.object(line, field)
 		if reason == "" {
 			reason = p.end()
 		}
-		if reason != "" {
-			if reject != nil {
-				reject(Reject{File: name, Record: lr.lineNo, Reason: reason})
-			}
-			continue
-		}
-		bw.blk.AppendDense(rows.RecordID(name, lr.lineNo), p.lab, p.row)
-		if err := bw.full(); err != nil {
-			return rowsRead, err
-		}
-	}
+		return p.lab, reason
+	}, reject)
 }
 
 // setJSON sets column i from a JSON value.
