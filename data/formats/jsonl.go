@@ -116,14 +116,7 @@ func ScanJSONLCategories(r io.Reader, name string, schema *CSVSchema) (map[strin
 //
 // rowsRead counts non-blank lines, rejected or not.
 func ParseJSONL(r io.Reader, name string, firstLine int64, schema *CSVSchema, blockRows int, emit Emit, reject func(Reject)) (rowsRead int64, err error) {
-	if !schema.Ready {
-		return 0, fmt.Errorf("%s: schema has categorical columns without a vocabulary (call SetVocab)", name)
-	}
-	p, err := newRecordParser(schema)
-	if err != nil {
-		return 0, fmt.Errorf("%s: %w", name, err)
-	}
-	bw, err := newBlockWriter(name, false, schema.Features, blockRows, blockRows, emit)
+	p, bw, err := startRecords(name, schema, false, blockRows, emit)
 	if err != nil {
 		return 0, err
 	}

@@ -37,28 +37,7 @@ func parquetSchema(t testing.TB, f *parquet.File, opts CSVOptions) (*CSVSchema, 
 	if err != nil {
 		t.Fatal(err)
 	}
-	var header []string
-	widths, shapes := map[string]int{}, map[string][]int{}
-	for _, fd := range pf.Fields {
-		header = append(header, fd.Name)
-		if fd.Width > 0 {
-			widths[fd.Name] = fd.Width
-		}
-		if fd.Shape != nil {
-			shapes[fd.Name] = fd.Shape
-		}
-	}
-	s, err := NewCSVSchema(header, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.SetVectors(widths); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.SetImages(shapes); err != nil {
-		t.Fatal(err)
-	}
-	return s, pf
+	return fieldSchema(t, pf.Fields, opts), pf
 }
 
 func openParquetFile(t testing.TB, data []byte) (*parquet.File, error) {
@@ -71,13 +50,7 @@ func parseParquetAll(t testing.TB, f *parquet.File, rg0, n int, first int64, s *
 	var blocks []*rows.Block
 	var rejects []Reject
 	k, err := ParseParquet(f, rg0, n, first, "f.parquet", s, 50, collect(t, &blocks), func(r Reject) { rejects = append(rejects, r) })
-	all := rows.NewDense(s.Features, 0)
-	for _, b := range blocks {
-		for i := range b.Rows() {
-			all.AppendRow(b, i)
-		}
-	}
-	return all, rejects, k, err
+	return mergeBlocks(s.Features, blocks), rejects, k, err
 }
 
 // Files pyarrow writes in each layout and codec parse to their values.
