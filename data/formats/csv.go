@@ -11,8 +11,6 @@ import (
 	"io"
 	"strconv"
 	"strings"
-
-	"github.com/lightbeam-ml/lightbeam/data/rows"
 )
 
 // ReadCSVHeader reads the header line from br and splits it with comma
@@ -122,32 +120,7 @@ func ParseCSV(r io.Reader, name string, firstLine int64, schema *CSVSchema, bloc
 	if err != nil {
 		return 0, err
 	}
-	lr := newLineReader(r)
-	lr.lineNo = firstLine - 1
-	for {
-		line, err := lr.next()
-		if err != nil {
-			if err == io.EOF {
-				return rowsRead, bw.flush()
-			}
-			return rowsRead, fmt.Errorf("%s: line %d: %w", name, lr.lineNo, err)
-		}
-		if blank(line) {
-			continue
-		}
-		rowsRead++
-		label, reason := p.parse(line)
-		if reason != "" {
-			if reject != nil {
-				reject(Reject{File: name, Record: lr.lineNo, Reason: reason})
-			}
-			continue
-		}
-		bw.blk.AppendDense(rows.RecordID(name, lr.lineNo), label, p.row)
-		if err := bw.full(); err != nil {
-			return rowsRead, err
-		}
-	}
+	return bw.denseLines(r, firstLine, p.row, p.parse, reject)
 }
 
 // csvParser holds one ParseCSV call's lookup tables and scratch space.

@@ -314,35 +314,12 @@ func FuzzParseCSV(f *testing.F) {
 	}
 	s.SetVocab(map[string]map[string]int64{"color": {"red": 1, "blue": 1, `re"d`: 1}})
 	f.Fuzz(func(t *testing.T, data []byte) {
-		var got, rejected int64
-		n, err := ParseCSV(bytes.NewReader(data), "f.csv", 2, s, 3, func(b *rows.Block) error {
-			if err := b.Validate(); err != nil || b.Rows() > 3 {
-				t.Fatalf("bad block: %v, %d rows", err, b.Rows())
-			}
-			for _, v := range b.DenseValues {
-				if math.IsInf(float64(v), 0) {
-					t.Fatalf("infinite feature in %v", b.DenseValues)
-				}
-			}
-			for _, l := range b.Labels {
-				if l < 0 || l >= 10 || l != float32(int(l)) {
-					t.Fatalf("label %v", l)
-				}
-			}
-			got += int64(b.Rows())
-			return nil
-		}, func(r Reject) {
-			if r.Reason == "" || r.Record < 2 {
-				t.Fatalf("reject %+v", r)
-			}
-			rejected++
-		})
+		sink := &fuzzSink{t: t, firstRecord: 2}
+		n, err := ParseCSV(bytes.NewReader(data), "f.csv", 2, s, 3, sink.emit, sink.reject)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got+rejected != n {
-			t.Fatalf("rowsRead %d but %d rows + %d rejects", n, got, rejected)
-		}
+		sink.check(n)
 		if _, err := ScanCategories(bytes.NewReader(data), "f.csv", s); err != nil {
 			t.Fatal(err)
 		}

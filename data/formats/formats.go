@@ -2,6 +2,7 @@ package formats
 
 import (
 	"fmt"
+	"io"
 	"strconv"
 
 	"github.com/lightbeam-ml/lightbeam/data/rows"
@@ -83,6 +84,40 @@ func (w *blockWriter) flush() error {
 		return fmt.Errorf("%s: emit: %w", w.name, err)
 	}
 	return nil
+}
+
+// denseLines reads r's lines (firstLine is the 1-based number of the
+// first) and adds a dense row to w for each non-blank one that parse
+// accepts: parse fills row and returns the line's label, or why it rejects
+// the line. Row IDs are rows.RecordID(w.name, line). rowsRead counts
+// non-blank lines, rejected or not.
+func (w *blockWriter) denseLines(r io.Reader, firstLine int64, row []float32, parse func(line []byte) (label float32, reason string), reject func(Reject)) (rowsRead int64, err error) {
+	lr := newLineReader(r)
+	lr.lineNo = firstLine - 1
+	for {
+		line, err := lr.next()
+		if err != nil {
+			if err == io.EOF {
+				return rowsRead, w.flush()
+			}
+			return rowsRead, fmt.Errorf("%s: line %d: %w", w.name, lr.lineNo, err)
+		}
+		if blank(line) {
+			continue
+		}
+		rowsRead++
+		label, reason := parse(line)
+		if reason != "" {
+			if reject != nil {
+				reject(Reject{File: w.name, Record: lr.lineNo, Reason: reason})
+			}
+			continue
+		}
+		w.blk.AppendDense(rows.RecordID(w.name, lr.lineNo), label, row)
+		if err := w.full(); err != nil {
+			return rowsRead, err
+		}
+	}
 }
 
 // labelParser turns a label field into a float32 label or a reject reason.

@@ -10,8 +10,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-
-	"github.com/lightbeam-ml/lightbeam/data/rows"
 )
 
 // ScanJSONLFields reads lines of a JSON Lines stream (at most maxLines
@@ -118,19 +116,10 @@ func ScanJSONLCategories(r io.Reader, name string, schema *CSVSchema) (map[strin
 //
 // rowsRead counts non-blank lines, rejected or not.
 func ParseJSONL(r io.Reader, name string, firstLine int64, schema *CSVSchema, blockRows int, emit Emit, reject func(Reject)) (rowsRead int64, err error) {
-	if !schema.Ready {
-		return 0, fmt.Errorf("%s: schema has categorical columns without a vocabulary (call SetVocab)", name)
-	}
-	p, err := newRecordParser(schema)
-	if err != nil {
-		return 0, fmt.Errorf("%s: %w", name, err)
-	}
-	bw, err := newBlockWriter(name, false, schema.Features, blockRows, blockRows, emit)
+	p, bw, err := startRecords(name, schema, false, blockRows, emit)
 	if err != nil {
 		return 0, err
 	}
-	lr := newLineReader(r)
-	lr.lineNo = firstLine - 1
 	var sc jsonScanner
 	field := func(key []byte, v jsonValue) string {
 		i, ok := p.cols[string(key)]
@@ -143,34 +132,14 @@ func ParseJSONL(r io.Reader, name string, firstLine int64, schema *CSVSchema, bl
 		p.set[i] = true
 		return p.setJSON(&sc, i, v)
 	}
-	for {
-		line, err := lr.next()
-		if err != nil {
-			if err == io.EOF {
-				return rowsRead, bw.flush()
-			}
-			return rowsRead, fmt.Errorf("%s: line %d: %w", name, lr.lineNo, err)
-		}
-		if blank(line) {
-			continue
-		}
-		rowsRead++
+	return bw.denseLines(r, firstLine, p.row, func(line []byte) (float32, string) {
 		p.begin()
 		reason := sc.object(line, field)
 		if reason == "" {
 			reason = p.end()
 		}
-		if reason != "" {
-			if reject != nil {
-				reject(Reject{File: name, Record: lr.lineNo, Reason: reason})
-			}
-			continue
-		}
-		bw.blk.AppendDense(rows.RecordID(name, lr.lineNo), p.lab, p.row)
-		if err := bw.full(); err != nil {
-			return rowsRead, err
-		}
-	}
+		return p.lab, reason
+	}, reject)
 }
 
 // setJSON sets column i from a JSON value.

@@ -21,21 +21,7 @@ func jsonlSchema(t testing.TB, data string, opts CSVOptions) *CSVSchema {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var header []string
-	widths := map[string]int{}
-	for _, f := range fields {
-		header = append(header, f.Name)
-		if f.Width > 0 {
-			widths[f.Name] = f.Width
-		}
-	}
-	s, err := NewCSVSchema(header, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.SetVectors(widths); err != nil {
-		t.Fatal(err)
-	}
+	s := fieldSchema(t, fields, opts)
 	vocab, err := ScanJSONLCategories(strings.NewReader(data), "f.jsonl", s)
 	if err != nil {
 		t.Fatal(err)
@@ -55,13 +41,7 @@ func parseJSONLString(t testing.TB, data string, s *CSVSchema) (*rows.Block, []R
 	if err != nil {
 		t.Fatal(err)
 	}
-	all := rows.NewDense(s.Features, 0)
-	for _, b := range blocks {
-		for i := range b.Rows() {
-			all.AppendRow(b, i)
-		}
-	}
-	return all, rejects, n
+	return mergeBlocks(s.Features, blocks), rejects, n
 }
 
 func TestParseJSONL(t *testing.T) {
@@ -193,35 +173,12 @@ func FuzzParseJSONL(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		var got, rejected int64
-		n, err := ParseJSONL(bytes.NewReader(data), "f.jsonl", 1, s, 3, func(b *rows.Block) error {
-			if err := b.Validate(); err != nil || b.Rows() > 3 || b.Features != 6 {
-				t.Fatalf("bad block: %v, %d rows", err, b.Rows())
-			}
-			for _, v := range b.DenseValues {
-				if math.IsInf(float64(v), 0) {
-					t.Fatalf("infinite feature in %v", b.DenseValues)
-				}
-			}
-			for _, l := range b.Labels {
-				if l < 0 || l >= 10 || l != float32(int(l)) {
-					t.Fatalf("label %v", l)
-				}
-			}
-			got += int64(b.Rows())
-			return nil
-		}, func(r Reject) {
-			if r.Reason == "" || r.Record < 1 {
-				t.Fatalf("reject %+v", r)
-			}
-			rejected++
-		})
+		sink := &fuzzSink{t: t, features: 6, firstRecord: 1}
+		n, err := ParseJSONL(bytes.NewReader(data), "f.jsonl", 1, s, 3, sink.emit, sink.reject)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got+rejected != n {
-			t.Fatalf("rowsRead %d but %d rows + %d rejects", n, got, rejected)
-		}
+		sink.check(n)
 		if _, err := ScanJSONLCategories(bytes.NewReader(data), "f.jsonl", s); err != nil {
 			t.Fatal(err)
 		}

@@ -455,14 +455,7 @@ func ScanParquetCategories(f *parquet.File, name string, schema *CSVSchema) (voc
 //
 // rowsRead counts rows, rejected or not.
 func ParseParquet(f *parquet.File, rg0, n int, firstRow int64, name string, schema *CSVSchema, blockRows int, emit Emit, reject func(Reject)) (rowsRead int64, err error) {
-	if !schema.Ready {
-		return 0, fmt.Errorf("%s: schema has categorical columns without a vocabulary (call SetVocab)", name)
-	}
-	p, err := newRecordParser(schema)
-	if err != nil {
-		return 0, fmt.Errorf("%s: %w", name, err)
-	}
-	bw, err := newBlockWriter(name, schema.Sparse, schema.Features, blockRows, blockRows, emit)
+	p, bw, err := startRecords(name, schema, schema.Sparse, blockRows, emit)
 	if err != nil {
 		return 0, err
 	}

@@ -37,28 +37,7 @@ func parquetSchema(t testing.TB, f *parquet.File, opts CSVOptions) (*CSVSchema, 
 	if err != nil {
 		t.Fatal(err)
 	}
-	var header []string
-	widths, shapes := map[string]int{}, map[string][]int{}
-	for _, fd := range pf.Fields {
-		header = append(header, fd.Name)
-		if fd.Width > 0 {
-			widths[fd.Name] = fd.Width
-		}
-		if fd.Shape != nil {
-			shapes[fd.Name] = fd.Shape
-		}
-	}
-	s, err := NewCSVSchema(header, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.SetVectors(widths); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.SetImages(shapes); err != nil {
-		t.Fatal(err)
-	}
-	return s, pf
+	return fieldSchema(t, pf.Fields, opts), pf
 }
 
 func openParquetFile(t testing.TB, data []byte) (*parquet.File, error) {
@@ -66,18 +45,26 @@ func openParquetFile(t testing.TB, data []byte) (*parquet.File, error) {
 	return OpenParquet(bytes.NewReader(data), int64(len(data)))
 }
 
+// openParquetFixture reads and opens the Parquet file at path.
+func openParquetFixture(t testing.TB, path string) (*parquet.File, []byte) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := openParquetFile(t, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f, data
+}
+
 func parseParquetAll(t testing.TB, f *parquet.File, rg0, n int, first int64, s *CSVSchema) (*rows.Block, []Reject, int64, error) {
 	t.Helper()
 	var blocks []*rows.Block
 	var rejects []Reject
 	k, err := ParseParquet(f, rg0, n, first, "f.parquet", s, 50, collect(t, &blocks), func(r Reject) { rejects = append(rejects, r) })
-	all := rows.NewDense(s.Features, 0)
-	for _, b := range blocks {
-		for i := range b.Rows() {
-			all.AppendRow(b, i)
-		}
-	}
-	return all, rejects, k, err
+	return mergeBlocks(s.Features, blocks), rejects, k, err
 }
 
 // Files pyarrow writes in each layout and codec parse to their values.
@@ -117,14 +104,7 @@ func TestParseParquetLayouts(t *testing.T) {
 		}},
 	} {
 		t.Run(tc.file, func(t *testing.T) {
-			data, err := os.ReadFile(filepath.Join(dir, tc.file+".parquet"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			f, err := openParquetFile(t, data)
-			if err != nil {
-				t.Fatal(err)
-			}
+			f, _ := openParquetFixture(t, filepath.Join(dir, tc.file+".parquet"))
 			s, pf := parquetSchema(t, f, CSVOptions{Missing: MissingZero})
 			if !reflect.DeepEqual(s.FeatureNames(), tc.names) || pf.Rows != 200 || len(pf.RowGroups) != 4 || pf.RowGroups[3].FirstRow != 192 {
 				t.Fatalf("features %v, %d rows in %+v", s.FeatureNames(), pf.Rows, pf.RowGroups)
@@ -150,14 +130,7 @@ func TestParseParquetLayouts(t *testing.T) {
 
 // A schema whose one feature is a sparse Spark vector gives sparse rows.
 func TestParseParquetSparse(t *testing.T) {
-	data, err := os.ReadFile(filepath.Join(parquetFixtures(t), "spark-sparse.parquet"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := openParquetFile(t, data)
-	if err != nil {
-		t.Fatal(err)
-	}
+	f, _ := openParquetFixture(t, filepath.Join(parquetFixtures(t), "spark-sparse.parquet"))
 	s, pf := parquetSchema(t, f, CSVOptions{})
 	if !pf.Fields[0].Sparse || pf.Fields[0].Width != 5 {
 		t.Fatalf("fields %+v", pf.Fields)
@@ -189,14 +162,7 @@ func TestParseParquetSparse(t *testing.T) {
 
 // Image structs: pixels decoded, a null image rejected by its row.
 func TestParseParquetImages(t *testing.T) {
-	data, err := os.ReadFile(filepath.Join(parquetFixtures(t), "image-null.parquet"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := openParquetFile(t, data)
-	if err != nil {
-		t.Fatal(err)
-	}
+	f, _ := openParquetFixture(t, filepath.Join(parquetFixtures(t), "image-null.parquet"))
 	s, _ := parquetSchema(t, f, CSVOptions{})
 	if s.Features != 20 || s.Columns[0].Kind != KindImage || !reflect.DeepEqual(s.Columns[0].Shape, []int{4, 5, 1}) {
 		t.Fatalf("schema %+v", s.Columns)
@@ -216,14 +182,7 @@ func TestParseParquetImages(t *testing.T) {
 // JPEGs written by pillow decode to pillow's pixels, up to the rounding
 // two IDCTs may differ by.
 func TestParseParquetJPEG(t *testing.T) {
-	data, err := os.ReadFile(filepath.Join(parquetFixtures(t), "image-jpeg.parquet"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := openParquetFile(t, data)
-	if err != nil {
-		t.Fatal(err)
-	}
+	f, _ := openParquetFixture(t, filepath.Join(parquetFixtures(t), "image-jpeg.parquet"))
 	s, _ := parquetSchema(t, f, CSVOptions{})
 	if s.Columns[0].Kind != KindImage || !reflect.DeepEqual(s.Columns[0].Shape, []int{6, 4, 3}) || s.Columns[1].Width != 72 || s.Features != 144 {
 		t.Fatalf("schema %+v", s.Columns)
@@ -246,14 +205,7 @@ func TestParseParquetJPEG(t *testing.T) {
 
 // Damaged files: an error naming what is wrong, never a panic.
 func TestParseParquetCorrupt(t *testing.T) {
-	data, err := os.ReadFile(filepath.Join(parquetFixtures(t), "numeric-none.parquet"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := openParquetFile(t, data)
-	if err != nil {
-		t.Fatal(err)
-	}
+	f, data := openParquetFixture(t, filepath.Join(parquetFixtures(t), "numeric-none.parquet"))
 	s, _ := parquetSchema(t, f, CSVOptions{})
 	for _, tc := range []struct {
 		name string

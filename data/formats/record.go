@@ -47,6 +47,23 @@ func newRecordParser(s *CSVSchema) (*recordParser, error) {
 	return p, nil
 }
 
+// startRecords checks that schema can parse records and returns their
+// parser and a writer of blocks (sparse ones when sparse) for name.
+func startRecords(name string, schema *CSVSchema, sparse bool, blockRows int, emit Emit) (*recordParser, *blockWriter, error) {
+	if !schema.Ready {
+		return nil, nil, fmt.Errorf("%s: schema has categorical columns without a vocabulary (call SetVocab)", name)
+	}
+	p, err := newRecordParser(schema)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", name, err)
+	}
+	bw, err := newBlockWriter(name, sparse, schema.Features, blockRows, blockRows, emit)
+	if err != nil {
+		return nil, nil, err
+	}
+	return p, bw, nil
+}
+
 // begin starts a record.
 func (p *recordParser) begin() {
 	clear(p.set)

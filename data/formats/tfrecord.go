@@ -359,14 +359,7 @@ func ScanTFRecordCategories(r io.Reader, name string, schema *CSVSchema) (map[st
 //
 // rowsRead counts records, rejected or not.
 func ParseTFRecord(r io.Reader, name string, schema *CSVSchema, blockRows int, emit Emit, reject func(Reject)) (rowsRead int64, err error) {
-	if !schema.Ready {
-		return 0, fmt.Errorf("%s: schema has categorical columns without a vocabulary (call SetVocab)", name)
-	}
-	p, err := newRecordParser(schema)
-	if err != nil {
-		return 0, fmt.Errorf("%s: %w", name, err)
-	}
-	bw, err := newBlockWriter(name, false, schema.Features, blockRows, blockRows, emit)
+	p, bw, err := startRecords(name, schema, false, blockRows, emit)
 	if err != nil {
 		return 0, err
 	}

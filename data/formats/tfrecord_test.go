@@ -43,28 +43,7 @@ func tfSchema(t testing.TB, data []byte, opts CSVOptions) *CSVSchema {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var header []string
-	widths, shapes := map[string]int{}, map[string][]int{}
-	for _, f := range fields {
-		header = append(header, f.Name)
-		if f.Width > 0 {
-			widths[f.Name] = f.Width
-		}
-		if f.Shape != nil {
-			shapes[f.Name] = f.Shape
-		}
-	}
-	s, err := NewCSVSchema(header, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.SetVectors(widths); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.SetImages(shapes); err != nil {
-		t.Fatal(err)
-	}
-	return s
+	return fieldSchema(t, fields, opts)
 }
 
 func parseTF(t testing.TB, data []byte, s *CSVSchema) (*rows.Block, []Reject, int64, error) {
@@ -72,13 +51,7 @@ func parseTF(t testing.TB, data []byte, s *CSVSchema) (*rows.Block, []Reject, in
 	var blocks []*rows.Block
 	var rejects []Reject
 	n, err := ParseTFRecord(bytes.NewReader(data), "f.tfrecord", s, 3, collect(t, &blocks), func(r Reject) { rejects = append(rejects, r) })
-	all := rows.NewDense(s.Features, 0)
-	for _, b := range blocks {
-		for i := range b.Rows() {
-			all.AppendRow(b, i)
-		}
-	}
-	return all, rejects, n, err
+	return mergeBlocks(s.Features, blocks), rejects, n, err
 }
 
 // wantTFRow is record i of tfrecord_fixture.py in the layout count,
@@ -332,31 +305,10 @@ func FuzzParseTFRecord(f *testing.F) {
 }
 
 func parseTFFuzz(t *testing.T, s *CSVSchema, data []byte) {
-	var got, rejected int64
-	n, err := ParseTFRecord(bytes.NewReader(data), "f.tfrecord", s, 3, func(b *rows.Block) error {
-		if err := b.Validate(); err != nil || b.Rows() > 3 || b.Features != 9 {
-			t.Fatalf("bad block: %v, %d rows", err, b.Rows())
-		}
-		for _, v := range b.DenseValues {
-			if math.IsInf(float64(v), 0) {
-				t.Fatalf("infinite feature in %v", b.DenseValues)
-			}
-		}
-		for _, l := range b.Labels {
-			if l < 0 || l >= 10 || l != float32(int(l)) {
-				t.Fatalf("label %v", l)
-			}
-		}
-		got += int64(b.Rows())
-		return nil
-	}, func(r Reject) {
-		if r.Reason == "" || r.Record < 0 {
-			t.Fatalf("reject %+v", r)
-		}
-		rejected++
-	})
-	if err == nil && got+rejected != n {
-		t.Fatalf("rowsRead %d but %d rows + %d rejects", n, got, rejected)
+	sink := &fuzzSink{t: t, features: 9}
+	n, err := ParseTFRecord(bytes.NewReader(data), "f.tfrecord", s, 3, sink.emit, sink.reject)
+	if err == nil {
+		sink.check(n)
 	}
 }
 

@@ -214,18 +214,8 @@ func planCSV(ctx context.Context, cfg Config, plan *Plan) error {
 			return err
 		}
 	}
-	if !schema.Ready {
-		if err := schema.SetVocab(vocab); err != nil {
-			return err
-		}
-	}
-	plan.Parse.CSV = schema
-	plan.Schema = shardio.Schema{
-		Features: schema.Features, FeatureNames: schema.FeatureNames(),
-		Task: schema.Options.Task, Classes: len(schema.Options.Classes), ClassNames: schema.Options.Classes,
-		Label: schema.LabelName(),
-	}
-	return nil
+	// NewCSVSchema leaves Sparse false: the plan's rows are dense.
+	return setSchema(plan, schema, vocab)
 }
 
 func sameHeader(schema *formats.CSVSchema, header []string) error {

@@ -22,19 +22,7 @@ const fieldScanLines = 1000
 // categorical fields' values when there are any, and cuts the files into
 // chunks of lines as for CSV.
 func planJSONL(ctx context.Context, cfg Config, plan *Plan) error {
-	files, err := expandInputs(ctx, cfg.Input)
-	if err != nil {
-		return err
-	}
-	var found []formats.RecordField
-	err = readText(ctx, files[0], func(r io.Reader, _ bool) error {
-		found, err = formats.ScanJSONLFields(r, storage.Base(files[0]), fieldScanLines)
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	schema, err := recordSchema(cfg, files[0], fmt.Sprintf("in the first %d records", fieldScanLines), found)
+	files, schema, err := scanRecordSchema(ctx, cfg, formats.ScanJSONLFields)
 	if err != nil {
 		return err
 	}
@@ -57,18 +45,7 @@ func planJSONL(ctx context.Context, cfg Config, plan *Plan) error {
 			return err
 		}
 	}
-	if !schema.Ready {
-		if err := schema.SetVocab(vocab); err != nil {
-			return err
-		}
-	}
-	plan.Parse.CSV = schema
-	plan.Schema = shardio.Schema{
-		Features: schema.Features, FeatureNames: schema.FeatureNames(),
-		Task: schema.Options.Task, Classes: len(schema.Options.Classes), ClassNames: schema.Options.Classes,
-		Label: schema.LabelName(),
-	}
-	return nil
+	return setSchema(plan, schema, vocab)
 }
 
 // planTFRecord finds the features in the first file's first records, lays
@@ -76,19 +53,7 @@ func planJSONL(ctx context.Context, cfg Config, plan *Plan) error {
 // header), counts categorical features' values over every file when there
 // are any, and makes one task per file.
 func planTFRecord(ctx context.Context, cfg Config, plan *Plan) error {
-	files, err := expandInputs(ctx, cfg.Input)
-	if err != nil {
-		return err
-	}
-	var found []formats.RecordField
-	err = readText(ctx, files[0], func(r io.Reader, _ bool) error {
-		found, err = formats.ScanTFRecordFields(r, storage.Base(files[0]), fieldScanLines)
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	schema, err := recordSchema(cfg, files[0], fmt.Sprintf("in the first %d records", fieldScanLines), found)
+	files, schema, err := scanRecordSchema(ctx, cfg, formats.ScanTFRecordFields)
 	if err != nil {
 		return err
 	}
@@ -110,18 +75,7 @@ func planTFRecord(ctx context.Context, cfg Config, plan *Plan) error {
 		}
 		plan.Tasks = append(plan.Tasks, transforms.ParseTask{Path: path, Length: -1, Split: -1, Generation: info.Generation})
 	}
-	if !schema.Ready {
-		if err := schema.SetVocab(vocab); err != nil {
-			return err
-		}
-	}
-	plan.Parse.CSV = schema
-	plan.Schema = shardio.Schema{
-		Features: schema.Features, FeatureNames: schema.FeatureNames(),
-		Task: schema.Options.Task, Classes: len(schema.Options.Classes), ClassNames: schema.Options.Classes,
-		Label: schema.LabelName(),
-	}
-	return nil
+	return setSchema(plan, schema, vocab)
 }
 
 // planParquet reads the footer of every file (ranged reads of the
@@ -189,6 +143,43 @@ func planParquet(ctx context.Context, cfg Config, plan *Plan) error {
 			plan.Tasks = append(plan.Tasks, t)
 		}
 	}
+	if err := setSchema(plan, schema, vocab); err != nil {
+		return err
+	}
+	if len(classNames) > 0 && len(schema.Options.Classes) == 0 && schema.Options.Task == formats.Classification {
+		// Hugging Face's ClassLabel: integer labels index its names.
+		schema.Options.MaxClasses = len(classNames)
+		plan.Schema.Classes, plan.Schema.ClassNames = len(classNames), classNames
+	}
+	return nil
+}
+
+// scanRecordSchema expands cfg.Input and lays out the features of a record
+// format from the fields scanFields finds in the first file's first
+// fieldScanLines records.
+func scanRecordSchema(ctx context.Context, cfg Config, scanFields func(r io.Reader, name string, maxRecords int) ([]formats.RecordField, error)) ([]string, *formats.CSVSchema, error) {
+	files, err := expandInputs(ctx, cfg.Input)
+	if err != nil {
+		return nil, nil, err
+	}
+	var found []formats.RecordField
+	err = readText(ctx, files[0], func(r io.Reader, _ bool) error {
+		found, err = scanFields(r, storage.Base(files[0]), fieldScanLines)
+		return err
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	schema, err := recordSchema(cfg, files[0], fmt.Sprintf("in the first %d records", fieldScanLines), found)
+	if err != nil {
+		return nil, nil, err
+	}
+	return files, schema, nil
+}
+
+// setSchema sets the vocabulary counted in vocab when schema needs one,
+// and makes schema the plan's.
+func setSchema(plan *Plan, schema *formats.CSVSchema, vocab map[string]map[string]int64) error {
 	if !schema.Ready {
 		if err := schema.SetVocab(vocab); err != nil {
 			return err
@@ -199,11 +190,6 @@ func planParquet(ctx context.Context, cfg Config, plan *Plan) error {
 		Features: schema.Features, FeatureNames: schema.FeatureNames(), Sparse: schema.Sparse,
 		Task: schema.Options.Task, Classes: len(schema.Options.Classes), ClassNames: schema.Options.Classes,
 		Label: schema.LabelName(),
-	}
-	if len(classNames) > 0 && len(schema.Options.Classes) == 0 && schema.Options.Task == formats.Classification {
-		// Hugging Face's ClassLabel: integer labels index its names.
-		schema.Options.MaxClasses = len(classNames)
-		plan.Schema.Classes, plan.Schema.ClassNames = len(classNames), classNames
 	}
 	return nil
 }
