@@ -146,13 +146,15 @@ func (r *Runner) gemm(m, n, k int, alpha float32, a *buf, aOff, lda int, b *buf,
 	r.be.Gemm(false, transB, m, n, k, alpha, av, lda, bv, ldb, 0, cv, ldc)
 }
 
-// Logits runs the model on tokens (at most Ctx) and returns the logits,
-// len(tokens) rows of Vocab values, valid until the next call.
-func (r *Runner) Logits(tokens []int32) ([]float32, error) {
+// Logits runs the model on tokens (at most Ctx) and returns the logits of
+// positions first … len(tokens)−1, a row of Vocab values each, valid until
+// the next call. (Scoring needs the second half only: the output product,
+// the largest, is done for those rows alone.)
+func (r *Runner) Logits(tokens []int32, first int) ([]float32, error) {
 	m := r.m
 	T, E, Q, KV, D := len(tokens), m.Embd, m.Heads*m.HeadDim, m.HeadsKV*m.HeadDim, m.HeadDim
-	if T > r.Ctx || T == 0 {
-		return nil, fmt.Errorf("forward: %d tokens for a window of %d", T, r.Ctx)
+	if T > r.Ctx || T == 0 || first < 0 || first >= T {
+		return nil, fmt.Errorf("forward: %d tokens (logits from %d) for a window of %d", T, first, r.Ctx)
 	}
 	for t, id := range tokens {
 		if id < 0 || int(id) >= m.Vocab {
@@ -241,9 +243,13 @@ func (r *Runner) Logits(tokens []int32) ([]float32, error) {
 	if err := r.norm(T, "output_norm.weight"); err != nil {
 		return nil, err
 	}
-	r.gemmRounded(T, m.Vocab, E, r.h, r.out, r.outType, r.logits)
+	n := T - first
+	r.pull(r.h)
+	copy(r.h.h, r.h.h[first*E:T*E])
+	r.push(r.h)
+	r.gemmRounded(n, m.Vocab, E, r.h, r.out, r.outType, r.logits)
 	r.pull(r.logits)
-	return r.logits.h[:T*m.Vocab], nil
+	return r.logits.h[:n*m.Vocab], nil
 }
 
 // loadLayer decodes layer p's matrices onto the backend.

@@ -68,28 +68,28 @@ func ScoreWindow(r, ref *Runner, window []int32) (Score, error) {
 	if r.m.AddBOS && r.m.BOS >= 0 {
 		tokens[0] = r.m.BOS
 	}
-	V := r.m.Vocab
+	V, first := r.m.Vocab, len(tokens)/2
 	var refLogits []float32
 	if ref != nil {
 		if ref.m.Vocab != V {
 			return Score{}, fmt.Errorf("forward: the reference %s has %d tokens, %s %d", ref.m.Path, ref.m.Vocab, r.m.Path, V)
 		}
-		l, err := ref.Logits(tokens)
+		l, err := ref.Logits(tokens, first)
 		if err != nil {
 			return Score{}, err
 		}
 		refLogits = append([]float32(nil), l...)
 	}
-	logits, err := r.Logits(tokens)
+	logits, err := r.Logits(tokens, first)
 	if err != nil {
 		return Score{}, err
 	}
 	var s Score
 	p := make([]float64, V)
 	q := make([]float64, V)
-	for j := len(tokens) / 2; j < len(tokens)-1; j++ {
-		next := tokens[j+1]
-		top := logSoftmax(p, logits[j*V:(j+1)*V])
+	for j := first; j < len(tokens)-1; j++ {
+		next, row := tokens[j+1], j-first
+		top := logSoftmax(p, logits[row*V:(row+1)*V])
 		nll := -p[next]
 		s.Tokens++
 		s.NLL += nll
@@ -98,7 +98,7 @@ func ScoreWindow(r, ref *Runner, window []int32) (Score, error) {
 			continue
 		}
 		s.HasRef = true
-		refTop := logSoftmax(q, refLogits[j*V:(j+1)*V])
+		refTop := logSoftmax(q, refLogits[row*V:(row+1)*V])
 		s.RefNLL -= q[next]
 		var kl float64
 		for i, lq := range q {
