@@ -11,6 +11,7 @@ import (
 	iofs "io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 
 	"github.com/lightbeam-ml/lightbeam/internal/localfile"
@@ -124,9 +125,24 @@ func (localDriver) CreateExclusive(_ context.Context, p string, data []byte) err
 	}
 	if err == nil {
 		err = os.Link(tmp, p)
+		if errors.Is(err, iofs.ErrNotExist) {
+			// Our temporary is gone: only the process that created p
+			// removes them (below), so p exists.
+			err = &iofs.PathError{Op: "link", Path: p, Err: iofs.ErrExist}
+		}
 	}
 	if err != nil {
 		return wrapErr("create", p, err) // wraps fs.ErrExist when it exists
+	}
+	// A process killed between its temporary and its link left one
+	// behind; p's creator removes them.
+	prefix := "." + filepath.Base(p) + ".excl-"
+	if entries, err := os.ReadDir(filepath.Dir(p)); err == nil {
+		for _, e := range entries {
+			if strings.HasPrefix(e.Name(), prefix) && filepath.Join(filepath.Dir(p), e.Name()) != tmp {
+				os.Remove(filepath.Join(filepath.Dir(p), e.Name()))
+			}
+		}
 	}
 	return nil
 }

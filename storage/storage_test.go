@@ -105,3 +105,30 @@ func TestLockGarbage(t *testing.T) {
 		t.Errorf("refused after %v, without reading it again", d)
 	}
 }
+
+// A process killed between writing its temporary and linking it as the
+// exclusive file leaves the temporary behind; the next creator removes it
+// (the kill tests rerun a killed command and expect its output only).
+func TestCreateExclusiveRemovesStaleTemporaries(t *testing.T) {
+	dir := t.TempDir()
+	stale := filepath.Join(dir, ".LOCK.excl-123")
+	other := filepath.Join(dir, ".OTHER.excl-123")
+	for _, p := range []string{stale, other} {
+		if err := os.WriteFile(p, []byte("half a lock"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := CreateExclusive(context.Background(), filepath.Join(dir, "LOCK"), []byte("owner")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(stale); !os.IsNotExist(err) {
+		t.Errorf("the stale temporary is still there: %v", err)
+	}
+	if _, err := os.Stat(other); err != nil {
+		t.Errorf("another file's temporary was removed: %v", err)
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 2 {
+		t.Errorf("%d files, want LOCK and the other temporary", len(entries))
+	}
+}
