@@ -415,9 +415,8 @@ func (w *writer) Write(b []byte) (int, error) {
 
 // Close completes the file. The NameNode may answer that the last block is
 // still being replicated; like Hadoop's Java client, it asks again with
-// backoff, for up to three minutes (Java's 12 s default was seen to run
-// out on a loaded 2-core machine with the MiniDFSCluster beside the tests,
-// and one minute at a load of 6).
+// backoff, for up to a minute (Java's 12 s default was seen to run out
+// on a loaded 2-core machine with the MiniDFSCluster beside the tests).
 func (w *writer) Close() error {
 	if err := closeFile(w.w); err != nil {
 		return w.t.pathErr("close", err)
@@ -426,7 +425,7 @@ func (w *writer) Close() error {
 }
 
 func closeFile(w *gohdfs.FileWriter) error {
-	wait, deadline := 50*time.Millisecond, time.Now().Add(3*time.Minute)
+	wait, deadline := 50*time.Millisecond, time.Now().Add(time.Minute)
 	for {
 		err := w.Close()
 		if err == nil || !gohdfs.IsErrReplicating(err) || time.Now().After(deadline) {
