@@ -69,53 +69,74 @@ func (t *tensor) elems() int {
 // Supported lists the architectures Load reads.
 const Supported = "llama (Llama, Mistral, SmolLM), qwen2, qwen3"
 
-// Load reads the GGUF file at path (local, gs:// or hdfs://): its header,
-// then every tensor's bytes.
-func Load(ctx context.Context, path string) (*Model, error) {
+// Header reads the header of the GGUF file at path (local, gs:// or
+// hdfs://): the hyper-parameters, the metadata (for Encoder) and the
+// tensors' names, types and shapes, checked; no tensor data. Load reads
+// the data too.
+func Header(ctx context.Context, path string) (*Model, error) {
+	m, _, _, err := header(ctx, path)
+	return m, err
+}
+
+// header is Header, and the offset of the data section and the file's size.
+func header(ctx context.Context, path string) (*Model, int64, int64, error) {
 	size, err := storage.Size(ctx, path)
 	if err != nil {
-		return nil, err
+		return nil, 0, 0, err
 	}
 	r, err := storage.Open(ctx, path)
 	if err != nil {
-		return nil, err
+		return nil, 0, 0, err
 	}
 	defer r.Close()
 	f, dataAt, err := gguf.Read(r, size, path)
 	if err != nil {
-		return nil, err
+		return nil, 0, 0, err
 	}
 	h, err := hyper(f, path)
 	if err != nil {
-		return nil, err
+		return nil, 0, 0, err
 	}
 	m := &Model{Hyper: h, Path: path, File: f, tensors: map[string]*tensor{}}
-	// Read the tensors in file order, one pass over the data section.
-	ts := slices.Clone(f.Tensors)
-	slices.SortFunc(ts, func(a, b gguf.TensorInfo) int { return int(a.Offset - b.Offset) })
-	r2, err := storage.OpenRange(ctx, path, dataAt, size-dataAt)
+	for _, ti := range f.Tensors {
+		m.tensors[ti.Name] = &tensor{name: ti.Name, typ: ti.Type, shape: ti.Shape}
+	}
+	if err := m.check(); err != nil {
+		return nil, 0, 0, fmt.Errorf("forward: %s: %w", path, err)
+	}
+	return m, dataAt, size, nil
+}
+
+// Load reads the GGUF file at path (local, gs:// or hdfs://): its header,
+// then every tensor's bytes.
+func Load(ctx context.Context, path string) (*Model, error) {
+	m, dataAt, size, err := header(ctx, path)
 	if err != nil {
 		return nil, err
 	}
-	defer r2.Close()
+	// Read the tensors in file order, one pass over the data section.
+	ts := slices.Clone(m.File.Tensors)
+	slices.SortFunc(ts, func(a, b gguf.TensorInfo) int { return int(a.Offset - b.Offset) })
+	r, err := storage.OpenRange(ctx, path, dataAt, size-dataAt)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
 	var at int64
 	for _, ti := range ts {
 		n, err := ti.Bytes()
 		if err != nil {
 			return nil, fmt.Errorf("forward: %s: %s: %w", path, ti.Name, err)
 		}
-		if _, err := io.CopyN(io.Discard, r2, ti.Offset-at); err != nil {
+		if _, err := io.CopyN(io.Discard, r, ti.Offset-at); err != nil {
 			return nil, fmt.Errorf("forward: %s: %w", path, err)
 		}
 		b := make([]byte, n)
-		if _, err := io.ReadFull(r2, b); err != nil {
+		if _, err := io.ReadFull(r, b); err != nil {
 			return nil, fmt.Errorf("forward: %s: reading %s: %w", path, ti.Name, err)
 		}
 		at = ti.Offset + n
-		m.tensors[ti.Name] = &tensor{name: ti.Name, typ: ti.Type, shape: ti.Shape, data: b}
-	}
-	if err := m.check(); err != nil {
-		return nil, fmt.Errorf("forward: %s: %w", path, err)
+		m.tensors[ti.Name].data = b
 	}
 	if t := m.tensors["rope_freqs.weight"]; t != nil {
 		m.FreqScale = make([]float32, t.elems())
@@ -263,12 +284,3 @@ func (m *Model) Encoder() (*tokenizer.Encoder, error) {
 
 // has reports whether the model has tensor name.
 func (m *Model) has(name string) bool { return m.tensors[name] != nil }
-
-// Bytes is the size of the tensors' data as stored.
-func (m *Model) Bytes() int64 {
-	var n int64
-	for _, t := range m.tensors {
-		n += int64(len(t.data))
-	}
-	return n
-}

@@ -101,7 +101,8 @@ func Run(ctx context.Context, c Config, log io.Writer) (*Report, error) {
 	if c.Ctx < 8 {
 		return nil, fmt.Errorf("llmeval: --ctx=%d: want at least 8 tokens", c.Ctx)
 	}
-	m, err := forward.Load(ctx, c.Checkpoint)
+	// The headers only: the workers load the tensors.
+	m, err := forward.Header(ctx, c.Checkpoint)
 	if err != nil {
 		return nil, err
 	}
@@ -125,7 +126,7 @@ func Run(ctx context.Context, c Config, log io.Writer) (*Report, error) {
 		return nil, fmt.Errorf("llmeval: %v: %d tokens, fewer than one window of %d (--ctx)", c.Text, len(tokens), c.Ctx)
 	}
 	if c.Reference != "" {
-		ref, err := forward.Load(ctx, c.Reference)
+		ref, err := forward.Header(ctx, c.Reference)
 		if err != nil {
 			return nil, err
 		}
