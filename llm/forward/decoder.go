@@ -44,6 +44,9 @@ type Runner struct {
 // NewRunner decodes the model's embeddings and output matrix onto be and
 // allocates the buffers of a window of ctx tokens.
 func NewRunner(m *Model, be accel.Backend, ctx int) (*Runner, error) {
+	if m.IsEncoder() {
+		return nil, fmt.Errorf("forward: %s is an encoder (%s): it gives embeddings (NewEmbedder), not next-token logits", m.Path, m.Arch)
+	}
 	r := &Runner{m: m, be: be, Ctx: ctx, w: map[string]*buf{}, wt: map[string]gguf.Type{}, vec: map[string][]float32{}}
 	E, Q, KV := m.Embd, m.Heads*m.HeadDim, m.HeadsKV*m.HeadDim
 	emb, err := m.decode("token_embd.weight", make([]float32, m.Vocab*E))

