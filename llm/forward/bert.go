@@ -90,13 +90,14 @@ type Embedder struct {
 }
 
 // NewEmbedder decodes the encoder's embeddings onto be and allocates the
-// buffers of sentences of at most ctx tokens (at most its context_length).
+// buffers of ctx tokens: a sentence (at most the model's context_length)
+// or a batch of sentences.
 func NewEmbedder(m *Model, be accel.Backend, ctx int) (*Embedder, error) {
 	if !m.IsEncoder() {
 		return nil, fmt.Errorf("forward: %s is a decoder (%s): it scores text (NewRunner), it gives no sentence embeddings", m.Path, m.Arch)
 	}
-	if ctx <= 0 || ctx > m.CtxTrain {
-		return nil, fmt.Errorf("forward: %s: sentences of %d tokens; the model's context is %d", m.Path, ctx, m.CtxTrain)
+	if ctx <= 0 {
+		return nil, fmt.Errorf("forward: %s: an embedder of %d tokens", m.Path, ctx)
 	}
 	E, FF := m.Embd, m.FF
 	r := &Runner{m: m, be: be, Ctx: ctx, w: map[string]*buf{}, wt: map[string]gguf.Type{}, vec: map[string][]float32{}}
@@ -122,13 +123,13 @@ func NewEmbedder(m *Model, be accel.Backend, ctx int) (*Embedder, error) {
 	}
 	r.x, r.h = r.alloc(ctx*E), r.alloc(ctx*E)
 	r.q, r.k, r.v, r.att = r.alloc(ctx*E), r.alloc(ctx*E), r.alloc(ctx*E), r.alloc(ctx*E)
-	r.scores = r.alloc(ctx * ctx)
+	r.scores = r.alloc(min(ctx, m.CtxTrain) * min(ctx, m.CtxTrain))
 	r.u = r.alloc(ctx * FF)
 	r.act = r.alloc(ctx * max(E, FF))
 	return e, nil
 }
 
-// Ctx is the most tokens a sentence may have.
+// Ctx is the most tokens a call may embed.
 func (e *Embedder) Ctx() int { return e.r.Ctx }
 
 // Embed runs the encoder on one sentence's tokens ([CLS] … [SEP], as
@@ -137,25 +138,52 @@ func (e *Embedder) Ctx() int { return e.r.Ctx }
 // llama_get_embeddings_seq (and llama-cpp-python's embed(), by default)
 // it is not normalized; a cosine does not depend on that.
 func (e *Embedder) Embed(tokens []int32) ([]float32, error) {
+	out, err := e.EmbedBatch([][]int32{tokens})
+	if err != nil {
+		return nil, err
+	}
+	return out[0], nil
+}
+
+// EmbedBatch is Embed of several sentences of at most Ctx tokens in all:
+// their rows go through each layer's products together (a layer's
+// weights are decoded once for the batch), each sentence attending to
+// itself only, as llama.cpp batches sequences. The embeddings are valid
+// until the next call.
+func (e *Embedder) EmbedBatch(sentences [][]int32) ([][]float32, error) {
 	r, m := e.r, e.r.m
-	T, E, H, D := len(tokens), m.Embd, m.Heads, m.HeadDim
-	if T == 0 || T > r.Ctx {
-		return nil, fmt.Errorf("forward: a sentence of %d tokens for an embedder of at most %d", T, r.Ctx)
-	}
-	for t, id := range tokens {
-		if id < 0 || int(id) >= m.Vocab {
-			return nil, fmt.Errorf("forward: token %d at %d is outside the vocabulary of %d", id, t, m.Vocab)
+	E, D := m.Embd, m.HeadDim
+	N := 0
+	for _, s := range sentences {
+		if len(s) == 0 {
+			return nil, fmt.Errorf("forward: a sentence of no tokens")
 		}
-		row := r.x.h[t*E : (t+1)*E]
-		copy(row, r.emb[int(id)*E:(int(id)+1)*E])
-		for i := range row {
-			if e.types != nil {
-				row[i] += e.types[i]
+		N += len(s)
+	}
+	if N == 0 || N > r.Ctx {
+		return nil, fmt.Errorf("forward: %d sentences of %d tokens for an embedder of at most %d", len(sentences), N, r.Ctx)
+	}
+	n := 0
+	for _, s := range sentences {
+		for t, id := range s {
+			if id < 0 || int(id) >= m.Vocab {
+				return nil, fmt.Errorf("forward: token %d at %d is outside the vocabulary of %d", id, t, m.Vocab)
 			}
-			row[i] += e.pos[t*E+i]
+			if t >= m.CtxTrain {
+				return nil, fmt.Errorf("forward: a sentence of %d tokens; the model's context is %d", len(s), m.CtxTrain)
+			}
+			row := r.x.h[n*E : (n+1)*E]
+			copy(row, r.emb[int(id)*E:(int(id)+1)*E])
+			for i := range row {
+				if e.types != nil {
+					row[i] += e.types[i]
+				}
+				row[i] += e.pos[t*E+i]
+			}
+			n++
 		}
 	}
-	if err := e.layerNorm(T, r.x, "token_embd_norm"); err != nil {
+	if err := e.layerNorm(N, r.x, "token_embd_norm"); err != nil {
 		return nil, err
 	}
 	r.push(r.x)
@@ -169,54 +197,69 @@ func (e *Embedder) Embed(tokens []int32) ([]float32, error) {
 			name string
 			out  *buf
 		}{{"attn_q", r.q}, {"attn_k", r.k}, {"attn_v", r.v}} {
-			if err := e.affine(T, E, r.x, p, qkv.name, qkv.out); err != nil {
+			if err := e.affine(N, E, r.x, p, qkv.name, qkv.out); err != nil {
 				return nil, err
 			}
 		}
 		r.push(r.q, r.k, r.v)
-		for h := range H {
-			r.gemm(T, T, D, scale, r.q, h*D, E, r.k, h*D, E, r.scores, 0, T, true)
-			r.pull(r.scores)
-			for t := range T {
-				softmaxCausal(r.scores.h[t*T:(t+1)*T], T-1) // every position: no mask
+		at := 0
+		for _, s := range sentences {
+			T, o := len(s), at*E
+			for h := range m.Heads {
+				r.gemm(T, T, D, scale, r.q, o+h*D, E, r.k, o+h*D, E, r.scores, 0, T, true)
+				r.pull(r.scores)
+				for t := range T {
+					softmaxCausal(r.scores.h[t*T:(t+1)*T], T-1) // every position: no mask
+				}
+				r.push(r.scores)
+				r.gemm(T, D, T, 1, r.scores, 0, T, r.v, o+h*D, E, r.att, o+h*D, E, false)
 			}
-			r.push(r.scores)
-			r.gemm(T, D, T, 1, r.scores, 0, T, r.v, h*D, E, r.att, h*D, E, false)
+			at += T
 		}
-		if err := e.affine(T, E, r.att, p, "attn_output", r.h); err != nil {
+		if err := e.affine(N, E, r.att, p, "attn_output", r.h); err != nil {
 			return nil, err
 		}
-		if err := e.addNorm(T, p+"attn_output_norm"); err != nil {
+		if err := e.addNorm(N, p+"attn_output_norm"); err != nil {
 			return nil, err
 		}
-		if err := e.affine(T, E, r.x, p, "ffn_up", r.u); err != nil {
+		if err := e.affine(N, E, r.x, p, "ffn_up", r.u); err != nil {
 			return nil, err
 		}
-		for i, v := range r.u.h[:T*m.FF] {
+		for i, v := range r.u.h[:N*m.FF] {
 			r.u.h[i] = gelu(v)
 		}
 		r.push(r.u)
-		if err := e.affine(T, m.FF, r.u, p, "ffn_down", r.h); err != nil {
+		if err := e.affine(N, m.FF, r.u, p, "ffn_down", r.h); err != nil {
 			return nil, err
 		}
-		if err := e.addNorm(T, p+"layer_output_norm"); err != nil {
+		if err := e.addNorm(N, p+"layer_output_norm"); err != nil {
 			return nil, err
 		}
 	}
 	// r.x is on the host: addNorm left it there.
-	switch m.Pooling {
-	case PoolCLS:
-		copy(e.out, r.x.h[:E])
-	default:
-		for i := range E {
-			var s float64
-			for t := range T {
-				s += float64(r.x.h[t*E+i])
-			}
-			e.out[i] = float32(s / float64(T))
-		}
+	if need := len(sentences) * E; len(e.out) < need {
+		e.out = make([]float32, need)
 	}
-	return e.out, nil
+	embs := make([][]float32, len(sentences))
+	at := 0
+	for j, s := range sentences {
+		out, T := e.out[j*E:(j+1)*E], len(s)
+		switch m.Pooling {
+		case PoolCLS:
+			copy(out, r.x.h[at*E:(at+1)*E])
+		default:
+			for i := range E {
+				var sum float64
+				for t := at; t < at+T; t++ {
+					sum += float64(r.x.h[t*E+i])
+				}
+				out[i] = float32(sum / float64(T))
+			}
+		}
+		embs[j] = out
+		at += T
+	}
+	return embs, nil
 }
 
 // affine sets out (on the host) to in · Wᵀ + b for layer p's matrix name

@@ -53,7 +53,7 @@ func TestBertAgainstLlamaCpp(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			e, err := NewEmbedder(m, be, 128)
+			e, err := NewEmbedder(m, be, 512)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -62,16 +62,38 @@ func TestBertAgainstLlamaCpp(t *testing.T) {
 			if len(lines) != len(want.Embeddings) {
 				t.Fatalf("%d sentences, llama.cpp embedded %d", len(lines), len(want.Embeddings))
 			}
-			lo, sum, worstNorm := 1.0, 0.0, 0.0
+			var tokens [][]int32
 			for i, s := range lines {
-				tokens := enc.Encode(s, true, false)
-				if !slices.Equal(tokens, want.Tokens[i]) {
-					t.Fatalf("sentence %d %q: tokens %v, llama.cpp's %v", i, s, tokens, want.Tokens[i])
+				tokens = append(tokens, enc.Encode(s, true, false))
+				if !slices.Equal(tokens[i], want.Tokens[i]) {
+					t.Fatalf("sentence %d %q: tokens %v, llama.cpp's %v", i, s, tokens[i], want.Tokens[i])
 				}
-				got, err := e.Embed(tokens)
+			}
+			// In batches of 8 sentences (llama.cpp embeds each alone).
+			var embs [][]float32
+			for i := 0; i < len(tokens); i += 8 {
+				out, err := e.EmbedBatch(tokens[i:min(i+8, len(tokens))])
 				if err != nil {
 					t.Fatal(err)
 				}
+				for _, v := range out {
+					embs = append(embs, slices.Clone(v))
+				}
+			}
+			if quant == "f32" {
+				for i := range tokens {
+					one, err := e.Embed(tokens[i])
+					if err != nil {
+						t.Fatal(err)
+					}
+					if c := Cosine(one, embs[i]); !(c > 1-1e-6) {
+						t.Errorf("sentence %d alone and in a batch: cosine %.8f", i, c)
+					}
+				}
+			}
+			lo, sum, worstNorm := 1.0, 0.0, 0.0
+			for i, s := range lines {
+				got := embs[i]
 				c := Cosine(got, want.Embeddings[i])
 				lo, sum = min(lo, c), sum+c
 				worstNorm = max(worstNorm, math.Abs(norm(got)/norm(want.Embeddings[i])-1))
@@ -120,8 +142,12 @@ func TestEncoderDecoderErrors(t *testing.T) {
 	if _, err := NewEmbedder(qwen, be, 64); err == nil || !strings.Contains(err.Error(), "is a decoder (qwen2)") {
 		t.Errorf("NewEmbedder of a decoder: %v", err)
 	}
-	if _, err := NewEmbedder(bert, be, bert.CtxTrain+1); err == nil || !strings.Contains(err.Error(), "the model's context is 512") {
-		t.Errorf("NewEmbedder past the context: %v", err)
+	long, err := NewEmbedder(bert, be, bert.CtxTrain+8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := long.Embed(make([]int32, bert.CtxTrain+1)); err == nil || !strings.Contains(err.Error(), "the model's context is 512") {
+		t.Errorf("Embed past the context: %v", err)
 	}
 	e, err := NewEmbedder(bert, be, 8)
 	if err != nil {
@@ -129,6 +155,9 @@ func TestEncoderDecoderErrors(t *testing.T) {
 	}
 	if _, err := e.Embed(make([]int32, 9)); err == nil || !strings.Contains(err.Error(), "9 tokens") {
 		t.Errorf("Embed of 9 tokens into 8: %v", err)
+	}
+	if _, err := e.EmbedBatch([][]int32{{101, 102}, {}}); err == nil || !strings.Contains(err.Error(), "no tokens") {
+		t.Errorf("EmbedBatch of an empty sentence: %v", err)
 	}
 	if _, err := e.Embed([]int32{101, 1 << 20, 102}); err == nil || !strings.Contains(err.Error(), "outside the vocabulary") {
 		t.Errorf("Embed of a token outside the vocabulary: %v", err)

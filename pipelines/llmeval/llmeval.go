@@ -7,6 +7,12 @@
 // With a reference file (the source model, say) it also measures the KL
 // divergence from the reference and how often both pick the same top
 // token.
+//
+// An encoder (BERT, a sentence-transformers model) is evaluated on
+// sentences instead (Config.Sentences, one a line): each batch of
+// sentences is an element, embedded by the checkpoint and the reference,
+// and the report gives the cosine of each sentence's two embeddings (min,
+// mean).
 package llmeval
 
 import (
@@ -36,7 +42,8 @@ const DefaultCtx = 512
 type Config struct {
 	Checkpoint string   // Required. The GGUF file to evaluate (local, gs://, hdfs://).
 	Reference  string   // Optional. A GGUF file of the same vocabulary: KL, top-1, perplexity ratio.
-	Text       []string // Required. Text files, read in order and joined.
+	Text       []string // Required for a decoder. Text files, read in order and joined.
+	Sentences  string   // Required for an encoder, instead of Text: a file of one sentence a line (blank lines skipped).
 	Ctx        int      // Tokens a window; DefaultCtx if 0.
 	MaxWindows int      // At most this many windows (the first); all if 0.
 	Accel      string   // The math backend: auto, go, blas or cuda.
@@ -50,32 +57,45 @@ type Report struct {
 	Checkpoint       string  `json:"checkpoint"`
 	Reference        string  `json:"reference,omitempty"`
 	Arch             string  `json:"arch"`
-	Ctx              int     `json:"ctx"`
-	Windows          int     `json:"windows"`
-	Tokens           int     `json:"tokens"` // scored: the second half of each window
-	Perplexity       float64 `json:"perplexity"`
-	PerplexityStderr float64 `json:"perplexity_stderr"`
+	Ctx              int     `json:"ctx,omitempty"`
+	Windows          int     `json:"windows,omitempty"`
+	Sentences        int     `json:"sentences,omitempty"`
+	Tokens           int     `json:"tokens"` // scored: the second half of each window; or the sentences' tokens
+	Perplexity       float64 `json:"perplexity,omitempty"`
+	PerplexityStderr float64 `json:"perplexity_stderr,omitempty"`
 	RefPerplexity    float64 `json:"ref_perplexity,omitempty"`
 	PerplexityRatio  float64 `json:"perplexity_ratio,omitempty"`
-	KL               float64 `json:"kl,omitempty"`   // mean KL(reference ‖ model), nats
-	Top1             float64 `json:"top1,omitempty"` // share of tokens with the reference's top choice
+	KL               float64 `json:"kl,omitempty"`          // mean KL(reference ‖ model), nats
+	Top1             float64 `json:"top1,omitempty"`        // share of tokens with the reference's top choice
+	CosineMin        float64 `json:"cosine_min,omitempty"`  // of a sentence's embeddings by the checkpoint and the reference
+	CosineMean       float64 `json:"cosine_mean,omitempty"` // over the sentences
 	TokensPerSecond  float64 `json:"tokens_per_second"`
 	Seconds          float64 `json:"seconds"`
 	Runner           string  `json:"runner"`
 	Accel            string  `json:"accel"`
 }
 
-// Window is one pipeline element: window Index of the text's tokens.
+// Window is one pipeline element: window Index of the text's tokens, or
+// for an encoder batch Index of the sentences, tokenized.
 type Window struct {
-	Index  int
-	Tokens []int32
+	Index     int
+	Tokens    []int32
+	Sentences [][]int32
 }
 
-// WindowScore is a window's score, by window.
+// WindowScore is a window's score, by window; for a batch of sentences,
+// their tokens and the cosine of each one's embeddings by the checkpoint
+// and the reference (none without a reference).
 type WindowScore struct {
-	Index int
-	Score forward.Score
+	Index   int
+	Score   forward.Score
+	Tokens  int
+	Cosines []float64
 }
+
+// SentencesPerElement is the number of sentences a pipeline element
+// embeds.
+const SentencesPerElement = 16
 
 // Windows cuts tokens into windows of ctx, the first max of them (all if
 // max is 0), as llama-perplexity cuts its chunks; the tail that fills no
@@ -92,14 +112,11 @@ func Windows(tokens []int32, ctx, max int) []Window {
 // writes it to OUT/report.json when c.Out is set). Progress goes to log.
 func Run(ctx context.Context, c Config, log io.Writer) (*Report, error) {
 	t0 := time.Now()
-	if c.Checkpoint == "" || len(c.Text) == 0 {
-		return nil, fmt.Errorf("llmeval: a checkpoint and a text are required")
+	if c.Checkpoint == "" || len(c.Text) == 0 && c.Sentences == "" {
+		return nil, fmt.Errorf("llmeval: a checkpoint and a text (or sentences) are required")
 	}
-	if c.Ctx == 0 {
-		c.Ctx = DefaultCtx
-	}
-	if c.Ctx < 8 {
-		return nil, fmt.Errorf("llmeval: --ctx=%d: want at least 8 tokens", c.Ctx)
+	if len(c.Text) > 0 && c.Sentences != "" {
+		return nil, fmt.Errorf("llmeval: a text (%v) or sentences (%s), not both", c.Text, c.Sentences)
 	}
 	// The headers only: the workers load the tensors.
 	m, err := forward.Header(ctx, c.Checkpoint)
@@ -109,6 +126,20 @@ func Run(ctx context.Context, c Config, log io.Writer) (*Report, error) {
 	enc, err := m.Encoder()
 	if err != nil {
 		return nil, err
+	}
+	switch {
+	case m.IsEncoder() && c.Sentences == "":
+		return nil, fmt.Errorf("llmeval: %s is an embedding model (%s): evaluate it on sentences (--sentences), not on a text", c.Checkpoint, m.Arch)
+	case !m.IsEncoder() && c.Sentences != "":
+		return nil, fmt.Errorf("llmeval: %s is a decoder (%s): evaluate it on a text (--text); sentences are for embedding models", c.Checkpoint, m.Arch)
+	case m.IsEncoder():
+		return runSentences(ctx, c, m, enc, log, t0)
+	}
+	if c.Ctx == 0 {
+		c.Ctx = DefaultCtx
+	}
+	if c.Ctx < 8 {
+		return nil, fmt.Errorf("llmeval: --ctx=%d: want at least 8 tokens", c.Ctx)
 	}
 	var text []byte
 	for _, p := range c.Text {
@@ -137,6 +168,16 @@ func Run(ctx context.Context, c Config, log io.Writer) (*Report, error) {
 	fmt.Fprintf(log, "llmeval: %s (%s): %d tokens of text, %d windows of %d\n", c.Checkpoint, m.Arch, len(tokens), len(windows), c.Ctx)
 
 	fn := &scoreFn{Checkpoint: c.Checkpoint, Reference: c.Reference, Ctx: c.Ctx, Accel: c.Accel}
+	scores, err := score(ctx, c, windows, fn)
+	if err != nil {
+		return nil, err
+	}
+	return finish(ctx, c, report(c, m, scores, time.Since(t0)))
+}
+
+// score scores the windows with fn, in this process (c.Plain) or as a
+// Beam job, and returns their scores, by window.
+func score(ctx context.Context, c Config, windows []Window, fn *scoreFn) ([]WindowScore, error) {
 	var scores []WindowScore
 	if c.Plain {
 		for _, w := range windows {
@@ -149,6 +190,7 @@ func Run(ctx context.Context, c Config, log io.Writer) (*Report, error) {
 	} else {
 		dir := c.Out
 		if dir == "" {
+			var err error
 			if dir, err = os.MkdirTemp("", "llmeval-"); err != nil {
 				return nil, err
 			}
@@ -172,7 +214,12 @@ func Run(ctx context.Context, c Config, log io.Writer) (*Report, error) {
 	if len(scores) != len(windows) {
 		return nil, fmt.Errorf("llmeval: %d windows scored, want %d", len(scores), len(windows))
 	}
-	rep := report(c, m, scores, time.Since(t0))
+	sort.Slice(scores, func(a, b int) bool { return scores[a].Index < scores[b].Index })
+	return scores, nil
+}
+
+// finish writes rep to OUT/report.json when c.Out is set.
+func finish(ctx context.Context, c Config, rep *Report) (*Report, error) {
 	if c.Out != "" {
 		b, _ := json.MarshalIndent(rep, "", "  ")
 		if err := storage.WriteBytes(ctx, storage.Join(c.Out, "report.json"), append(b, '\n')); err != nil {
@@ -185,6 +232,14 @@ func Run(ctx context.Context, c Config, log io.Writer) (*Report, error) {
 // Text is the report as a few lines for a terminal.
 func (r *Report) Text() string {
 	var b strings.Builder
+	if r.Sentences > 0 {
+		fmt.Fprintf(&b, "%s (%s): %d sentences, %d tokens\n", r.Checkpoint, r.Arch, r.Sentences, r.Tokens)
+		if r.Reference != "" {
+			fmt.Fprintf(&b, "against %s: embeddings' cosine min %.6f, mean %.6f\n", r.Reference, r.CosineMin, r.CosineMean)
+		}
+		fmt.Fprintf(&b, "%.1f s, %.0f tokens/s (%s, %s)\n", r.Seconds, r.TokensPerSecond, r.Runner, r.Accel)
+		return b.String()
+	}
 	fmt.Fprintf(&b, "%s (%s): perplexity %.4f ± %.4f over %d tokens (%d windows of %d)\n", r.Checkpoint, r.Arch, r.Perplexity, r.PerplexityStderr, r.Tokens, r.Windows, r.Ctx)
 	if r.Reference != "" {
 		fmt.Fprintf(&b, "against %s: perplexity %.4f (ratio %.4f), KL %.5f, top-1 %.2f%%\n", r.Reference, r.RefPerplexity, r.PerplexityRatio, r.KL, 100*r.Top1)
@@ -195,7 +250,6 @@ func (r *Report) Text() string {
 
 // report sums the windows' scores in window order.
 func report(c Config, m *forward.Model, scores []WindowScore, took time.Duration) *Report {
-	sort.Slice(scores, func(a, b int) bool { return scores[a].Index < scores[b].Index })
 	var s forward.Score
 	for _, w := range scores {
 		s.Add(w.Score)
@@ -227,55 +281,65 @@ func Build(s beam.Scope, windows []Window, fn *scoreFn, path string) {
 	beam.ParDo0(s, &writeScoresFn{Path: path}, beam.GroupByKey(s, beam.AddFixedKey(s, scores)))
 }
 
-// scoreFn scores a window with the checkpoint (and the reference). The
-// models are loaded once a process and a window is scored at a time, each
-// over every core: memory stays one copy of the files.
+// scoreFn scores a window with the checkpoint (and the reference), or
+// with Sentences embeds a batch of sentences. The models are loaded once
+// a process and a window is scored at a time, each over every core:
+// memory stays one copy of the files.
 type scoreFn struct {
 	Checkpoint string
 	Reference  string
-	Ctx        int
+	Ctx        int // tokens a window, or the longest sentence's
 	Accel      string
+	Sentences  bool
 }
 
 var runners struct {
 	sync.Mutex
 	key      string
 	run, ref *forward.Runner
+	emb      [2]*forward.Embedder // the checkpoint's and the reference's
 }
 
 func (fn *scoreFn) ProcessElement(ctx context.Context, w Window) (WindowScore, error) {
 	runners.Lock()
 	defer runners.Unlock()
-	key := fmt.Sprintf("%s|%s|%d|%s", fn.Checkpoint, fn.Reference, fn.Ctx, fn.Accel)
+	key := fmt.Sprintf("%s|%s|%d|%s|%v", fn.Checkpoint, fn.Reference, fn.Ctx, fn.Accel, fn.Sentences)
 	if runners.key != key {
-		runners.run, runners.ref, runners.key = nil, nil, ""
+		runners.run, runners.ref, runners.emb, runners.key = nil, nil, [2]*forward.Embedder{}, ""
 		be, err := accel.Open(fn.Accel)
 		if err != nil {
 			return WindowScore{}, err
 		}
-		if runners.run, err = newRunner(ctx, fn.Checkpoint, be, fn.Ctx); err != nil {
-			return WindowScore{}, err
-		}
-		if fn.Reference != "" {
-			if runners.ref, err = newRunner(ctx, fn.Reference, be, fn.Ctx); err != nil {
+		for i, path := range []string{fn.Checkpoint, fn.Reference} {
+			if path == "" {
+				continue
+			}
+			m, err := forward.Load(ctx, path)
+			if err != nil {
+				return WindowScore{}, err
+			}
+			switch {
+			case fn.Sentences:
+				runners.emb[i], err = forward.NewEmbedder(m, be, fn.Ctx)
+			case i == 0:
+				runners.run, err = forward.NewRunner(m, be, fn.Ctx)
+			default:
+				runners.ref, err = forward.NewRunner(m, be, fn.Ctx)
+			}
+			if err != nil {
 				return WindowScore{}, err
 			}
 		}
 		runners.key = key
+	}
+	if fn.Sentences {
+		return embedSentences(runners.emb[0], runners.emb[1], w)
 	}
 	s, err := forward.ScoreWindow(runners.run, runners.ref, w.Tokens)
 	if err != nil {
 		return WindowScore{}, fmt.Errorf("llmeval: window %d: %w", w.Index, err)
 	}
 	return WindowScore{Index: w.Index, Score: s}, nil
-}
-
-func newRunner(ctx context.Context, path string, be accel.Backend, n int) (*forward.Runner, error) {
-	m, err := forward.Load(ctx, path)
-	if err != nil {
-		return nil, err
-	}
-	return forward.NewRunner(m, be, n)
 }
 
 // writeScoresFn writes every window's score, by window, as one JSON array.

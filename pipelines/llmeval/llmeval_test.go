@@ -114,3 +114,83 @@ func TestErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestSentencesBeamEqualsPlain embeds 40 lines of a Debian text with
+// MiniLM's Q8_0 file and its F32 file as a Beam job (3 elements) and in
+// one process: the reports are equal but for time and runner, and the
+// cosines are those of a good 8-bit file.
+func TestSentencesBeamEqualsPlain(t *testing.T) {
+	out := t.TempDir()
+	c := Config{Checkpoint: quantizetest.GGUF(t, "minilm", "q8_0"), Reference: quantizetest.GGUF(t, "minilm", "f32"),
+		Sentences: llmtest.Sentences(t, 40), Out: out}
+	beamRep := run(t, c)
+	c.Plain, c.Out = true, ""
+	plain := run(t, c)
+	t.Logf("%+v", beamRep)
+	for _, r := range []*Report{beamRep, plain} {
+		r.Seconds, r.TokensPerSecond, r.Runner = 0, 0, ""
+	}
+	if !reflect.DeepEqual(beamRep, plain) {
+		t.Errorf("Beam %+v\nplain %+v", beamRep, plain)
+	}
+	if beamRep.Sentences != 40 || beamRep.Tokens < 40*3 || !(beamRep.CosineMin > 0.998) || !(beamRep.CosineMean > beamRep.CosineMin) || !(beamRep.CosineMean < 1) {
+		t.Errorf("report %+v: want 40 sentences, 0.998 < cosine min < mean < 1", beamRep)
+	}
+	b, err := os.ReadFile(filepath.Join(out, "report.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []string{`"sentences": 40`, `"cosine_min"`, `"cosine_mean"`, `"tokens_per_second"`} {
+		if !strings.Contains(string(b), key) {
+			t.Errorf("report.json has no %s:\n%s", key, b)
+		}
+	}
+	if strings.Contains(string(b), "perplexity") {
+		t.Errorf("report.json of sentences has a perplexity:\n%s", b)
+	}
+}
+
+func TestSentencesErrors(t *testing.T) {
+	bert, qwen := quantizetest.GGUF(t, "minilm", "q8_0"), quantizetest.GGUF(t, "qwen2", "q8_0")
+	dir := t.TempDir()
+	write := func(name, text string) string {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	good := write("good.txt", "A first sentence.\n\n   \nA second one.\n")
+	long := write("long.txt", "A first sentence.\n\n"+strings.Repeat("word ", 600)+"\n")
+	empty := write("empty.txt", "\n  \n\r\n")
+	for _, tc := range []struct {
+		name string
+		c    Config
+		want string
+	}{
+		{"sentences on a decoder", Config{Checkpoint: qwen, Sentences: good}, "is a decoder (qwen2)"},
+		{"text on an encoder", Config{Checkpoint: bert, Text: []string{llmtest.Text}}, "is an embedding model (bert)"},
+		{"both", Config{Checkpoint: bert, Text: []string{llmtest.Text}, Sentences: good}, "not both"},
+		{"too long", Config{Checkpoint: bert, Sentences: long}, "long.txt line 3: a sentence of 602 tokens, more than the model's context of 512"},
+		{"no sentences", Config{Checkpoint: bert, Sentences: empty}, "empty.txt: no sentences"},
+		{"missing", Config{Checkpoint: bert, Sentences: good + ".no"}, "good.txt.no"},
+		{"decoder reference", Config{Checkpoint: bert, Reference: qwen, Sentences: good}, "is a decoder (qwen2)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out := t.TempDir()
+			tc.c.Out = out
+			_, err := Run(context.Background(), tc.c, io.Discard)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %v, want one containing %q", err, tc.want)
+			}
+			if ents, _ := os.ReadDir(out); len(ents) != 0 {
+				t.Errorf("%d files written", len(ents))
+			}
+		})
+	}
+	// Blank lines are skipped: two sentences.
+	rep := run(t, Config{Checkpoint: bert, Sentences: good, Plain: true})
+	if rep.Sentences != 2 || rep.CosineMin != 0 {
+		t.Errorf("%+v: want 2 sentences, no cosine without a reference", rep)
+	}
+}
