@@ -17,16 +17,17 @@ import (
 
 var evaluateCmd = &command{
 	name:    "evaluate",
-	summary: "evaluate a model on a split of a preprocess output (accuracy, loss, confusion matrix), or a GGUF language model on text (perplexity, and KL and top-1 against a reference)",
+	summary: "evaluate a model on a split of a preprocess output (accuracy, loss, confusion matrix), a GGUF language model on text (perplexity, and KL and top-1 against a reference), or a GGUF embedding model on sentences (cosine with a reference's embeddings)",
 	flags: func(fs *flag.FlagSet) func(context.Context) error {
 		var modelPath, data, split, accelName, text string
 		var asJSON, plain bool
 		var lc llmeval.Config
 		fs.StringVar(&modelPath, "model", "", "model.safetensors written by train, or a compressed artifact (model.lbc) (required, unless --checkpoint)")
 		fs.StringVar(&data, "data", "", "preprocess output directory (required with --model)")
-		fs.StringVar(&lc.Checkpoint, "checkpoint", "", "instead of --model: a GGUF language model ("+forward.Supported+"), scored on --text as llama-perplexity scores it")
-		fs.StringVar(&text, "text", "", "with --checkpoint: text files, comma-separated, tokenized by the checkpoint's vocabulary (required)")
-		fs.StringVar(&lc.Reference, "reference", "", "with --checkpoint: a GGUF of the same vocabulary (the source model): KL divergence, top-1 agreement, perplexity ratio")
+		fs.StringVar(&lc.Checkpoint, "checkpoint", "", "instead of --model: a GGUF language model ("+forward.Supported+"): a decoder scored on --text as llama-perplexity scores it, an encoder (bert) embedding --sentences")
+		fs.StringVar(&text, "text", "", "with --checkpoint of a decoder: text files, comma-separated, tokenized by the checkpoint's vocabulary (required)")
+		fs.StringVar(&lc.Sentences, "sentences", "", "with --checkpoint of an encoder (bert), instead of --text: a file of one sentence a line (blank lines skipped), each embedded (required)")
+		fs.StringVar(&lc.Reference, "reference", "", "with --checkpoint: a GGUF of the same vocabulary (the source model): KL divergence, top-1 agreement, perplexity ratio; with --sentences, the cosine of each sentence's embeddings (min, mean)")
 		fs.IntVar(&lc.Ctx, "ctx", llmeval.DefaultCtx, "with --checkpoint: tokens a window; each window is scored on its second half")
 		fs.IntVar(&lc.MaxWindows, "max-windows", 0, "with --checkpoint: score the first N windows only (0: all)")
 		fs.StringVar(&lc.Out, "out", "", "with --checkpoint: a directory for report.json (optional)")
@@ -36,11 +37,14 @@ var evaluateCmd = &command{
 		fs.BoolVar(&plain, "plain", false, "evaluate in this process without Beam")
 		return func(ctx context.Context) error {
 			if lc.Checkpoint != "" {
-				if text == "" {
-					return fmt.Errorf("--checkpoint needs --text")
+				if (text == "") == (lc.Sentences == "") {
+					return fmt.Errorf("--checkpoint needs --text (a decoder) or --sentences (an encoder), one of them")
 				}
-				lc.Text, lc.Accel, lc.Plain, lc.Runner = strings.Split(text, ","), accelName, plain, beamRunner()
-				if err := workersSee(ctx, append([]string{lc.Checkpoint, lc.Reference}, lc.Text...), []string{lc.Out}); err != nil {
+				if text != "" {
+					lc.Text = strings.Split(text, ",")
+				}
+				lc.Accel, lc.Plain, lc.Runner = accelName, plain, beamRunner()
+				if err := workersSee(ctx, append([]string{lc.Checkpoint, lc.Reference, lc.Sentences}, lc.Text...), []string{lc.Out}); err != nil {
 					return err
 				}
 				log := io.Writer(os.Stderr)
