@@ -129,9 +129,6 @@ func NewEmbedder(m *Model, be accel.Backend, ctx int) (*Embedder, error) {
 	return e, nil
 }
 
-// Ctx is the most tokens a call may embed.
-func (e *Embedder) Ctx() int { return e.r.Ctx }
-
 // Embed runs the encoder on one sentence's tokens ([CLS] … [SEP], as
 // the tokenizer encodes it with its special tokens) and returns its
 // pooled embedding, valid until the next call. Like llama.cpp's
