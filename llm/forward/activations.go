@@ -91,3 +91,70 @@ func roundBF16(v float32) float32 {
 	b = (b + 0x7fff + (b>>16)&1) &^ 0xffff
 	return math.Float32frombits(b)
 }
+
+// llama.cpp multiplies a Q4_1 or Q5_1 weight (x̂ = d·q + m by block) by
+// activations in Q8_1 blocks: the Q8_0 values, and s = d·Σq rounded to
+// F16 (d = max|x|/127 in float32), by which it multiplies the weight
+// block's m. The float32 product of the dequantized weight takes m·Σ of
+// the rounded activations instead, m·fp16(d)·Σq, so for these types the
+// forward pass adds the difference as a second, 32 times smaller product:
+//
+//	out += E · Mᵀ,   E[t,b] = s − fp16(d)·Σq of row t's block b,   M[n,b] = m of weight row n's block b
+
+// setMins keeps the block mins of weight w (data of type t, n×k) on the
+// backend when t has them (Q4_1, Q5_1), for gemmRounded's min term.
+func (r *Runner) setMins(w *buf, t gguf.Type, data []byte) {
+	size := map[gguf.Type]int{gguf.Q4_1: 20, gguf.Q5_1: 24}[t]
+	if size == 0 {
+		delete(r.mins, w)
+		return
+	}
+	if r.mins == nil {
+		r.mins = map[*buf]*buf{}
+	}
+	n := w.b.Len() / 32
+	m := r.mins[w]
+	if m == nil {
+		m = r.alloc(n)
+		r.mins[w] = m
+	}
+	for i := range n {
+		m.h[i] = half.F16ToF32(uint16(data[i*size+2]) | uint16(data[i*size+3])<<8)
+	}
+	r.push(m)
+}
+
+// addMinTerm adds to out (T×n) the min term's correction for in (T×k, on
+// the host) and a weight with block mins (n×k/32).
+func (r *Runner) addMinTerm(T, n, k int, in, mins, out *buf) {
+	kb := k / 32
+	if r.sums == nil || r.sums.b.Len() < T*kb {
+		r.sums = r.alloc(r.Ctx * kb)
+	}
+	sumErrors(r.sums.h[:T*kb], in.h[:T*k])
+	r.push(r.sums)
+	be := r.be
+	be.Gemm(false, true, T, n, kb, 1, be.Slice(r.sums.b, 0, T*kb), kb, mins.b, kb, 1, be.Slice(out.b, 0, T*n), n)
+}
+
+// sumErrors writes, for each block of 32 values of src, s − fp16(d)·Σq
+// of its Q8_1 block (quantize_row_q8_1: q as roundQ8_0 takes them).
+func sumErrors(dst, src []float32) {
+	for b := 0; b+32 <= len(src); b += 32 {
+		var amax float32
+		for _, v := range src[b : b+32] {
+			amax = max(amax, float32(math.Abs(float64(v))))
+		}
+		if amax == 0 {
+			dst[b/32] = 0
+			continue
+		}
+		d, id := amax/127, 127/amax
+		var sum float32
+		for _, v := range src[b : b+32] {
+			sum += float32(math.RoundToEven(float64(v * id)))
+		}
+		s := half.F16ToF32(half.F32ToF16(d * sum))
+		dst[b/32] = float32(float64(s) - float64(half.F16ToF32(half.F32ToF16(d)))*float64(sum))
+	}
+}

@@ -30,7 +30,7 @@ func TestBertAgainstLlamaCpp(t *testing.T) {
 	sentences := llmtest.Sentences(t, 30)
 	quants := strings.Fields(os.Getenv("LIGHTBEAM_BERT_QUANTS"))
 	if len(quants) == 0 {
-		quants = []string{"f32", "f16", "q8_0", "q4_k_m", "q4_0"}
+		quants = []string{"f32", "f16", "q8_0", "q5_k_m", "q4_k_m", "q4_0"} // q5_k_m: Q5_1 and Q5_K
 	}
 	for _, quant := range quants {
 		tc := struct{ min, mean, nrm float64 }{0.9995, 0.9998, 0.02}

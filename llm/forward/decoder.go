@@ -38,7 +38,9 @@ type Runner struct {
 	g, u     *buf // T × ff
 	logits   *buf // T × vocab
 	vec      map[string][]float32
-	cos, sin []float64 // T × rope dims/2
+	cos, sin []float64     // T × rope dims/2
+	mins     map[*buf]*buf // block mins of the Q4_1/Q5_1 weights (activations.go)
+	sums     *buf
 }
 
 // NewRunner decodes the model's embeddings and output matrix onto be and
@@ -65,6 +67,11 @@ func NewRunner(m *Model, be accel.Backend, ctx int) (*Runner, error) {
 	}
 	copy(r.out.h, src)
 	r.push(r.out)
+	if m.has("output.weight") {
+		r.setMins(r.out, r.outType, m.tensors["output.weight"].data)
+	} else {
+		r.setMins(r.out, r.outType, m.tensors["token_embd.weight"].data)
+	}
 	for name, n := range map[string]int{"attn_q": Q * E, "attn_k": KV * E, "attn_v": KV * E, "attn_output": E * Q,
 		"ffn_gate": m.FF * E, "ffn_up": m.FF * E, "ffn_down": E * m.FF} {
 		r.w[name] = r.alloc(n)
@@ -261,8 +268,10 @@ func (r *Runner) loadLayer(p string) error {
 		if _, err := r.m.decode(p+name+".weight", b.h); err != nil {
 			return err
 		}
-		r.wt[name] = r.m.tensors[p+name+".weight"].typ
+		t := r.m.tensors[p+name+".weight"]
+		r.wt[name] = t.typ
 		r.push(b)
+		r.setMins(b, t.typ, t.data)
 	}
 	return nil
 }
@@ -284,6 +293,9 @@ func (r *Runner) gemmRounded(T, n, k int, in, w *buf, t gguf.Type, out *buf) {
 		a = r.act
 	}
 	r.gemm(T, n, k, 1, a, 0, k, w, 0, k, out, 0, n, true)
+	if mins := r.mins[w]; mins != nil {
+		r.addMinTerm(T, n, k, in, mins, out)
+	}
 }
 
 // norm sets h to x's T rows RMS-normed and scaled by the weight name.
