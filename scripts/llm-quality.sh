@@ -49,7 +49,7 @@ minilm=$("$python" -c "import importlib.util as u; print(u.find_spec('gt_all_min
 for p in f32 $presets; do
   [ -f "$work/minilm-$p/model.gguf" ] || "$work/lightbeam" compress --checkpoint="$minilm" --quant="$p" --out="$work/minilm-$p" > /dev/null 2>&1
 done
-grep -v '^[[:space:]]*$' "$text" | sed 's/^[[:space:]]*//; s/[[:space:]]*$//' | head -n "$nsentences" > "$work/sentences.txt"
+awk -v n="$nsentences" 'NF { sub(/^[ \t]+/, ""); sub(/[ \t]+$/, ""); print; if (++k == n) exit }' "$text" > "$work/sentences.txt"
 # lightbeam against llama.cpp, file by file (the test's 30 sentences); a miss of its bounds is printed, not fatal.
 LIGHTBEAM_BERT_QUANTS="$presets" go test ./llm/forward -run 'TestBertAgainstLlamaCpp$' -count=1 -v 2>&1 \
   | grep -E "cosine with llama.cpp's embeddings|cosine [0-9.]+ with llama.cpp's|want" > "$work/minilm-llama.txt" || true
