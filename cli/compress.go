@@ -33,7 +33,7 @@ var compressCmd = &command{
 		fs.IntVar(&eval.MaxWindows, "eval-max-windows", 0, "with --eval-text: score the first N windows only (0: all)")
 		fs.StringVar(&c.Data, "data", "", "preprocess output: evaluation before and after, and fine-tuning")
 		fs.StringVar(&c.Out, "out", "", "output directory: model.lbc, dequantized.safetensors, report.json (required)")
-		fs.StringVar(&sweep, "sweep", "", "LO:HI:N: evaluate N sparsities from LO to HI (one-shot pruning, the recipe's --quant; needs --data) and write sweep.json and sweep.png")
+		fs.StringVar(&sweep, "sweep", "", "LO:HI:N: evaluate N sparsities from LO to HI (one-shot pruning, the recipe's --quant; needs --data) and write sweep.json and sweep.png; with --checkpoint of a model directory and --eval-text: presets, comma-separated (e.g. q8_0,q4_k_m,q4_0), each into OUT/PRESET/ and evaluated, with sweep.json and sweep.png (perplexity against bytes)")
 		fs.StringVar(&c.Accel, "accel", "auto", "math backend: auto, go, blas or cuda")
 		fs.BoolVar(&c.Plain, "plain", false, "fine-tune and evaluate in this process without Beam")
 		fs.BoolVar(&c.Resume, "resume", false, "keep the prune steps already finished in --out")
@@ -57,7 +57,7 @@ var compressCmd = &command{
 			}
 			defer release()
 			if ck.Checkpoint != "" {
-				return compressCheckpoint(ctx, fs, c, ck)
+				return compressCheckpoint(ctx, fs, c, ck, sweep, eval)
 			}
 			if evalText != "" {
 				return fmt.Errorf("--eval-text evaluates a language model: it needs --checkpoint (a model directory); a lightbeam model is evaluated on --data")
@@ -87,11 +87,11 @@ var compressCmd = &command{
 
 // compressCheckpoint runs lightbeam compress --checkpoint: the recipe's
 // --quant, and no flag that only a lightbeam model takes.
-func compressCheckpoint(ctx context.Context, fs *flag.FlagSet, c compress.Config, ck quantize.Config) error {
+func compressCheckpoint(ctx context.Context, fs *flag.FlagSet, c compress.Config, ck quantize.Config, sweep string, eval llmeval.Config) error {
 	var modelOnly []string
 	fs.Visit(func(f *flag.Flag) {
 		switch f.Name {
-		case "model", "data", "sweep", "sparsity", "global", "prune", "prune-steps", "finetune-epochs", "lr", "mode", "codebook-epochs", "codebook-lr", "plain", "resume":
+		case "model", "data", "sparsity", "global", "prune", "prune-steps", "finetune-epochs", "lr", "mode", "codebook-epochs", "codebook-lr", "plain", "resume":
 			modelOnly = append(modelOnly, "--"+f.Name)
 		}
 	})
@@ -99,6 +99,19 @@ func compressCheckpoint(ctx context.Context, fs *flag.FlagSet, c compress.Config
 		return fmt.Errorf("--checkpoint quantizes a checkpoint without data or fine-tuning; %s apply to --model only", strings.Join(modelOnly, ", "))
 	}
 	ck.Out, ck.Quant, ck.Overwrite, ck.Runner = c.Out, c.Quant, c.Overwrite, c.Runner
+	if sweep != "" {
+		if ck.Evaluate == nil {
+			return fmt.Errorf("--sweep with --checkpoint evaluates each preset: it needs --eval-text")
+		}
+		eval.Checkpoint = ""
+		rep, err := llmeval.Sweep(ctx, ck.Checkpoint, strings.Split(sweep, ","), c.Out, c.Overwrite, eval, os.Stdout)
+		if err != nil {
+			return err
+		}
+		fmt.Print("\n" + rep.Table())
+		fmt.Printf("plot: %s\n", rep.Plot)
+		return nil
+	}
 	rep, err := quantize.Run(ctx, ck, os.Stdout)
 	if err != nil {
 		return err

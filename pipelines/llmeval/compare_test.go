@@ -3,6 +3,7 @@ package llmeval
 import (
 	"context"
 	"encoding/json"
+	"image/png"
 	"io"
 	"math"
 	"os"
@@ -67,5 +68,46 @@ func TestCompare(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(out2, quantize.ReportFile)); !os.IsNotExist(err) {
 		t.Errorf("report.json after a failed evaluation: %v", err)
+	}
+}
+
+// TestSweep is compress --checkpoint --sweep: each preset's GGUF in its
+// folder with its evaluation, sweep.json, and the plot.
+func TestSweep(t *testing.T) {
+	ctx := context.Background()
+	dir, out := llmtest.Dir(t, "qwen2"), t.TempDir()
+	c := Config{Text: []string{llmtest.Text}, Ctx: 64, MaxWindows: 2, Accel: "go"}
+	r, err := Sweep(ctx, dir, []string{"q8_0", "q4_0"}, out, false, c, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Points) != 2 || !(r.SourceBytes > r.Points[0].Bytes && r.Points[0].Bytes > r.Points[1].Bytes) {
+		t.Fatalf("source %d bytes, points %+v: want q8_0 smaller than the source and q4_0 smaller still", r.SourceBytes, r.Points)
+	}
+	for _, p := range r.Points {
+		st, err := os.Stat(filepath.Join(out, p.Quant, quantize.GGUFFile))
+		if err != nil || st.Size() != p.Bytes || p.Eval.RefPerplexity != r.SourcePerplexity || p.Eval.Tokens != 2*31 {
+			t.Errorf("%s: %+v (file: %v)", p.Quant, p, err)
+		}
+	}
+	f, err := os.Open(filepath.Join(out, SweepPNG))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if cfg, err := png.DecodeConfig(f); err != nil || cfg.Width != sweepWidth || cfg.Height != sweepHeight {
+		t.Errorf("sweep.png: %+v, %v", cfg, err)
+	}
+	raw, err := os.ReadFile(filepath.Join(out, SweepJSON))
+	var back SweepReport
+	if err != nil || json.Unmarshal(raw, &back) != nil || len(back.Points) != 2 {
+		t.Errorf("sweep.json: %v\n%s", err, raw)
+	}
+	if table := r.Table(); strings.Count(table, "\n") != 5 || !strings.Contains(table, "| q4_0 |") {
+		t.Errorf("table:\n%s", table)
+	}
+	// A finished preset is kept unless overwrite is asked.
+	if _, err := Sweep(ctx, dir, []string{"q8_0"}, out, false, c, io.Discard); err == nil || !strings.Contains(err.Error(), "--overwrite") {
+		t.Errorf("a second sweep into the same folder: %v", err)
 	}
 }
