@@ -28,14 +28,24 @@ const (
 )
 
 // OpenParquet opens a Parquet file from its footer (only the footer is
-// read; no page index or bloom filter).
+// read; no page index or bloom filter). The file reads r through a
+// pageGuard: no page header reaches parquet-go unchecked. A footer whose
+// column chunks lie outside the file or overlap is an error.
 func OpenParquet(r io.ReaderAt, size int64) (f *parquet.File, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("corrupt parquet footer: panic: %v", p)
 		}
 	}()
-	f, err = parquet.OpenFile(r, size, parquet.SkipPageIndex(true), parquet.SkipBloomFilters(true), parquet.ReadBufferSize(1<<20))
+	g := &pageGuard{r: r, size: size}
+	f, err = parquet.OpenFile(g, size, parquet.SkipPageIndex(true), parquet.SkipBloomFilters(true), parquet.ReadBufferSize(1<<20))
+	if err != nil {
+		return nil, err
+	}
+	err = g.index(f.Metadata(), func(path []string) bool {
+		leaf, ok := f.Schema().Lookup(path...)
+		return !ok || leaf.MaxRepetitionLevel > 0
+	})
 	if err != nil {
 		return nil, err
 	}

@@ -2,15 +2,19 @@ package formats
 
 import (
 	"bytes"
+	"encoding/binary"
 	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"strings"
 	"testing"
 
 	"github.com/parquet-go/parquet-go"
+	"github.com/parquet-go/parquet-go/encoding/thrift"
+	"github.com/parquet-go/parquet-go/format"
 
 	"github.com/lightbeam-ml/lightbeam/data/rows"
 	"github.com/lightbeam-ml/lightbeam/internal/pyenv"
@@ -241,6 +245,120 @@ func TestParseParquetCorrupt(t *testing.T) {
 		if err != nil && !strings.Contains(err.Error(), "f.parquet") {
 			t.Errorf("garbage at %d: error %v does not name the file", at, err)
 		}
+	}
+}
+
+// patchPageHeader returns the Parquet file data with the first page
+// header of row group rg's column col changed by edit, the footer's
+// offsets moved to match.
+func patchPageHeader(t *testing.T, data []byte, rg, col int, edit func(*format.PageHeader)) []byte {
+	t.Helper()
+	f, err := openParquetFile(t, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	md := f.Metadata()
+	cm := &md.RowGroups[rg].Columns[col].MetaData
+	at := cm.DataPageOffset
+	if cm.DictionaryPageOffset != 0 {
+		at = cm.DictionaryPageOffset
+	}
+	var h format.PageHeader
+	pr := (&thrift.CompactProtocol{}).NewReaderFromBytes(data[at:])
+	if err := thrift.NewDecoder(pr).Decode(&h); err != nil {
+		t.Fatal(err)
+	}
+	edit(&h)
+	hdr, err := thrift.Marshal(&thrift.CompactProtocol{}, &h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := int64(len(hdr) - pr.BytesRead())
+	cm.TotalCompressedSize += d
+	move := func(off *int64) {
+		if *off > at {
+			*off += d
+		}
+	}
+	for i := range md.RowGroups {
+		for j := range md.RowGroups[i].Columns {
+			m := &md.RowGroups[i].Columns[j].MetaData
+			move(&m.DataPageOffset)
+			move(&m.DictionaryPageOffset)
+		}
+	}
+	footer, err := thrift.Marshal(&thrift.CompactProtocol{}, md)
+	if err != nil {
+		t.Fatal(err)
+	}
+	end := int64(len(data)) - 8 - int64(binary.LittleEndian.Uint32(data[len(data)-8:]))
+	out := append(bytes.Clone(data[:at]), hdr...)
+	out = append(out, data[at+int64(pr.BytesRead()):end]...)
+	out = append(out, footer...)
+	out = binary.LittleEndian.AppendUint32(out, uint32(len(footer)))
+	return append(out, "PAR1"...)
+}
+
+// A page header that asks for a huge allocation, or whose data would
+// inflate past its stated size, fails the row group with an error naming
+// the file, row group, column, page and reason, having allocated little.
+func TestParseParquetHostilePageHeader(t *testing.T) {
+	dir := parquetFixtures(t)
+	for _, tc := range []struct {
+		file string
+		edit func(*format.PageHeader)
+		want string
+	}{
+		{"numeric-snappy", func(h *format.PageHeader) { h.UncompressedPageSize = math.MaxInt32 }, "uncompressed size 2147483647 is over the 64 MiB a page may have"},
+		{"numeric-none", func(h *format.PageHeader) { h.CompressedPageSize = math.MaxInt32 }, "compressed size 2147483647 does not fit in the column chunk's"},
+		{"numeric-v2", func(h *format.PageHeader) { h.DataPageHeaderV2.V.NumValues = math.MaxInt32 }, "2147483647 values, over the 16777216 a page may have"},
+		{"numeric-none", func(h *format.PageHeader) { h.DataPageHeader.V.NumValues = 1 << 20 }, "1048576 values in a row group of 64 rows"},
+		{"numeric-snappy", func(h *format.PageHeader) { h.UncompressedPageSize = 10 }, "SNAPPY data: a stated length of"},
+		{"numeric-gzip", func(h *format.PageHeader) { h.UncompressedPageSize = 10 }, "GZIP data: decompresses to more than the page's 10 bytes"},
+		{"numeric-zstd", func(h *format.PageHeader) { h.UncompressedPageSize = 10 }, "ZSTD data: decompresses to"},
+	} {
+		t.Run(tc.file+"/"+tc.want[:20], func(t *testing.T) {
+			data, err := os.ReadFile(filepath.Join(dir, tc.file+".parquet"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			bad := patchPageHeader(t, data, 1, 0, tc.edit)
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			f, err := openParquetFile(t, bad)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s, _ := parquetSchema(t, f, CSVOptions{})
+			_, _, _, err = parseParquetAll(t, f, 0, 4, 0, s)
+			runtime.ReadMemStats(&after)
+			if err == nil || !strings.Contains(err.Error(), "f.parquet: row group 1") || !strings.Contains(err.Error(), "row group 1: column [a]: page 0 at byte") || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("err = %v, want %q", err, tc.want)
+			}
+			if a := after.TotalAlloc - before.TotalAlloc; a > 256<<20 {
+				t.Errorf("allocated %d MiB", a>>20)
+			}
+			// The same edit on row group 0 fails planning's read of the
+			// first row only for list fields; parsing row group 0 alone
+			// reads no page of row group 1.
+			if _, _, _, err := parseParquetAll(t, f, 0, 1, 0, s); err != nil {
+				t.Errorf("row group 0: %v", err)
+			}
+		})
+	}
+	// Chunks that overlap are refused at open.
+	f, data := openParquetFixture(t, filepath.Join(dir, "numeric-none.parquet"))
+	md := f.Metadata()
+	md.RowGroups[1].Columns[1].MetaData.DataPageOffset = md.RowGroups[1].Columns[0].MetaData.DataPageOffset + 1
+	footer, err := thrift.Marshal(&thrift.CompactProtocol{}, md)
+	if err != nil {
+		t.Fatal(err)
+	}
+	end := len(data) - 8 - int(binary.LittleEndian.Uint32(data[len(data)-8:]))
+	bad := append(append(bytes.Clone(data[:end]), footer...), 0, 0, 0, 0, 'P', 'A', 'R', '1')
+	binary.LittleEndian.PutUint32(bad[len(bad)-8:], uint32(len(footer)))
+	if _, err := openParquetFile(t, bad); err == nil || !strings.Contains(err.Error(), "row group 1: column chunk [b]") || !strings.Contains(err.Error(), "overlaps") {
+		t.Errorf("overlapping chunks: err = %v", err)
 	}
 }
 
