@@ -397,6 +397,123 @@ func (c *leafCursor) row() ([]parquet.Value, error) {
 	}
 }
 
+// numCursor reads a flat (not repeated) column of numbers (float, double,
+// int32, int64) a page at a time into float32s, as setScalar converts
+// them, for a numeric feature: the fast path of parseRowGroup.
+type numCursor struct {
+	col    *parquet.Column
+	kind   parquet.Kind
+	maxDef byte
+	pages  parquet.Pages
+	vals   []float32 // the page's non-null values
+	def    []byte    // the page's definition levels (nil: none null)
+	rows   int       // rows in the page
+	i, k   int       // next row, next value
+	buf    []parquet.Value
+}
+
+func newNumCursor(cc parquet.ColumnChunk, col *parquet.Column) *numCursor {
+	return &numCursor{col: col, kind: col.Type().Kind(), maxDef: byte(col.MaxDefinitionLevel()), pages: cc.Pages()}
+}
+
+func (c *numCursor) close() { c.pages.Close() }
+
+// isFastNumber is whether numCursor reads leaf l.
+func isFastNumber(l *parquet.Column) bool {
+	switch l.Type().Kind() {
+	case parquet.Float, parquet.Double, parquet.Int32, parquet.Int64:
+		return l.MaxRepetitionLevel() == 0
+	}
+	return false
+}
+
+// next returns the next row's value, or null.
+func (c *numCursor) next() (v float32, null bool, err error) {
+	for c.i >= c.rows {
+		if err := c.load(); err != nil {
+			return 0, false, err
+		}
+	}
+	c.i++
+	if c.def != nil && c.def[c.i-1] != c.maxDef {
+		return 0, true, nil
+	}
+	if c.k >= len(c.vals) {
+		return 0, false, fmt.Errorf("column %s: a page with fewer values than its levels say", c.col.Name())
+	}
+	c.k++
+	return c.vals[c.k-1], false, nil
+}
+
+// load reads the next page's values.
+func (c *numCursor) load() error {
+	p, err := c.pages.ReadPage()
+	if err == io.EOF {
+		return fmt.Errorf("column %s ends before the row group's last row", c.col.Name())
+	}
+	if err != nil {
+		return err
+	}
+	defer parquet.Release(p)
+	c.vals, c.def, c.i, c.k = c.vals[:0], nil, 0, 0
+	c.rows = int(p.NumValues())
+	if c.maxDef > 0 {
+		c.def = append(c.def[:0:0], p.DefinitionLevels()...)
+		if len(c.def) != c.rows {
+			return fmt.Errorf("column %s: a page of %d values and %d definition levels", c.col.Name(), c.rows, len(c.def))
+		}
+	}
+	if p.Dictionary() == nil {
+		switch d := p.Data(); c.kind {
+		case parquet.Double:
+			for _, x := range d.Double() {
+				c.vals = append(c.vals, float32Checked(x))
+			}
+			return nil
+		case parquet.Float:
+			c.vals = append(c.vals, d.Float()...)
+			return nil
+		case parquet.Int32:
+			for _, x := range d.Int32() {
+				c.vals = append(c.vals, float32(x))
+			}
+			return nil
+		case parquet.Int64:
+			for _, x := range d.Int64() {
+				c.vals = append(c.vals, float32(x))
+			}
+			return nil
+		}
+	}
+	// A dictionary-encoded page: value by value.
+	if c.buf == nil {
+		c.buf = make([]parquet.Value, 1024)
+	}
+	vr := p.Values()
+	for {
+		n, err := vr.ReadValues(c.buf)
+		for _, v := range c.buf[:n] {
+			switch {
+			case v.IsNull():
+			case v.Kind() == parquet.Double:
+				c.vals = append(c.vals, float32Checked(v.Double()))
+			case v.Kind() == parquet.Float:
+				c.vals = append(c.vals, v.Float())
+			case v.Kind() == parquet.Int32:
+				c.vals = append(c.vals, float32(v.Int32()))
+			default:
+				c.vals = append(c.vals, float32(v.Int64()))
+			}
+		}
+		if err == io.EOF || err == nil && n == 0 {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
 // ScanParquetCategories counts the values of the categorical columns of
 // schema in every row group of the Parquet file f, as ScanCategories does
 // for CSV (strings as they are, numbers as their text), reading only those
@@ -525,12 +642,17 @@ func parseRowGroup(rg parquet.RowGroup, g int, firstRow int64, name string, p *r
 		}
 	}()
 	chunks := rg.ColumnChunks()
-	// One cursor per leaf read.
+	// One cursor per leaf read: a numCursor for a number that is a
+	// numeric feature, else leafCursors.
 	cursors := make([][]*leafCursor, len(bounds))
+	nums := make([]*numCursor, len(bounds))
 	defer func() {
-		for _, cs := range cursors {
+		for i, cs := range cursors {
 			for _, c := range cs {
 				c.close()
+			}
+			if nums[i] != nil {
+				nums[i].close()
 			}
 		}
 	}()
@@ -543,6 +665,10 @@ func parseRowGroup(rg parquet.RowGroup, g int, firstRow int64, name string, p *r
 			if l.Index() < 0 || l.Index() >= len(chunks) {
 				return 0, fmt.Errorf("%s: row group %d: no column chunk for %s", name, g, l.Name())
 			}
+			if b.field.layout == ParquetScalar && p.s.Columns[b.col].Kind == KindNumeric && isFastNumber(l) {
+				nums[i] = newNumCursor(chunks[l.Index()], l)
+				continue
+			}
 			cursors[i] = append(cursors[i], newLeafCursor(chunks[l.Index()], l))
 		}
 	}
@@ -552,6 +678,21 @@ func parseRowGroup(rg parquet.RowGroup, g int, firstRow int64, name string, p *r
 		p.begin()
 		reason := ""
 		for i, b := range bounds {
+			if nc := nums[i]; nc != nil {
+				v, null, err := nc.next()
+				if err != nil {
+					return rowsRead, fmt.Errorf("%s: row group %d: field %q: %w", name, g, b.field.name, err)
+				}
+				if reason == "" {
+					p.set[b.col] = true
+					if null {
+						reason = p.setMissing(b.col)
+					} else {
+						reason = p.setFloat(b.col, v)
+					}
+				}
+				continue
+			}
 			if b.field.layout == ParquetScalar {
 				v, err := cursors[i][0].one()
 				if err != nil {
