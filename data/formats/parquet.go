@@ -427,22 +427,39 @@ func isFastNumber(l *parquet.Column) bool {
 	return false
 }
 
-// next returns the next row's value, or null.
-func (c *numCursor) next() (v float32, null bool, err error) {
-	for c.i >= c.rows {
-		if err := c.load(); err != nil {
-			return 0, false, err
+// fill sets dst to the values of the next len(dst) rows, NaN for a null
+// (which setFloat treats as missing, as it does a NaN).
+func (c *numCursor) fill(dst []float32) error {
+	for len(dst) > 0 {
+		for c.i >= c.rows {
+			if err := c.load(); err != nil {
+				return err
+			}
 		}
+		n := min(len(dst), c.rows-c.i)
+		if c.def == nil {
+			if c.k+n > len(c.vals) {
+				return fmt.Errorf("column %s: a page of %d values for %d rows", c.col.Name(), len(c.vals), c.rows)
+			}
+			copy(dst, c.vals[c.k:c.k+n])
+			c.k += n
+		} else {
+			for j, d := range c.def[c.i : c.i+n] {
+				if d != c.maxDef {
+					dst[j] = nan32
+					continue
+				}
+				if c.k >= len(c.vals) {
+					return fmt.Errorf("column %s: a page with fewer values than its levels say", c.col.Name())
+				}
+				dst[j] = c.vals[c.k]
+				c.k++
+			}
+		}
+		c.i += n
+		dst = dst[n:]
 	}
-	c.i++
-	if c.def != nil && c.def[c.i-1] != c.maxDef {
-		return 0, true, nil
-	}
-	if c.k >= len(c.vals) {
-		return 0, false, fmt.Errorf("column %s: a page with fewer values than its levels say", c.col.Name())
-	}
-	c.k++
-	return c.vals[c.k-1], false, nil
+	return nil
 }
 
 // load reads the next page's values.
@@ -674,22 +691,41 @@ func parseRowGroup(rg parquet.RowGroup, g int, firstRow int64, name string, p *r
 	}
 	nrows := rg.NumRows()
 	var vals [4][]parquet.Value
+	// The numCursors' columns, a batch of rows at a time.
+	const batch = 1024
+	batched := make([][]float32, len(bounds))
+	for i, nc := range nums {
+		if nc != nil {
+			batched[i] = make([]float32, batch)
+		}
+	}
 	for r := int64(0); r < nrows; r++ {
+		if r%batch == 0 {
+			n := min(batch, nrows-r)
+			for i, nc := range nums {
+				if nc == nil {
+					continue
+				}
+				if err := nc.fill(batched[i][:n]); err != nil {
+					return rowsRead, fmt.Errorf("%s: row group %d: field %q: %w", name, g, bounds[i].field.name, err)
+				}
+			}
+		}
 		p.begin()
 		reason := ""
 		for i, b := range bounds {
-			if nc := nums[i]; nc != nil {
-				v, null, err := nc.next()
-				if err != nil {
-					return rowsRead, fmt.Errorf("%s: row group %d: field %q: %w", name, g, b.field.name, err)
+			if col := batched[i]; col != nil {
+				if reason != "" {
+					continue
 				}
-				if reason == "" {
-					p.set[b.col] = true
-					if null {
-						reason = p.setMissing(b.col)
-					} else {
-						reason = p.setFloat(b.col, v)
-					}
+				p.set[b.col] = true
+				switch v := col[r%batch]; {
+				case v != v:
+					reason = p.setMissing(b.col)
+				case math32IsInf(v):
+					reason = p.where(b.col) + "infinite value"
+				default:
+					p.row[p.s.Columns[b.col].Offset] = v
 				}
 				continue
 			}
