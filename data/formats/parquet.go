@@ -11,9 +11,11 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strconv"
 
 	"github.com/parquet-go/parquet-go"
+	"github.com/parquet-go/parquet-go/encoding"
 	"github.com/parquet-go/parquet-go/format"
 
 	"github.com/lightbeam-ml/lightbeam/data/rows"
@@ -407,9 +409,13 @@ type numCursor struct {
 	pages  parquet.Pages
 	vals   []float32 // the page's non-null values
 	def    []byte    // the page's definition levels (nil: none null)
-	rows   int       // rows in the page
-	i, k   int       // next row, next value
-	buf    []parquet.Value
+	defBuf []byte
+	rows   int // rows in the page
+	i, k   int // next row, next value
+	// dictVals are the values of dict, the dictionary of the chunk's
+	// dictionary-encoded pages.
+	dict     parquet.Dictionary
+	dictVals []float32
 }
 
 func newNumCursor(cc parquet.ColumnChunk, col *parquet.Column) *numCursor {
@@ -475,60 +481,56 @@ func (c *numCursor) load() error {
 	c.vals, c.def, c.i, c.k = c.vals[:0], nil, 0, 0
 	c.rows = int(p.NumValues())
 	if c.maxDef > 0 {
-		c.def = append(c.def[:0:0], p.DefinitionLevels()...)
+		c.defBuf = append(c.defBuf[:0], p.DefinitionLevels()...)
+		c.def = c.defBuf
 		if len(c.def) != c.rows {
 			return fmt.Errorf("column %s: a page of %d values and %d definition levels", c.col.Name(), c.rows, len(c.def))
 		}
 	}
-	if p.Dictionary() == nil {
-		switch d := p.Data(); c.kind {
-		case parquet.Double:
-			for _, x := range d.Double() {
-				c.vals = append(c.vals, float32Checked(x))
+	if d := p.Dictionary(); d != nil {
+		// Dictionary indices: the dictionary's values converted once.
+		if d != c.dict {
+			c.dict, c.dictVals = d, appendNumbers(c.dictVals[:0], c.kind, d.Page().Data())
+			if len(c.dictVals) != d.Len() {
+				return fmt.Errorf("column %s: a dictionary of %d values holds %d", c.col.Name(), d.Len(), len(c.dictVals))
 			}
-			return nil
-		case parquet.Float:
-			c.vals = append(c.vals, d.Float()...)
-			return nil
-		case parquet.Int32:
-			for _, x := range d.Int32() {
-				c.vals = append(c.vals, float32(x))
+		}
+		idx := p.Data()
+		for _, j := range idx.Int32() {
+			if uint32(j) >= uint32(len(c.dictVals)) {
+				return fmt.Errorf("column %s: dictionary index %d of %d values", c.col.Name(), j, len(c.dictVals))
 			}
-			return nil
-		case parquet.Int64:
-			for _, x := range d.Int64() {
-				c.vals = append(c.vals, float32(x))
-			}
-			return nil
+			c.vals = append(c.vals, c.dictVals[j])
+		}
+		return nil
+	}
+	c.vals = appendNumbers(c.vals, c.kind, p.Data())
+	return nil
+}
+
+// appendNumbers appends the values d of kind k to dst as float32s, as
+// setScalar converts them.
+func appendNumbers(dst []float32, k parquet.Kind, d encoding.Values) []float32 {
+	if k == parquet.Double {
+		dst = slices.Grow(dst, len(d.Double()))
+	}
+	switch k {
+	case parquet.Double:
+		for _, x := range d.Double() {
+			dst = append(dst, float32Checked(x))
+		}
+	case parquet.Float:
+		dst = append(dst, d.Float()...)
+	case parquet.Int32:
+		for _, x := range d.Int32() {
+			dst = append(dst, float32(x))
+		}
+	case parquet.Int64:
+		for _, x := range d.Int64() {
+			dst = append(dst, float32(x))
 		}
 	}
-	// A dictionary-encoded page: value by value.
-	if c.buf == nil {
-		c.buf = make([]parquet.Value, 1024)
-	}
-	vr := p.Values()
-	for {
-		n, err := vr.ReadValues(c.buf)
-		for _, v := range c.buf[:n] {
-			switch {
-			case v.IsNull():
-			case v.Kind() == parquet.Double:
-				c.vals = append(c.vals, float32Checked(v.Double()))
-			case v.Kind() == parquet.Float:
-				c.vals = append(c.vals, v.Float())
-			case v.Kind() == parquet.Int32:
-				c.vals = append(c.vals, float32(v.Int32()))
-			default:
-				c.vals = append(c.vals, float32(v.Int64()))
-			}
-		}
-		if err == io.EOF || err == nil && n == 0 {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-	}
+	return dst
 }
 
 // ScanParquetCategories counts the values of the categorical columns of

@@ -441,3 +441,35 @@ func BenchmarkParseParquet(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkParseParquetFile parses every row group of the Parquet file
+// named by LIGHTBEAM_BENCH_PARQUET (all fields but "label" as features),
+// as a preprocess task would but in one piece: the parse alone, for
+// scripts/bench-parquet.sh.
+func BenchmarkParseParquetFile(b *testing.B) {
+	path := os.Getenv("LIGHTBEAM_BENCH_PARQUET")
+	if path == "" {
+		b.Skip("LIGHTBEAM_BENCH_PARQUET names no file")
+	}
+	file, err := os.Open(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer file.Close()
+	st, err := file.Stat()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(st.Size())
+	for range b.N {
+		f, err := OpenParquet(file, st.Size())
+		if err != nil {
+			b.Fatal(err)
+		}
+		s, pf := parquetSchema(b, f, CSVOptions{})
+		k, err := ParseParquet(f, 0, len(pf.RowGroups), 0, filepath.Base(path), s, 4096, func(*rows.Block) error { return nil }, nil)
+		if err != nil || k != pf.Rows {
+			b.Fatal(k, err)
+		}
+	}
+}
