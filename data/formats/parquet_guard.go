@@ -143,22 +143,34 @@ func (g *pageGuard) check(c *guardedChunk, have []byte, haveOff int64) error {
 	}
 	var h format.PageHeader
 	var hlen int64
-	for _, n := range []int64{64 << 10, maxParquetHeader} {
-		n = min(n, c.end-c.next)
-		b, err := g.bytesAt(have, haveOff, c.next, int(n))
-		if err != nil {
-			return where("reading the page header: %v", err)
+	// The header from the bytes read when they hold it, else from a read
+	// of 64 KiB, then 1 MiB.
+	var held int64
+	if c.next >= haveOff && c.next < haveOff+int64(len(have)) {
+		held = min(haveOff+int64(len(have)), c.end) - c.next
+	}
+	err, tried := io.ErrUnexpectedEOF, int64(0)
+	for _, n := range []int64{held, 64 << 10, maxParquetHeader} {
+		if n = min(n, c.end-c.next); n <= tried {
+			continue
+		}
+		tried = n
+		b, rerr := g.bytesAt(have, haveOff, c.next, int(n))
+		if rerr != nil {
+			return where("reading the page header: %v", rerr)
 		}
 		h = format.PageHeader{}
 		pr := (&thrift.CompactProtocol{}).NewReaderFromBytes(b)
-		err = thrift.NewDecoder(pr).Decode(&h)
-		if err == nil {
+		if err = thrift.NewDecoder(pr).Decode(&h); err == nil {
 			hlen = int64(pr.BytesRead())
 			break
 		}
-		if !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) || n == c.end-c.next || n == maxParquetHeader {
-			return where("corrupt page header (%d bytes from the chunk's end): %v", c.end-c.next, err)
+		if !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+			break
 		}
+	}
+	if err != nil {
+		return where("corrupt page header (%d bytes left in the chunk): %v", c.end-c.next, err)
 	}
 	body := c.next + hlen
 	switch {

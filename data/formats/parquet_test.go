@@ -362,6 +362,49 @@ func TestParseParquetHostilePageHeader(t *testing.T) {
 	}
 }
 
+// The guard checks headers that a read holds only part of, or none of,
+// by reading them itself: reads of 7 bytes through every column chunk
+// check every page of a sound file, and stop at a bad one.
+func TestParquetGuardSmallReads(t *testing.T) {
+	dir := parquetFixtures(t)
+	for _, file := range []string{"numeric-snappy", "numeric-gzip", "numeric-zstd", "numeric-v2", "numeric-dict", "list-double", "image-null"} {
+		data, err := os.ReadFile(filepath.Join(dir, file+".parquet"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		bad := patchPageHeader(t, data, 0, 0, func(h *format.PageHeader) { h.UncompressedPageSize = 1 << 30 })
+		for _, tc := range []struct {
+			data []byte
+			want string
+		}{{data, ""}, {bad, "row group 0: column ["}} {
+			g := &pageGuard{r: bytes.NewReader(tc.data), size: int64(len(tc.data))}
+			f, err := parquet.OpenFile(g, g.size)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := g.index(f.Metadata(), func([]string) bool { return true }); err != nil {
+				t.Fatal(err)
+			}
+			var failed error
+			for _, c := range g.chunks {
+				buf := make([]byte, 7)
+				for off := c.start; off < c.end && failed == nil; off += 7 {
+					_, failed = g.ReadAt(buf[:min(7, c.end-off)], off)
+				}
+				if failed == nil && (c.next != c.end || c.page == 0) {
+					t.Errorf("%s: chunk %s checked to byte %d of %d..%d, %d pages", file, c.path, c.next, c.start, c.end, c.page)
+				}
+			}
+			switch {
+			case tc.want == "" && failed != nil:
+				t.Errorf("%s: %v", file, failed)
+			case tc.want != "" && (failed == nil || !strings.Contains(failed.Error(), tc.want) || !strings.Contains(failed.Error(), "uncompressed size 1073741824")):
+				t.Errorf("%s patched: err = %v", file, failed)
+			}
+		}
+	}
+}
+
 func FuzzParseParquet(f *testing.F) {
 	type rec struct {
 		A     float64   `parquet:"a,optional"`
