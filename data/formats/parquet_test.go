@@ -251,7 +251,7 @@ func TestParseParquetCorrupt(t *testing.T) {
 // patchPageHeader returns the Parquet file data with the first page
 // header of row group rg's column col changed by edit, the footer's
 // offsets moved to match.
-func patchPageHeader(t *testing.T, data []byte, rg, col int, edit func(*format.PageHeader)) []byte {
+func patchPageHeader(t testing.TB, data []byte, rg, col int, edit func(*format.PageHeader)) []byte {
 	t.Helper()
 	f, err := openParquetFile(t, data)
 	if err != nil {
@@ -420,6 +420,14 @@ func FuzzParseParquet(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Add(buf.Bytes())
+	// Page headers asking for huge allocations, which the guard refuses.
+	f.Add(patchPageHeader(f, buf.Bytes(), 1, 0, func(h *format.PageHeader) { h.UncompressedPageSize = math.MaxInt32 }))
+	f.Add(patchPageHeader(f, buf.Bytes(), 0, 1, func(h *format.PageHeader) { h.CompressedPageSize = 1 << 30 }))
+	f.Add(patchPageHeader(f, buf.Bytes(), 2, 2, func(h *format.PageHeader) {
+		if h.DataPageHeader.Valid {
+			h.DataPageHeader.V.NumValues = math.MaxInt32
+		}
+	}))
 	s, err := NewCSVSchema([]string{"a", "v", "label"}, CSVOptions{Missing: MissingMean, MaxClasses: 10})
 	if err != nil {
 		f.Fatal(err)
