@@ -38,7 +38,8 @@ const (
 // bounds above, the count within the row group's rows for a column that is
 // not repeated; and its compressed bytes decompress to no more than the
 // uncompressed size (snappy's stated length; gzip, zstd, brotli and
-// lz4_raw by decompressing them, bounded, a second time).
+// lz4_raw by decompressing them, bounded, a second time). A read that
+// reaches a header that fails returns the bytes before it and the error.
 type pageGuard struct {
 	r      io.ReaderAt
 	size   int64
@@ -113,7 +114,11 @@ func (g *pageGuard) ReadAt(b []byte, off int64) (int, error) {
 		c.err = g.check(c, b[:n], off)
 	}
 	if c.err != nil {
-		return 0, c.err
+		// The bytes before the header that failed are checked pages:
+		// they go through, the error with them, so a reader that never
+		// asks for that page (slack after a chunk's last page) never
+		// sees it.
+		return int(min(max(c.next-off, 0), int64(n))), c.err
 	}
 	return n, err
 }
