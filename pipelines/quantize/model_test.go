@@ -289,7 +289,6 @@ func runLlamaCompletion(t *testing.T, path, prompt string) string {
 	return r.Text
 }
 
-
 // compareTokens checks that llama.cpp, reading the vocabulary of the GGUF
 // at path, tokenizes a varied sentence set (and extra, the model's special
 // tokens in use) to the ids of the Hugging Face tokenizer in dir.
