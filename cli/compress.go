@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/lightbeam-ml/lightbeam/pipelines/compress"
+	"github.com/lightbeam-ml/lightbeam/pipelines/llmeval"
 	"github.com/lightbeam-ml/lightbeam/pipelines/quantize"
 )
 
@@ -17,7 +18,8 @@ var compressCmd = &command{
 	flags: func(fs *flag.FlagSet) func(context.Context) error {
 		var c compress.Config
 		var ck quantize.Config
-		var sweep string
+		var sweep, evalText string
+		var eval llmeval.Config
 		fs.StringVar(&c.Model, "model", "", "train output directory or model file (required, unless --checkpoint)")
 		fs.StringVar(&ck.Checkpoint, "checkpoint", "", "instead of --model: a safetensors checkpoint of any size, quantized on Beam by chunks into OUT/model.gguf. A Hugging Face model directory (config.json: Llama, Mistral, Qwen2, Qwen3, BERT) becomes a GGUF that llama.cpp runs, --quant being a preset: "+strings.Join(quantize.PresetNames(), ", ")+"; with --arch=raw, or for a .safetensors file or an index, the tensors keep their names, --quant=q8_0|q4_0|q4_k (or --quant=int8 --format=lightbeam into OUT/model.lbc)")
 		fs.StringVar(&ck.Arch, "arch", "auto", "with --checkpoint: auto (a directory with config.json is converted for llama.cpp) or raw (the checkpoint's own tensor names, no model metadata)")
@@ -26,9 +28,12 @@ var compressCmd = &command{
 		fs.StringVar(&ck.Format, "format", "gguf", "with --checkpoint: the output format: gguf, or lightbeam (--arch=raw, int8, an artifact of version 2)")
 		fs.BoolVar(&ck.Quant1D, "quant-1d", false, "with --checkpoint --arch=raw: quantize 1-D tensors (biases, norms) too; they stay F32 otherwise")
 		fs.IntVar(&ck.ChunkMB, "chunk-mb", quantize.DefaultChunkMB, "with --checkpoint: source MiB per pipeline element, at most")
+		fs.StringVar(&evalText, "eval-text", "", "with --checkpoint of a model directory: text files, comma-separated: the source and the GGUF are scored on them in one job (perplexity before and after, KL, top-1; lightbeam evaluate), into report.json and the table")
+		fs.IntVar(&eval.Ctx, "eval-ctx", llmeval.DefaultCtx, "with --eval-text: tokens a window")
+		fs.IntVar(&eval.MaxWindows, "eval-max-windows", 0, "with --eval-text: score the first N windows only (0: all)")
 		fs.StringVar(&c.Data, "data", "", "preprocess output: evaluation before and after, and fine-tuning")
 		fs.StringVar(&c.Out, "out", "", "output directory: model.lbc, dequantized.safetensors, report.json (required)")
-		fs.StringVar(&sweep, "sweep", "", "LO:HI:N: evaluate N sparsities from LO to HI (one-shot pruning, the recipe's --quant; needs --data) and write sweep.json and sweep.png")
+		fs.StringVar(&sweep, "sweep", "", "LO:HI:N: evaluate N sparsities from LO to HI (one-shot pruning, the recipe's --quant; needs --data) and write sweep.json and sweep.png; with --checkpoint of a model directory and --eval-text: presets, comma-separated (e.g. q8_0,q4_k_m,q4_0), each into OUT/PRESET/ and evaluated, with sweep.json and sweep.png (perplexity against bytes)")
 		fs.StringVar(&c.Accel, "accel", "auto", "math backend: auto, go, blas or cuda")
 		fs.BoolVar(&c.Plain, "plain", false, "fine-tune and evaluate in this process without Beam")
 		fs.BoolVar(&c.Resume, "resume", false, "keep the prune steps already finished in --out")
@@ -39,7 +44,11 @@ var compressCmd = &command{
 				return err
 			}
 			c.Runner = beamRunner()
-			if err := workersSee(ctx, []string{c.Model, c.Data, ck.Checkpoint}, []string{c.Out}); err != nil {
+			if evalText != "" {
+				eval.Text, eval.Accel, eval.Runner = strings.Split(evalText, ","), c.Accel, c.Runner
+				ck.Evaluate = llmeval.Compare(eval, os.Stdout)
+			}
+			if err := workersSee(ctx, append([]string{c.Model, c.Data, ck.Checkpoint}, eval.Text...), []string{c.Out}); err != nil {
 				return err
 			}
 			release, err := lockOut(ctx, "compress", c.Out)
@@ -48,7 +57,10 @@ var compressCmd = &command{
 			}
 			defer release()
 			if ck.Checkpoint != "" {
-				return compressCheckpoint(ctx, fs, c, ck)
+				return compressCheckpoint(ctx, fs, c, ck, sweep, eval)
+			}
+			if evalText != "" {
+				return fmt.Errorf("--eval-text evaluates a language model: it needs --checkpoint (a model directory); a lightbeam model is evaluated on --data")
 			}
 			if sweep != "" {
 				sw, err := compress.ParseSweep(sweep)
@@ -75,11 +87,11 @@ var compressCmd = &command{
 
 // compressCheckpoint runs lightbeam compress --checkpoint: the recipe's
 // --quant, and no flag that only a lightbeam model takes.
-func compressCheckpoint(ctx context.Context, fs *flag.FlagSet, c compress.Config, ck quantize.Config) error {
+func compressCheckpoint(ctx context.Context, fs *flag.FlagSet, c compress.Config, ck quantize.Config, sweep string, eval llmeval.Config) error {
 	var modelOnly []string
 	fs.Visit(func(f *flag.Flag) {
 		switch f.Name {
-		case "model", "data", "sweep", "sparsity", "global", "prune", "prune-steps", "finetune-epochs", "lr", "mode", "codebook-epochs", "codebook-lr", "plain", "resume":
+		case "model", "data", "sparsity", "global", "prune", "prune-steps", "finetune-epochs", "lr", "mode", "codebook-epochs", "codebook-lr", "plain", "resume":
 			modelOnly = append(modelOnly, "--"+f.Name)
 		}
 	})
@@ -87,6 +99,19 @@ func compressCheckpoint(ctx context.Context, fs *flag.FlagSet, c compress.Config
 		return fmt.Errorf("--checkpoint quantizes a checkpoint without data or fine-tuning; %s apply to --model only", strings.Join(modelOnly, ", "))
 	}
 	ck.Out, ck.Quant, ck.Overwrite, ck.Runner = c.Out, c.Quant, c.Overwrite, c.Runner
+	if sweep != "" {
+		if ck.Evaluate == nil {
+			return fmt.Errorf("--sweep with --checkpoint evaluates each preset: it needs --eval-text")
+		}
+		eval.Checkpoint = ""
+		rep, err := llmeval.Sweep(ctx, ck.Checkpoint, strings.Split(sweep, ","), c.Out, c.Overwrite, eval, os.Stdout)
+		if err != nil {
+			return err
+		}
+		fmt.Print("\n" + rep.Table())
+		fmt.Printf("plot: %s\n", rep.Plot)
+		return nil
+	}
 	rep, err := quantize.Run(ctx, ck, os.Stdout)
 	if err != nil {
 		return err

@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
+	"github.com/lightbeam-ml/lightbeam/pipelines/llmeval"
 	"github.com/lightbeam-ml/lightbeam/pipelines/nightly"
 )
 
@@ -31,16 +33,23 @@ var nightlyCmd = &command{
 	summary: "compress the trained models under a prefix that a recipe has not compressed yet; exit 0 done, 3 nothing to do, 4 a gate failed, 1 an error",
 	flags: func(fs *flag.FlagSet) func(context.Context) error {
 		var c nightly.Config
-		fs.StringVar(&c.Models, "models", "", "prefix whose NAME/ folders are train outputs (model.safetensors + report.json) (required)")
+		fs.StringVar(&c.Models, "models", "", "prefix whose NAME/ folders are train outputs (model.safetensors + report.json), Hugging Face model directories (config.json) or safetensors checkpoints (required)")
 		fs.StringVar(&c.Out, "out", "", "prefix for OUT/DATE/NAME/ outputs, OUT/NAME/LATEST pointers, OUT/runs.jsonl and OUT/LOCK (required)")
 		fs.StringVar(&c.Recipe, "recipe", "", "compress recipe file: a JSON object of compress flags, e.g. docs/recipes/lenet-300-100.json (required)")
 		fs.StringVar(&c.Data, "data", "", "preprocess output: evaluate before and after (accuracy gates need it), and fine-tune")
-		fs.StringVar(&c.Gate, "gate", "", "quality gate for moving LATEST: max_accuracy_drop=POINTS, min_accuracy=PERCENT, min_ratio=X, max_bytes=N, comma-separated")
+		fs.StringVar(&c.Gate, "gate", "", "quality gate for moving LATEST, comma-separated: max_accuracy_drop=POINTS, min_accuracy=PERCENT, min_ratio=X, max_bytes=N; checkpoints: min_sqnr_db=DB; model directories with --eval-text: max_ppl_increase=PERCENT, min_top1=PERCENT, max_kl=NATS")
+		var evalText string
+		fs.StringVar(&evalText, "eval-text", "", "text files, comma-separated: each model directory's GGUF is evaluated against its source on them (perplexity, KL, top-1; lightbeam evaluate)")
+		fs.IntVar(&c.EvalCtx, "eval-ctx", llmeval.DefaultCtx, "with --eval-text: tokens a window")
+		fs.IntVar(&c.EvalMaxWindows, "eval-max-windows", 0, "with --eval-text: the first N windows only (0: all)")
 		fs.StringVar(&c.Date, "date", "", "the run's date, YYYY-MM-DD (default: today, UTC)")
 		fs.StringVar(&c.Accel, "accel", "auto", "math backend: auto, go, blas or cuda")
 		fs.DurationVar(&c.LockTTL, "lock-ttl", nightly.DefaultLockTTL, "how long the lock holds if its owner dies elsewhere (a dead process on this host frees it at once)")
 		return func(ctx context.Context) error {
 			c.Runner = beamRunner()
+			if evalText != "" {
+				c.EvalText = strings.Split(evalText, ",")
+			}
 			// systemd and Kubernetes stop a run with SIGTERM: log it, free
 			// the lock, and exit 143 as a killed process would.
 			ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)

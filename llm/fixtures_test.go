@@ -2,7 +2,6 @@ package llm
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"testing"
@@ -29,15 +28,7 @@ func repoRoot() string {
 func python(t *testing.T, script string, args ...string) string {
 	t.Helper()
 	py := pyenv.Need(t, "numpy", "gguf", "safetensors", "tokenizers", "sentencepiece")
-	out, err := exec.Command(py, append([]string{"-c", script}, args...)...).Output()
-	if err != nil {
-		msg := err.Error()
-		if ee, ok := err.(*exec.ExitError); ok {
-			msg += ": " + string(ee.Stderr)
-		}
-		t.Fatalf("python: %s", msg)
-	}
-	return string(out)
+	return string(pyenv.Output(t, py, append([]string{"-c", script}, args...)...))
 }
 
 // fixture returns a model directory of llmtest.Dir.

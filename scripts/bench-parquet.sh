@@ -4,7 +4,9 @@
 # pyarrow) against pyarrow reading the same file into a float32 numpy matrix single-threaded, same
 # run. lightbeam's run is the whole preprocess (plan from the footer, one task per run of row
 # groups, parse, validate, split, statistics, scale, one shard: --shards=1), under /usr/bin/time -v:
-# wall seconds and peak RSS. The issue's bounds: peak RSS ≤ 700 MB, within 2x of pyarrow.
+# wall seconds and peak RSS; then the parse alone (BenchmarkParseParquetFile in data/formats: every
+# row group of the file parsed into blocks, GOMAXPROCS=1, nothing downstream), then pyarrow.
+# The issue's bounds: peak RSS ≤ 700 MB, within 2x of pyarrow.
 #
 #   scripts/bench-parquet.sh            Environment: WORK (default /tmp/lightbeam-parquet-bench), ROWS (12000000)
 set -euo pipefail
@@ -14,6 +16,7 @@ rows=${ROWS:-12000000}
 mkdir -p "$work"
 python=${LIGHTBEAM_PYTHON:-.venv/bin/python}
 CGO_ENABLED=0 go build -o "$work/lightbeam" .
+go test -c -o "$work/formats.test" ./data/formats
 file=$work/numeric.parquet
 if [ ! -f "$file" ]; then
   "$python" - "$file" "$rows" <<'PY'
@@ -38,6 +41,8 @@ rm -rf "$work/out"
   --shards=1 --out="$work/out" > "$work/lb.log" 2>&1
 lb=$(awk -F': ' '/Elapsed \(wall/ {n=split($2,a,":"); s=0; for(i=1;i<=n;i++) s=s*60+a[i]; print s}' "$work/time-lb.txt")
 rss=$(awk -F': ' '/Maximum resident/ {printf "%.0f", $2/1024}' "$work/time-lb.txt")
+parse=$(GOMAXPROCS=1 LIGHTBEAM_BENCH_PARQUET="$file" "$work/formats.test" -test.run '^$' -test.bench '^BenchmarkParseParquetFile$' -test.benchtime 1x |
+  awk '/^BenchmarkParseParquetFile/ {print $3/1e9}')
 pa=$("$python" - "$file" <<'PY'
 import sys, time
 import numpy as np, pyarrow as pa, pyarrow.parquet as pq
@@ -49,6 +54,7 @@ y = t.column("label").to_numpy()
 print(time.perf_counter() - t0)
 PY
 )
-printf 'lightbeam preprocess: %.1f s (%.0f MB/s), peak RSS %s MiB\npyarrow into numpy, 1 thread: %.1f s (%.0f MB/s)\nlightbeam / pyarrow time: %.2fx\n' \
-  "$lb" "$(echo "$bytes/$lb/1000000" | bc -l)" "$rss" "$pa" "$(echo "$bytes/$pa/1000000" | bc -l)" "$(echo "$lb/$pa" | bc -l)"
+printf 'lightbeam preprocess: %.1f s (%.0f MB/s), peak RSS %s MiB\nlightbeam parse alone: %.1f s (%.0f MB/s)\npyarrow into numpy, 1 thread: %.1f s (%.0f MB/s)\npreprocess / pyarrow time: %.2fx; parse alone / pyarrow: %.2fx\n' \
+  "$lb" "$(echo "$bytes/$lb/1000000" | bc -l)" "$rss" "$parse" "$(echo "$bytes/$parse/1000000" | bc -l)" \
+  "$pa" "$(echo "$bytes/$pa/1000000" | bc -l)" "$(echo "$lb/$pa" | bc -l)" "$(echo "$parse/$pa" | bc -l)"
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"

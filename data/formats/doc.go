@@ -19,7 +19,9 @@
 //   - Record formats, whose records name their fields: JSON Lines
 //     (ParseJSONL), TFRecord files of tf.Example (ParseTFRecord) and
 //     Parquet (OpenParquet, ScanParquet, ParseParquet: row groups, only
-//     the needed leaf columns). ScanJSONLFields, ScanTFRecordFields and
+//     the needed leaf columns, numeric ones a page at a time; every page
+//     header checked by parquet_guard.go before parquet-go reads it).
+//     ScanJSONLFields, ScanTFRecordFields and
 //     ScanParquet find the fields; a CSVSchema over the field names lays
 //     them out, array fields as vectors (SetVectors), PNG/JPEG fields as
 //     images (SetImages, SetRawImage for raw pixels), and one record

@@ -11,9 +11,11 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strconv"
 
 	"github.com/parquet-go/parquet-go"
+	"github.com/parquet-go/parquet-go/encoding"
 	"github.com/parquet-go/parquet-go/format"
 
 	"github.com/lightbeam-ml/lightbeam/data/rows"
@@ -28,14 +30,24 @@ const (
 )
 
 // OpenParquet opens a Parquet file from its footer (only the footer is
-// read; no page index or bloom filter).
+// read; no page index or bloom filter). The file reads r through a
+// pageGuard: no page header reaches parquet-go unchecked. A footer whose
+// column chunks lie outside the file or overlap is an error.
 func OpenParquet(r io.ReaderAt, size int64) (f *parquet.File, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("corrupt parquet footer: panic: %v", p)
 		}
 	}()
-	f, err = parquet.OpenFile(r, size, parquet.SkipPageIndex(true), parquet.SkipBloomFilters(true), parquet.ReadBufferSize(1<<20))
+	g := &pageGuard{r: r, size: size}
+	f, err = parquet.OpenFile(g, size, parquet.SkipPageIndex(true), parquet.SkipBloomFilters(true), parquet.ReadBufferSize(1<<20))
+	if err != nil {
+		return nil, err
+	}
+	err = g.index(f.Metadata(), func(path []string) bool {
+		leaf, ok := f.Schema().Lookup(path...)
+		return !ok || leaf.MaxRepetitionLevel > 0
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -387,6 +399,140 @@ func (c *leafCursor) row() ([]parquet.Value, error) {
 	}
 }
 
+// numCursor reads a flat (not repeated) column of numbers (float, double,
+// int32, int64) a page at a time into float32s, as setScalar converts
+// them, for a numeric feature: the fast path of parseRowGroup.
+type numCursor struct {
+	col    *parquet.Column
+	kind   parquet.Kind
+	maxDef byte
+	pages  parquet.Pages
+	vals   []float32 // the page's non-null values
+	def    []byte    // the page's definition levels (nil: none null)
+	defBuf []byte
+	rows   int // rows in the page
+	i, k   int // next row, next value
+	// dictVals are the values of dict, the dictionary of the chunk's
+	// dictionary-encoded pages.
+	dict     parquet.Dictionary
+	dictVals []float32
+}
+
+func newNumCursor(cc parquet.ColumnChunk, col *parquet.Column) *numCursor {
+	return &numCursor{col: col, kind: col.Type().Kind(), maxDef: byte(col.MaxDefinitionLevel()), pages: cc.Pages()}
+}
+
+func (c *numCursor) close() { c.pages.Close() }
+
+// isFastNumber is whether numCursor reads leaf l.
+func isFastNumber(l *parquet.Column) bool {
+	switch l.Type().Kind() {
+	case parquet.Float, parquet.Double, parquet.Int32, parquet.Int64:
+		return l.MaxRepetitionLevel() == 0
+	}
+	return false
+}
+
+// fill sets dst to the values of the next len(dst) rows, NaN for a null
+// (which setFloat treats as missing, as it does a NaN).
+func (c *numCursor) fill(dst []float32) error {
+	for len(dst) > 0 {
+		for c.i >= c.rows {
+			if err := c.load(); err != nil {
+				return err
+			}
+		}
+		n := min(len(dst), c.rows-c.i)
+		if c.def == nil {
+			if c.k+n > len(c.vals) {
+				return fmt.Errorf("column %s: a page of %d values for %d rows", c.col.Name(), len(c.vals), c.rows)
+			}
+			copy(dst, c.vals[c.k:c.k+n])
+			c.k += n
+		} else {
+			for j, d := range c.def[c.i : c.i+n] {
+				if d != c.maxDef {
+					dst[j] = nan32
+					continue
+				}
+				if c.k >= len(c.vals) {
+					return fmt.Errorf("column %s: a page with fewer values than its levels say", c.col.Name())
+				}
+				dst[j] = c.vals[c.k]
+				c.k++
+			}
+		}
+		c.i += n
+		dst = dst[n:]
+	}
+	return nil
+}
+
+// load reads the next page's values.
+func (c *numCursor) load() error {
+	p, err := c.pages.ReadPage()
+	if err == io.EOF {
+		return fmt.Errorf("column %s ends before the row group's last row", c.col.Name())
+	}
+	if err != nil {
+		return err
+	}
+	defer parquet.Release(p)
+	c.vals, c.def, c.i, c.k = c.vals[:0], nil, 0, 0
+	c.rows = int(p.NumValues())
+	if c.maxDef > 0 {
+		c.defBuf = append(c.defBuf[:0], p.DefinitionLevels()...)
+		c.def = c.defBuf
+		if len(c.def) != c.rows {
+			return fmt.Errorf("column %s: a page of %d values and %d definition levels", c.col.Name(), c.rows, len(c.def))
+		}
+	}
+	if d := p.Dictionary(); d != nil {
+		// Dictionary indices: the dictionary's values converted once.
+		if d != c.dict {
+			c.dict, c.dictVals = d, appendNumbers(c.dictVals[:0], c.kind, d.Page().Data())
+			if len(c.dictVals) != d.Len() {
+				return fmt.Errorf("column %s: a dictionary of %d values holds %d", c.col.Name(), d.Len(), len(c.dictVals))
+			}
+		}
+		idx := p.Data()
+		for _, j := range idx.Int32() {
+			if uint32(j) >= uint32(len(c.dictVals)) {
+				return fmt.Errorf("column %s: dictionary index %d of %d values", c.col.Name(), j, len(c.dictVals))
+			}
+			c.vals = append(c.vals, c.dictVals[j])
+		}
+		return nil
+	}
+	c.vals = appendNumbers(c.vals, c.kind, p.Data())
+	return nil
+}
+
+// appendNumbers appends the values d of kind k to dst as float32s, as
+// setScalar converts them.
+func appendNumbers(dst []float32, k parquet.Kind, d encoding.Values) []float32 {
+	if k == parquet.Double {
+		dst = slices.Grow(dst, len(d.Double()))
+	}
+	switch k {
+	case parquet.Double:
+		for _, x := range d.Double() {
+			dst = append(dst, float32Checked(x))
+		}
+	case parquet.Float:
+		dst = append(dst, d.Float()...)
+	case parquet.Int32:
+		for _, x := range d.Int32() {
+			dst = append(dst, float32(x))
+		}
+	case parquet.Int64:
+		for _, x := range d.Int64() {
+			dst = append(dst, float32(x))
+		}
+	}
+	return dst
+}
+
 // ScanParquetCategories counts the values of the categorical columns of
 // schema in every row group of the Parquet file f, as ScanCategories does
 // for CSV (strings as they are, numbers as their text), reading only those
@@ -515,12 +661,17 @@ func parseRowGroup(rg parquet.RowGroup, g int, firstRow int64, name string, p *r
 		}
 	}()
 	chunks := rg.ColumnChunks()
-	// One cursor per leaf read.
+	// One cursor per leaf read: a numCursor for a number that is a
+	// numeric feature, else leafCursors.
 	cursors := make([][]*leafCursor, len(bounds))
+	nums := make([]*numCursor, len(bounds))
 	defer func() {
-		for _, cs := range cursors {
+		for i, cs := range cursors {
 			for _, c := range cs {
 				c.close()
+			}
+			if nums[i] != nil {
+				nums[i].close()
 			}
 		}
 	}()
@@ -533,15 +684,53 @@ func parseRowGroup(rg parquet.RowGroup, g int, firstRow int64, name string, p *r
 			if l.Index() < 0 || l.Index() >= len(chunks) {
 				return 0, fmt.Errorf("%s: row group %d: no column chunk for %s", name, g, l.Name())
 			}
+			if b.field.layout == ParquetScalar && p.s.Columns[b.col].Kind == KindNumeric && isFastNumber(l) {
+				nums[i] = newNumCursor(chunks[l.Index()], l)
+				continue
+			}
 			cursors[i] = append(cursors[i], newLeafCursor(chunks[l.Index()], l))
 		}
 	}
 	nrows := rg.NumRows()
 	var vals [4][]parquet.Value
+	// The numCursors' columns, a batch of rows at a time.
+	const batch = 1024
+	batched := make([][]float32, len(bounds))
+	for i, nc := range nums {
+		if nc != nil {
+			batched[i] = make([]float32, batch)
+		}
+	}
 	for r := int64(0); r < nrows; r++ {
+		if r%batch == 0 {
+			n := min(batch, nrows-r)
+			for i, nc := range nums {
+				if nc == nil {
+					continue
+				}
+				if err := nc.fill(batched[i][:n]); err != nil {
+					return rowsRead, fmt.Errorf("%s: row group %d: field %q: %w", name, g, bounds[i].field.name, err)
+				}
+			}
+		}
 		p.begin()
 		reason := ""
 		for i, b := range bounds {
+			if col := batched[i]; col != nil {
+				if reason != "" {
+					continue
+				}
+				p.set[b.col] = true
+				switch v := col[r%batch]; {
+				case v != v:
+					reason = p.setMissing(b.col)
+				case math32IsInf(v):
+					reason = p.where(b.col) + "infinite value"
+				default:
+					p.row[p.s.Columns[b.col].Offset] = v
+				}
+				continue
+			}
 			if b.field.layout == ParquetScalar {
 				v, err := cursors[i][0].one()
 				if err != nil {

@@ -2,15 +2,19 @@ package formats
 
 import (
 	"bytes"
+	"encoding/binary"
 	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"strings"
 	"testing"
 
 	"github.com/parquet-go/parquet-go"
+	"github.com/parquet-go/parquet-go/encoding/thrift"
+	"github.com/parquet-go/parquet-go/format"
 
 	"github.com/lightbeam-ml/lightbeam/data/rows"
 	"github.com/lightbeam-ml/lightbeam/internal/pyenv"
@@ -244,6 +248,207 @@ func TestParseParquetCorrupt(t *testing.T) {
 	}
 }
 
+// patchPageHeader returns the Parquet file data with the first page
+// header of row group rg's column col changed by edit, the footer's
+// offsets moved to match.
+func patchPageHeader(t testing.TB, data []byte, rg, col int, edit func(*format.PageHeader)) []byte {
+	t.Helper()
+	f, err := openParquetFile(t, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	md := f.Metadata()
+	cm := &md.RowGroups[rg].Columns[col].MetaData
+	at := cm.DataPageOffset
+	if cm.DictionaryPageOffset != 0 {
+		at = cm.DictionaryPageOffset
+	}
+	var h format.PageHeader
+	pr := (&thrift.CompactProtocol{}).NewReaderFromBytes(data[at:])
+	if err := thrift.NewDecoder(pr).Decode(&h); err != nil {
+		t.Fatal(err)
+	}
+	edit(&h)
+	hdr, err := thrift.Marshal(&thrift.CompactProtocol{}, &h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return spliceChunk(t, data, md, rg, col, at, int64(pr.BytesRead()), hdr)
+}
+
+// spliceChunk returns the Parquet file data (whose footer is md) with the
+// n bytes at byte at, inside row group rg's column col, replaced by repl,
+// the footer's offsets and that chunk's size moved to match.
+func spliceChunk(t testing.TB, data []byte, md *format.FileMetaData, rg, col int, at, n int64, repl []byte) []byte {
+	t.Helper()
+	d := int64(len(repl)) - n
+	md.RowGroups[rg].Columns[col].MetaData.TotalCompressedSize += d
+	move := func(off *int64) {
+		if *off >= at+n {
+			*off += d
+		}
+	}
+	for i := range md.RowGroups {
+		for j := range md.RowGroups[i].Columns {
+			m := &md.RowGroups[i].Columns[j].MetaData
+			move(&m.DataPageOffset)
+			move(&m.DictionaryPageOffset)
+		}
+	}
+	footer, err := thrift.Marshal(&thrift.CompactProtocol{}, md)
+	if err != nil {
+		t.Fatal(err)
+	}
+	end := int64(len(data)) - 8 - int64(binary.LittleEndian.Uint32(data[len(data)-8:]))
+	out := append(bytes.Clone(data[:at]), repl...)
+	out = append(out, data[at+n:end]...)
+	out = append(out, footer...)
+	out = binary.LittleEndian.AppendUint32(out, uint32(len(footer)))
+	return append(out, "PAR1"...)
+}
+
+// Slack after a column chunk's last page, inside the chunk's size, is
+// never a page anyone asks for: the file reads as it did.
+func TestParseParquetChunkSlack(t *testing.T) {
+	dir := parquetFixtures(t)
+	data, err := os.ReadFile(filepath.Join(dir, "numeric-snappy.parquet"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := openParquetFile(t, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, _ := parquetSchema(t, f, CSVOptions{})
+	want, _, _, err := parseParquetAll(t, f, 0, 4, 0, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	md := f.Metadata()
+	for col := range md.RowGroups[2].Columns {
+		m := &md.RowGroups[2].Columns[col].MetaData
+		start := m.DataPageOffset
+		if m.DictionaryPageOffset != 0 {
+			start = m.DictionaryPageOffset
+		}
+		data = spliceChunk(t, data, md, 2, col, start+m.TotalCompressedSize, 0, bytes.Repeat([]byte{0xff}, 40))
+	}
+	f, err = openParquetFile(t, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _, n, err := parseParquetAll(t, f, 0, 4, 0, s)
+	if err != nil || n != 200 || !reflect.DeepEqual(got, want) {
+		t.Fatalf("err %v, %d rows", err, n)
+	}
+}
+
+// A page header that asks for a huge allocation, or whose data would
+// inflate past its stated size, fails the row group with an error naming
+// the file, row group, column, page and reason, having allocated little.
+func TestParseParquetHostilePageHeader(t *testing.T) {
+	dir := parquetFixtures(t)
+	for _, tc := range []struct {
+		file string
+		edit func(*format.PageHeader)
+		want string
+	}{
+		{"numeric-snappy", func(h *format.PageHeader) { h.UncompressedPageSize = math.MaxInt32 }, "uncompressed size 2147483647 is over the 64 MiB a page may have"},
+		{"numeric-none", func(h *format.PageHeader) { h.CompressedPageSize = math.MaxInt32 }, "compressed size 2147483647 does not fit in the column chunk's"},
+		{"numeric-v2", func(h *format.PageHeader) { h.DataPageHeaderV2.V.NumValues = math.MaxInt32 }, "2147483647 values, over the 16777216 a page may have"},
+		{"numeric-none", func(h *format.PageHeader) { h.DataPageHeader.V.NumValues = 1 << 20 }, "1048576 values in a row group of 64 rows"},
+		{"numeric-snappy", func(h *format.PageHeader) { h.UncompressedPageSize = 10 }, "SNAPPY data: a stated length of"},
+		{"numeric-gzip", func(h *format.PageHeader) { h.UncompressedPageSize = 10 }, "GZIP data: decompresses to more than the page's 10 bytes"},
+		{"numeric-zstd", func(h *format.PageHeader) { h.UncompressedPageSize = 10 }, "ZSTD data: decompresses to"},
+	} {
+		t.Run(tc.file+"/"+tc.want[:20], func(t *testing.T) {
+			data, err := os.ReadFile(filepath.Join(dir, tc.file+".parquet"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			bad := patchPageHeader(t, data, 1, 0, tc.edit)
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			f, err := openParquetFile(t, bad)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s, _ := parquetSchema(t, f, CSVOptions{})
+			_, _, _, err = parseParquetAll(t, f, 0, 4, 0, s)
+			runtime.ReadMemStats(&after)
+			if err == nil || !strings.Contains(err.Error(), "f.parquet: row group 1") || !strings.Contains(err.Error(), "row group 1: column [a]: page 0 at byte") || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("err = %v, want %q", err, tc.want)
+			}
+			if a := after.TotalAlloc - before.TotalAlloc; a > 256<<20 {
+				t.Errorf("allocated %d MiB", a>>20)
+			}
+			// The same edit on row group 0 fails planning's read of the
+			// first row only for list fields; parsing row group 0 alone
+			// reads no page of row group 1.
+			if _, _, _, err := parseParquetAll(t, f, 0, 1, 0, s); err != nil {
+				t.Errorf("row group 0: %v", err)
+			}
+		})
+	}
+	// Chunks that overlap are refused at open.
+	f, data := openParquetFixture(t, filepath.Join(dir, "numeric-none.parquet"))
+	md := f.Metadata()
+	md.RowGroups[1].Columns[1].MetaData.DataPageOffset = md.RowGroups[1].Columns[0].MetaData.DataPageOffset + 1
+	footer, err := thrift.Marshal(&thrift.CompactProtocol{}, md)
+	if err != nil {
+		t.Fatal(err)
+	}
+	end := len(data) - 8 - int(binary.LittleEndian.Uint32(data[len(data)-8:]))
+	bad := append(append(bytes.Clone(data[:end]), footer...), 0, 0, 0, 0, 'P', 'A', 'R', '1')
+	binary.LittleEndian.PutUint32(bad[len(bad)-8:], uint32(len(footer)))
+	if _, err := openParquetFile(t, bad); err == nil || !strings.Contains(err.Error(), "row group 1: column chunk [b]") || !strings.Contains(err.Error(), "overlaps") {
+		t.Errorf("overlapping chunks: err = %v", err)
+	}
+}
+
+// The guard checks headers that a read holds only part of, or none of,
+// by reading them itself: reads of 7 bytes through every column chunk
+// check every page of a sound file, and stop at a bad one.
+func TestParquetGuardSmallReads(t *testing.T) {
+	dir := parquetFixtures(t)
+	for _, file := range []string{"numeric-snappy", "numeric-gzip", "numeric-zstd", "numeric-v2", "numeric-dict", "list-double", "image-null"} {
+		data, err := os.ReadFile(filepath.Join(dir, file+".parquet"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		bad := patchPageHeader(t, data, 0, 0, func(h *format.PageHeader) { h.UncompressedPageSize = 1 << 30 })
+		for _, tc := range []struct {
+			data []byte
+			want string
+		}{{data, ""}, {bad, "row group 0: column ["}} {
+			g := &pageGuard{r: bytes.NewReader(tc.data), size: int64(len(tc.data))}
+			f, err := parquet.OpenFile(g, g.size)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := g.index(f.Metadata(), func([]string) bool { return true }); err != nil {
+				t.Fatal(err)
+			}
+			var failed error
+			for _, c := range g.chunks {
+				buf := make([]byte, 7)
+				for off := c.start; off < c.end && failed == nil; off += 7 {
+					_, failed = g.ReadAt(buf[:min(7, c.end-off)], off)
+				}
+				if failed == nil && (c.next != c.end || c.page == 0) {
+					t.Errorf("%s: chunk %s checked to byte %d of %d..%d, %d pages", file, c.path, c.next, c.start, c.end, c.page)
+				}
+			}
+			switch {
+			case tc.want == "" && failed != nil:
+				t.Errorf("%s: %v", file, failed)
+			case tc.want != "" && (failed == nil || !strings.Contains(failed.Error(), tc.want) || !strings.Contains(failed.Error(), "uncompressed size 1073741824")):
+				t.Errorf("%s patched: err = %v", file, failed)
+			}
+		}
+	}
+}
+
 func FuzzParseParquet(f *testing.F) {
 	type rec struct {
 		A     float64   `parquet:"a,optional"`
@@ -259,6 +464,14 @@ func FuzzParseParquet(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Add(buf.Bytes())
+	// Page headers asking for huge allocations, which the guard refuses.
+	f.Add(patchPageHeader(f, buf.Bytes(), 1, 0, func(h *format.PageHeader) { h.UncompressedPageSize = math.MaxInt32 }))
+	f.Add(patchPageHeader(f, buf.Bytes(), 0, 1, func(h *format.PageHeader) { h.CompressedPageSize = 1 << 30 }))
+	f.Add(patchPageHeader(f, buf.Bytes(), 2, 2, func(h *format.PageHeader) {
+		if h.DataPageHeader.Valid {
+			h.DataPageHeader.V.NumValues = math.MaxInt32
+		}
+	}))
 	s, err := NewCSVSchema([]string{"a", "v", "label"}, CSVOptions{Missing: MissingMean, MaxClasses: 10})
 	if err != nil {
 		f.Fatal(err)
@@ -319,6 +532,38 @@ func BenchmarkParseParquet(b *testing.B) {
 	for range b.N {
 		k, err := ParseParquet(f, 0, len(f.RowGroups()), 0, "b.parquet", s, 4096, func(*rows.Block) error { return nil }, nil)
 		if err != nil || k != n {
+			b.Fatal(k, err)
+		}
+	}
+}
+
+// BenchmarkParseParquetFile parses every row group of the Parquet file
+// named by LIGHTBEAM_BENCH_PARQUET (all fields but "label" as features),
+// as a preprocess task would but in one piece: the parse alone, for
+// scripts/bench-parquet.sh.
+func BenchmarkParseParquetFile(b *testing.B) {
+	path := os.Getenv("LIGHTBEAM_BENCH_PARQUET")
+	if path == "" {
+		b.Skip("LIGHTBEAM_BENCH_PARQUET names no file")
+	}
+	file, err := os.Open(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer file.Close()
+	st, err := file.Stat()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(st.Size())
+	for range b.N {
+		f, err := OpenParquet(file, st.Size())
+		if err != nil {
+			b.Fatal(err)
+		}
+		s, pf := parquetSchema(b, f, CSVOptions{})
+		k, err := ParseParquet(f, 0, len(pf.RowGroups), 0, filepath.Base(path), s, 4096, func(*rows.Block) error { return nil }, nil)
+		if err != nil || k != pf.Rows {
 			b.Fatal(k, err)
 		}
 	}

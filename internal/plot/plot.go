@@ -378,3 +378,17 @@ func (c *Canvas) Diamond(p *Panel, x, y, r float64, col color.RGBA) {
 		}
 	}
 }
+
+// ByteLabel names a tick of a bytes axis: 500 B, 20 KB, 1 MB, 2 GB (of
+// 1,000).
+func ByteLabel(v float64) string {
+	switch {
+	case v >= 1e9:
+		return strconv.FormatFloat(v/1e9, 'g', -1, 64) + " GB"
+	case v >= 1e6:
+		return strconv.FormatFloat(v/1e6, 'g', -1, 64) + " MB"
+	case v >= 1e3:
+		return strconv.FormatFloat(v/1e3, 'g', -1, 64) + " KB"
+	}
+	return strconv.FormatFloat(v, 'g', -1, 64) + " B"
+}

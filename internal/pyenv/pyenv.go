@@ -55,3 +55,18 @@ func Need(t testing.TB, modules ...string) string {
 	t.Skip(msg)
 	return ""
 }
+
+// Output runs the interpreter py with args and returns its standard
+// output; a failure fails the test with the script's standard error.
+func Output(t testing.TB, py string, args ...string) []byte {
+	t.Helper()
+	out, err := exec.Command(py, args...).Output()
+	if err != nil {
+		msg := err.Error()
+		if ee, ok := err.(*exec.ExitError); ok {
+			msg += ": " + string(ee.Stderr)
+		}
+		t.Fatalf("%s %s: %s", py, strings.Join(args, " "), msg)
+	}
+	return out
+}

@@ -3,6 +3,7 @@ package forward
 import (
 	"fmt"
 	"math"
+	"sync"
 
 	"github.com/lightbeam-ml/lightbeam/accel"
 	"github.com/lightbeam-ml/lightbeam/export/gguf"
@@ -37,6 +38,7 @@ type Runner struct {
 	scores   *buf // T × T
 	g, u     *buf // T × ff
 	logits   *buf // T × vocab
+	split    int  // > 1: gemm cuts its products into this many one-threaded calls
 	vec      map[string][]float32
 	cos, sin []float64     // T × rope dims/2
 	mins     map[*buf]*buf // block mins of the Q4_1/Q5_1 weights (activations.go)
@@ -83,6 +85,9 @@ func NewRunner(m *Model, be accel.Backend, ctx int) (*Runner, error) {
 	r.logits = r.alloc(ctx * m.Vocab)
 	r.act = r.alloc(ctx * max(E, Q, m.FF))
 	r.rope(ctx)
+	if c, ok := be.(accel.Concurrent); ok {
+		r.split = c.SetThreads(0) // the threads a call would use (0: the backend does not count them)
+	}
 	return r, nil
 }
 
@@ -143,9 +148,40 @@ func (r *Runner) vector(name string) ([]float32, error) {
 	return v, err
 }
 
-// gemm computes c = a·bᵀ for a of m×k rows (stride lda), b of n×k (ldb)
-// and c of m×n (ldc), views from off.
+// gemm computes c = a·bᵀ (a·b if !transB) for a of m×k rows (stride
+// lda), b of n×k (ldb; k×n if !transB) and c of m×n (ldc), views from
+// off. With r.split > 1 the columns of c are cut into that many parts,
+// each a one-threaded call on its own goroutine: the same sums (a column's
+// dot products do not depend on the cut), and on a loaded machine the Go
+// scheduler shares the cores where a threaded BLAS's spinning barriers
+// stall (a window of SmolLM2 took 37 s with BLIS on two threads at a load
+// of 10, 7 s on one).
 func (r *Runner) gemm(m, n, k int, alpha float32, a *buf, aOff, lda int, b *buf, bOff, ldb int, c *buf, cOff, ldc int, transB bool) {
+	if parts := min(r.split, n/64); parts > 1 {
+		var wg sync.WaitGroup
+		for p := range parts {
+			lo, hi := n*p/parts/16*16, n*(p+1)/parts/16*16
+			if p == parts-1 {
+				hi = n
+			}
+			bo := bOff + lo*ldb
+			if !transB {
+				bo = bOff + lo
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				r.gemm1(m, hi-lo, k, alpha, a, aOff, lda, b, bo, ldb, c, cOff+lo, ldc, transB)
+			}()
+		}
+		wg.Wait()
+		return
+	}
+	r.gemm1(m, n, k, alpha, a, aOff, lda, b, bOff, ldb, c, cOff, ldc, transB)
+}
+
+// gemm1 is gemm in one backend call.
+func (r *Runner) gemm1(m, n, k int, alpha float32, a *buf, aOff, lda int, b *buf, bOff, ldb int, c *buf, cOff, ldc int, transB bool) {
 	av := r.be.Slice(a.b, aOff, (m-1)*lda+k)
 	bn := (n-1)*ldb + k
 	if !transB {
@@ -173,6 +209,10 @@ func (r *Runner) Logits(tokens []int32, first int) ([]float32, error) {
 		copy(r.x.h[t*E:(t+1)*E], r.emb[int(id)*E:(int(id)+1)*E])
 	}
 	r.push(r.x)
+	if r.split > 1 {
+		c := r.be.(accel.Concurrent)
+		defer c.SetThreads(c.SetThreads(1))
+	}
 	scale := float32(1 / math.Sqrt(float64(D)))
 	for l := range m.Layers {
 		p := fmt.Sprintf("blk.%d.", l)

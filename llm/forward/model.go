@@ -77,7 +77,17 @@ const Supported = "llama (Llama, Mistral, SmolLM), qwen2, qwen3, bert (BERT, sen
 // hdfs://): the hyper-parameters, the metadata (for Encoder) and the
 // tensors' names, types and shapes, checked; no tensor data. Load reads
 // the data too.
+//
+// A model directory (config.json, safetensors of F32, F16 or BF16) is read
+// as the F32 GGUF that lightbeam's converter would write from it.
 func Header(ctx context.Context, path string) (*Model, error) {
+	if dir, err := IsDir(ctx, path); err != nil || dir {
+		if err != nil {
+			return nil, err
+		}
+		m, _, err := dirHeader(ctx, path)
+		return m, err
+	}
 	m, _, _, err := header(ctx, path)
 	return m, err
 }
@@ -97,23 +107,38 @@ func header(ctx context.Context, path string) (*Model, int64, int64, error) {
 	if err != nil {
 		return nil, 0, 0, err
 	}
-	h, err := hyper(f, path)
+	m, err := newModel(f, path)
 	if err != nil {
 		return nil, 0, 0, err
+	}
+	return m, dataAt, size, nil
+}
+
+// newModel is the model of header f, its tensors checked; no data.
+func newModel(f *gguf.File, path string) (*Model, error) {
+	h, err := hyper(f, path)
+	if err != nil {
+		return nil, err
 	}
 	m := &Model{Hyper: h, Path: path, File: f, tensors: map[string]*tensor{}}
 	for _, ti := range f.Tensors {
 		m.tensors[ti.Name] = &tensor{name: ti.Name, typ: ti.Type, shape: ti.Shape}
 	}
 	if err := m.check(); err != nil {
-		return nil, 0, 0, fmt.Errorf("forward: %s: %w", path, err)
+		return nil, fmt.Errorf("forward: %s: %w", path, err)
 	}
-	return m, dataAt, size, nil
+	return m, nil
 }
 
 // Load reads the GGUF file at path (local, gs:// or hdfs://): its header,
 // then every tensor's bytes.
 func Load(ctx context.Context, path string) (*Model, error) {
+	if dir, err := IsDir(ctx, path); err != nil || dir {
+		if err != nil {
+			return nil, err
+		}
+		return loadDir(ctx, path)
+	}
 	m, dataAt, size, err := header(ctx, path)
 	if err != nil {
 		return nil, err
@@ -142,13 +167,18 @@ func Load(ctx context.Context, path string) (*Model, error) {
 		at = ti.Offset + n
 		m.tensors[ti.Name].data = b
 	}
+	return m, m.finish()
+}
+
+// finish reads what the forward pass needs from the loaded tensors.
+func (m *Model) finish() error {
 	if t := m.tensors["rope_freqs.weight"]; t != nil {
 		m.FreqScale = make([]float32, t.elems())
 		if err := gguf.Decode(t.typ, m.FreqScale, t.data, 1); err != nil {
-			return nil, fmt.Errorf("forward: %s: rope_freqs: %w", path, err)
+			return fmt.Errorf("forward: %s: rope_freqs: %w", m.Path, err)
 		}
 	}
-	return m, nil
+	return nil
 }
 
 // hyper reads the hyper-parameters of f's architecture.

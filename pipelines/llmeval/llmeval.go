@@ -248,6 +248,33 @@ func (r *Report) Text() string {
 	return b.String()
 }
 
+// Compare returns an evaluation of a quantized output against its source
+// for quantize.Config.Evaluate: c (Text, Ctx, MaxWindows, Accel, Runner)
+// run with the output as the checkpoint and the source as the reference,
+// in one job; its report as JSON and BeforeAfter's table.
+func Compare(c Config, log io.Writer) func(ctx context.Context, source, output string) (json.RawMessage, string, error) {
+	return func(ctx context.Context, source, output string) (json.RawMessage, string, error) {
+		c.Checkpoint, c.Reference, c.Out = output, source, ""
+		rep, err := Run(ctx, c, log)
+		if err != nil {
+			return nil, "", err
+		}
+		b, err := json.Marshal(rep)
+		return b, rep.BeforeAfter(), err
+	}
+}
+
+// BeforeAfter is a report against a reference as a table of two rows: the
+// reference (before) and the checkpoint (after).
+func (r *Report) BeforeAfter() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "\nevaluation: %d windows of %d tokens, %d scored (%.1f s, %.0f tokens/s, %s, %s)\n", r.Windows, r.Ctx, r.Tokens, r.Seconds, r.TokensPerSecond, r.Runner, r.Accel)
+	fmt.Fprintf(&b, "%-8s %22s %10s %8s\n", "", "perplexity", "KL", "top-1")
+	fmt.Fprintf(&b, "%-8s %22s\n", "before", fmt.Sprintf("%.4f", r.RefPerplexity))
+	fmt.Fprintf(&b, "%-8s %22s %10.5f %7.2f%%   (perplexity %+.2f%%)\n", "after", fmt.Sprintf("%.4f ± %.4f", r.Perplexity, r.PerplexityStderr), r.KL, 100*r.Top1, 100*(r.PerplexityRatio-1))
+	return b.String()
+}
+
 // report sums the windows' scores in window order.
 func report(c Config, m *forward.Model, scores []WindowScore, took time.Duration) *Report {
 	var s forward.Score

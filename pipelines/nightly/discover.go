@@ -26,6 +26,7 @@ type source struct {
 	name       string
 	path       string   // what compress gets: the train output or the checkpoint directory
 	checkpoint bool     // compressed by pipelines/quantize
+	model      bool     // a checkpoint that is a model directory (config.json): a llama.cpp GGUF, evaluable
 	files      []string // the files its content hash covers
 	err        error    // why it cannot be read
 }
@@ -40,13 +41,33 @@ func findModels(ctx context.Context, prefix string) ([]source, error) {
 		dir := storage.Dir(file)
 		return storage.Base(dir), storage.Dir(dir) == prefix
 	}
+	// A model directory: config.json, the tokenizer's files and the
+	// safetensors; the hash covers every file in it.
+	configs, err := storage.List(ctx, storage.Join(prefix, "*", "config.json"))
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range configs {
+		name, ok := direct(c)
+		if !ok {
+			continue
+		}
+		dir := storage.Dir(c)
+		files, err := storage.List(ctx, storage.Join(dir, "*"))
+		if err != nil {
+			return nil, err
+		}
+		sort.Strings(files)
+		out = append(out, source{name: name, path: dir, checkpoint: true, model: true, files: files})
+		seen[name] = true
+	}
 	indexes, err := storage.List(ctx, storage.Join(prefix, "*", quantize.IndexFile))
 	if err != nil {
 		return nil, err
 	}
 	for _, idx := range indexes {
 		name, ok := direct(idx)
-		if !ok {
+		if !ok || seen[name] {
 			continue
 		}
 		files, _, err := quantize.Resolve(ctx, idx)

@@ -42,10 +42,23 @@ type result struct {
 	Evaluated                     bool // the accuracies were measured
 	AccuracyBefore, AccuracyAfter float64
 	SQNRdB                        *float64 // checkpoints
+	eval                          evaluation
+}
+
+// evaluation is what the gate reads of a model directory's evaluation
+// (pipelines/llmeval's report, in the checkpoint's report.json).
+type evaluation struct {
+	PerplexityRatio float64 `json:"perplexity_ratio"` // 0: not evaluated on text
+	KL              float64 `json:"kl"`
+	Top1            float64 `json:"top1"`
+	CosineMin       float64 `json:"cosine_min"`
+	Sentences       int     `json:"sentences"` // 0: not evaluated on sentences
 }
 
 // gateRules are the rules a gate may name: accuracies in percentage
-// points, the ratio and bytes of the artifact.
+// points, the ratio and bytes of the artifact; for a model directory the
+// perplexity's increase over its source's in percent, top-1 agreement in
+// percent, mean KL divergence in nats, and the least embedding cosine.
 var gateRules = map[string]struct {
 	max bool // the value must be at most the limit (else at least)
 	// value is the output's value, and false when it has none (accuracy
@@ -57,6 +70,11 @@ var gateRules = map[string]struct {
 	"min_ratio":         {false, func(r *result) (float64, bool) { return r.Ratio, true }},
 	"max_bytes":         {true, func(r *result) (float64, bool) { return float64(r.Bytes), true }},
 	"min_sqnr_db":       {false, func(r *result) (float64, bool) { return deref(r.SQNRdB), r.SQNRdB != nil }},
+	// Model directories evaluated against their source (--eval-text).
+	"max_ppl_increase":     {true, func(r *result) (float64, bool) { return 100 * (r.eval.PerplexityRatio - 1), r.eval.PerplexityRatio > 0 }},
+	"min_top1":             {false, func(r *result) (float64, bool) { return 100 * r.eval.Top1, r.eval.PerplexityRatio > 0 }},
+	"max_kl":               {true, func(r *result) (float64, bool) { return r.eval.KL, r.eval.PerplexityRatio > 0 }},
+	"min_embedding_cosine": {false, func(r *result) (float64, bool) { return r.eval.CosineMin, r.eval.Sentences > 0 }},
 }
 
 func deref(v *float64) float64 {
@@ -97,7 +115,7 @@ func check(rules []Rule, r *result) []Check {
 		v, ok := g.value(r)
 		switch {
 		case !ok:
-			c.Note = "no value to check (accuracy needs --data; SQNR is measured for checkpoints)"
+			c.Note = "no value to check (accuracy needs --data; SQNR is measured for checkpoints; perplexity, top-1 and KL for model directories with --eval-text)"
 		case g.max:
 			c.Value, c.Pass = v, v <= rule.Limit
 		default:

@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/lightbeam-ml/lightbeam/pipelines/compress"
+	"github.com/lightbeam-ml/lightbeam/pipelines/llmeval"
 	"github.com/lightbeam-ml/lightbeam/pipelines/quantize"
 	"github.com/lightbeam-ml/lightbeam/storage"
 )
@@ -74,6 +75,7 @@ func (r *runner) compressModel(ctx context.Context, s source) ModelRun {
 		return fail(err)
 	}
 	mr.Ratio, mr.BytesAfter, mr.AccuracyBefore, mr.AccuracyAfter = res.Ratio, res.Bytes, res.AccuracyBefore, res.AccuracyAfter
+	mr.PerplexityRatio, mr.KL, mr.Top1 = res.eval.PerplexityRatio, res.eval.KL, res.eval.Top1
 	mr.Gate = check(r.gate, res)
 	passed, why := verdict(mr.Gate)
 	m := marker{Name: name, Model: s.path, Hash: hash, Recipe: r.c.Recipe, Date: date, Passed: passed, Gate: mr.Gate}
@@ -130,7 +132,7 @@ func (r *runner) compressOnce(ctx context.Context, s source, out, hash string) (
 	reuse := sameHash(ctx, out, hash)
 	if s.checkpoint {
 		if r.base.Prune != "magnitude" || len(r.base.Sparsity) > 0 || r.base.PruneSteps > 0 || r.base.CodebookEpochs > 0 {
-			return nil, fmt.Errorf("%s is a checkpoint: the recipe may only set quant (q8_0, q4_0 or q4_k) for it", s.path)
+			return nil, fmt.Errorf("%s is a checkpoint: the recipe may only set quant (q8_0, q4_0 or q4_k; for a model directory a llama-quantize preset) for it", s.path)
 		}
 		var rep quantize.Report
 		if raw, err := storage.ReadFile(ctx, storage.Join(out, quantize.ReportFile)); reuse && err == nil && json.Unmarshal(raw, &rep) == nil {
@@ -140,15 +142,29 @@ func (r *runner) compressOnce(ctx context.Context, s source, out, hash string) (
 				return nil, err
 			}
 			fmt.Fprintf(r.log, "nightly: %s: quantizing the checkpoint into %s\n", s.name, out)
-			// Raw: a checkpoint keeps its own tensor names here (its
-			// config.json, if any, is not read), as before model mode.
-			q, err := quantize.Run(ctx, quantize.Config{Checkpoint: s.path, Arch: quantize.ArchRaw, Out: out, Quant: r.base.Quant, Overwrite: true, Runner: r.c.Runner}, r.log)
+			// A model directory becomes a llama.cpp GGUF, evaluated against
+			// its source on --eval-text; other checkpoints keep their own
+			// tensor names (raw).
+			qc := quantize.Config{Checkpoint: s.path, Arch: quantize.ArchRaw, Out: out, Quant: r.base.Quant, Overwrite: true, Runner: r.c.Runner}
+			if s.model {
+				qc.Arch = quantize.ArchAuto
+				if len(r.c.EvalText) > 0 {
+					qc.Evaluate = llmeval.Compare(llmeval.Config{Text: r.c.EvalText, Ctx: r.c.EvalCtx, MaxWindows: r.c.EvalMaxWindows, Accel: r.c.Accel, Runner: r.c.Runner}, r.log)
+				}
+			}
+			q, err := quantize.Run(ctx, qc, r.log)
 			if err != nil {
 				return nil, err
 			}
 			rep = *q
 		}
-		return &result{Ratio: rep.Ratio, Bytes: int(rep.BytesOut), SQNRdB: rep.SQNRdB}, nil
+		res := &result{Ratio: rep.Ratio, Bytes: int(rep.BytesOut), SQNRdB: rep.SQNRdB}
+		if rep.Evaluation != nil {
+			if err := json.Unmarshal(rep.Evaluation, &res.eval); err != nil {
+				return nil, fmt.Errorf("%s: evaluation: %w", storage.Join(out, quantize.ReportFile), err)
+			}
+		}
+		return res, nil
 	}
 	var rep compress.Report
 	if raw, err := storage.ReadFile(ctx, storage.Join(out, compress.ReportName)); reuse && err == nil && json.Unmarshal(raw, &rep) == nil && rep.Artifact != "" {

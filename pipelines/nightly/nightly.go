@@ -45,6 +45,13 @@ type Config struct {
 	Gate   string // Optional. e.g. "max_accuracy_drop=0.2,min_ratio=20".
 	Date   string // Optional. YYYY-MM-DD; defaults to today in UTC.
 
+	// EvalText are text files on which a model directory's GGUF is
+	// evaluated against its source (pipelines/llmeval.Compare): the
+	// perplexity, KL and top-1 gates need them. Optional.
+	EvalText       []string
+	EvalCtx        int // tokens a window; llmeval's default if 0
+	EvalMaxWindows int // the first N windows only; all if 0
+
 	Accel  string // Optional. The math backend; defaults to auto.
 	Runner string // the Beam runner's name
 

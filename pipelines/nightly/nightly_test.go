@@ -23,6 +23,7 @@ import (
 
 	"github.com/lightbeam-ml/lightbeam/data/formats"
 	"github.com/lightbeam-ml/lightbeam/data/formats/formatstest"
+	"github.com/lightbeam-ml/lightbeam/llm/llmtest"
 	"github.com/lightbeam-ml/lightbeam/model"
 	"github.com/lightbeam-ml/lightbeam/pipelines/preprocess"
 	"github.com/lightbeam-ml/lightbeam/pipelines/train"
@@ -36,7 +37,9 @@ func TestMain(m *testing.M) {
 		beam.Init()
 		runChild(cfg)
 	}
-	ptest.Main(m)
+	code := ptest.MainRet(m)
+	llmtest.Cleanup()
+	os.Exit(code)
 }
 
 // fixture is a preprocess output and three small trained MLPs (seeds 1, 2,

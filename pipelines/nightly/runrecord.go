@@ -35,6 +35,10 @@ type ModelRun struct {
 	BytesAfter     int     `json:"bytes_after,omitempty"`
 	AccuracyBefore float64 `json:"accuracy_before,omitempty"`
 	AccuracyAfter  float64 `json:"accuracy_after,omitempty"`
+	// A model directory evaluated against its source (--eval-text).
+	PerplexityRatio float64 `json:"perplexity_ratio,omitempty"`
+	KL              float64 `json:"kl,omitempty"`
+	Top1            float64 `json:"top1,omitempty"`
 }
 
 // RunReport is one line of runs.jsonl.

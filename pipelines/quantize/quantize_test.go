@@ -71,14 +71,7 @@ type checked struct {
 // checkWithPython runs testdata/check_gguf.py on the output.
 func checkWithPython(t *testing.T, py, out string, sources []string) (map[string]checked, map[string]string) {
 	t.Helper()
-	b, err := exec.Command(py, append([]string{filepath.Join("testdata", "check_gguf.py"), out}, sources...)...).Output()
-	if err != nil {
-		var stderr []byte
-		if ee, ok := err.(*exec.ExitError); ok {
-			stderr = ee.Stderr
-		}
-		t.Fatalf("check_gguf.py: %v\n%s", err, stderr)
-	}
+	b := pyenv.Output(t, py, append([]string{filepath.Join("testdata", "check_gguf.py"), out}, sources...)...)
 	var res struct {
 		Tensors map[string]checked `json:"tensors"`
 		Fields  map[string]string  `json:"fields"`
