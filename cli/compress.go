@@ -29,6 +29,7 @@ var compressCmd = &command{
 		fs.BoolVar(&ck.Quant1D, "quant-1d", false, "with --checkpoint --arch=raw: quantize 1-D tensors (biases, norms) too; they stay F32 otherwise")
 		fs.IntVar(&ck.ChunkMB, "chunk-mb", quantize.DefaultChunkMB, "with --checkpoint: source MiB per pipeline element, at most")
 		fs.StringVar(&evalText, "eval-text", "", "with --checkpoint of a model directory: text files, comma-separated: the source and the GGUF are scored on them in one job (perplexity before and after, KL, top-1; lightbeam evaluate), into report.json and the table")
+		fs.StringVar(&eval.Sentences, "eval-sentences", "", "with --checkpoint of an encoder's model directory (BERT): a file of one sentence a line: the embeddings of the source and the GGUF compared in one job (cosine min and mean), into report.json and the table")
 		fs.IntVar(&eval.Ctx, "eval-ctx", llmeval.DefaultCtx, "with --eval-text: tokens a window")
 		fs.IntVar(&eval.MaxWindows, "eval-max-windows", 0, "with --eval-text: score the first N windows only (0: all)")
 		fs.StringVar(&c.Data, "data", "", "preprocess output: evaluation before and after, and fine-tuning")
@@ -45,10 +46,9 @@ var compressCmd = &command{
 			}
 			c.Runner = beamRunner()
 			if evalText != "" {
-				eval.Text, eval.Accel, eval.Runner = strings.Split(evalText, ","), c.Accel, c.Runner
-				ck.Evaluate = llmeval.Compare(eval, os.Stdout)
+				eval.Text = strings.Split(evalText, ",")
 			}
-			if err := workersSee(ctx, append([]string{c.Model, c.Data, ck.Checkpoint}, eval.Text...), []string{c.Out}); err != nil {
+			if err := workersSee(ctx, append([]string{c.Model, c.Data, ck.Checkpoint, eval.Sentences}, eval.Text...), []string{c.Out}); err != nil {
 				return err
 			}
 			release, err := lockOut(ctx, "compress", c.Out)
@@ -59,8 +59,8 @@ var compressCmd = &command{
 			if ck.Checkpoint != "" {
 				return compressCheckpoint(ctx, fs, c, ck, sweep, eval)
 			}
-			if evalText != "" {
-				return fmt.Errorf("--eval-text evaluates a language model: it needs --checkpoint (a model directory); a lightbeam model is evaluated on --data")
+			if evalText != "" || eval.Sentences != "" {
+				return fmt.Errorf("--eval-text and --eval-sentences evaluate a language model: they need --checkpoint (a model directory); a lightbeam model is evaluated on --data")
 			}
 			if sweep != "" {
 				sw, err := compress.ParseSweep(sweep)
@@ -99,11 +99,19 @@ func compressCheckpoint(ctx context.Context, fs *flag.FlagSet, c compress.Config
 		return fmt.Errorf("--checkpoint quantizes a checkpoint without data or fine-tuning; %s apply to --model only", strings.Join(modelOnly, ", "))
 	}
 	ck.Out, ck.Quant, ck.Overwrite, ck.Runner = c.Out, c.Quant, c.Overwrite, c.Runner
-	if sweep != "" {
-		if ck.Evaluate == nil {
-			return fmt.Errorf("--sweep with --checkpoint evaluates each preset: it needs --eval-text")
+	if len(eval.Text) > 0 || eval.Sentences != "" {
+		// Checked before the quantization: the model takes text or sentences.
+		var err error
+		if eval, err = llmeval.ForModel(ctx, ck.Checkpoint, eval); err != nil {
+			return err
 		}
-		eval.Checkpoint = ""
+		eval.Accel, eval.Runner = c.Accel, c.Runner
+		ck.Evaluate = llmeval.Compare(eval, os.Stdout)
+	}
+	if sweep != "" {
+		if len(eval.Text) == 0 {
+			return fmt.Errorf("--sweep with --checkpoint plots each preset's perplexity: it needs --eval-text (a decoder)")
+		}
 		rep, err := llmeval.Sweep(ctx, ck.Checkpoint, strings.Split(sweep, ","), c.Out, c.Overwrite, eval, os.Stdout)
 		if err != nil {
 			return err

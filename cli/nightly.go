@@ -37,9 +37,10 @@ var nightlyCmd = &command{
 		fs.StringVar(&c.Out, "out", "", "prefix for OUT/DATE/NAME/ outputs, OUT/NAME/LATEST pointers, OUT/runs.jsonl and OUT/LOCK (required)")
 		fs.StringVar(&c.Recipe, "recipe", "", "compress recipe file: a JSON object of compress flags, e.g. docs/recipes/lenet-300-100.json (required)")
 		fs.StringVar(&c.Data, "data", "", "preprocess output: evaluate before and after (accuracy gates need it), and fine-tune")
-		fs.StringVar(&c.Gate, "gate", "", "quality gate for moving LATEST, comma-separated: max_accuracy_drop=POINTS, min_accuracy=PERCENT, min_ratio=X, max_bytes=N; checkpoints: min_sqnr_db=DB; model directories with --eval-text: max_ppl_increase=PERCENT, min_top1=PERCENT, max_kl=NATS")
+		fs.StringVar(&c.Gate, "gate", "", "quality gate for moving LATEST, comma-separated: max_accuracy_drop=POINTS, min_accuracy=PERCENT, min_ratio=X, max_bytes=N; checkpoints: min_sqnr_db=DB; model directories with --eval-text: max_ppl_increase=PERCENT, min_top1=PERCENT, max_kl=NATS; with --eval-sentences: min_embedding_cosine=C")
 		var evalText string
 		fs.StringVar(&evalText, "eval-text", "", "text files, comma-separated: each model directory's GGUF is evaluated against its source on them (perplexity, KL, top-1; lightbeam evaluate)")
+		fs.StringVar(&c.EvalSentences, "eval-sentences", "", "a file of one sentence a line: each encoder model directory's GGUF (BERT) is compared with its source on it (embeddings' cosine; min_embedding_cosine)")
 		fs.IntVar(&c.EvalCtx, "eval-ctx", llmeval.DefaultCtx, "with --eval-text: tokens a window")
 		fs.IntVar(&c.EvalMaxWindows, "eval-max-windows", 0, "with --eval-text: the first N windows only (0: all)")
 		fs.StringVar(&c.Date, "date", "", "the run's date, YYYY-MM-DD (default: today, UTC)")

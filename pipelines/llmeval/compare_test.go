@@ -111,3 +111,40 @@ func TestSweep(t *testing.T) {
 		t.Errorf("a second sweep into the same folder: %v", err)
 	}
 }
+
+// compress --eval-sentences: an encoder's GGUF compared with its source's
+// embeddings in one job; ForModel picks the input the model takes, and
+// refuses before any work the one it does not.
+func TestCompareSentences(t *testing.T) {
+	ctx := context.Background()
+	dir, out := llmtest.Dir(t, "minilm"), t.TempDir()
+	both := Config{Text: []string{llmtest.Text}, Sentences: llmtest.Sentences(t, 8), Accel: "go"}
+	ec, err := ForModel(ctx, dir, both)
+	if err != nil || len(ec.Text) != 0 || ec.Sentences == "" {
+		t.Fatalf("ForModel(encoder): %+v, %v", ec, err)
+	}
+	rep, err := quantize.Run(ctx, quantize.Config{Checkpoint: dir, Out: out, Quant: "q8_0", Evaluate: Compare(ec, io.Discard)}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ev Report
+	if err := json.Unmarshal(rep.Evaluation, &ev); err != nil || ev.Sentences != 8 || !(ev.CosineMin > 0.99) || !(ev.CosineMean >= ev.CosineMin) {
+		t.Errorf("evaluation %s (%v): want 8 sentences, cosine min above 0.99", rep.Evaluation, err)
+	}
+	if table := rep.Table(); !strings.Contains(table, "cosine with the source's") {
+		t.Errorf("table:\n%s", table)
+	}
+	for _, tc := range []struct {
+		path string
+		c    Config
+		want string
+	}{
+		{dir, Config{Text: both.Text}, "--eval-sentences"},
+		{llmtest.Dir(t, "qwen2"), Config{Sentences: both.Sentences}, "--eval-text"},
+		{quantizetest.GGUF(t, "qwen2", "q8_0"), both, "not a model directory"},
+	} {
+		if _, err := ForModel(ctx, tc.path, tc.c); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("ForModel(%s, %+v): %v, want an error naming %q", tc.path, tc.c, err, tc.want)
+		}
+	}
+}

@@ -249,7 +249,8 @@ func (r *Report) Text() string {
 }
 
 // Compare returns an evaluation of a quantized output against its source
-// for quantize.Config.Evaluate: c (Text, Ctx, MaxWindows, Accel, Runner)
+// for quantize.Config.Evaluate: c (Text or Sentences, Ctx, MaxWindows,
+// Accel, Runner)
 // run with the output as the checkpoint and the source as the reference,
 // in one job; its report as JSON and BeforeAfter's table.
 func Compare(c Config, log io.Writer) func(ctx context.Context, source, output string) (json.RawMessage, string, error) {
@@ -264,10 +265,45 @@ func Compare(c Config, log io.Writer) func(ctx context.Context, source, output s
 	}
 }
 
+// ForModel returns c with the input the model at path takes, before any
+// work is done: Text for a decoder, Sentences for an encoder. c may hold
+// both (nightly's models are of either kind); an error if it holds
+// neither of the model's.
+func ForModel(ctx context.Context, path string, c Config) (Config, error) {
+	if dir, err := forward.IsDir(ctx, path); err != nil || !dir {
+		if err == nil {
+			err = fmt.Errorf("%s is not a model directory (config.json): only a model's GGUF can be evaluated against its source", path)
+		}
+		return c, err
+	}
+	m, err := forward.Header(ctx, path)
+	if err != nil {
+		return c, err
+	}
+	if m.IsEncoder() {
+		if c.Sentences == "" {
+			return c, fmt.Errorf("%s is an encoder (%s): it is evaluated on sentences (--eval-sentences), not on text", path, m.Arch)
+		}
+		c.Text = nil
+		return c, nil
+	}
+	if len(c.Text) == 0 {
+		return c, fmt.Errorf("%s is a decoder (%s): it is evaluated on text (--eval-text), not on sentences", path, m.Arch)
+	}
+	c.Sentences = ""
+	return c, nil
+}
+
 // BeforeAfter is a report against a reference as a table of two rows: the
-// reference (before) and the checkpoint (after).
+// reference (before) and the checkpoint (after); for sentences, the
+// embeddings' cosine with the reference's.
 func (r *Report) BeforeAfter() string {
 	var b strings.Builder
+	if r.Sentences > 0 {
+		fmt.Fprintf(&b, "\nevaluation: %d sentences, %d tokens (%.1f s, %.0f tokens/s, %s, %s)\n", r.Sentences, r.Tokens, r.Seconds, r.TokensPerSecond, r.Runner, r.Accel)
+		fmt.Fprintf(&b, "embeddings' cosine with the source's: min %.6f, mean %.6f\n", r.CosineMin, r.CosineMean)
+		return b.String()
+	}
 	fmt.Fprintf(&b, "\nevaluation: %d windows of %d tokens, %d scored (%.1f s, %.0f tokens/s, %s, %s)\n", r.Windows, r.Ctx, r.Tokens, r.Seconds, r.TokensPerSecond, r.Runner, r.Accel)
 	fmt.Fprintf(&b, "%-8s %22s %10s %8s\n", "", "perplexity", "KL", "top-1")
 	fmt.Fprintf(&b, "%-8s %22s\n", "before", fmt.Sprintf("%.4f", r.RefPerplexity))

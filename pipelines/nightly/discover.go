@@ -42,7 +42,8 @@ func findModels(ctx context.Context, prefix string) ([]source, error) {
 		return storage.Base(dir), storage.Dir(dir) == prefix
 	}
 	// A model directory: config.json, the tokenizer's files and the
-	// safetensors; the hash covers every file in it.
+	// safetensors; the hash covers every file in it and below it (a
+	// sentence-transformers model keeps its pooling in 1_Pooling/).
 	configs, err := storage.List(ctx, storage.Join(prefix, "*", "config.json"))
 	if err != nil {
 		return nil, err
@@ -53,11 +54,10 @@ func findModels(ctx context.Context, prefix string) ([]source, error) {
 			continue
 		}
 		dir := storage.Dir(c)
-		files, err := storage.List(ctx, storage.Join(dir, "*"))
+		files, err := storage.List(ctx, storage.Join(dir, "**"))
 		if err != nil {
 			return nil, err
 		}
-		sort.Strings(files)
 		out = append(out, source{name: name, path: dir, checkpoint: true, model: true, files: files})
 		seen[name] = true
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -20,18 +21,7 @@ import (
 func TestNightlyModelDirectory(t *testing.T) {
 	ctx := context.Background()
 	root := t.TempDir()
-	src := llmtest.Dir(t, "qwen3")
-	dir := filepath.Join(root, "models", "qwen3")
-	os.MkdirAll(dir, 0o755)
-	entries, err := os.ReadDir(src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range entries {
-		if b, err := os.ReadFile(filepath.Join(src, e.Name())); err == nil {
-			os.WriteFile(filepath.Join(dir, e.Name()), b, 0o644)
-		}
-	}
+	copyTree(t, llmtest.Dir(t, "qwen3"), filepath.Join(root, "models", "qwen3"))
 	out := filepath.Join(root, "out")
 	cfg := Config{Models: filepath.Join(root, "models"), Out: out, Recipe: writeRecipe(t, root, "q8.json", `{"quant": "q8_0"}`),
 		Gate: "max_ppl_increase=1,min_top1=50,max_kl=0.01", Date: "2026-12-01",
@@ -73,5 +63,46 @@ func TestNightlyModelDirectory(t *testing.T) {
 	rep, err = Run(ctx, cfg, io.Discard)
 	if err != nil || rep.Outcome() != "gate" || !strings.Contains(rep.Models[0].Reason, "--eval-text") {
 		t.Errorf("a gate without an evaluation: %v, %+v", err, rep)
+	}
+}
+
+// An encoder's model directory (all-MiniLM-L6-v2, with its 1_Pooling/) is
+// compared with its source on sentences and gated by min_embedding_cosine;
+// with text only, it fails, naming the flag it needs.
+func TestNightlyEncoder(t *testing.T) {
+	ctx := context.Background()
+	root := t.TempDir()
+	copyTree(t, llmtest.Dir(t, "minilm"), filepath.Join(root, "models", "minilm"))
+	out := filepath.Join(root, "out")
+	cfg := Config{Models: filepath.Join(root, "models"), Out: out, Recipe: writeRecipe(t, root, "q8.json", `{"quant": "q8_0"}`),
+		Gate: "min_embedding_cosine=0.99", Date: "2026-12-01", EvalText: []string{llmtest.Text}, EvalSentences: llmtest.Sentences(t, 8)}
+	rep, err := Run(ctx, cfg, io.Discard)
+	if err != nil || rep.Outcome() != "done" || len(rep.Models[0].Gate) != 1 || !(rep.Models[0].Gate[0].Value > 0.99) {
+		t.Fatalf("q8_0 against min_embedding_cosine=0.99: %v, %+v", err, rep)
+	}
+	cfg.Recipe, cfg.Date, cfg.EvalSentences = writeRecipe(t, root, "q4.json", `{"quant": "q4_0"}`), "2026-12-02", ""
+	rep, err = Run(ctx, cfg, io.Discard)
+	if err != nil || rep.Failed != 1 || !strings.Contains(rep.Models[0].Reason, "--eval-sentences") {
+		t.Errorf("an encoder with text only: %v, %+v", err, rep)
+	}
+}
+
+// copyTree copies the files of src and its subfolders to dst.
+func copyTree(t *testing.T, src, dst string) {
+	t.Helper()
+	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		os.MkdirAll(filepath.Dir(filepath.Join(dst, rel)), 0o755)
+		return os.WriteFile(filepath.Join(dst, rel), b, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }

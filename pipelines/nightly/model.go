@@ -148,8 +148,13 @@ func (r *runner) compressOnce(ctx context.Context, s source, out, hash string) (
 			qc := quantize.Config{Checkpoint: s.path, Arch: quantize.ArchRaw, Out: out, Quant: r.base.Quant, Overwrite: true, Runner: r.c.Runner}
 			if s.model {
 				qc.Arch = quantize.ArchAuto
-				if len(r.c.EvalText) > 0 {
-					qc.Evaluate = llmeval.Compare(llmeval.Config{Text: r.c.EvalText, Ctx: r.c.EvalCtx, MaxWindows: r.c.EvalMaxWindows, Accel: r.c.Accel, Runner: r.c.Runner}, r.log)
+				if len(r.c.EvalText) > 0 || r.c.EvalSentences != "" {
+					ec, err := llmeval.ForModel(ctx, s.path, llmeval.Config{Text: r.c.EvalText, Sentences: r.c.EvalSentences,
+						Ctx: r.c.EvalCtx, MaxWindows: r.c.EvalMaxWindows, Accel: r.c.Accel, Runner: r.c.Runner})
+					if err != nil {
+						return nil, err
+					}
+					qc.Evaluate = llmeval.Compare(ec, r.log)
 				}
 			}
 			q, err := quantize.Run(ctx, qc, r.log)

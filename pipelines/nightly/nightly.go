@@ -48,7 +48,11 @@ type Config struct {
 	// EvalText are text files on which a model directory's GGUF is
 	// evaluated against its source (pipelines/llmeval.Compare): the
 	// perplexity, KL and top-1 gates need them. Optional.
-	EvalText       []string
+	EvalText []string
+	// EvalSentences is a file of one sentence a line on which an encoder's
+	// (BERT's) GGUF is compared with its source: min_embedding_cosine
+	// needs it. Optional.
+	EvalSentences  string
 	EvalCtx        int // tokens a window; llmeval's default if 0
 	EvalMaxWindows int // the first N windows only; all if 0
 
