@@ -3,7 +3,6 @@ package forward
 import (
 	"fmt"
 	"math"
-	"slices"
 
 	"github.com/lightbeam-ml/lightbeam/accel"
 	"github.com/lightbeam-ml/lightbeam/export/gguf"
@@ -56,16 +55,7 @@ func (m *Model) checkBert() error {
 			want[p+norm+".weight"], want[p+norm+".bias"] = []int64{E}, []int64{E}
 		}
 	}
-	for name, shape := range want {
-		t := m.tensors[name]
-		if t == nil {
-			return fmt.Errorf("no tensor %s", name)
-		}
-		if !slices.Equal(t.shape, shape) {
-			return fmt.Errorf("%s has shape %v, want %v", name, t.shape, shape)
-		}
-	}
-	return nil
+	return m.checkShapes(want)
 }
 
 // Embedder runs an encoder (bert) on sentences of at most Ctx tokens and

@@ -284,14 +284,8 @@ func (m *Model) check() error {
 			want[p+"attn_k_norm.weight"] = []int64{int64(m.HeadDim)}
 		}
 	}
-	for name, shape := range want {
-		t := m.tensors[name]
-		if t == nil {
-			return fmt.Errorf("no tensor %s", name)
-		}
-		if !slices.Equal(t.shape, shape) {
-			return fmt.Errorf("%s has shape %v, want %v", name, t.shape, shape)
-		}
+	if err := m.checkShapes(want); err != nil {
+		return err
 	}
 	if out := m.tensors["output.weight"]; out != nil && !slices.Equal(out.shape, emb.shape) {
 		return fmt.Errorf("output.weight has shape %v, want %v", out.shape, emb.shape)
@@ -331,3 +325,17 @@ func (m *Model) Encoder() (*tokenizer.Encoder, error) {
 
 // has reports whether the model has tensor name.
 func (m *Model) has(name string) bool { return m.tensors[name] != nil }
+
+// checkShapes makes sure the model has every tensor of want, of its shape.
+func (m *Model) checkShapes(want map[string][]int64) error {
+	for name, shape := range want {
+		t := m.tensors[name]
+		if t == nil {
+			return fmt.Errorf("no tensor %s", name)
+		}
+		if !slices.Equal(t.shape, shape) {
+			return fmt.Errorf("%s has shape %v, want %v", name, t.shape, shape)
+		}
+	}
+	return nil
+}

@@ -147,15 +147,7 @@ func (s LlamaScores) Perplexity() float64 { return math.Exp(s.NLL / float64(s.To
 func LlamaScore(t testing.TB, path string, ctx, windows int) LlamaScores {
 	t.Helper()
 	py := pyenv.Need(t, "llama_cpp", "numpy")
-	out, err := exec.Command(py, filepath.Join(repo(), "llm", "llmtest", "llama_score.py"), path, Text,
-		fmt.Sprint(ctx), fmt.Sprint(windows)).Output()
-	if err != nil {
-		msg := err.Error()
-		if ee, ok := err.(*exec.ExitError); ok {
-			msg += ": " + string(ee.Stderr)
-		}
-		t.Fatalf("llama_score.py: %s", msg)
-	}
+	out := pyenv.Output(t, py, filepath.Join(repo(), "llm", "llmtest", "llama_score.py"), path, Text, fmt.Sprint(ctx), fmt.Sprint(windows))
 	var s LlamaScores
 	if err := json.Unmarshal(out, &s); err != nil {
 		t.Fatalf("%v: %.300s", err, out)
@@ -201,14 +193,7 @@ type LlamaEmbeddings struct {
 func LlamaEmbed(t testing.TB, path, sentences string) LlamaEmbeddings {
 	t.Helper()
 	py := pyenv.Need(t, "llama_cpp")
-	out, err := exec.Command(py, filepath.Join(repo(), "llm", "llmtest", "llama_embed.py"), path, sentences).Output()
-	if err != nil {
-		msg := err.Error()
-		if ee, ok := err.(*exec.ExitError); ok {
-			msg += ": " + string(ee.Stderr)
-		}
-		t.Fatalf("llama_embed.py: %s", msg)
-	}
+	out := pyenv.Output(t, py, filepath.Join(repo(), "llm", "llmtest", "llama_embed.py"), path, sentences)
 	var e LlamaEmbeddings
 	if err := json.Unmarshal(out, &e); err != nil {
 		t.Fatalf("%v: %.300s", err, out)
