@@ -67,6 +67,13 @@ type Config struct {
 	// Data. CodebookLR is its learning rate. Optional. Defaults to LR.
 	CodebookEpochs int
 	CodebookLR     float64
+	// Distill > 0 fine-tunes (prune steps and codebook) with the source
+	// model as teacher: the loss mixes the labels' cross-entropy with its
+	// soft targets at Temperature (train.Config.Distill; T defaults to
+	// 4). Dropout is train.Config.Dropout while fine-tuning. Optional.
+	Distill     float64 `json:",omitempty"`
+	Temperature float64 `json:",omitempty"`
+	Dropout     float64 `json:",omitempty"`
 
 	// How to run, not what to make: left out of the recipe that the
 	// report and the artifact record.
@@ -151,6 +158,10 @@ func (c *Config) Prepare() error {
 		return fmt.Errorf("--prune-steps fine-tunes on data: --data is required")
 	case c.PruneSteps > 0 && len(c.Sparsity) == 0:
 		return fmt.Errorf("--prune-steps needs --sparsity")
+	case !(c.Distill >= 0 && c.Distill <= 1) || !(c.Temperature >= 0) || !(c.Dropout >= 0 && c.Dropout < 1):
+		return fmt.Errorf("--distill=%v, --temperature=%v, --dropout=%v: want α in [0, 1], T ≥ 0 and a dropout share in [0, 1)", c.Distill, c.Temperature, c.Dropout)
+	case (c.Distill > 0 || c.Dropout > 0) && c.PruneSteps == 0 && c.CodebookEpochs == 0:
+		return fmt.Errorf("--distill and --dropout act on fine-tuning: they need --prune-steps or --codebook-epochs")
 	}
 	_, err := c.encoding(1)
 	return err
@@ -220,6 +231,14 @@ func Run(ctx context.Context, c Config, log io.Writer) (*Report, error) {
 	params0 := slices.Clone(params)
 	meta := userMeta(fileMeta)
 	tu := tuner{c: &c, meta: meta, log: log}
+	if c.Distill > 0 {
+		// The teacher is the source model as a model file (c.Model may
+		// be an artifact), written beside the fine-tuning runs.
+		tu.teacher = storage.Join(c.Out, "teacher.safetensors")
+		if err := writeModel(ctx, tu.teacher, m, params, meta); err != nil {
+			return nil, err
+		}
+	}
 	rep := &Report{Model: modelPath, Artifact: artPath, BytesBefore: 4 * m.NumParams(), Recipe: c}
 	if c.Data != "" {
 		ev, err := c.evaluate(ctx, modelPath)
@@ -470,9 +489,10 @@ type weights struct {
 // tuner fine-tunes through the train pipeline for c: the model files of
 // its runs carry meta, and their progress goes to log.
 type tuner struct {
-	c    *Config
-	meta map[string]string
-	log  io.Writer
+	c       *Config
+	meta    map[string]string
+	log     io.Writer
+	teacher string // the distillation teacher's model file; "" without
 }
 
 // fineTuning is one fine-tuning run: epochs at lr in the train output
@@ -558,6 +578,10 @@ func (tu tuner) fineTune(ctx context.Context, w weights, ft fineTuning) (Step, [
 	tc.Data, tc.Out, tc.Model, tc.Hidden = c.Data, ft.dir, string(mc.Arch), mc.Hidden
 	tc.Init, tc.FreezeZeros, tc.ShareWeights, tc.Epochs, tc.LR, tc.Mode = init, true, ft.share, ft.epochs, ft.lr, c.Mode
 	tc.Accel, tc.Runner, tc.Plain, tc.Overwrite = c.Accel, c.Runner, c.Plain, true
+	tc.Dropout = c.Dropout
+	if tu.teacher != "" {
+		tc.Teacher, tc.Distill, tc.Temperature = tu.teacher, c.Distill, c.Temperature
+	}
 	rep, err := train.Run(ctx, tc, io.Discard)
 	if err != nil {
 		return st, nil, err

@@ -94,6 +94,59 @@ func TestGradualPruningBeamEqualsPlain(t *testing.T) {
 	}
 }
 
+// Fine-tuning distilled from the source model, with dropout, on Beam
+// gives the plain run's artifact byte for byte, a different one from the
+// undistilled recipe's; the recipe keys reach the Config and the
+// artifact's recorded recipe.
+func TestDistillBeamEqualsPlain(t *testing.T) {
+	data, modelDir := trained(t)
+	c, err := ParseRecipe(context.Background(), "r.json", []byte(`{"sparsity": "0.6,0.3", "prune-steps": 2, "finetune-epochs": 1, "quant": "kmeans:4", "codebook-epochs": 1, "distill": 0.7, "temperature": 3, "dropout": 0.2}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Distill != 0.7 || c.Temperature != 3 || c.Dropout != 0.2 {
+		t.Fatalf("recipe gave distill %v, temperature %v, dropout %v", c.Distill, c.Temperature, c.Dropout)
+	}
+	c.Model, c.Data, c.Accel = modelDir, data, "go"
+	var arts [][]byte
+	for _, plain := range []bool{true, false, true} {
+		c := c
+		c.Out, c.Plain = t.TempDir(), plain
+		if len(arts) == 2 {
+			c.Distill, c.Temperature, c.Dropout = 0, 0, 0
+		}
+		rep, err := Run(context.Background(), c, io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep.AccuracyAfter < rep.AccuracyBefore-0.05 {
+			t.Errorf("distill=%v plain=%v: accuracy %.4f → %.4f", c.Distill, plain, rep.AccuracyBefore, rep.AccuracyAfter)
+		}
+		b, err := os.ReadFile(rep.Artifact)
+		if err != nil {
+			t.Fatal(err)
+		}
+		arts = append(arts, b)
+	}
+	if !bytes.Equal(arts[0], arts[1]) {
+		t.Error("Beam and plain distilled fine-tuning wrote different artifacts")
+	}
+	if bytes.Equal(arts[0], arts[2]) {
+		t.Error("distillation and dropout did not change the artifact")
+	}
+	a, err := artifact.Decode(arts[0], "distilled.lbc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := a.Meta["compress.recipe"]; !strings.Contains(r, `"Distill":0.7`) || !strings.Contains(r, `"Temperature":3`) {
+		t.Errorf("recorded recipe %s lacks the distillation", r)
+	}
+	c.PruneSteps, c.CodebookEpochs, c.Out = 0, 0, t.TempDir()
+	if _, err := Run(context.Background(), c, io.Discard); err == nil || !strings.Contains(err.Error(), "act on fine-tuning") {
+		t.Errorf("--distill without fine-tuning: %v", err)
+	}
+}
+
 // --prune=neurons shrinks the hidden layer (gradually, fine-tuned, Beam =
 // plain), and the artifact, its metadata and the evaluation follow the
 // smaller model.

@@ -33,6 +33,9 @@ func RecipeFlags(fs *flag.FlagSet, c *Config) func(context.Context) error {
 	fs.StringVar(&c.Quant, "quant", "f32", "weights: f32, int8 (per channel), int8-tensor, q8_0, q4_0 or kmeans:B")
 	fs.IntVar(&c.CodebookEpochs, "codebook-epochs", 0, "kmeans: fine-tune the shared values this many epochs, each moved by its weights' summed gradient (0: off)")
 	fs.Float64Var(&c.CodebookLR, "codebook-lr", 0, "learning rate of the codebook fine-tuning (default: --lr)")
+	fs.Float64Var(&c.Distill, "distill", 0, "fine-tune with the source model as teacher: weight α of its soft targets (0: off)")
+	fs.Float64Var(&c.Temperature, "temperature", 0, "distillation temperature T (default 4)")
+	fs.Float64Var(&c.Dropout, "dropout", 0, "share of hidden units dropped while fine-tuning (0: off)")
 	return func(ctx context.Context) error {
 		if recipe != "" {
 			raw, err := storage.ReadFile(ctx, recipe)
