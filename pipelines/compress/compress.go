@@ -57,10 +57,14 @@ type Config struct {
 	FineTuneEpochs int     // Optional. Defaults to 2.
 	LR             float64 // fine-tuning learning rate. Optional. Defaults to 0.01.
 	Mode           string  // fine-tuning mode, sync or local. Optional. Defaults to local.
-	// Quant is how weight matrices are stored: f32, int8 (per output
-	// channel), int8-tensor, q8_0, q4_0 or kmeans:B (2^B shared values).
-	// Optional. Defaults to f32. Biases stay f32.
+	// Quant is how weight matrices are stored: f32, f16, int8 (per
+	// output channel), int8-tensor, q8_0, q4_0 or kmeans:B (2^B shared
+	// values); one for all, or one per weight matrix, comma-separated
+	// ("kmeans:3,kmeans:4,kmeans:4"). Optional. Defaults to f32.
 	Quant string
+	// Bias is how bias vectors are stored: f32 (the default), f16,
+	// int8-tensor or kmeans:B. Optional.
+	Bias string `json:",omitempty"`
 	// CodebookEpochs > 0 fine-tunes the k-means centroids that many
 	// epochs after quantizing, each moved by the summed gradient of the
 	// weights that share it (Deep Compression), the zeros frozen; needs
@@ -90,10 +94,44 @@ const ArtifactName = "model.lbc"
 // ReportName is the report Run writes last in Out.
 const ReportName = "report.json"
 
-// encoding returns the artifact encoding of Quant, sparse when the weights
-// are sparse enough for positions to pay.
-func (c *Config) encoding(density float64) (artifact.Encoding, error) {
-	q := c.Quant
+// quants returns Quant's encodings, one or one per weight matrix
+// (comma-separated), e.g. "kmeans:3,kmeans:4,kmeans:4".
+func (c *Config) quants() []string {
+	if c.Quant == "" {
+		return []string{"f32"}
+	}
+	return strings.Split(c.Quant, ",")
+}
+
+// kmeans reports whether any weight matrix is stored as k-means codes.
+func (c *Config) kmeans() bool {
+	for _, q := range c.quants() {
+		if strings.HasPrefix(strings.TrimSpace(q), "kmeans:") {
+			return true
+		}
+	}
+	return false
+}
+
+// encoding returns the artifact encoding of weight matrix i (of n) under
+// Quant, sparse when the weights are sparse enough for positions to pay.
+func (c *Config) encoding(i, n int, density float64) (artifact.Encoding, error) {
+	qs := c.quants()
+	if len(qs) != 1 && len(qs) != n {
+		return artifact.Encoding{}, fmt.Errorf("--quant=%s has %d encodings; the model has %d weight matrices", c.Quant, len(qs), n)
+	}
+	q := qs[0]
+	if len(qs) > 1 {
+		q = qs[i]
+	}
+	enc, err := parseEncoding(strings.TrimSpace(q), "--quant")
+	enc.Sparse = enc.Kind != artifact.F32 && density < 0.5
+	return enc, err
+}
+
+// parseEncoding reads f32, f16, int8, int8-tensor, q8_0, q4_0 or kmeans:B
+// (flag names the flag in errors).
+func parseEncoding(q, flag string) (artifact.Encoding, error) {
 	if q == "" {
 		q = "f32"
 	}
@@ -101,17 +139,25 @@ func (c *Config) encoding(density float64) (artifact.Encoding, error) {
 	if b, ok := strings.CutPrefix(q, "kmeans:"); ok {
 		bits, err := strconv.Atoi(b)
 		if err != nil || bits < 2 || bits > 8 {
-			return enc, fmt.Errorf("--quant=%s: want kmeans:B with B from 2 to 8", q)
+			return enc, fmt.Errorf("%s=%s: want kmeans:B with B from 2 to 8", flag, q)
 		}
-		enc = artifact.Encoding{Kind: artifact.KMeans, Bits: bits, HalfSide: true}
+		return artifact.Encoding{Kind: artifact.KMeans, Bits: bits, HalfSide: true}, nil
 	}
 	switch enc.Kind {
-	case artifact.F32, artifact.Int8, artifact.Int8Tensor, artifact.Q8_0, artifact.Q4_0, artifact.KMeans:
+	case artifact.F32, artifact.F16, artifact.Int8, artifact.Int8Tensor, artifact.Q8_0, artifact.Q4_0:
 	default:
-		return enc, fmt.Errorf("--quant=%s: want f32, int8, int8-tensor, q8_0, q4_0 or kmeans:B", q)
+		return enc, fmt.Errorf("%s=%s: want f32, f16, int8, int8-tensor, q8_0, q4_0 or kmeans:B", flag, q)
 	}
-	enc.Sparse = enc.Kind != artifact.F32 && density < 0.5
 	return enc, nil
+}
+
+// biasEncoding returns the encoding of the bias vectors (Bias).
+func (c *Config) biasEncoding() (artifact.Encoding, error) {
+	enc, err := parseEncoding(c.Bias, "--bias")
+	if err == nil && enc.Kind == artifact.Int8 {
+		err = fmt.Errorf("--bias=int8 would store a scale per value: use int8-tensor")
+	}
+	return enc, err
 }
 
 // Prepare fills in defaults and validates c.
@@ -150,7 +196,7 @@ func (c *Config) Prepare() error {
 		return fmt.Errorf("--global takes one --sparsity value, got %d", len(c.Sparsity))
 	case c.PruneSteps < 0 || c.FineTuneEpochs < 0 || c.CodebookEpochs < 0:
 		return fmt.Errorf("--prune-steps, --finetune-epochs and --codebook-epochs must be 0 or more")
-	case c.CodebookEpochs > 0 && !strings.HasPrefix(c.Quant, "kmeans:"):
+	case c.CodebookEpochs > 0 && !c.kmeans():
 		return fmt.Errorf("--codebook-epochs fine-tunes k-means centroids: it needs --quant=kmeans:B")
 	case c.CodebookEpochs > 0 && c.Data == "":
 		return fmt.Errorf("--codebook-epochs fine-tunes on data: --data is required")
@@ -163,7 +209,12 @@ func (c *Config) Prepare() error {
 	case (c.Distill > 0 || c.Dropout > 0) && c.PruneSteps == 0 && c.CodebookEpochs == 0:
 		return fmt.Errorf("--distill and --dropout act on fine-tuning: they need --prune-steps or --codebook-epochs")
 	}
-	_, err := c.encoding(1)
+	for _, q := range c.quants() {
+		if _, err := parseEncoding(strings.TrimSpace(q), "--quant"); err != nil {
+			return err
+		}
+	}
+	_, err := c.biasEncoding()
 	return err
 }
 
@@ -606,9 +657,14 @@ func roundAll(v []float64) []float64 {
 // short block), biases as f32.
 func (c *Config) quantize(m *model.Model, params []float32) ([]artifact.Tensor, error) {
 	var out []artifact.Tensor
+	benc, err := c.biasEncoding()
+	if err != nil {
+		return nil, err
+	}
+	nw, i := len(weightIndices(m)), 0
 	for _, t := range m.Tensors(params) {
 		if !isWeight(t.Name) {
-			q, err := artifact.Quantize(t.Name, t.Shape, t.Data, nil, artifact.Encoding{Kind: artifact.F32})
+			q, err := artifact.Quantize(t.Name, t.Shape, t.Data, nil, benc)
 			if err != nil {
 				return nil, err
 			}
@@ -616,7 +672,8 @@ func (c *Config) quantize(m *model.Model, params []float32) ([]artifact.Tensor, 
 			continue
 		}
 		mask := prune.NonZero(t.Data)
-		enc, err := c.encoding(mask.Density())
+		enc, err := c.encoding(i, nw, mask.Density())
+		i++
 		if err != nil {
 			return nil, err
 		}

@@ -147,6 +147,48 @@ func TestDistillBeamEqualsPlain(t *testing.T) {
 	}
 }
 
+// Per-layer encodings and quantized biases: each lever shrinks the file,
+// the layers carry the encodings asked for, the evaluation of the
+// artifact agrees with the report, and a list of the wrong length fails.
+func TestPerLayerQuantAndBias(t *testing.T) {
+	data, modelDir := trained(t)
+	sizes := map[string]int{}
+	for _, tc := range []struct{ quant, bias string }{
+		{"kmeans:4", ""}, {"kmeans:4", "f16"}, {"kmeans:4", "int8-tensor"}, {"kmeans:3,kmeans:4", "f16"},
+	} {
+		c := Config{Model: modelDir, Data: data, Out: t.TempDir(), Quant: tc.quant, Bias: tc.bias, Accel: "go", Plain: true}
+		rep, err := Run(context.Background(), c, io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sizes[tc.quant+"/"+tc.bias] = rep.BytesAfter
+		wantBias := tc.bias
+		if wantBias == "" {
+			wantBias = "f32"
+		}
+		if rep.Layers[1].Name != "fc1.bias" || !strings.HasPrefix(rep.Layers[1].Encoding, wantBias) {
+			t.Errorf("%s/%s: fc1.bias %+v", tc.quant, tc.bias, rep.Layers[1])
+		}
+		if rep.AccuracyAfter < rep.AccuracyBefore-0.03 {
+			t.Errorf("%s/%s: accuracy %.4f → %.4f", tc.quant, tc.bias, rep.AccuracyBefore, rep.AccuracyAfter)
+		}
+		ev, err := train.EvaluateSplit(context.Background(), train.EvalConfig{Model: rep.Artifact, Data: data, Accel: "go", Plain: true})
+		if err != nil || ev.Accuracy != rep.AccuracyAfter {
+			t.Errorf("%s/%s: evaluating the artifact: %+v, %v; the report says %.4f", tc.quant, tc.bias, ev, err, rep.AccuracyAfter)
+		}
+		if tc.quant == "kmeans:3,kmeans:4" && (!strings.Contains(rep.Layers[0].Encoding, "kmeans-3") || !strings.Contains(rep.Layers[2].Encoding, "kmeans-4")) {
+			t.Errorf("per-layer: fc1 %s, fc2 %s", rep.Layers[0].Encoding, rep.Layers[2].Encoding)
+		}
+	}
+	if !(sizes["kmeans:4/f16"] < sizes["kmeans:4/"] && sizes["kmeans:4/int8-tensor"] < sizes["kmeans:4/f16"] && sizes["kmeans:3,kmeans:4/f16"] < sizes["kmeans:4/f16"]) {
+		t.Errorf("sizes %v: each lever should shrink the file", sizes)
+	}
+	_, err := Run(context.Background(), Config{Model: modelDir, Out: t.TempDir(), Quant: "kmeans:3,kmeans:4,kmeans:4", Accel: "go"}, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "has 3 encodings; the model has 2 weight matrices") {
+		t.Errorf("three encodings for two matrices: %v", err)
+	}
+}
+
 // --prune=neurons shrinks the hidden layer (gradually, fine-tuned, Beam =
 // plain), and the artifact, its metadata and the evaluation follow the
 // smaller model.
@@ -226,6 +268,9 @@ func TestQuantOnlyAndErrors(t *testing.T) {
 		{Config{Model: modelDir, Out: "o", Sparsity: []float64{0.5, 0.5}, Global: true}, "--global takes one"},
 		{Config{Model: modelDir, Out: "o", Data: data, Quant: "int8", CodebookEpochs: 1}, "needs --quant=kmeans:B"},
 		{Config{Model: modelDir, Out: "o", Quant: "kmeans:4", CodebookEpochs: 1}, "--data is required"},
+		{Config{Model: modelDir, Out: "o", Quant: "kmeans:3,kmeans:9"}, "--quant=kmeans:9"},
+		{Config{Model: modelDir, Out: "o", Bias: "int8"}, "use int8-tensor"},
+		{Config{Model: modelDir, Out: "o", Bias: "q9"}, "--bias=q9"},
 	} {
 		if err := tc.c.Prepare(); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%+v: got %v, want %q", tc.c, err, tc.want)
