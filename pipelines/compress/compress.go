@@ -27,6 +27,7 @@ import (
 	"github.com/lightbeam-ml/lightbeam/compress/artifact"
 	"github.com/lightbeam-ml/lightbeam/compress/infer"
 	"github.com/lightbeam-ml/lightbeam/compress/prune"
+	"github.com/lightbeam-ml/lightbeam/data/shardio"
 	"github.com/lightbeam-ml/lightbeam/model"
 	"github.com/lightbeam-ml/lightbeam/pipelines/train"
 	"github.com/lightbeam-ml/lightbeam/storage"
@@ -65,6 +66,12 @@ type Config struct {
 	// Bias is how bias vectors are stored: f32 (the default), f16,
 	// int8-tensor or kmeans:B. Optional.
 	Bias string `json:",omitempty"`
+	// Meta is how much metadata the artifact carries: "full" (the
+	// default) records the model file's as it is; "compact" writes the
+	// preprocessing scale in float32's shortest decimals (the float32
+	// values it holds, exactly), leaves out train.data (a path on the
+	// machine that trained) and the recipe's zero fields. Optional.
+	Meta string `json:",omitempty"`
 	// CodebookEpochs > 0 fine-tunes the k-means centroids that many
 	// epochs after quantizing, each moved by the summed gradient of the
 	// weights that share it (Deep Compression), the zeros frozen; needs
@@ -213,6 +220,9 @@ func (c *Config) Prepare() error {
 		if _, err := parseEncoding(strings.TrimSpace(q), "--quant"); err != nil {
 			return err
 		}
+	}
+	if c.Meta != "" && c.Meta != "full" && c.Meta != "compact" {
+		return fmt.Errorf("--meta=%s: want full or compact", c.Meta)
 	}
 	_, err := c.biasEncoding()
 	return err
@@ -700,12 +710,63 @@ func encodeArtifact(c *Config, m *model.Model, ts []artifact.Tensor, fileMeta ma
 	if err != nil {
 		return nil, err
 	}
+	if c.Meta == "compact" {
+		if recipe, err = compactMeta(artMeta, recipe); err != nil {
+			return nil, err
+		}
+	}
 	artMeta["compress.recipe"] = string(recipe)
 	var buf bytes.Buffer
 	if err := artifact.Encode(&buf, ts, artMeta); err != nil {
 		return nil, err
 	}
 	return buf.Bytes(), nil
+}
+
+// compactMeta rewrites meta as Config.Meta "compact" says, and returns
+// the recipe JSON without its zero fields.
+func compactMeta(meta map[string]string, recipe []byte) ([]byte, error) {
+	delete(meta, "train.data")
+	for _, k := range []string{"preprocess.scale.offset", "preprocess.scale.factor"} {
+		v, ok := meta[k]
+		if !ok {
+			continue
+		}
+		var fs shardio.Floats
+		if err := json.Unmarshal([]byte(v), &fs); err != nil {
+			return nil, fmt.Errorf("metadata %s: %w", k, err)
+		}
+		b := []byte{'['}
+		for i, f := range fs {
+			if float64(float32(f)) != f && !math.IsNaN(f) {
+				b = nil // not float32 values: keep them as they are
+				break
+			}
+			if i > 0 {
+				b = append(b, ',')
+			}
+			if math.IsInf(f, 0) || math.IsNaN(f) {
+				one, _ := shardio.Floats{f}.MarshalJSON()
+				b = append(b, one[1:len(one)-1]...)
+			} else {
+				b = strconv.AppendFloat(b, f, 'g', -1, 32)
+			}
+		}
+		if b != nil {
+			meta[k] = string(append(b, ']'))
+		}
+	}
+	var r map[string]any
+	if err := json.Unmarshal(recipe, &r); err != nil {
+		return nil, err
+	}
+	for k, v := range r {
+		switch v {
+		case nil, false, 0.0, "":
+			delete(r, k)
+		}
+	}
+	return json.Marshal(r)
 }
 
 // artifactParams returns the dequantized parameters that an artifact

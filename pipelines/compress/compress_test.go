@@ -13,6 +13,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
 
 	"github.com/lightbeam-ml/lightbeam/compress/artifact"
+	"github.com/lightbeam-ml/lightbeam/export/onnx"
 	"github.com/lightbeam-ml/lightbeam/data/formats"
 	"github.com/lightbeam-ml/lightbeam/data/formats/formatstest"
 	"github.com/lightbeam-ml/lightbeam/model"
@@ -186,6 +187,60 @@ func TestPerLayerQuantAndBias(t *testing.T) {
 	_, err := Run(context.Background(), Config{Model: modelDir, Out: t.TempDir(), Quant: "kmeans:3,kmeans:4,kmeans:4", Accel: "go"}, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "has 3 encodings; the model has 2 weight matrices") {
 		t.Errorf("three encodings for two matrices: %v", err)
+	}
+}
+
+// Compact metadata: a smaller file holding the same tensors, whose scale
+// is the full one's in float32, without the training data's path, and
+// that still evaluates as the model it holds.
+func TestCompactMeta(t *testing.T) {
+	data, modelDir := trained(t)
+	var arts []*artifact.Artifact
+	var reps []*Report
+	for _, meta := range []string{"", "compact"} {
+		rep, err := Run(context.Background(), Config{Model: modelDir, Data: data, Out: t.TempDir(), Quant: "kmeans:4", Meta: meta, Accel: "go", Plain: true}, io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, err := os.ReadFile(rep.Artifact)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, err := artifact.Decode(raw, rep.Artifact)
+		if err != nil {
+			t.Fatal(err)
+		}
+		arts, reps = append(arts, a), append(reps, rep)
+	}
+	full, compact := arts[0], arts[1]
+	if reps[1].BytesAfter >= reps[0].BytesAfter || reps[1].AccuracyAfter != reps[0].AccuracyAfter {
+		t.Errorf("compact: %d bytes at %.4f, full: %d at %.4f", reps[1].BytesAfter, reps[1].AccuracyAfter, reps[0].BytesAfter, reps[0].AccuracyAfter)
+	}
+	if _, ok := compact.Meta["train.data"]; ok || full.Meta["train.data"] == "" {
+		t.Errorf("train.data: full %q, compact %q", full.Meta["train.data"], compact.Meta["train.data"])
+	}
+	if len(compact.Meta["preprocess.scale.factor"]) >= len(full.Meta["preprocess.scale.factor"]) {
+		t.Errorf("the compact scale factor is no shorter: %d vs %d bytes", len(compact.Meta["preprocess.scale.factor"]), len(full.Meta["preprocess.scale.factor"]))
+	}
+	sf, _, err := onnx.ModelScale(full.Meta)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc, ok, err := onnx.ModelScale(compact.Meta)
+	if err != nil || !ok {
+		t.Fatalf("compact scale: %v, %v", ok, err)
+	}
+	for i := range sf.Factor {
+		if float32(sf.Factor[i]) != float32(sc.Factor[i]) || float32(sf.Offset[i]) != float32(sc.Offset[i]) {
+			t.Fatalf("feature %d: full scale (%v, %v), compact (%v, %v)", i, sf.Offset[i], sf.Factor[i], sc.Offset[i], sc.Factor[i])
+		}
+	}
+	if r := compact.Meta["compress.recipe"]; strings.Contains(r, "Global") || !strings.Contains(r, `"Quant":"kmeans:4"`) {
+		t.Errorf("compact recipe %s", r)
+	}
+	ev, err := train.EvaluateSplit(context.Background(), train.EvalConfig{Model: reps[1].Artifact, Data: data, Accel: "go", Plain: true})
+	if err != nil || ev.Accuracy != reps[1].AccuracyAfter {
+		t.Errorf("evaluating the compact artifact: %+v, %v", ev, err)
 	}
 }
 
