@@ -132,7 +132,7 @@ func (c *Config) encoding(i, n int, density float64) (artifact.Encoding, error) 
 		q = qs[i]
 	}
 	enc, err := parseEncoding(strings.TrimSpace(q), "--quant")
-	enc.Sparse = enc.Kind != artifact.F32 && density < 0.5
+	enc.Sparse = enc.Kind != artifact.F32 && enc.Kind != artifact.F16 && density < 0.5 // f32 and f16 are stored dense
 	return enc, err
 }
 

@@ -184,7 +184,12 @@ func TestPerLayerQuantAndBias(t *testing.T) {
 	if !(sizes["kmeans:4/f16"] < sizes["kmeans:4/"] && sizes["kmeans:4/int8-tensor"] < sizes["kmeans:4/f16"] && sizes["kmeans:3,kmeans:4/f16"] < sizes["kmeans:4/f16"]) {
 		t.Errorf("sizes %v: each lever should shrink the file", sizes)
 	}
-	_, err := Run(context.Background(), Config{Model: modelDir, Out: t.TempDir(), Quant: "kmeans:3,kmeans:4,kmeans:4", Accel: "go"}, io.Discard)
+	// f16 weight matrices are stored dense, however sparse.
+	rep, err := Run(context.Background(), Config{Model: modelDir, Out: t.TempDir(), Sparsity: []float64{0.7}, Quant: "f16", Accel: "go"}, io.Discard)
+	if err != nil || rep.Layers[0].Encoding != "f16" {
+		t.Errorf("sparse f16: %v, %+v", err, rep)
+	}
+	_, err = Run(context.Background(), Config{Model: modelDir, Out: t.TempDir(), Quant: "kmeans:3,kmeans:4,kmeans:4", Accel: "go"}, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "has 3 encodings; the model has 2 weight matrices") {
 		t.Errorf("three encodings for two matrices: %v", err)
 	}
