@@ -664,7 +664,7 @@ func roundAll(v []float64) []float64 {
 
 // quantize encodes every tensor: weight matrices with c.Quant (sparse
 // when mostly zero; Q8_0/Q4_0 rows that 32 does not divide end with a
-// short block), biases as f32.
+// short block), biases as Bias says (f32 by default).
 func (c *Config) quantize(m *model.Model, params []float32) ([]artifact.Tensor, error) {
 	var out []artifact.Tensor
 	benc, err := c.biasEncoding()
