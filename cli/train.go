@@ -49,6 +49,11 @@ var trainCmd = &command{
 		fs.StringVar(&c.Init, "init", "", "fine-tune: start from this model file instead of a random initialization")
 		fs.BoolVar(&c.FreezeZeros, "freeze-zeros", false, "with --init: weights that are zero stay zero (a pruned model's mask)")
 		fs.BoolVar(&c.ShareWeights, "share-weights", false, "with --init: a tensor's equal non-zero weights train as one value, moved by their summed gradient (a k-means codebook)")
+		fs.Float64Var(&c.Dropout, "dropout", 0, "share of each hidden layer's units dropped while training (inverted dropout, off at evaluation; 0: off)")
+		fs.Float64Var(&c.InputDropout, "input-dropout", 0, "share of the input features dropped while training (0: off)")
+		fs.StringVar(&c.Teacher, "teacher", "", "distill: a model file whose logits on each batch are soft targets (with --distill)")
+		fs.Float64Var(&c.Distill, "distill", 0, "with --teacher: weight α of the soft targets; loss = (1−α)·CE(labels) + α·T²·KL(teacher ‖ student at --temperature)")
+		fs.Float64Var(&c.Temperature, "temperature", 0, "distillation temperature T (default 4 with --distill)")
 		fs.BoolVar(&c.Plain, "plain", false, "run the same rounds in this process without Beam (the benchmark baseline)")
 		return func(ctx context.Context) error {
 			var err error
@@ -56,7 +61,7 @@ var trainCmd = &command{
 				return err
 			}
 			c.Runner = beamRunner()
-			if err := workersSee(ctx, []string{c.Data, c.Init}, []string{c.Out}); err != nil {
+			if err := workersSee(ctx, []string{c.Data, c.Init, c.Teacher}, []string{c.Out}); err != nil {
 				return err
 			}
 			release, err := lockOut(ctx, "train", c.Out)

@@ -22,6 +22,13 @@ type Batch struct {
 	Values  []float32
 
 	Y []float32
+
+	// Seeds holds one seed per row for the dropout masks of
+	// Workspace.GradientView (DropoutMask); needed only under dropout.
+	Seeds []uint64
+	// Teacher holds a teacher's n×k logits for the rows, row-major;
+	// needed only under distillation (Regularization.Distill).
+	Teacher []float32
 }
 
 // DenseBatch returns a batch of n dense rows: x holds them row-major, y

@@ -38,6 +38,11 @@ type Workspace struct {
 	hostPred  []float32
 
 	hostParams []float32 // a host view of params; nil on a GPU
+
+	reg        Regularization
+	masks      []accel.Buf // dropout masks, rows×width (regularize.go)
+	hostMask   []float32
+	hostLogits []float32
 }
 
 // NewWorkspace allocates the parameter and gradient buffers of m on be.
@@ -87,7 +92,12 @@ func (ws *Workspace) freeBatch() {
 	for _, d := range ws.deltas {
 		ws.be.Free(d)
 	}
-	ws.acts, ws.deltas, ws.rows = nil, nil, 0
+	for _, mk := range ws.masks {
+		if mk != nil {
+			ws.be.Free(mk)
+		}
+	}
+	ws.acts, ws.deltas, ws.masks, ws.rows = nil, nil, nil, 0
 }
 
 // reserve grows the batch buffers to hold n rows.
@@ -112,8 +122,9 @@ func (ws *Workspace) reserve(n int) {
 }
 
 // load uploads params and the batch's features (and labels when withY),
-// and runs the forward pass. It returns the n×k logits (or predictions).
-func (ws *Workspace) load(params []float32, b Batch, withY bool) accel.Buf {
+// and runs the forward pass, with dropout when training. It returns the
+// n×k logits (or predictions) and the dropout masks (nil without).
+func (ws *Workspace) load(params []float32, b Batch, withY, training bool) (accel.Buf, []accel.Buf) {
 	m, be, n := ws.m, ws.be, b.N
 	ws.reserve(n)
 	if ws.hostParams == nil || unsafe.SliceData(params) != unsafe.SliceData(ws.hostParams) {
@@ -133,7 +144,14 @@ func (ws *Workspace) load(params []float32, b Batch, withY bool) accel.Buf {
 	if withY {
 		be.Upload(ws.y, b.Y)
 	}
+	var masks []accel.Buf
+	if training && ws.reg.dropout() {
+		masks = ws.dropoutMasks(b)
+	}
 	in := be.Slice(ws.x, 0, n*d)
+	if masks != nil && masks[0] != nil {
+		be.ApplyMask(n*d, in, masks[0])
+	}
 	for i, l := range m.layers {
 		z := be.Slice(ws.acts[i], 0, n*l.out)
 		// z = in·Wᵀ + b
@@ -141,10 +159,13 @@ func (ws *Workspace) load(params []float32, b Batch, withY bool) accel.Buf {
 		be.AddBias(n, l.out, z, ws.b[i])
 		if l.relu {
 			be.ReLU(n*l.out, z)
+			if masks != nil && masks[i+1] != nil {
+				be.ApplyMask(n*l.out, z, masks[i+1])
+			}
 		}
 		in = z
 	}
-	return in
+	return in, masks
 }
 
 // outputDelta turns the n×k outputs z into ∂loss/∂z in place and returns
@@ -213,8 +234,13 @@ func (ws *Workspace) GradientView(params []float32, b Batch) ([]float32, float64
 		clear(ws.hostGrad)
 		return ws.hostGrad, 0, nil
 	}
-	z := ws.load(params, b, true)
-	loss := ws.outputDelta(z, n)
+	z, masks := ws.load(params, b, true, true)
+	var loss float64
+	if ws.reg.Distill > 0 {
+		loss = ws.distillDelta(z, b)
+	} else {
+		loss = ws.outputDelta(z, n)
+	}
 
 	// Backward, last layer first. delta is ∂loss/∂(layer output), n×out.
 	delta := z
@@ -232,9 +258,13 @@ func (ws *Workspace) GradientView(params []float32, b Batch) ([]float32, float64
 		if i == 0 {
 			break
 		}
-		// δ_in = δ·W, masked where the ReLU was off.
+		// δ_in = δ·W, masked where the ReLU was off (and, under dropout,
+		// where the unit was dropped; kept units scale by 1/(1−p)).
 		prev := be.Slice(ws.deltas[i-1], 0, n*l.in)
 		be.Gemm(false, false, n, l.in, l.out, 1, delta, l.out, ws.w[i], l.in, 0, prev, l.in)
+		if masks != nil && masks[i] != nil {
+			be.ApplyMask(n*l.in, prev, masks[i])
+		}
 		be.ReLUGrad(n*l.in, prev, in)
 		delta = prev
 	}
@@ -265,7 +295,7 @@ func (ws *Workspace) EvaluateClasses(params []float32, b Batch, classes []int) (
 	if n == 0 {
 		return 0, 0, nil
 	}
-	z := ws.load(params, b, true)
+	z, _ := ws.load(params, b, true, false)
 	if m.Classifier() {
 		be.Argmax(n, m.cfg.Outputs, z, ws.pred)
 		be.Download(ws.hostPred[:n], ws.pred)
@@ -289,10 +319,26 @@ func (ws *Workspace) EvaluateClasses(params []float32, b Batch, classes []int) (
 // row-major): class probabilities for classifiers, predicted targets for
 // Linear. Labels are not needed.
 func (ws *Workspace) Predict(params []float32, b Batch, out []float32) error {
+	m, n, k := ws.m, b.N, ws.m.cfg.Outputs
+	if err := ws.Logits(params, b, out); err != nil {
+		return err
+	}
+	if m.Classifier() {
+		for i := 0; i < n; i++ {
+			SoftmaxRow(out[i*k : (i+1)*k])
+		}
+	}
+	return nil
+}
+
+// Logits writes the model's raw outputs for the batch's rows into out
+// (n×k, row-major): the logits before the softmax for classifiers (a
+// teacher's, for distillation). Labels are not needed; no dropout.
+func (ws *Workspace) Logits(params []float32, b Batch, out []float32) error {
 	m, be, n, k := ws.m, ws.be, b.N, ws.m.cfg.Outputs
 	m.checkParams(params)
 	if len(out) != n*k {
-		panic(fmt.Errorf("%w: Predict of %d rows × %d outputs into %d values", ErrShape, n, k, len(out)))
+		panic(fmt.Errorf("%w: outputs of %d rows × %d into %d values", ErrShape, n, k, len(out)))
 	}
 	if err := m.check(b, false); err != nil {
 		return err
@@ -300,15 +346,10 @@ func (ws *Workspace) Predict(params []float32, b Batch, out []float32) error {
 	if n == 0 {
 		return nil
 	}
-	z := ws.load(params, b, false)
+	z, _ := ws.load(params, b, false, false)
 	be.Download(out, z)
 	if err := be.Sync(); err != nil {
-		return fmt.Errorf("model: predict on %s backend: %w", be.Name(), err)
-	}
-	if m.Classifier() {
-		for i := 0; i < n; i++ {
-			SoftmaxRow(out[i*k : (i+1)*k])
-		}
+		return fmt.Errorf("model: forward pass on %s backend: %w", be.Name(), err)
 	}
 	return nil
 }

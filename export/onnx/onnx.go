@@ -93,8 +93,10 @@ func InputScale(src *export.Source, man *shardio.Manifest, dataDir string) (shar
 	return sc, from, nil
 }
 
+// sameScale compares two scales as the graph applies them, in float32: a
+// compact artifact records them in float32's shortest decimal form.
 func sameScale(a, b shardio.Scale) bool {
-	return a.Method == b.Method && slices.Equal(a.Offset, b.Offset) && slices.Equal(a.Factor, b.Factor)
+	return a.Method == b.Method && slices.Equal(narrow(a.Offset), narrow(b.Offset)) && slices.Equal(narrow(a.Factor), narrow(b.Factor))
 }
 
 func checkScale(sc shardio.Scale, d int) error {

@@ -27,6 +27,7 @@ import (
 	"github.com/lightbeam-ml/lightbeam/compress/artifact"
 	"github.com/lightbeam-ml/lightbeam/compress/infer"
 	"github.com/lightbeam-ml/lightbeam/compress/prune"
+	"github.com/lightbeam-ml/lightbeam/data/shardio"
 	"github.com/lightbeam-ml/lightbeam/model"
 	"github.com/lightbeam-ml/lightbeam/pipelines/train"
 	"github.com/lightbeam-ml/lightbeam/storage"
@@ -57,16 +58,33 @@ type Config struct {
 	FineTuneEpochs int     // Optional. Defaults to 2.
 	LR             float64 // fine-tuning learning rate. Optional. Defaults to 0.01.
 	Mode           string  // fine-tuning mode, sync or local. Optional. Defaults to local.
-	// Quant is how weight matrices are stored: f32, int8 (per output
-	// channel), int8-tensor, q8_0, q4_0 or kmeans:B (2^B shared values).
-	// Optional. Defaults to f32. Biases stay f32.
+	// Quant is how weight matrices are stored: f32, f16, int8 (per
+	// output channel), int8-tensor, q8_0, q4_0 or kmeans:B (2^B shared
+	// values); one for all, or one per weight matrix, comma-separated
+	// ("kmeans:3,kmeans:4,kmeans:4"). Optional. Defaults to f32.
 	Quant string
+	// Bias is how bias vectors are stored: f32 (the default), f16,
+	// int8-tensor or kmeans:B. Optional.
+	Bias string `json:",omitempty"`
+	// Meta is how much metadata the artifact carries: "full" (the
+	// default) records the model file's as it is; "compact" writes the
+	// preprocessing scale in float32's shortest decimals (the float32
+	// values it holds, exactly), leaves out train.data (a path on the
+	// machine that trained) and the recipe's zero fields. Optional.
+	Meta string `json:",omitempty"`
 	// CodebookEpochs > 0 fine-tunes the k-means centroids that many
 	// epochs after quantizing, each moved by the summed gradient of the
 	// weights that share it (Deep Compression), the zeros frozen; needs
 	// Data. CodebookLR is its learning rate. Optional. Defaults to LR.
 	CodebookEpochs int
 	CodebookLR     float64
+	// Distill > 0 fine-tunes (prune steps and codebook) with the source
+	// model as teacher: the loss mixes the labels' cross-entropy with its
+	// soft targets at Temperature (train.Config.Distill; T defaults to
+	// 4). Dropout is train.Config.Dropout while fine-tuning. Optional.
+	Distill     float64 `json:",omitempty"`
+	Temperature float64 `json:",omitempty"`
+	Dropout     float64 `json:",omitempty"`
 
 	// How to run, not what to make: left out of the recipe that the
 	// report and the artifact record.
@@ -83,10 +101,44 @@ const ArtifactName = "model.lbc"
 // ReportName is the report Run writes last in Out.
 const ReportName = "report.json"
 
-// encoding returns the artifact encoding of Quant, sparse when the weights
-// are sparse enough for positions to pay.
-func (c *Config) encoding(density float64) (artifact.Encoding, error) {
-	q := c.Quant
+// quants returns Quant's encodings, one or one per weight matrix
+// (comma-separated), e.g. "kmeans:3,kmeans:4,kmeans:4".
+func (c *Config) quants() []string {
+	if c.Quant == "" {
+		return []string{"f32"}
+	}
+	return strings.Split(c.Quant, ",")
+}
+
+// kmeans reports whether any weight matrix is stored as k-means codes.
+func (c *Config) kmeans() bool {
+	for _, q := range c.quants() {
+		if strings.HasPrefix(strings.TrimSpace(q), "kmeans:") {
+			return true
+		}
+	}
+	return false
+}
+
+// encoding returns the artifact encoding of weight matrix i (of n) under
+// Quant, sparse when the weights are sparse enough for positions to pay.
+func (c *Config) encoding(i, n int, density float64) (artifact.Encoding, error) {
+	qs := c.quants()
+	if len(qs) != 1 && len(qs) != n {
+		return artifact.Encoding{}, fmt.Errorf("--quant=%s has %d encodings; the model has %d weight matrices", c.Quant, len(qs), n)
+	}
+	q := qs[0]
+	if len(qs) > 1 {
+		q = qs[i]
+	}
+	enc, err := parseEncoding(strings.TrimSpace(q), "--quant")
+	enc.Sparse = enc.Kind != artifact.F32 && enc.Kind != artifact.F16 && density < 0.5 // f32 and f16 are stored dense
+	return enc, err
+}
+
+// parseEncoding reads f32, f16, int8, int8-tensor, q8_0, q4_0 or kmeans:B
+// (flag names the flag in errors).
+func parseEncoding(q, flag string) (artifact.Encoding, error) {
 	if q == "" {
 		q = "f32"
 	}
@@ -94,17 +146,25 @@ func (c *Config) encoding(density float64) (artifact.Encoding, error) {
 	if b, ok := strings.CutPrefix(q, "kmeans:"); ok {
 		bits, err := strconv.Atoi(b)
 		if err != nil || bits < 2 || bits > 8 {
-			return enc, fmt.Errorf("--quant=%s: want kmeans:B with B from 2 to 8", q)
+			return enc, fmt.Errorf("%s=%s: want kmeans:B with B from 2 to 8", flag, q)
 		}
-		enc = artifact.Encoding{Kind: artifact.KMeans, Bits: bits, HalfSide: true}
+		return artifact.Encoding{Kind: artifact.KMeans, Bits: bits, HalfSide: true}, nil
 	}
 	switch enc.Kind {
-	case artifact.F32, artifact.Int8, artifact.Int8Tensor, artifact.Q8_0, artifact.Q4_0, artifact.KMeans:
+	case artifact.F32, artifact.F16, artifact.Int8, artifact.Int8Tensor, artifact.Q8_0, artifact.Q4_0:
 	default:
-		return enc, fmt.Errorf("--quant=%s: want f32, int8, int8-tensor, q8_0, q4_0 or kmeans:B", q)
+		return enc, fmt.Errorf("%s=%s: want f32, f16, int8, int8-tensor, q8_0, q4_0 or kmeans:B", flag, q)
 	}
-	enc.Sparse = enc.Kind != artifact.F32 && density < 0.5
 	return enc, nil
+}
+
+// biasEncoding returns the encoding of the bias vectors (Bias).
+func (c *Config) biasEncoding() (artifact.Encoding, error) {
+	enc, err := parseEncoding(c.Bias, "--bias")
+	if err == nil && enc.Kind == artifact.Int8 {
+		err = fmt.Errorf("--bias=int8 would store a scale per value: use int8-tensor")
+	}
+	return enc, err
 }
 
 // Prepare fills in defaults and validates c.
@@ -143,7 +203,7 @@ func (c *Config) Prepare() error {
 		return fmt.Errorf("--global takes one --sparsity value, got %d", len(c.Sparsity))
 	case c.PruneSteps < 0 || c.FineTuneEpochs < 0 || c.CodebookEpochs < 0:
 		return fmt.Errorf("--prune-steps, --finetune-epochs and --codebook-epochs must be 0 or more")
-	case c.CodebookEpochs > 0 && !strings.HasPrefix(c.Quant, "kmeans:"):
+	case c.CodebookEpochs > 0 && !c.kmeans():
 		return fmt.Errorf("--codebook-epochs fine-tunes k-means centroids: it needs --quant=kmeans:B")
 	case c.CodebookEpochs > 0 && c.Data == "":
 		return fmt.Errorf("--codebook-epochs fine-tunes on data: --data is required")
@@ -151,8 +211,20 @@ func (c *Config) Prepare() error {
 		return fmt.Errorf("--prune-steps fine-tunes on data: --data is required")
 	case c.PruneSteps > 0 && len(c.Sparsity) == 0:
 		return fmt.Errorf("--prune-steps needs --sparsity")
+	case !(c.Distill >= 0 && c.Distill <= 1) || !(c.Temperature >= 0) || !(c.Dropout >= 0 && c.Dropout < 1):
+		return fmt.Errorf("--distill=%v, --temperature=%v, --dropout=%v: want α in [0, 1], T ≥ 0 and a dropout share in [0, 1)", c.Distill, c.Temperature, c.Dropout)
+	case (c.Distill > 0 || c.Dropout > 0) && c.PruneSteps == 0 && c.CodebookEpochs == 0:
+		return fmt.Errorf("--distill and --dropout act on fine-tuning: they need --prune-steps or --codebook-epochs")
 	}
-	_, err := c.encoding(1)
+	for _, q := range c.quants() {
+		if _, err := parseEncoding(strings.TrimSpace(q), "--quant"); err != nil {
+			return err
+		}
+	}
+	if c.Meta != "" && c.Meta != "full" && c.Meta != "compact" {
+		return fmt.Errorf("--meta=%s: want full or compact", c.Meta)
+	}
+	_, err := c.biasEncoding()
 	return err
 }
 
@@ -220,6 +292,14 @@ func Run(ctx context.Context, c Config, log io.Writer) (*Report, error) {
 	params0 := slices.Clone(params)
 	meta := userMeta(fileMeta)
 	tu := tuner{c: &c, meta: meta, log: log}
+	if c.Distill > 0 {
+		// The teacher is the source model as a model file (c.Model may
+		// be an artifact), written beside the fine-tuning runs.
+		tu.teacher = storage.Join(c.Out, "teacher.safetensors")
+		if err := writeModel(ctx, tu.teacher, m, params, meta); err != nil {
+			return nil, err
+		}
+	}
 	rep := &Report{Model: modelPath, Artifact: artPath, BytesBefore: 4 * m.NumParams(), Recipe: c}
 	if c.Data != "" {
 		ev, err := c.evaluate(ctx, modelPath)
@@ -470,9 +550,10 @@ type weights struct {
 // tuner fine-tunes through the train pipeline for c: the model files of
 // its runs carry meta, and their progress goes to log.
 type tuner struct {
-	c    *Config
-	meta map[string]string
-	log  io.Writer
+	c       *Config
+	meta    map[string]string
+	log     io.Writer
+	teacher string // the distillation teacher's model file; "" without
 }
 
 // fineTuning is one fine-tuning run: epochs at lr in the train output
@@ -558,6 +639,10 @@ func (tu tuner) fineTune(ctx context.Context, w weights, ft fineTuning) (Step, [
 	tc.Data, tc.Out, tc.Model, tc.Hidden = c.Data, ft.dir, string(mc.Arch), mc.Hidden
 	tc.Init, tc.FreezeZeros, tc.ShareWeights, tc.Epochs, tc.LR, tc.Mode = init, true, ft.share, ft.epochs, ft.lr, c.Mode
 	tc.Accel, tc.Runner, tc.Plain, tc.Overwrite = c.Accel, c.Runner, c.Plain, true
+	tc.Dropout = c.Dropout
+	if tu.teacher != "" {
+		tc.Teacher, tc.Distill, tc.Temperature = tu.teacher, c.Distill, c.Temperature
+	}
 	rep, err := train.Run(ctx, tc, io.Discard)
 	if err != nil {
 		return st, nil, err
@@ -579,12 +664,17 @@ func roundAll(v []float64) []float64 {
 
 // quantize encodes every tensor: weight matrices with c.Quant (sparse
 // when mostly zero; Q8_0/Q4_0 rows that 32 does not divide end with a
-// short block), biases as f32.
+// short block), biases as Bias says (f32 by default).
 func (c *Config) quantize(m *model.Model, params []float32) ([]artifact.Tensor, error) {
 	var out []artifact.Tensor
+	benc, err := c.biasEncoding()
+	if err != nil {
+		return nil, err
+	}
+	nw, i := len(weightIndices(m)), 0
 	for _, t := range m.Tensors(params) {
 		if !isWeight(t.Name) {
-			q, err := artifact.Quantize(t.Name, t.Shape, t.Data, nil, artifact.Encoding{Kind: artifact.F32})
+			q, err := artifact.Quantize(t.Name, t.Shape, t.Data, nil, benc)
 			if err != nil {
 				return nil, err
 			}
@@ -592,7 +682,8 @@ func (c *Config) quantize(m *model.Model, params []float32) ([]artifact.Tensor, 
 			continue
 		}
 		mask := prune.NonZero(t.Data)
-		enc, err := c.encoding(mask.Density())
+		enc, err := c.encoding(i, nw, mask.Density())
+		i++
 		if err != nil {
 			return nil, err
 		}
@@ -619,12 +710,63 @@ func encodeArtifact(c *Config, m *model.Model, ts []artifact.Tensor, fileMeta ma
 	if err != nil {
 		return nil, err
 	}
+	if c.Meta == "compact" {
+		if recipe, err = compactMeta(artMeta, recipe); err != nil {
+			return nil, err
+		}
+	}
 	artMeta["compress.recipe"] = string(recipe)
 	var buf bytes.Buffer
 	if err := artifact.Encode(&buf, ts, artMeta); err != nil {
 		return nil, err
 	}
 	return buf.Bytes(), nil
+}
+
+// compactMeta rewrites meta as Config.Meta "compact" says, and returns
+// the recipe JSON without its zero fields.
+func compactMeta(meta map[string]string, recipe []byte) ([]byte, error) {
+	delete(meta, "train.data")
+	for _, k := range []string{"preprocess.scale.offset", "preprocess.scale.factor"} {
+		v, ok := meta[k]
+		if !ok {
+			continue
+		}
+		var fs shardio.Floats
+		if err := json.Unmarshal([]byte(v), &fs); err != nil {
+			return nil, fmt.Errorf("metadata %s: %w", k, err)
+		}
+		b := []byte{'['}
+		for i, f := range fs {
+			if float64(float32(f)) != f && !math.IsNaN(f) {
+				b = nil // not float32 values: keep them as they are
+				break
+			}
+			if i > 0 {
+				b = append(b, ',')
+			}
+			if math.IsInf(f, 0) || math.IsNaN(f) {
+				one, _ := shardio.Floats{f}.MarshalJSON()
+				b = append(b, one[1:len(one)-1]...)
+			} else {
+				b = strconv.AppendFloat(b, f, 'g', -1, 32)
+			}
+		}
+		if b != nil {
+			meta[k] = string(append(b, ']'))
+		}
+	}
+	var r map[string]any
+	if err := json.Unmarshal(recipe, &r); err != nil {
+		return nil, err
+	}
+	for k, v := range r {
+		switch v {
+		case nil, false, 0.0, "":
+			delete(r, k)
+		}
+	}
+	return json.Marshal(r)
 }
 
 // artifactParams returns the dequantized parameters that an artifact

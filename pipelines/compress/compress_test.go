@@ -15,6 +15,7 @@ import (
 	"github.com/lightbeam-ml/lightbeam/compress/artifact"
 	"github.com/lightbeam-ml/lightbeam/data/formats"
 	"github.com/lightbeam-ml/lightbeam/data/formats/formatstest"
+	"github.com/lightbeam-ml/lightbeam/export/onnx"
 	"github.com/lightbeam-ml/lightbeam/model"
 	"github.com/lightbeam-ml/lightbeam/pipelines/preprocess"
 	"github.com/lightbeam-ml/lightbeam/pipelines/train"
@@ -91,6 +92,160 @@ func TestGradualPruningBeamEqualsPlain(t *testing.T) {
 	bad[len(bad)/2] ^= 0xff
 	if _, err := artifact.Decode(bad, "x.lbc"); err == nil || !strings.Contains(err.Error(), "x.lbc") {
 		t.Errorf("corrupt artifact: %v", err)
+	}
+}
+
+// Fine-tuning distilled from the source model, with dropout, on Beam
+// gives the plain run's artifact byte for byte, a different one from the
+// undistilled recipe's; the recipe keys reach the Config and the
+// artifact's recorded recipe.
+func TestDistillBeamEqualsPlain(t *testing.T) {
+	data, modelDir := trained(t)
+	c, err := ParseRecipe(context.Background(), "r.json", []byte(`{"sparsity": "0.6,0.3", "prune-steps": 2, "finetune-epochs": 1, "quant": "kmeans:4", "codebook-epochs": 1, "distill": 0.7, "temperature": 3, "dropout": 0.2}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Distill != 0.7 || c.Temperature != 3 || c.Dropout != 0.2 {
+		t.Fatalf("recipe gave distill %v, temperature %v, dropout %v", c.Distill, c.Temperature, c.Dropout)
+	}
+	c.Model, c.Data, c.Accel = modelDir, data, "go"
+	var arts [][]byte
+	for _, plain := range []bool{true, false, true} {
+		c := c
+		c.Out, c.Plain = t.TempDir(), plain
+		if len(arts) == 2 {
+			c.Distill, c.Temperature, c.Dropout = 0, 0, 0
+		}
+		rep, err := Run(context.Background(), c, io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep.AccuracyAfter < rep.AccuracyBefore-0.05 {
+			t.Errorf("distill=%v plain=%v: accuracy %.4f → %.4f", c.Distill, plain, rep.AccuracyBefore, rep.AccuracyAfter)
+		}
+		b, err := os.ReadFile(rep.Artifact)
+		if err != nil {
+			t.Fatal(err)
+		}
+		arts = append(arts, b)
+	}
+	if !bytes.Equal(arts[0], arts[1]) {
+		t.Error("Beam and plain distilled fine-tuning wrote different artifacts")
+	}
+	if bytes.Equal(arts[0], arts[2]) {
+		t.Error("distillation and dropout did not change the artifact")
+	}
+	a, err := artifact.Decode(arts[0], "distilled.lbc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := a.Meta["compress.recipe"]; !strings.Contains(r, `"Distill":0.7`) || !strings.Contains(r, `"Temperature":3`) {
+		t.Errorf("recorded recipe %s lacks the distillation", r)
+	}
+	c.PruneSteps, c.CodebookEpochs, c.Out = 0, 0, t.TempDir()
+	if _, err := Run(context.Background(), c, io.Discard); err == nil || !strings.Contains(err.Error(), "act on fine-tuning") {
+		t.Errorf("--distill without fine-tuning: %v", err)
+	}
+}
+
+// Per-layer encodings and quantized biases: each lever shrinks the file,
+// the layers carry the encodings asked for, the evaluation of the
+// artifact agrees with the report, and a list of the wrong length fails.
+func TestPerLayerQuantAndBias(t *testing.T) {
+	data, modelDir := trained(t)
+	sizes := map[string]int{}
+	for _, tc := range []struct{ quant, bias string }{
+		{"kmeans:4", ""}, {"kmeans:4", "f16"}, {"kmeans:4", "int8-tensor"}, {"kmeans:3,kmeans:4", "f16"},
+	} {
+		c := Config{Model: modelDir, Data: data, Out: t.TempDir(), Quant: tc.quant, Bias: tc.bias, Accel: "go", Plain: true}
+		rep, err := Run(context.Background(), c, io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sizes[tc.quant+"/"+tc.bias] = rep.BytesAfter
+		wantBias := tc.bias
+		if wantBias == "" {
+			wantBias = "f32"
+		}
+		if rep.Layers[1].Name != "fc1.bias" || !strings.HasPrefix(rep.Layers[1].Encoding, wantBias) {
+			t.Errorf("%s/%s: fc1.bias %+v", tc.quant, tc.bias, rep.Layers[1])
+		}
+		if rep.AccuracyAfter < rep.AccuracyBefore-0.03 {
+			t.Errorf("%s/%s: accuracy %.4f → %.4f", tc.quant, tc.bias, rep.AccuracyBefore, rep.AccuracyAfter)
+		}
+		ev, err := train.EvaluateSplit(context.Background(), train.EvalConfig{Model: rep.Artifact, Data: data, Accel: "go", Plain: true})
+		if err != nil || ev.Accuracy != rep.AccuracyAfter {
+			t.Errorf("%s/%s: evaluating the artifact: %+v, %v; the report says %.4f", tc.quant, tc.bias, ev, err, rep.AccuracyAfter)
+		}
+		if tc.quant == "kmeans:3,kmeans:4" && (!strings.Contains(rep.Layers[0].Encoding, "kmeans-3") || !strings.Contains(rep.Layers[2].Encoding, "kmeans-4")) {
+			t.Errorf("per-layer: fc1 %s, fc2 %s", rep.Layers[0].Encoding, rep.Layers[2].Encoding)
+		}
+	}
+	if !(sizes["kmeans:4/f16"] < sizes["kmeans:4/"] && sizes["kmeans:4/int8-tensor"] < sizes["kmeans:4/f16"] && sizes["kmeans:3,kmeans:4/f16"] < sizes["kmeans:4/f16"]) {
+		t.Errorf("sizes %v: each lever should shrink the file", sizes)
+	}
+	// f16 weight matrices are stored dense, however sparse.
+	rep, err := Run(context.Background(), Config{Model: modelDir, Out: t.TempDir(), Sparsity: []float64{0.7}, Quant: "f16", Accel: "go"}, io.Discard)
+	if err != nil || rep.Layers[0].Encoding != "f16" {
+		t.Errorf("sparse f16: %v, %+v", err, rep)
+	}
+	_, err = Run(context.Background(), Config{Model: modelDir, Out: t.TempDir(), Quant: "kmeans:3,kmeans:4,kmeans:4", Accel: "go"}, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "has 3 encodings; the model has 2 weight matrices") {
+		t.Errorf("three encodings for two matrices: %v", err)
+	}
+}
+
+// Compact metadata: a smaller file holding the same tensors, whose scale
+// is the full one's in float32, without the training data's path, and
+// that still evaluates as the model it holds.
+func TestCompactMeta(t *testing.T) {
+	data, modelDir := trained(t)
+	var arts []*artifact.Artifact
+	var reps []*Report
+	for _, meta := range []string{"", "compact"} {
+		rep, err := Run(context.Background(), Config{Model: modelDir, Data: data, Out: t.TempDir(), Quant: "kmeans:4", Meta: meta, Accel: "go", Plain: true}, io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, err := os.ReadFile(rep.Artifact)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, err := artifact.Decode(raw, rep.Artifact)
+		if err != nil {
+			t.Fatal(err)
+		}
+		arts, reps = append(arts, a), append(reps, rep)
+	}
+	full, compact := arts[0], arts[1]
+	if reps[1].BytesAfter >= reps[0].BytesAfter || reps[1].AccuracyAfter != reps[0].AccuracyAfter {
+		t.Errorf("compact: %d bytes at %.4f, full: %d at %.4f", reps[1].BytesAfter, reps[1].AccuracyAfter, reps[0].BytesAfter, reps[0].AccuracyAfter)
+	}
+	if _, ok := compact.Meta["train.data"]; ok || full.Meta["train.data"] == "" {
+		t.Errorf("train.data: full %q, compact %q", full.Meta["train.data"], compact.Meta["train.data"])
+	}
+	if len(compact.Meta["preprocess.scale.factor"]) >= len(full.Meta["preprocess.scale.factor"]) {
+		t.Errorf("the compact scale factor is no shorter: %d vs %d bytes", len(compact.Meta["preprocess.scale.factor"]), len(full.Meta["preprocess.scale.factor"]))
+	}
+	sf, _, err := onnx.ModelScale(full.Meta)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc, ok, err := onnx.ModelScale(compact.Meta)
+	if err != nil || !ok {
+		t.Fatalf("compact scale: %v, %v", ok, err)
+	}
+	for i := range sf.Factor {
+		if float32(sf.Factor[i]) != float32(sc.Factor[i]) || float32(sf.Offset[i]) != float32(sc.Offset[i]) {
+			t.Fatalf("feature %d: full scale (%v, %v), compact (%v, %v)", i, sf.Offset[i], sf.Factor[i], sc.Offset[i], sc.Factor[i])
+		}
+	}
+	if r := compact.Meta["compress.recipe"]; strings.Contains(r, "Global") || !strings.Contains(r, `"Quant":"kmeans:4"`) {
+		t.Errorf("compact recipe %s", r)
+	}
+	ev, err := train.EvaluateSplit(context.Background(), train.EvalConfig{Model: reps[1].Artifact, Data: data, Accel: "go", Plain: true})
+	if err != nil || ev.Accuracy != reps[1].AccuracyAfter {
+		t.Errorf("evaluating the compact artifact: %+v, %v", ev, err)
 	}
 }
 
@@ -173,6 +328,9 @@ func TestQuantOnlyAndErrors(t *testing.T) {
 		{Config{Model: modelDir, Out: "o", Sparsity: []float64{0.5, 0.5}, Global: true}, "--global takes one"},
 		{Config{Model: modelDir, Out: "o", Data: data, Quant: "int8", CodebookEpochs: 1}, "needs --quant=kmeans:B"},
 		{Config{Model: modelDir, Out: "o", Quant: "kmeans:4", CodebookEpochs: 1}, "--data is required"},
+		{Config{Model: modelDir, Out: "o", Quant: "kmeans:3,kmeans:9"}, "--quant=kmeans:9"},
+		{Config{Model: modelDir, Out: "o", Bias: "int8"}, "use int8-tensor"},
+		{Config{Model: modelDir, Out: "o", Bias: "q9"}, "--bias=q9"},
 	} {
 		if err := tc.c.Prepare(); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%+v: got %v, want %q", tc.c, err, tc.want)

@@ -30,9 +30,14 @@ func RecipeFlags(fs *flag.FlagSet, c *Config) func(context.Context) error {
 	fs.IntVar(&c.FineTuneEpochs, "finetune-epochs", 2, "fine-tuning epochs per prune step")
 	fs.Float64Var(&c.LR, "lr", 0.01, "fine-tuning learning rate")
 	fs.StringVar(&c.Mode, "mode", "local", "fine-tuning mode: sync or local")
-	fs.StringVar(&c.Quant, "quant", "f32", "weights: f32, int8 (per channel), int8-tensor, q8_0, q4_0 or kmeans:B")
+	fs.StringVar(&c.Quant, "quant", "f32", "weights: f32, f16, int8 (per channel), int8-tensor, q8_0, q4_0 or kmeans:B; one, or one per weight matrix (kmeans:3,kmeans:4,kmeans:4)")
+	fs.StringVar(&c.Bias, "bias", "", "biases: f32 (default), f16, int8-tensor or kmeans:B")
+	fs.StringVar(&c.Meta, "meta", "", "artifact metadata: full (default) or compact (the preprocessing scale in float32's shortest decimals, no training data path, the recipe's zero fields left out)")
 	fs.IntVar(&c.CodebookEpochs, "codebook-epochs", 0, "kmeans: fine-tune the shared values this many epochs, each moved by its weights' summed gradient (0: off)")
 	fs.Float64Var(&c.CodebookLR, "codebook-lr", 0, "learning rate of the codebook fine-tuning (default: --lr)")
+	fs.Float64Var(&c.Distill, "distill", 0, "fine-tune with the source model as teacher: weight α of its soft targets (0: off)")
+	fs.Float64Var(&c.Temperature, "temperature", 0, "distillation temperature T (default 4)")
+	fs.Float64Var(&c.Dropout, "dropout", 0, "share of hidden units dropped while fine-tuning (0: off)")
 	return func(ctx context.Context) error {
 		if recipe != "" {
 			raw, err := storage.ReadFile(ctx, recipe)

@@ -39,6 +39,11 @@ type Spec struct {
 	// Share is a model file whose equal non-zero weights train as one
 	// shared value (share.go), ShareSHA256 its content's hash.
 	Share, ShareSHA256 string
+	// Reg is the dropout and distillation of the training gradients.
+	Reg model.Regularization
+	// Teacher is the model file whose logits distillation learns from
+	// (Reg.Distill > 0), TeacherSHA256 its content's hash.
+	Teacher, TeacherSHA256 string
 }
 
 // shardGroups splits shards 0..n-1 among the workers: shard i goes to
@@ -100,6 +105,9 @@ type shardMath struct {
 type slot struct {
 	ws      *model.Workspace
 	scratch batchScratch
+	seeds   []uint64         // the batch's dropout seeds
+	teacher *model.Workspace // the distillation teacher's; nil without
+	logits  []float32        // the teacher's logits of the batch
 }
 
 func newShardMath(spec *Spec) (*shardMath, error) {
@@ -120,6 +128,9 @@ func (w *shardMath) close() {
 	}
 	for _, sl := range w.slots {
 		sl.ws.Close()
+		if sl.teacher != nil {
+			sl.teacher.Close()
+		}
 	}
 	w.slots = nil
 }
@@ -144,7 +155,12 @@ func (w *shardMath) group(group []int, one func(sl *slot, i int) (transforms.Par
 		}
 	}
 	for len(w.slots) < par {
-		w.slots = append(w.slots, &slot{ws: model.NewWorkspace(w.m, w.be)})
+		ws := model.NewWorkspace(w.m, w.be)
+		if err := ws.SetRegularization(w.spec.Reg); err != nil {
+			ws.Close()
+			return transforms.Partial{}, err
+		}
+		w.slots = append(w.slots, &slot{ws: ws})
 	}
 	parts := make([]transforms.Partial, len(group))
 	errs := make([]error, len(group))
@@ -185,7 +201,11 @@ func (w *shardMath) syncPartial(ctx context.Context, sl *slot, shard int, info s
 	}
 	for lo := 0; lo < len(idx); lo += evalChunk {
 		part := idx[lo:min(lo+evalChunk, len(idx))]
-		grad, loss, err := sl.ws.GradientView(params, s.batch(part, &sl.scratch))
+		b := s.batch(part, &sl.scratch)
+		if err := w.regularize(sl, &b, s, part, epoch); err != nil {
+			return p, err
+		}
+		grad, loss, err := sl.ws.GradientView(params, b)
 		if err != nil {
 			return p, fmt.Errorf("%s: %w", info.Path, err)
 		}
@@ -233,7 +253,11 @@ func (w *shardMath) localPartial(ctx context.Context, sl *slot, shard int, info 
 	for step := 0; step < k && start < len(order); step++ {
 		idx := order[start:min(start+b, len(order))]
 		start += len(idx)
-		grad, loss, err := sl.ws.GradientView(params, s.batch(idx, &sl.scratch))
+		b := s.batch(idx, &sl.scratch)
+		if err := w.regularize(sl, &b, s, idx, epoch); err != nil {
+			return p, err
+		}
+		grad, loss, err := sl.ws.GradientView(params, b)
 		if err != nil {
 			return p, fmt.Errorf("%s: %w", info.Path, err)
 		}

@@ -76,6 +76,20 @@ func Run(ctx context.Context, c Config, log io.Writer) (*Report, error) {
 		}
 		spec.Share, spec.ShareSHA256 = c.Init, fileSHA256(raw)
 	}
+	if c.Teacher != "" {
+		raw, err := storage.ReadFile(ctx, c.Teacher)
+		if err != nil {
+			return nil, err
+		}
+		tm, _, _, err := model.DecodeModel(raw, c.Teacher)
+		if err != nil {
+			return nil, err
+		}
+		if err := checkTeacher(tm, c.Teacher, spec.Model); err != nil {
+			return nil, err
+		}
+		spec.Teacher, spec.TeacherSHA256 = c.Teacher, fileSHA256(raw)
+	}
 	be, reason, err := accel.Select(c.Accel) // the reason goes into the report
 	if err != nil {
 		return nil, err

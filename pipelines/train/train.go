@@ -90,6 +90,17 @@ type Config struct {
 	// in Init as one shared value, moved by the sum of their gradients:
 	// fine-tuning a k-means codebook (Deep Compression).
 	ShareWeights bool
+	// Dropout is the share of each hidden layer's units dropped while
+	// training (inverted dropout, off at evaluation); InputDropout the
+	// share of input features. Optional; 0 is off.
+	Dropout, InputDropout float64
+	// Teacher is a model file to distill from: the loss mixes the labels'
+	// cross-entropy with the teacher's soft targets at Temperature,
+	// weighted Distill (model.Regularization). Distill > 0 needs Teacher.
+	// Temperature defaults to 4 when Distill > 0.
+	Teacher     string
+	Distill     float64
+	Temperature float64
 	// Plain runs the same rounds in this process without Beam: the
 	// baseline of the Beam-overhead benchmark, and a test oracle.
 	Plain bool
@@ -183,6 +194,22 @@ func (c *Config) Prepare() error {
 	case c.Init != "" && c.Folds > 1:
 		return fmt.Errorf("--init and --cv do not go together")
 	}
+	if c.Distill > 0 && c.Temperature == 0 {
+		c.Temperature = 4
+	}
+	if err := c.regularization().Validate(); err != nil {
+		return fmt.Errorf("--dropout, --input-dropout, --distill, --temperature: %w", err)
+	}
+	switch {
+	case c.Distill > 0 && c.Teacher == "":
+		return fmt.Errorf("--distill=%v needs --teacher (the model whose logits are learned)", c.Distill)
+	case c.Teacher != "" && c.Distill == 0:
+		return fmt.Errorf("--teacher needs --distill=ALPHA > 0 (the weight of its soft targets)")
+	case c.Teacher != "" && c.Folds > 1:
+		return fmt.Errorf("--teacher and --cv do not go together")
+	case c.Distill > 0 && c.Model == "linear":
+		return fmt.Errorf("--distill needs a classifier, not --model=linear")
+	}
 	if c.Folds == 1 || c.Folds < 0 {
 		return fmt.Errorf("--cv=%d: want 0 (off) or at least 2 folds", c.Folds)
 	}
@@ -193,6 +220,10 @@ func (c *Config) Prepare() error {
 		return fmt.Errorf("--hidden is for --model=mlp only")
 	}
 	return nil
+}
+
+func (c *Config) regularization() model.Regularization {
+	return model.Regularization{InputDropout: c.InputDropout, Dropout: c.Dropout, Distill: c.Distill, Temperature: c.Temperature}
 }
 
 // plan is what the driver learns from the preprocess output.
@@ -229,7 +260,7 @@ func (c *Config) spec(m *shardio.Manifest, p *plan) (*Spec, error) {
 	if perJob == 0 {
 		perJob = DefaultRoundsPerJob(c.Runner)
 	}
-	spec := &Spec{Model: mc, Mode: c.Mode, Batch: c.Batch, LocalBatch: c.LocalBatch, Seed: c.Seed, Accel: c.Accel, Data: c.Data, Workers: workers, RoundsPerJob: perJob, FreezeZeros: c.FreezeZeros}
+	spec := &Spec{Model: mc, Mode: c.Mode, Batch: c.Batch, LocalBatch: c.LocalBatch, Seed: c.Seed, Accel: c.Accel, Data: c.Data, Workers: workers, RoundsPerJob: perJob, FreezeZeros: c.FreezeZeros, Reg: c.regularization()}
 	if c.Mode == "sync" {
 		spec.Rounds = int(max(1, (p.trainRows+int64(c.Batch)/2)/int64(c.Batch)))
 	} else {

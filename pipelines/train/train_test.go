@@ -126,6 +126,50 @@ func TestBeamMatchesPlain(t *testing.T) {
 	}
 }
 
+// Dropout and distillation keep Beam and the plain loop bit for bit
+// equal (the masks are seeded per row, the teacher's logits computed on
+// the same rows), and each changes the model.
+func TestRegularizedBeamMatchesPlain(t *testing.T) {
+	tc := baseConfig(t, 4)
+	tc.Plain = true
+	teacher := run(t, tc).ModelFile
+	for _, tc := range []struct {
+		name    string
+		mode    string
+		workers int
+		reg     func(c *Config)
+	}{
+		{"dropout/sync", "sync", 0, func(c *Config) { c.Dropout, c.InputDropout = 0.3, 0.1 }},
+		{"dropout/local/workers=2", "local", 2, func(c *Config) { c.Dropout = 0.5 }},
+		{"distill/local", "local", 0, func(c *Config) { c.Teacher, c.Distill, c.Temperature = teacher, 0.7, 3 }},
+		{"both/sync/workers=3", "sync", 3, func(c *Config) { c.Dropout, c.Teacher, c.Distill = 0.2, teacher, 0.5 }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := baseConfig(t, 4)
+			c.Mode, c.Workers, c.Seed = tc.mode, tc.workers, 3
+			tc.reg(&c)
+			rep := run(t, c)
+			p := c
+			p.Out, p.Plain = t.TempDir(), true
+			run(t, p)
+			got := params(t, c.Out, 2)
+			if d := maxDiff(got, params(t, p.Out, 2)); d != 0 {
+				t.Fatalf("beam and plain models differ by %g", d)
+			}
+			none := c
+			none.Out, none.Plain = t.TempDir(), true
+			none.Dropout, none.InputDropout, none.Teacher, none.Distill, none.Temperature = 0, 0, "", 0, 0
+			run(t, none)
+			if d := maxDiff(got, params(t, none.Out, 2)); d == 0 {
+				t.Errorf("the regularized model equals the plain one")
+			}
+			if rep.TestAccuracy < 0.85 {
+				t.Errorf("test accuracy %.3f after 2 epochs, want ≥ 0.85", rep.TestAccuracy)
+			}
+		})
+	}
+}
+
 // In sync mode the global mini-batches do not depend on the sharding: 1
 // shard and 8 shards train the same model, up to the order of float
 // additions.
@@ -266,6 +310,12 @@ func TestConfigErrors(t *testing.T) {
 		{Config{Data: "x", Out: "y", Model: "softmax", Hidden: []int{3}}, "--hidden is for --model=mlp only"},
 		{Config{Data: "x", Out: "y", Patience: -1}, "--patience=-1: want 0 (off) or more"},
 		{Config{Data: "x", Out: "y", Workers: -2}, "--workers=-2"},
+		{Config{Data: "x", Out: "y", Dropout: 1}, "dropout 1: want a share in [0, 1)"},
+		{Config{Data: "x", Out: "y", InputDropout: -0.5}, "input dropout -0.5"},
+		{Config{Data: "x", Out: "y", Distill: 0.5}, "--distill=0.5 needs --teacher"},
+		{Config{Data: "x", Out: "y", Teacher: "t.safetensors"}, "--teacher needs --distill"},
+		{Config{Data: "x", Out: "y", Teacher: "t", Distill: 2}, "distillation weight 2"},
+		{Config{Data: "x", Out: "y", Model: "linear", Teacher: "t", Distill: 0.5}, "--distill needs a classifier"},
 	} {
 		if err := tc.c.Prepare(); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%+v: got %v, want an error containing %q", tc.c, err, tc.want)
