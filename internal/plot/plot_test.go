@@ -62,3 +62,11 @@ func TestLogTicks(t *testing.T) {
 		}
 	}
 }
+
+func TestByteLabel(t *testing.T) {
+	for v, want := range map[float64]string{500: "500 B", 20e3: "20 KB", 1e6: "1 MB", 2.5e9: "2.5 GB"} {
+		if got := ByteLabel(v); got != want {
+			t.Errorf("ByteLabel(%g) = %q, want %q", v, got, want)
+		}
+	}
+}

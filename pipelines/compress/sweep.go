@@ -475,7 +475,7 @@ func WriteSweepPlot(w io.Writer, r *SweepReport) error {
 	ylo, yhi := plot.FiniteRange(ys, refY)
 	p := plot.Panel{Rect: image.Rect(90, 80, SweepWidth-30, SweepHeight-60), XLo: xlo, XHi: xhi, YLo: ylo, YHi: yhi,
 		XLabel: "artifact bytes (log scale)", YLabel: "test accuracy (%)"}
-	c.AxesXTicks(&p, plot.LogTicks(xlo, xhi, byteLabel))
+	c.AxesXTicks(&p, plot.LogTicks(xlo, xhi, plot.ByteLabel))
 	c.Series(&p, xs, ys, colSweep)
 	if len(r.Points) <= 12 {
 		for i, pt := range r.Points {
@@ -517,17 +517,6 @@ func WriteSweepPlot(w io.Writer, r *SweepReport) error {
 		return fmt.Errorf("compress.WriteSweepPlot: %w", err)
 	}
 	return nil
-}
-
-// byteLabel names a tick of the bytes axis: 500 B, 20 KB, 1 MB (of 1,000).
-func byteLabel(v float64) string {
-	switch {
-	case v >= 1e6:
-		return strconv.FormatFloat(v/1e6, 'g', -1, 64) + " MB"
-	case v >= 1e3:
-		return strconv.FormatFloat(v/1e3, 'g', -1, 64) + " KB"
-	}
-	return strconv.FormatFloat(v, 'g', -1, 64) + " B"
 }
 
 func orDash(s string) string {
