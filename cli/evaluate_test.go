@@ -54,3 +54,37 @@ func TestEvaluateSentences(t *testing.T) {
 		t.Errorf("evaluate --text of an encoder: %v", err)
 	}
 }
+
+// compress --checkpoint=DIR --eval-text: report.json holds the evaluation
+// of the GGUF against the directory; --eval-sentences on a decoder is
+// refused before anything is written, and --eval-text without
+// --checkpoint too.
+func TestCompressEvalText(t *testing.T) {
+	dir, out := llmtest.Dir(t, "qwen2"), filepath.Join(t.TempDir(), "out")
+	if err := run([]string{"compress", "--checkpoint=" + dir, "--quant=q8_0", "--out=" + out, "--eval-text=" + llmtest.Text,
+		"--eval-ctx=64", "--eval-max-windows=2", "--accel=go"}); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(out, "report.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep struct {
+		Evaluation map[string]any `json:"evaluation"`
+	}
+	if err := json.Unmarshal(b, &rep); err != nil || rep.Evaluation["windows"] != 2.0 || rep.Evaluation["ctx"] != 64.0 || rep.Evaluation["reference"] != dir || !(rep.Evaluation["ref_perplexity"].(float64) > 1) {
+		t.Errorf("report.json's evaluation: %v (%v)", rep.Evaluation, err)
+	}
+	out2 := filepath.Join(t.TempDir(), "out")
+	err = run([]string{"compress", "--checkpoint=" + dir, "--quant=q8_0", "--out=" + out2, "--eval-sentences=" + llmtest.Sentences(t, 3)})
+	if err == nil || !strings.Contains(err.Error(), "--eval-text") {
+		t.Errorf("--eval-sentences on a decoder: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(out2, "model.gguf")); !os.IsNotExist(err) {
+		t.Errorf("a refused evaluation wrote model.gguf: %v", err)
+	}
+	err = run([]string{"compress", "--model=m", "--out=" + t.TempDir(), "--eval-text=" + llmtest.Text})
+	if err == nil || !strings.Contains(err.Error(), "need --checkpoint") {
+		t.Errorf("--eval-text with --model: %v", err)
+	}
+}
