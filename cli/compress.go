@@ -112,7 +112,8 @@ func compressCheckpoint(ctx context.Context, fs *flag.FlagSet, c compress.Config
 		if len(eval.Text) == 0 {
 			return fmt.Errorf("--sweep with --checkpoint plots each preset's perplexity: it needs --eval-text (a decoder)")
 		}
-		rep, err := llmeval.Sweep(ctx, ck.Checkpoint, strings.Split(sweep, ","), c.Out, c.Overwrite, eval, os.Stdout)
+		ck.Evaluate = nil
+		rep, err := llmeval.Sweep(ctx, ck, strings.Split(sweep, ","), eval, os.Stdout)
 		if err != nil {
 			return err
 		}

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/lightbeam-ml/lightbeam/llm/forward"
 	"github.com/lightbeam-ml/lightbeam/llm/llmtest"
 	"github.com/lightbeam-ml/lightbeam/pipelines/quantize"
 	"github.com/lightbeam-ml/lightbeam/pipelines/quantize/quantizetest"
@@ -77,7 +78,7 @@ func TestSweep(t *testing.T) {
 	ctx := context.Background()
 	dir, out := llmtest.Dir(t, "qwen2"), t.TempDir()
 	c := Config{Text: []string{llmtest.Text}, Ctx: 64, MaxWindows: 2, Accel: "go"}
-	r, err := Sweep(ctx, dir, []string{"q8_0", "q4_0"}, out, false, c, io.Discard)
+	r, err := Sweep(ctx, quantize.Config{Checkpoint: dir, Out: out, Name: "tiny"}, []string{"q8_0", "q4_0"}, c, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,6 +86,11 @@ func TestSweep(t *testing.T) {
 		t.Fatalf("source %d bytes, points %+v: want q8_0 smaller than the source and q4_0 smaller still", r.SourceBytes, r.Points)
 	}
 	for _, p := range r.Points {
+		if h, err := forward.Header(ctx, p.Output); err != nil {
+			t.Error(err)
+		} else if name := h.File.Lookup("general.name"); name != "tiny" {
+			t.Errorf("%s: general.name %v, want the sweep's name", p.Output, name)
+		}
 		st, err := os.Stat(filepath.Join(out, p.Quant, quantize.GGUFFile))
 		if err != nil || st.Size() != p.Bytes || p.Eval.RefPerplexity != r.SourcePerplexity || p.Eval.Tokens != 2*31 {
 			t.Errorf("%s: %+v (file: %v)", p.Quant, p, err)
@@ -107,7 +113,7 @@ func TestSweep(t *testing.T) {
 		t.Errorf("table:\n%s", table)
 	}
 	// A finished preset is kept unless overwrite is asked.
-	if _, err := Sweep(ctx, dir, []string{"q8_0"}, out, false, c, io.Discard); err == nil || !strings.Contains(err.Error(), "--overwrite") {
+	if _, err := Sweep(ctx, quantize.Config{Checkpoint: dir, Out: out}, []string{"q8_0"}, c, io.Discard); err == nil || !strings.Contains(err.Error(), "--overwrite") {
 		t.Errorf("a second sweep into the same folder: %v", err)
 	}
 }

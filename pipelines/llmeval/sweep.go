@@ -46,12 +46,15 @@ const (
 	SweepPNG  = "sweep.png"
 )
 
-// Sweep compresses the model directory dir to each of quants (presets) into
-// OUT/QUANT/ with its evaluation against dir on c's text (Compare), then
-// writes OUT/sweep.json and OUT/sweep.png. overwrite replaces finished
-// outputs; without it a finished one is an error, as for compress.
-func Sweep(ctx context.Context, dir string, quants []string, out string, overwrite bool, c Config, log io.Writer) (*SweepReport, error) {
-	src, err := llm.Open(ctx, dir, llm.Options{})
+// Sweep compresses the model directory base.Checkpoint to each of quants
+// (presets) into base.Out/QUANT/, as base says otherwise (TokenizerPre,
+// Name, ChunkMB, Overwrite, Runner), with its evaluation against the
+// directory on c's text (Compare); then it writes OUT/sweep.json and
+// OUT/sweep.png. Without Overwrite a finished output is an error, as for
+// compress.
+func Sweep(ctx context.Context, base quantize.Config, quants []string, c Config, log io.Writer) (*SweepReport, error) {
+	dir, out := base.Checkpoint, base.Out
+	src, err := llm.Open(ctx, dir, llm.Options{Name: base.Name, TokenizerPre: base.TokenizerPre})
 	if err != nil {
 		return nil, err
 	}
@@ -64,8 +67,9 @@ func Sweep(ctx context.Context, dir string, quants []string, out string, overwri
 		r.SourceBytes += n
 	}
 	for _, q := range quants {
-		qo := storage.Join(out, q)
-		rep, err := quantize.Run(ctx, quantize.Config{Checkpoint: dir, Out: qo, Quant: q, Overwrite: overwrite, Runner: c.Runner, Evaluate: Compare(c, log)}, log)
+		qc := base
+		qc.Out, qc.Quant, qc.Evaluate = storage.Join(out, q), q, Compare(c, log)
+		rep, err := quantize.Run(ctx, qc, log)
 		if err != nil {
 			return nil, fmt.Errorf("--sweep %s: %w", q, err)
 		}
