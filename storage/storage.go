@@ -43,12 +43,14 @@ package storage
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	iofs "io/fs"
 	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -257,6 +259,23 @@ func ReadFile(ctx context.Context, p string) ([]byte, error) {
 		return nil, wrapErr("read", p, err)
 	}
 	return b, nil
+}
+
+// WriteSortedJSON drains next (a grouped PCollection's values), sorts the
+// values by cmp and atomically writes them to p as one JSON array: how a
+// job gathers its few small results into one file for its driver.
+func WriteSortedJSON[T any](ctx context.Context, p string, next func(*T) bool, cmp func(a, b T) int) error {
+	var all []T
+	var v T
+	for next(&v) {
+		all = append(all, v)
+	}
+	slices.SortFunc(all, cmp)
+	b, err := json.Marshal(all)
+	if err != nil {
+		return fmt.Errorf("storage: %s: %w", p, err)
+	}
+	return WriteBytes(ctx, p, b)
 }
 
 // WriteBytes atomically replaces the file at p with data (see WriteFile).

@@ -132,3 +132,23 @@ func TestCreateExclusiveRemovesStaleTemporaries(t *testing.T) {
 		t.Errorf("%d files, want LOCK and the other temporary", len(entries))
 	}
 }
+
+// WriteSortedJSON writes a group's values in the order cmp gives, as one
+// JSON array, whatever order they came in.
+func TestWriteSortedJSON(t *testing.T) {
+	vals := []int{3, 1, 2}
+	next := func(v *int) bool {
+		if len(vals) == 0 {
+			return false
+		}
+		*v, vals = vals[0], vals[1:]
+		return true
+	}
+	p := filepath.Join(t.TempDir(), "all.json")
+	if err := WriteSortedJSON(context.Background(), p, next, func(a, b int) int { return a - b }); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(p); err != nil || string(b) != "[1,2,3]" {
+		t.Errorf("%s: %q, %v", p, b, err)
+	}
+}

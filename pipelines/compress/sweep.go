@@ -2,6 +2,7 @@ package compress
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -361,17 +362,7 @@ func (fn *sweepJoinFn) ProcessElement(i int, points func(*SweepPoint) bool, eval
 type writeSweepPointsFn struct{ Path string }
 
 func (fn *writeSweepPointsFn) ProcessElement(ctx context.Context, _ int, points func(*SweepPoint) bool) error {
-	var all []SweepPoint
-	var p SweepPoint
-	for points(&p) {
-		all = append(all, p)
-	}
-	sort.Slice(all, func(a, b int) bool { return all[a].Sparsity < all[b].Sparsity })
-	b, err := json.Marshal(all)
-	if err != nil {
-		return fmt.Errorf("compress.writeSweepPointsFn: %w", err)
-	}
-	return storage.WriteBytes(ctx, fn.Path, b)
+	return storage.WriteSortedJSON(ctx, fn.Path, points, func(a, b SweepPoint) int { return cmp.Compare(a.Sparsity, b.Sparsity) })
 }
 
 // A SweepPoint is a few numbers: JSON is its coder (exact for float64).

@@ -409,17 +409,7 @@ func (fn *scoreFn) ProcessElement(ctx context.Context, w Window) (WindowScore, e
 type writeScoresFn struct{ Path string }
 
 func (fn *writeScoresFn) ProcessElement(ctx context.Context, _ int, scores func(*WindowScore) bool) error {
-	var all []WindowScore
-	var s WindowScore
-	for scores(&s) {
-		all = append(all, s)
-	}
-	sort.Slice(all, func(a, b int) bool { return all[a].Index < all[b].Index })
-	b, err := json.Marshal(all)
-	if err != nil {
-		return fmt.Errorf("llmeval.writeScoresFn: %w", err)
-	}
-	return storage.WriteBytes(ctx, fn.Path, b)
+	return storage.WriteSortedJSON(ctx, fn.Path, scores, func(a, b WindowScore) int { return a.Index - b.Index })
 }
 
 func init() {

@@ -3,13 +3,11 @@ package quantize
 import (
 	"context"
 	"encoding/binary"
-	"encoding/json"
 	"fmt"
 	"io"
 	"math"
 	"os"
 	"runtime"
-	"sort"
 	"sync"
 	"unsafe"
 
@@ -417,17 +415,7 @@ func readRangeInto(ctx context.Context, path string, gen, off int64, b []byte) e
 type writeStatsFn struct{ Path string }
 
 func (fn *writeStatsFn) ProcessElement(ctx context.Context, _ int, stats func(*ChunkStats) bool) error {
-	var all []ChunkStats
-	var s ChunkStats
-	for stats(&s) {
-		all = append(all, s)
-	}
-	sort.Slice(all, func(a, b int) bool { return all[a].Index < all[b].Index })
-	b, err := json.Marshal(all)
-	if err != nil {
-		return fmt.Errorf("quantize.writeStatsFn: %w", err)
-	}
-	return storage.WriteBytes(ctx, fn.Path, b)
+	return storage.WriteSortedJSON(ctx, fn.Path, stats, func(a, b ChunkStats) int { return a.Index - b.Index })
 }
 
 func init() {
