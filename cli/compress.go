@@ -99,20 +99,19 @@ func compressCheckpoint(ctx context.Context, fs *flag.FlagSet, c compress.Config
 		return fmt.Errorf("--checkpoint quantizes a checkpoint without data or fine-tuning; %s apply to --model only", strings.Join(modelOnly, ", "))
 	}
 	ck.Out, ck.Quant, ck.Overwrite, ck.Runner = c.Out, c.Quant, c.Overwrite, c.Runner
-	if len(eval.Text) > 0 || eval.Sentences != "" {
+	evaluate := len(eval.Text) > 0 || eval.Sentences != ""
+	if evaluate {
 		// Checked before the quantization: the model takes text or sentences.
 		var err error
 		if eval, err = llmeval.ForModel(ctx, ck.Checkpoint, eval); err != nil {
 			return err
 		}
 		eval.Accel, eval.Runner = c.Accel, c.Runner
-		ck.Evaluate = llmeval.Compare(eval, os.Stdout)
 	}
 	if sweep != "" {
 		if len(eval.Text) == 0 {
 			return fmt.Errorf("--sweep with --checkpoint plots each preset's perplexity: it needs --eval-text (a decoder)")
 		}
-		ck.Evaluate = nil
 		rep, err := llmeval.Sweep(ctx, ck, strings.Split(sweep, ","), eval, os.Stdout)
 		if err != nil {
 			return err
@@ -120,6 +119,9 @@ func compressCheckpoint(ctx context.Context, fs *flag.FlagSet, c compress.Config
 		fmt.Print("\n" + rep.Table())
 		fmt.Printf("plot: %s\n", rep.Plot)
 		return nil
+	}
+	if evaluate {
+		ck.Evaluate = llmeval.Compare(eval, os.Stdout)
 	}
 	rep, err := quantize.Run(ctx, ck, os.Stdout)
 	if err != nil {

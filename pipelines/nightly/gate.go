@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/lightbeam-ml/lightbeam/pipelines/llmeval"
 	"github.com/lightbeam-ml/lightbeam/storage"
 )
 
@@ -42,17 +43,10 @@ type result struct {
 	Evaluated                     bool // the accuracies were measured
 	AccuracyBefore, AccuracyAfter float64
 	SQNRdB                        *float64 // checkpoints
-	eval                          evaluation
-}
-
-// evaluation is what the gate reads of a model directory's evaluation
-// (pipelines/llmeval's report, in the checkpoint's report.json).
-type evaluation struct {
-	PerplexityRatio float64 `json:"perplexity_ratio"` // 0: not evaluated on text
-	KL              float64 `json:"kl"`
-	Top1            float64 `json:"top1"`
-	CosineMin       float64 `json:"cosine_min"`
-	Sentences       int     `json:"sentences"` // 0: not evaluated on sentences
+	// eval is a model directory's evaluation against its source (in the
+	// checkpoint's report.json): PerplexityRatio is 0 when it was not
+	// evaluated on text, Sentences 0 when not on sentences.
+	eval llmeval.Report
 }
 
 // gateRules are the rules a gate may name: accuracies in percentage
