@@ -51,6 +51,7 @@ var trainCmd = &command{
 		fs.BoolVar(&c.ShareWeights, "share-weights", false, "with --init: a tensor's equal non-zero weights train as one value, moved by their summed gradient (a k-means codebook)")
 		fs.Float64Var(&c.Dropout, "dropout", 0, "share of each hidden layer's units dropped while training (inverted dropout, off at evaluation; 0: off)")
 		fs.Float64Var(&c.InputDropout, "input-dropout", 0, "share of the input features dropped while training (0: off)")
+		fs.StringVar(&c.Augment, "augment", "", "shift:N: train on images each moved by up to N pixels in each direction, drawn per row and epoch (data whose manifest records images: IDX, or Parquet/TFRecord of one image column; \"\": off)")
 		fs.StringVar(&c.Teacher, "teacher", "", "distill: a model file whose logits on each batch are soft targets (with --distill)")
 		fs.Float64Var(&c.Distill, "distill", 0, "with --teacher: weight α of the soft targets; loss = (1−α)·CE(labels) + α·T²·KL(teacher ‖ student at --temperature)")
 		fs.Float64Var(&c.Temperature, "temperature", 0, "distillation temperature T (default 4 with --distill)")

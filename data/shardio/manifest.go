@@ -58,6 +58,10 @@ type Schema struct {
 	Classes      int      `json:"classes"`               // classification: labels are 0..Classes-1
 	ClassNames   []string `json:"class_names,omitempty"` // empty or one per class
 	Label        string   `json:"label"`                 // name of the label column, if any
+	// Image is the rows' shape where each row is one image, row-major:
+	// height, width, channels (IDX; Parquet and TFRecord of one image
+	// feature). Empty otherwise.
+	Image []int `json:"image,omitempty"`
 }
 
 // Scale records the scaling applied to the stored features, fitted on

@@ -81,10 +81,12 @@ type Config struct {
 	// Distill > 0 fine-tunes (prune steps and codebook) with the source
 	// model as teacher: the loss mixes the labels' cross-entropy with its
 	// soft targets at Temperature (train.Config.Distill; T defaults to
-	// 4). Dropout is train.Config.Dropout while fine-tuning. Optional.
+	// 4). Dropout is train.Config.Dropout and Augment
+	// train.Config.Augment ("shift:N") while fine-tuning. Optional.
 	Distill     float64 `json:",omitempty"`
 	Temperature float64 `json:",omitempty"`
 	Dropout     float64 `json:",omitempty"`
+	Augment     string  `json:",omitempty"`
 
 	// How to run, not what to make: left out of the recipe that the
 	// report and the artifact record.
@@ -213,8 +215,11 @@ func (c *Config) Prepare() error {
 		return fmt.Errorf("--prune-steps needs --sparsity")
 	case !(c.Distill >= 0 && c.Distill <= 1) || !(c.Temperature >= 0) || !(c.Dropout >= 0 && c.Dropout < 1):
 		return fmt.Errorf("--distill=%v, --temperature=%v, --dropout=%v: want α in [0, 1], T ≥ 0 and a dropout share in [0, 1)", c.Distill, c.Temperature, c.Dropout)
-	case (c.Distill > 0 || c.Dropout > 0) && c.PruneSteps == 0 && c.CodebookEpochs == 0:
-		return fmt.Errorf("--distill and --dropout act on fine-tuning: they need --prune-steps or --codebook-epochs")
+	case (c.Distill > 0 || c.Dropout > 0 || c.Augment != "") && c.PruneSteps == 0 && c.CodebookEpochs == 0:
+		return fmt.Errorf("--distill, --dropout and --augment act on fine-tuning: they need --prune-steps or --codebook-epochs")
+	}
+	if _, err := train.ParseAugment(c.Augment); err != nil {
+		return err
 	}
 	for _, q := range c.quants() {
 		if _, err := parseEncoding(strings.TrimSpace(q), "--quant"); err != nil {
@@ -639,7 +644,7 @@ func (tu tuner) fineTune(ctx context.Context, w weights, ft fineTuning) (Step, [
 	tc.Data, tc.Out, tc.Model, tc.Hidden = c.Data, ft.dir, string(mc.Arch), mc.Hidden
 	tc.Init, tc.FreezeZeros, tc.ShareWeights, tc.Epochs, tc.LR, tc.Mode = init, true, ft.share, ft.epochs, ft.lr, c.Mode
 	tc.Accel, tc.Runner, tc.Plain, tc.Overwrite = c.Accel, c.Runner, c.Plain, true
-	tc.Dropout = c.Dropout
+	tc.Dropout, tc.Augment = c.Dropout, c.Augment
 	if tu.teacher != "" {
 		tc.Teacher, tc.Distill, tc.Temperature = tu.teacher, c.Distill, c.Temperature
 	}

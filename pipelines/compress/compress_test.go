@@ -337,3 +337,26 @@ func TestQuantOnlyAndErrors(t *testing.T) {
 		}
 	}
 }
+
+// The recipe key augment reaches fine-tuning: the blobs are not images,
+// so train refuses to move them, naming the manifest's schema.image; a
+// malformed value is refused before any work.
+func TestAugmentRecipe(t *testing.T) {
+	data, modelDir := trained(t)
+	c, err := ParseRecipe(context.Background(), "r.json", []byte(`{"sparsity": "0.5", "prune-steps": 1, "finetune-epochs": 1, "augment": "shift:1"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Model, c.Data, c.Accel, c.Out = modelDir, data, "go", t.TempDir()
+	if _, err := Run(context.Background(), c, io.Discard); err == nil || !strings.Contains(err.Error(), "schema.image") {
+		t.Errorf("augmenting the blobs: %v, want train's refusal naming schema.image", err)
+	}
+	c.Augment = "rotate:5"
+	if _, err := Run(context.Background(), c, io.Discard); err == nil || !strings.Contains(err.Error(), `--augment="rotate:5"`) {
+		t.Errorf("--augment=rotate:5: %v", err)
+	}
+	c.Augment, c.PruneSteps = "shift:1", 0
+	if _, err := Run(context.Background(), c, io.Discard); err == nil || !strings.Contains(err.Error(), "need --prune-steps") {
+		t.Errorf("--augment without fine-tuning: %v", err)
+	}
+}

@@ -38,6 +38,7 @@ func RecipeFlags(fs *flag.FlagSet, c *Config) func(context.Context) error {
 	fs.Float64Var(&c.Distill, "distill", 0, "fine-tune with the source model as teacher: weight α of its soft targets (0: off)")
 	fs.Float64Var(&c.Temperature, "temperature", 0, "distillation temperature T (default 4)")
 	fs.Float64Var(&c.Dropout, "dropout", 0, "share of hidden units dropped while fine-tuning (0: off)")
+	fs.StringVar(&c.Augment, "augment", "", "shift:N: fine-tune on training images each moved by up to N pixels in each direction (data of images only; \"\": off)")
 	return func(ctx context.Context) error {
 		if recipe != "" {
 			raw, err := storage.ReadFile(ctx, recipe)

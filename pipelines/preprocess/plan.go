@@ -90,17 +90,17 @@ func planIDX(ctx context.Context, cfg Config, plan *Plan) error {
 			return fmt.Errorf("--test-input: %w", err)
 		}
 	}
-	features := -1
+	var shape []int
 	add := func(pairs [][2]string, split int) error {
 		for _, p := range pairs {
-			d, err := idxFeatures(ctx, p[0])
+			h, w, err := idxShape(ctx, p[0])
 			if err != nil {
 				return err
 			}
-			if features >= 0 && d != features {
-				return fmt.Errorf("%s: images of %d pixels, but %s has %d", p[0], d, plan.Tasks[0].Path, features)
+			if shape != nil && (h != shape[0] || w != shape[1]) {
+				return fmt.Errorf("%s: images of %d×%d pixels, but %s has %d×%d", p[0], h, w, plan.Tasks[0].Path, shape[0], shape[1])
 			}
-			features = d
+			shape = []int{h, w, 1}
 			plan.Tasks = append(plan.Tasks, transforms.ParseTask{Path: p[0], LabelsPath: p[1], Length: -1, Split: split})
 		}
 		return nil
@@ -111,11 +111,14 @@ func planIDX(ctx context.Context, cfg Config, plan *Plan) error {
 	if err := add(test, transforms.Test); err != nil {
 		return err
 	}
+	if shape == nil {
+		return fmt.Errorf("--input: no IDX image files")
+	}
 	names := make([]string, cfg.Classes)
 	for i := range names {
 		names[i] = fmt.Sprint(i)
 	}
-	plan.Schema = shardio.Schema{Features: features, Task: formats.Classification, Classes: cfg.Classes, ClassNames: names, Label: "label"}
+	plan.Schema = shardio.Schema{Features: shape[0] * shape[1], Task: formats.Classification, Classes: cfg.Classes, ClassNames: names, Label: "label", Image: shape}
 	return nil
 }
 
@@ -132,26 +135,27 @@ func parsePairs(spec string) ([][2]string, error) {
 	return out, nil
 }
 
-// idxFeatures reads the header of an IDX image file: rows×cols.
-func idxFeatures(ctx context.Context, path string) (int, error) {
+// idxShape reads the header of an IDX image file: its images' rows and
+// columns.
+func idxShape(ctx context.Context, path string) (height, width int, err error) {
 	f, err := storage.Open(ctx, path)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	defer f.Close()
 	r, err := formats.OpenMaybeGzip(f)
 	if err != nil {
-		return 0, fmt.Errorf("%s: %w", path, err)
+		return 0, 0, fmt.Errorf("%s: %w", path, err)
 	}
 	var h [16]byte
 	if _, err := io.ReadFull(r, h[:]); err != nil {
-		return 0, fmt.Errorf("%s: reading the IDX header: %w", path, err)
+		return 0, 0, fmt.Errorf("%s: reading the IDX header: %w", path, err)
 	}
 	rows, cols := binary.BigEndian.Uint32(h[8:]), binary.BigEndian.Uint32(h[12:])
 	if rows == 0 || cols == 0 || uint64(rows)*uint64(cols) > 1<<24 {
-		return 0, fmt.Errorf("%s: IDX header gives images of %d×%d pixels", path, rows, cols)
+		return 0, 0, fmt.Errorf("%s: IDX header gives images of %d×%d pixels", path, rows, cols)
 	}
-	return int(rows * cols), nil
+	return int(rows), int(cols), nil
 }
 
 // expandInputs turns a comma-separated list of files and globs into a

@@ -189,9 +189,25 @@ func setSchema(plan *Plan, schema *formats.CSVSchema, vocab map[string]map[strin
 	plan.Schema = shardio.Schema{
 		Features: schema.Features, FeatureNames: schema.FeatureNames(), Sparse: schema.Sparse,
 		Task: schema.Options.Task, Classes: len(schema.Options.Classes), ClassNames: schema.Options.Classes,
-		Label: schema.LabelName(),
+		Label: schema.LabelName(), Image: imageShape(schema),
 	}
 	return nil
+}
+
+// imageShape is the shape of the rows when their only feature is an
+// image column, else nil.
+func imageShape(schema *formats.CSVSchema) []int {
+	var shape []int
+	for _, c := range schema.Columns {
+		switch {
+		case c.Width == 0:
+		case c.Kind != formats.KindImage || shape != nil:
+			return nil
+		default:
+			shape = slices.Clone(c.Shape)
+		}
+	}
+	return shape
 }
 
 // sparseVector reports whether the one feature of schema is a field whose

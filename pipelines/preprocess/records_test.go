@@ -209,6 +209,9 @@ func TestRunTFRecord(t *testing.T) {
 	if len(names) != 25 || names[0] != "count" || names[1] != "image[0]" || names[20] != "image[19]" || names[21] != "v[0]" || names[24] != "x" || m.Schema.Label != "label" {
 		t.Errorf("feature names %v, label %q", names, m.Schema.Label)
 	}
+	if m.Schema.Image != nil {
+		t.Errorf("schema.image %v for rows of an image and other features, want none", m.Schema.Image)
+	}
 	// x = i/4 - 3 over i in 0..199 and 0..99: min -3, max 46.75 (unless
 	// record 199 went to another split).
 	all := m.Stats["train"]
@@ -268,6 +271,10 @@ func TestRunParquetMNIST(t *testing.T) {
 	pm, im := manifest(t, p.Out), manifest(t, i.Out)
 	if !reflect.DeepEqual(pm.Schema.ClassNames, im.Schema.ClassNames) || pm.Schema.Label != "label" {
 		t.Errorf("class names %v (from the huggingface metadata), idx's %v", pm.Schema.ClassNames, im.Schema.ClassNames)
+	}
+	// Rows that are one image each record their shape (train --augment).
+	if want := []int{28, 28, 1}; !reflect.DeepEqual(pm.Schema.Image, want) || !reflect.DeepEqual(im.Schema.Image, want) {
+		t.Errorf("schema.image: parquet %v, idx %v, want %v", pm.Schema.Image, im.Schema.Image, want)
 	}
 	sameStats(t, pm, im)
 	if pm.Scale.Method != "minmax" {

@@ -44,6 +44,8 @@ type Spec struct {
 	// Teacher is the model file whose logits distillation learns from
 	// (Reg.Distill > 0), TeacherSHA256 its content's hash.
 	Teacher, TeacherSHA256 string
+	// Augment moves training rows that are images (nil: off).
+	Augment *Augment
 }
 
 // shardGroups splits shards 0..n-1 among the workers: shard i goes to
@@ -108,6 +110,7 @@ type slot struct {
 	seeds   []uint64         // the batch's dropout seeds
 	teacher *model.Workspace // the distillation teacher's; nil without
 	logits  []float32        // the teacher's logits of the batch
+	moved   []float32        // Augment's scratch row
 }
 
 func newShardMath(spec *Spec) (*shardMath, error) {

@@ -75,9 +75,19 @@ func checkTeacher(tm *model.Model, file string, sc model.Config) error {
 }
 
 // regularize adds to b (rows idx of s, in epoch) what the spec's
-// regularization needs: the rows' dropout seeds, and the teacher's logits
-// computed in the slot's teacher workspace.
+// regularization needs: the rows moved by Augment (b's rows are the
+// slot's copies), the rows' dropout seeds, and the teacher's logits
+// (of the moved rows) computed in the slot's teacher workspace.
 func (w *shardMath) regularize(sl *slot, b *model.Batch, s *shardRows, idx []int32, epoch int) error {
+	if a := w.spec.Augment; a != nil {
+		d := s.Features
+		if len(sl.moved) < d {
+			sl.moved = make([]float32, d)
+		}
+		for k, i := range idx {
+			a.apply(b.X[k*d:(k+1)*d], sl.moved, rowHash(s.IDs[i], epoch, w.spec.Seed^augmentSalt))
+		}
+	}
 	r := w.spec.Reg
 	if r.Dropout > 0 || r.InputDropout > 0 {
 		sl.seeds = sl.seeds[:0]

@@ -101,6 +101,10 @@ type Config struct {
 	Teacher     string
 	Distill     float64
 	Temperature float64
+	// Augment moves each training image by up to N pixels in each
+	// direction, "shift:N" (train.Augment); "" is off. The data must
+	// record its rows as images (manifest schema.image).
+	Augment string
 	// Plain runs the same rounds in this process without Beam: the
 	// baseline of the Beam-overhead benchmark, and a test oracle.
 	Plain bool
@@ -210,6 +214,9 @@ func (c *Config) Prepare() error {
 	case c.Distill > 0 && c.Model == "linear":
 		return fmt.Errorf("--distill needs a classifier, not --model=linear")
 	}
+	if _, err := ParseAugment(c.Augment); err != nil {
+		return err
+	}
 	if c.Folds == 1 || c.Folds < 0 {
 		return fmt.Errorf("--cv=%d: want 0 (off) or at least 2 folds", c.Folds)
 	}
@@ -249,7 +256,8 @@ func (c *Config) spec(m *shardio.Manifest, p *plan) (*Spec, error) {
 		return nil, fmt.Errorf("--model=%s needs classification data; %s holds a %s task (use --model=linear)", c.Model, c.Data, m.Schema.Task)
 	}
 	mc := model.Config{Arch: arch, Inputs: m.Schema.Features, Hidden: c.Hidden, Outputs: outputs}
-	if _, err := model.New(mc); err != nil {
+	_, err := model.New(mc)
+	if err != nil {
 		return nil, err
 	}
 	workers := c.Workers
@@ -261,6 +269,10 @@ func (c *Config) spec(m *shardio.Manifest, p *plan) (*Spec, error) {
 		perJob = DefaultRoundsPerJob(c.Runner)
 	}
 	spec := &Spec{Model: mc, Mode: c.Mode, Batch: c.Batch, LocalBatch: c.LocalBatch, Seed: c.Seed, Accel: c.Accel, Data: c.Data, Workers: workers, RoundsPerJob: perJob, FreezeZeros: c.FreezeZeros, Reg: c.regularization()}
+	shift, _ := ParseAugment(c.Augment)
+	if spec.Augment, err = newAugment(shift, m, c.Data); err != nil {
+		return nil, err
+	}
 	if c.Mode == "sync" {
 		spec.Rounds = int(max(1, (p.trainRows+int64(c.Batch)/2)/int64(c.Batch)))
 	} else {
