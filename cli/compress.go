@@ -18,7 +18,7 @@ var compressCmd = &command{
 	flags: func(fs *flag.FlagSet) func(context.Context) error {
 		var c compress.Config
 		var ck quantize.Config
-		var sweep, evalText string
+		var sweep, sweepRecipes, evalText string
 		var eval llmeval.Config
 		fs.StringVar(&c.Model, "model", "", "train output directory or model file (required, unless --checkpoint)")
 		fs.StringVar(&ck.Checkpoint, "checkpoint", "", "instead of --model: a safetensors checkpoint of any size, quantized on Beam by chunks into OUT/model.gguf. A Hugging Face model directory (config.json: Llama, Mistral, Qwen2, Qwen3, BERT) becomes a GGUF that llama.cpp runs, --quant being a preset: "+strings.Join(quantize.PresetNames(), ", ")+"; with --arch=raw, or for a .safetensors file or an index, the tensors keep their names, --quant=q8_0|q4_0|q4_k (or --quant=int8 --format=lightbeam into OUT/model.lbc)")
@@ -35,6 +35,7 @@ var compressCmd = &command{
 		fs.StringVar(&c.Data, "data", "", "preprocess output: evaluation before and after, and fine-tuning")
 		fs.StringVar(&c.Out, "out", "", "output directory: model.lbc, dequantized.safetensors, report.json (required)")
 		fs.StringVar(&sweep, "sweep", "", "LO:HI:N: evaluate N sparsities from LO to HI (one-shot pruning, the recipe's --quant; needs --data) and write sweep.json and sweep.png; with --checkpoint of a model directory and --eval-text: presets, comma-separated (e.g. q8_0,q4_k_m,q4_0), each into OUT/PRESET/ and evaluated, with sweep.json and sweep.png (perplexity against bytes)")
+		fs.StringVar(&sweepRecipes, "sweep-recipes", "", "with --sweep=LO:HI:N: recipe files, comma-separated, each run in full (fine-tuning included) into OUT/NAME and drawn beside the one-shot settings; a finished OUT/NAME is read back unless --overwrite")
 		fs.StringVar(&c.Accel, "accel", "auto", "math backend: auto, go, blas or cuda")
 		fs.BoolVar(&c.Plain, "plain", false, "fine-tune and evaluate in this process without Beam")
 		fs.BoolVar(&c.Resume, "resume", false, "keep the prune steps already finished in --out")
@@ -62,10 +63,16 @@ var compressCmd = &command{
 			if evalText != "" || eval.Sentences != "" {
 				return fmt.Errorf("--eval-text and --eval-sentences evaluate a language model: they need --checkpoint (a model directory); a lightbeam model is evaluated on --data")
 			}
+			if sweepRecipes != "" && sweep == "" {
+				return fmt.Errorf("--sweep-recipes draws fine-tuned recipes beside a sweep: it needs --sweep=LO:HI:N")
+			}
 			if sweep != "" {
 				sw, err := compress.ParseSweep(sweep)
 				if err != nil {
 					return err
+				}
+				if sweepRecipes != "" {
+					sw.Recipes = strings.Split(sweepRecipes, ",")
 				}
 				rep, err := compress.RunSweep(ctx, c, sw, os.Stdout)
 				if err != nil {

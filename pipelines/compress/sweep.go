@@ -41,13 +41,21 @@ import (
 //	CoGroupByKey ─▶ sweepJoinFn (accuracy, loss) ─▶ one file of points
 //	  ─▶ the driver: OUT/sweep.json, OUT/sweep.png, a table
 //
-// Settings are one-shot: a sweep does not fine-tune.
+// Settings are one-shot: a sweep does not fine-tune. Fine-tuned recipes
+// (Sweep.Recipes) are run in full, one after the other, each by Run into
+// OUT/NAME, and drawn beside the one-shot settings.
 
 // Sweep is a range of sparsities: N values evenly spaced from Lo to Hi,
 // both included.
 type Sweep struct {
 	Lo, Hi float64
 	N      int
+	// Recipes are recipe files (docs/recipes/*.json), each run in full
+	// (gradual pruning, fine-tuning, codebook) on the sweep's model and
+	// data into OUT/NAME, NAME the file's name without ".json". A
+	// finished OUT/NAME is read back, not run again, unless the sweep
+	// overwrites. Optional.
+	Recipes []string
 }
 
 // ParseSweep reads "LO:HI:N", e.g. "0.5:0.98:8".
@@ -110,6 +118,19 @@ type SweepPoint struct {
 	Loss          float64 `json:"loss"`
 }
 
+// TunedPoint is a fine-tuned recipe's result (Sweep.Recipes): one
+// record of sweep.json's "tuned".
+type TunedPoint struct {
+	Name     string  `json:"name"`     // the recipe file's name without .json
+	Recipe   string  `json:"recipe"`   // the file
+	Out      string  `json:"out"`      // its compress output directory
+	Sparsity float64 `json:"sparsity"` // of the weight matrices
+	Bytes    int     `json:"bytes"`    // the artifact file
+	Accuracy float64 `json:"accuracy"` // test split
+	Loss     float64 `json:"loss"`
+	Seconds  float64 `json:"seconds"` // the compression's, when it ran
+}
+
 // Reference is a published result drawn on sweep.png beside the sweep.
 type Reference struct {
 	Name     string  `json:"name"`
@@ -135,9 +156,10 @@ type SweepReport struct {
 	Model       string       `json:"model"`
 	Arch        string       `json:"arch"`
 	Data        string       `json:"data"`
-	BytesBefore int          `json:"bytes_before"` // dense float32 tensors
-	Recipe      Config       `json:"recipe"`       // each setting's, its sparsity aside
-	Points      []SweepPoint `json:"points"`       // by sparsity, lowest first
+	BytesBefore int          `json:"bytes_before"`    // dense float32 tensors
+	Recipe      Config       `json:"recipe"`          // each setting's, its sparsity aside
+	Points      []SweepPoint `json:"points"`          // by sparsity, lowest first
+	Tuned       []TunedPoint `json:"tuned,omitempty"` // the fine-tuned recipes, fewest bytes first
 	References  []Reference  `json:"references,omitempty"`
 	Plot        string       `json:"plot"`
 	Seconds     float64      `json:"seconds"`
@@ -231,8 +253,12 @@ func RunSweep(ctx context.Context, c Config, sw Sweep, log io.Writer) (*SweepRep
 		}
 	}
 
+	tuned, err := runRecipes(ctx, c, sw.Recipes, log)
+	if err != nil {
+		return nil, err
+	}
 	rep := &SweepReport{Model: modelPath, Arch: m.String(), Data: c.Data, BytesBefore: 4 * m.NumParams(), Recipe: rc,
-		Points: points, Plot: storage.Join(c.Out, SweepPNG), Notes: notes}
+		Points: points, Tuned: tuned, Plot: storage.Join(c.Out, SweepPNG), Notes: notes}
 	if m.String() == lenet300 {
 		rep.References = LeNet300References
 	} else {
@@ -254,6 +280,43 @@ func RunSweep(ctx context.Context, c Config, sw Sweep, log io.Writer) (*SweepRep
 		return nil, err
 	}
 	return rep, nil
+}
+
+// runRecipes runs each recipe file of paths on c's model and data into
+// c.Out/NAME (a finished one is read back unless c.Overwrite) and returns
+// their points, fewest bytes first.
+func runRecipes(ctx context.Context, c Config, paths []string, log io.Writer) ([]TunedPoint, error) {
+	names := map[string]string{}
+	for _, path := range paths {
+		name := strings.TrimSuffix(storage.Base(path), ".json")
+		if prev, ok := names[name]; ok {
+			return nil, fmt.Errorf("--sweep-recipes: %s and %s would both write %s", prev, path, storage.Join(c.Out, name))
+		}
+		names[name] = path
+	}
+	var out []TunedPoint
+	for _, path := range paths {
+		raw, err := storage.ReadFile(ctx, path)
+		if err != nil {
+			return nil, fmt.Errorf("--sweep-recipes: %w", err)
+		}
+		rc, err := ParseRecipe(ctx, path, raw)
+		if err != nil {
+			return nil, fmt.Errorf("--sweep-recipes: %w", err)
+		}
+		name := strings.TrimSuffix(storage.Base(path), ".json")
+		rc.Model, rc.Data, rc.Accel, rc.Runner, rc.Plain = c.Model, c.Data, c.Accel, c.Runner, c.Plain
+		rc.Out, rc.Overwrite, rc.Resume = storage.Join(c.Out, name), c.Overwrite, !c.Overwrite
+		fmt.Fprintf(log, "compress: sweep: recipe %s into %s\n", path, rc.Out)
+		rep, err := Run(ctx, rc, log)
+		if err != nil {
+			return nil, fmt.Errorf("--sweep-recipes: %s: %w", path, err)
+		}
+		out = append(out, TunedPoint{Name: name, Recipe: path, Out: rc.Out, Sparsity: rep.Sparsity,
+			Bytes: rep.BytesAfter, Accuracy: rep.AccuracyAfter, Loss: rep.LossAfter, Seconds: rep.Seconds})
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Bytes < out[j].Bytes })
+	return out, nil
 }
 
 // compressAt prunes a copy of params once to sparsity sp (every weight
@@ -396,6 +459,9 @@ func (r *SweepReport) Table() string {
 	for _, p := range r.Points {
 		fmt.Fprintf(&b, "%9.1f%% %12s %8.1fx %12.3f %9.2f%% %9.4f\n", 100*p.Sparsity, groupDigits(p.Bytes), p.Ratio, p.BitsPerWeight, 100*p.Accuracy, p.Loss)
 	}
+	for _, t := range r.Tuned {
+		fmt.Fprintf(&b, "%9.1f%% %12s %8.1fx %12s %9.2f%% %9.4f   (fine-tuned: %s)\n", 100*t.Sparsity, groupDigits(t.Bytes), float64(r.BytesBefore)/float64(max(t.Bytes, 1)), "", 100*t.Accuracy, t.Loss, t.Name)
+	}
 	for _, ref := range r.References {
 		fmt.Fprintf(&b, "%-10s %12s %9s %12s %9.2f%%   (%s)\n", "", groupDigits(ref.Bytes), "", "", 100*ref.Accuracy, ref.Name)
 	}
@@ -424,13 +490,15 @@ const (
 // Colours of the sweep plot.
 var (
 	colSweep     = color.RGBA{31, 119, 180, 255} // blue
+	colTuned     = color.RGBA{44, 160, 44, 255}  // green
 	colReference = color.RGBA{214, 39, 40, 255}  // red
 )
 
 // WriteSweepPlot writes to w a PNG (SweepWidth×SweepHeight) of r: test
 // accuracy (%) against artifact bytes on a log scale, the settings as dots
 // joined by a line (each labelled with its sparsity when there are few),
-// and r.References as labelled red diamonds.
+// r.Tuned as a green line of dots labelled with their recipes' names, and
+// r.References as labelled red diamonds.
 func WriteSweepPlot(w io.Writer, r *SweepReport) error {
 	if r == nil || len(r.Points) == 0 {
 		return fmt.Errorf("compress.WriteSweepPlot: the sweep has no points")
@@ -441,6 +509,12 @@ func WriteSweepPlot(w io.Writer, r *SweepReport) error {
 		xs[i], ys[i] = math.Log10(float64(max(p.Bytes, 1))), 100*p.Accuracy
 	}
 	allX := append([]float64(nil), xs...)
+	tx := make([]float64, len(r.Tuned))
+	ty := make([]float64, len(r.Tuned))
+	for i, t := range r.Tuned {
+		tx[i], ty[i] = math.Log10(float64(max(t.Bytes, 1))), 100*t.Accuracy
+	}
+	allX = append(allX, tx...)
 	refY := make([]float64, len(r.References))
 	for i, ref := range r.References {
 		allX = append(allX, math.Log10(float64(max(ref.Bytes, 1))))
@@ -456,6 +530,10 @@ func WriteSweepPlot(w io.Writer, r *SweepReport) error {
 	}
 	sub := fmt.Sprintf("%d settings, sparsity %.1f%% to %.1f%% (%s), one-shot magnitude pruning; test accuracy",
 		len(r.Points), 100*r.Points[0].Sparsity, 100*r.Points[len(r.Points)-1].Sparsity, how)
+	if len(r.Tuned) > 0 {
+		sub = fmt.Sprintf("%d one-shot settings, sparsity %.1f%% to %.1f%% (%s), and %d fine-tuned recipes; test accuracy",
+			len(r.Points), 100*r.Points[0].Sparsity, 100*r.Points[len(r.Points)-1].Sparsity, how, len(r.Tuned))
+	}
 	c.Text(sub, SweepWidth/2, 50, plot.Center, plot.MutedColor, 1)
 
 	xlo, xhi := plot.FiniteRange(allX)
@@ -463,7 +541,7 @@ func WriteSweepPlot(w io.Writer, r *SweepReport) error {
 		mid := (xlo + xhi) / 2
 		xlo, xhi = mid-0.15, mid+0.15
 	}
-	ylo, yhi := plot.FiniteRange(ys, refY)
+	ylo, yhi := plot.FiniteRange(ys, refY, ty)
 	p := plot.Panel{Rect: image.Rect(90, 80, SweepWidth-30, SweepHeight-60), XLo: xlo, XHi: xhi, YLo: ylo, YHi: yhi,
 		XLabel: "artifact bytes (log scale)", YLabel: "test accuracy (%)"}
 	c.AxesXTicks(&p, plot.LogTicks(xlo, xhi, plot.ByteLabel))
@@ -471,6 +549,12 @@ func WriteSweepPlot(w io.Writer, r *SweepReport) error {
 	if len(r.Points) <= 12 {
 		for i, pt := range r.Points {
 			c.Text(fmt.Sprintf("%.0f%%", 100*pt.Sparsity), int(p.PX(xs[i])), int(p.PY(ys[i]))-8, plot.Center, plot.MutedColor, 1)
+		}
+	}
+	if len(r.Tuned) > 0 {
+		c.Series(&p, tx, ty, colTuned)
+		for i, t := range r.Tuned {
+			c.Text(t.Name, int(p.PX(tx[i])), int(p.PY(ty[i]))-8, plot.Center, colTuned, 1)
 		}
 	}
 	// Records sit close together (16 and 27 KB at the same accuracy): the
@@ -498,7 +582,10 @@ func WriteSweepPlot(w io.Writer, r *SweepReport) error {
 			c.Text(ref.Label, px+10, int(p.PY(refY[i]))+4, plot.Left, colReference, 1)
 		}
 	}
-	legend := []plot.LegendEntry{{Label: "sweep (label: sparsity)", Color: colSweep}}
+	legend := []plot.LegendEntry{{Label: "one-shot sweep (label: sparsity)", Color: colSweep}}
+	if len(r.Tuned) > 0 {
+		legend = append(legend, plot.LegendEntry{Label: "fine-tuned recipes", Color: colTuned})
+	}
 	if len(r.References) > 0 {
 		legend = append(legend, plot.LegendEntry{Label: "published records", Color: colReference})
 	}

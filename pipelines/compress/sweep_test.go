@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"image/color"
 	"image/png"
 	"io"
 	"math"
@@ -162,7 +163,30 @@ func TestSweepPlotReferences(t *testing.T) {
 	for i, s := range []float64{0.5, 0.8, 0.9, 0.95, 0.98} {
 		rep.Points = append(rep.Points, SweepPoint{Sparsity: s, Bytes: 200000 >> (2 * i), Accuracy: 0.984 - 0.01*float64(i*i)})
 	}
-	count := func(r *SweepReport) int {
+	count := func(r *SweepReport) int { return countColour(t, r, colReference) }
+	with := count(rep)
+	rep.References = nil
+	without := count(rep)
+	if with < 2*50 || without != 0 {
+		t.Errorf("%d reference-coloured pixels with the records, %d without", with, without)
+	}
+	if err := WriteSweepPlot(io.Discard, &SweepReport{}); err == nil {
+		t.Error("a sweep without points was drawn")
+	}
+	// Fine-tuned recipes are drawn in their own colour.
+	if n := countColour(t, rep, colTuned); n != 0 {
+		t.Errorf("%d tuned-coloured pixels without fine-tuned points", n)
+	}
+	rep.Tuned = []TunedPoint{{Name: "a", Bytes: 20000, Accuracy: 0.985}, {Name: "b", Bytes: 15000, Accuracy: 0.988}}
+	if n := countColour(t, rep, colTuned); n < 100 {
+		t.Errorf("%d tuned-coloured pixels with two fine-tuned points", n)
+	}
+}
+
+// countColour counts the pixels of colour col in r's plot.
+func countColour(t *testing.T, r *SweepReport, col color.RGBA) int {
+	t.Helper()
+	{
 		var buf bytes.Buffer
 		if err := WriteSweepPlot(&buf, r); err != nil {
 			t.Fatal(err)
@@ -176,20 +200,61 @@ func TestSweepPlotReferences(t *testing.T) {
 		for y := b.Min.Y; y < b.Max.Y; y++ {
 			for x := b.Min.X; x < b.Max.X; x++ {
 				r, g, bl, _ := img.At(x, y).RGBA()
-				if r>>8 == uint32(colReference.R) && g>>8 == uint32(colReference.G) && bl>>8 == uint32(colReference.B) {
+				if r>>8 == uint32(col.R) && g>>8 == uint32(col.G) && bl>>8 == uint32(col.B) {
 					n++
 				}
 			}
 		}
 		return n
 	}
-	with := count(rep)
-	rep.References = nil
-	without := count(rep)
-	if with < 2*50 || without != 0 {
-		t.Errorf("%d reference-coloured pixels with the records, %d without", with, without)
+}
+
+// Fine-tuned recipes run in full into OUT/NAME; their points are the
+// artifacts' bytes and the reports' accuracy; a finished one is read back;
+// two recipes of one name are refused.
+func TestSweepRecipes(t *testing.T) {
+	data, modelDir := trained(t)
+	ctx := context.Background()
+	dir := t.TempDir()
+	recipe := filepath.Join(dir, "tuned.json")
+	if err := os.WriteFile(recipe, []byte(`{"sparsity": "0.7", "prune-steps": 1, "finetune-epochs": 1, "quant": "kmeans:4"}`), 0o644); err != nil {
+		t.Fatal(err)
 	}
-	if err := WriteSweepPlot(io.Discard, &SweepReport{}); err == nil {
-		t.Error("a sweep without points was drawn")
+	c := Config{Model: modelDir, Data: data, Out: filepath.Join(dir, "out"), Quant: "kmeans:4", Accel: "go", Plain: true}
+	sw := Sweep{Lo: 0.5, Hi: 0.9, N: 2, Recipes: []string{recipe}}
+	rep, err := RunSweep(ctx, c, sw, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Tuned) != 1 {
+		t.Fatalf("tuned points %+v, want one", rep.Tuned)
+	}
+	tp := rep.Tuned[0]
+	art, err := os.Stat(filepath.Join(c.Out, "tuned", ArtifactName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tp.Name != "tuned" || int64(tp.Bytes) != art.Size() || tp.Accuracy < 0.8 || tp.Sparsity < 0.69 || tp.Sparsity > 0.71 {
+		t.Errorf("tuned point %+v; the artifact has %d bytes", tp, art.Size())
+	}
+	if !strings.Contains(rep.Table(), "fine-tuned: tuned") {
+		t.Errorf("the table lacks the fine-tuned recipe:\n%s", rep.Table())
+	}
+	// Again into the same directory (sweep.json removed): the recipe's
+	// output is read back, with the same point.
+	if err := os.Remove(filepath.Join(c.Out, SweepJSON)); err != nil {
+		t.Fatal(err)
+	}
+	again, err := RunSweep(ctx, c, sw, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := again.Tuned[0]; a.Bytes != tp.Bytes || a.Accuracy != tp.Accuracy {
+		t.Errorf("read back %+v, first run %+v", a, tp)
+	}
+	sw.Recipes = []string{recipe, filepath.Join(dir, "sub", "tuned.json")}
+	c.Out = t.TempDir()
+	if _, err := RunSweep(ctx, c, sw, io.Discard); err == nil || !strings.Contains(err.Error(), "would both write") {
+		t.Errorf("two recipes named tuned: %v", err)
 	}
 }
