@@ -13,6 +13,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/encoding"
@@ -557,7 +558,7 @@ func ScanParquetCategories(f *parquet.File, name string, schema *CSVSchema) (voc
 				vals, err := c.row()
 				if err != nil {
 					c.close()
-					return nil, fmt.Errorf("%s: row group %d: field %q: %w", name, g, col, err)
+					return nil, fieldErr(name, g, col, err)
 				}
 				switch v := vals[0]; {
 				case v.IsNull():
@@ -709,7 +710,7 @@ func parseRowGroup(rg parquet.RowGroup, g int, firstRow int64, name string, p *r
 					continue
 				}
 				if err := nc.fill(batched[i][:n]); err != nil {
-					return rowsRead, fmt.Errorf("%s: row group %d: field %q: %w", name, g, bounds[i].field.name, err)
+					return rowsRead, fieldErr(name, g, bounds[i].field.name, err)
 				}
 			}
 		}
@@ -734,7 +735,7 @@ func parseRowGroup(rg parquet.RowGroup, g int, firstRow int64, name string, p *r
 			if b.field.layout == ParquetScalar {
 				v, err := cursors[i][0].one()
 				if err != nil {
-					return rowsRead, fmt.Errorf("%s: row group %d: field %q: %w", name, g, b.field.name, err)
+					return rowsRead, fieldErr(name, g, b.field.name, err)
 				}
 				if reason == "" {
 					p.set[b.col] = true
@@ -745,7 +746,7 @@ func parseRowGroup(rg parquet.RowGroup, g int, firstRow int64, name string, p *r
 			for k, c := range cursors[i] {
 				v, err := c.row()
 				if err != nil {
-					return rowsRead, fmt.Errorf("%s: row group %d: field %q: %w", name, g, b.field.name, err)
+					return rowsRead, fieldErr(name, g, b.field.name, err)
 				}
 				vals[k] = v
 			}
@@ -927,4 +928,14 @@ func float32Checked(x float64) float32 {
 		return float32(math.Inf(int(math.Copysign(1, x))))
 	}
 	return float32(x)
+}
+
+// fieldErr names the file, row group and field of a read error; where the
+// error already names the row group (the page guard's do), the field
+// follows it instead of naming the row group twice.
+func fieldErr(name string, g int, field string, err error) error {
+	if strings.Contains(err.Error(), fmt.Sprintf("row group %d: ", g)) {
+		return fmt.Errorf("%s: %w (field %q)", name, err, field)
+	}
+	return fmt.Errorf("%s: row group %d: field %q: %w", name, g, field, err)
 }

@@ -378,6 +378,8 @@ func TestParseParquetHostilePageHeader(t *testing.T) {
 			runtime.ReadMemStats(&after)
 			if err == nil || !strings.Contains(err.Error(), "f.parquet: row group 1") || !strings.Contains(err.Error(), "row group 1: column [a]: page 0 at byte") || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("err = %v, want %q", err, tc.want)
+			} else if n := strings.Count(err.Error(), "row group 1"); n != 1 {
+				t.Errorf("err = %v names the row group %d times, want once", err, n)
 			}
 			if a := after.TotalAlloc - before.TotalAlloc; a > 256<<20 {
 				t.Errorf("allocated %d MiB", a>>20)
