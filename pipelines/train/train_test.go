@@ -148,14 +148,7 @@ func TestRegularizedBeamMatchesPlain(t *testing.T) {
 			c := baseConfig(t, 4)
 			c.Mode, c.Workers, c.Seed = tc.mode, tc.workers, 3
 			tc.reg(&c)
-			rep := run(t, c)
-			p := c
-			p.Out, p.Plain = t.TempDir(), true
-			run(t, p)
-			got := params(t, c.Out, 2)
-			if d := maxDiff(got, params(t, p.Out, 2)); d != 0 {
-				t.Fatalf("beam and plain models differ by %g", d)
-			}
+			rep, got := beamEqualsPlain(t, c)
 			none := c
 			none.Out, none.Plain = t.TempDir(), true
 			none.Dropout, none.InputDropout, none.Teacher, none.Distill, none.Temperature = 0, 0, "", 0, 0
@@ -168,6 +161,22 @@ func TestRegularizedBeamMatchesPlain(t *testing.T) {
 			}
 		})
 	}
+}
+
+// beamEqualsPlain trains c (on Beam) and c with --plain, fails unless
+// their models after epoch 2 are equal bit for bit, and returns the Beam
+// run's report and those parameters.
+func beamEqualsPlain(t *testing.T, c Config) (*Report, []float32) {
+	t.Helper()
+	rep := run(t, c)
+	p := c
+	p.Out, p.Plain = t.TempDir(), true
+	run(t, p)
+	got := params(t, c.Out, 2)
+	if d := maxDiff(got, params(t, p.Out, 2)); d != 0 {
+		t.Fatalf("beam and plain models differ by %g", d)
+	}
+	return rep, got
 }
 
 // In sync mode the global mini-batches do not depend on the sharding: 1
