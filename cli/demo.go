@@ -19,7 +19,7 @@ import (
 
 // demoRecipePath is the compression recipe the demo runs, the committed
 // one whose numbers docs/BENCHMARKS.md gives (embedded: package recipes).
-const demoRecipePath = "docs/recipes/lenet-300-100.json"
+const demoRecipePath = "docs/recipes/lenet-300-100-16k.json"
 
 var demoCmd = &command{
 	name:    "demo",

@@ -1,7 +1,7 @@
 // Package recipes holds the committed compression recipes (JSON objects
 // of compress flags, the files beside this one), embedded so that the
 // binary and the tests read them wherever they run: lightbeam demo
-// compresses with lenet-300-100.json, and the CLI's tests apply every one.
+// compresses with lenet-300-100-16k.json, and the CLI's tests apply every one.
 package recipes
 
 import "embed"

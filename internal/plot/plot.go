@@ -338,8 +338,14 @@ func LogTicks(lo, hi float64, label func(v float64) string) []Tick {
 // AxesXTicks draws the frame, grid and labels of p like Axes, with the x
 // ticks given (LogTicks for a log-scale x) instead of NiceTicks.
 func (c *Canvas) AxesXTicks(p *Panel, xticks []Tick) {
+	c.AxesTicks(p, xticks, NiceTicks(p.YLo, p.YHi, 6, 0))
+}
+
+// AxesTicks draws the frame, grid and labels of p with the x and y ticks
+// given (LogTicks for a log-scale axis).
+func (c *Canvas) AxesTicks(p *Panel, xticks, yticks []Tick) {
 	r := p.Rect
-	for _, t := range NiceTicks(p.YLo, p.YHi, 6, 0) {
+	for _, t := range yticks {
 		y := int(math.Round(p.PY(t.V)))
 		c.fill(image.Rect(r.Min.X+1, y, r.Max.X, y+1), GridColor)
 		c.fill(image.Rect(r.Min.X-5, y, r.Min.X, y+1), AxisColor)
@@ -378,6 +384,9 @@ func (c *Canvas) Diamond(p *Panel, x, y, r float64, col color.RGBA) {
 		}
 	}
 }
+
+// PercentLabel names a tick of a percent axis: 0.5%, 2%, 50%.
+func PercentLabel(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) + "%" }
 
 // ByteLabel names a tick of a bytes axis: 500 B, 20 KB, 1 MB, 2 GB (of
 // 1,000).

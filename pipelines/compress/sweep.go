@@ -495,30 +495,30 @@ var (
 )
 
 // WriteSweepPlot writes to w a PNG (SweepWidth×SweepHeight) of r: test
-// accuracy (%) against artifact bytes on a log scale, the settings as dots
-// joined by a line (each labelled with its sparsity when there are few),
-// r.Tuned as a green line of dots labelled with their recipes' names, and
-// r.References as labelled red diamonds.
+// error (%) against artifact bytes, both on log scales (so that errors of
+// 1.1% and 1.6% stay apart below one-shot settings at 60%), the settings
+// as dots joined by a line (each labelled with its sparsity when there are
+// few), r.Tuned as green dots labelled with their recipes' names, and r.References as labelled red diamonds.
 func WriteSweepPlot(w io.Writer, r *SweepReport) error {
 	if r == nil || len(r.Points) == 0 {
 		return fmt.Errorf("compress.WriteSweepPlot: the sweep has no points")
 	}
+	logBytes := func(b int) float64 { return math.Log10(float64(max(b, 1))) }
+	logErr := func(acc float64) float64 { return math.Log10(max(100*(1-acc), 0.01)) }
 	xs := make([]float64, len(r.Points))
 	ys := make([]float64, len(r.Points))
 	for i, p := range r.Points {
-		xs[i], ys[i] = math.Log10(float64(max(p.Bytes, 1))), 100*p.Accuracy
+		xs[i], ys[i] = logBytes(p.Bytes), logErr(p.Accuracy)
 	}
-	allX := append([]float64(nil), xs...)
 	tx := make([]float64, len(r.Tuned))
 	ty := make([]float64, len(r.Tuned))
 	for i, t := range r.Tuned {
-		tx[i], ty[i] = math.Log10(float64(max(t.Bytes, 1))), 100*t.Accuracy
+		tx[i], ty[i] = logBytes(t.Bytes), logErr(t.Accuracy)
 	}
-	allX = append(allX, tx...)
-	refY := make([]float64, len(r.References))
+	rx := make([]float64, len(r.References))
+	ry := make([]float64, len(r.References))
 	for i, ref := range r.References {
-		allX = append(allX, math.Log10(float64(max(ref.Bytes, 1))))
-		refY[i] = 100 * ref.Accuracy
+		rx[i], ry[i] = logBytes(ref.Bytes), logErr(ref.Accuracy)
 	}
 
 	c := plot.NewCanvas(SweepWidth, SweepHeight)
@@ -528,36 +528,46 @@ func WriteSweepPlot(w io.Writer, r *SweepReport) error {
 	if r.Recipe.Global {
 		how = "one global threshold"
 	}
-	sub := fmt.Sprintf("%d settings, sparsity %.1f%% to %.1f%% (%s), one-shot magnitude pruning; test accuracy",
+	sub := fmt.Sprintf("%d settings, sparsity %.1f%% to %.1f%% (%s), one-shot magnitude pruning; test error",
 		len(r.Points), 100*r.Points[0].Sparsity, 100*r.Points[len(r.Points)-1].Sparsity, how)
 	if len(r.Tuned) > 0 {
-		sub = fmt.Sprintf("%d one-shot settings, sparsity %.1f%% to %.1f%% (%s), and %d fine-tuned recipes; test accuracy",
+		sub = fmt.Sprintf("%d one-shot settings, sparsity %.1f%% to %.1f%% (%s), and %d fine-tuned recipes; test error",
 			len(r.Points), 100*r.Points[0].Sparsity, 100*r.Points[len(r.Points)-1].Sparsity, how, len(r.Tuned))
 	}
 	c.Text(sub, SweepWidth/2, 50, plot.Center, plot.MutedColor, 1)
 
-	xlo, xhi := plot.FiniteRange(allX)
+	xlo, xhi := plot.FiniteRange(xs, tx, rx)
 	if xhi-xlo < 0.3 { // at least a factor of two across
 		mid := (xlo + xhi) / 2
 		xlo, xhi = mid-0.15, mid+0.15
 	}
-	ylo, yhi := plot.FiniteRange(ys, refY, ty)
+	ylo, yhi := plot.FiniteRange(ys, ty, ry)
+	if yhi-ylo < 0.3 {
+		mid := (ylo + yhi) / 2
+		ylo, yhi = mid-0.15, mid+0.15
+	}
 	p := plot.Panel{Rect: image.Rect(90, 80, SweepWidth-30, SweepHeight-60), XLo: xlo, XHi: xhi, YLo: ylo, YHi: yhi,
-		XLabel: "artifact bytes (log scale)", YLabel: "test accuracy (%)"}
-	c.AxesXTicks(&p, plot.LogTicks(xlo, xhi, plot.ByteLabel))
+		XLabel: "artifact bytes (log scale)", YLabel: "test error (%, log scale)"}
+	c.AxesTicks(&p, plot.LogTicks(xlo, xhi, plot.ByteLabel), plot.LogTicks(ylo, yhi, plot.PercentLabel))
 	c.Series(&p, xs, ys, colSweep)
 	if len(r.Points) <= 12 {
 		for i, pt := range r.Points {
 			c.Text(fmt.Sprintf("%.0f%%", 100*pt.Sparsity), int(p.PX(xs[i])), int(p.PY(ys[i]))-8, plot.Center, plot.MutedColor, 1)
 		}
 	}
+	// Fine-tuned points are separate recipes: dots, not a line. They sit
+	// close together, so their names go below and above in turn.
 	if len(r.Tuned) > 0 {
-		c.Series(&p, tx, ty, colTuned)
 		for i, t := range r.Tuned {
-			c.Text(t.Name, int(p.PX(tx[i])), int(p.PY(ty[i]))-8, plot.Center, colTuned, 1)
+			c.Dot(&p, tx[i], ty[i], 4, colTuned)
+			dy := 18
+			if i%2 == 1 {
+				dy = -8
+			}
+			c.Text(t.Name, int(p.PX(tx[i])), int(p.PY(ty[i]))+dy, plot.Center, colTuned, 1)
 		}
 	}
-	// Records sit close together (16 and 27 KB at the same accuracy): the
+	// Records sit close together (16 and 27 KB at the same error): the
 	// smaller half is labelled on the left of its marker, the larger on the
 	// right, unless the label would leave the panel.
 	order := make([]int, len(r.References))
@@ -567,9 +577,8 @@ func WriteSweepPlot(w io.Writer, r *SweepReport) error {
 	sort.SliceStable(order, func(a, b int) bool { return r.References[order[a]].Bytes < r.References[order[b]].Bytes })
 	for k, i := range order {
 		ref := r.References[i]
-		x := math.Log10(float64(max(ref.Bytes, 1)))
-		c.Diamond(&p, x, refY[i], 6, colReference)
-		px, w := int(p.PX(x)), 7*utf8.RuneCountInString(ref.Label) // the font is 7 pixels wide
+		c.Diamond(&p, rx[i], ry[i], 6, colReference)
+		px, w := int(p.PX(rx[i])), 7*utf8.RuneCountInString(ref.Label) // the font is 7 pixels wide
 		left := 2*k < len(order)-1 || (len(order) == 1 && px+10+w > p.Rect.Max.X)
 		if left && px-10-w < p.Rect.Min.X {
 			left = false
@@ -577,9 +586,9 @@ func WriteSweepPlot(w io.Writer, r *SweepReport) error {
 			left = true
 		}
 		if left {
-			c.Text(ref.Label, px-10, int(p.PY(refY[i]))+4, plot.Right, colReference, 1)
+			c.Text(ref.Label, px-10, int(p.PY(ry[i]))+4, plot.Right, colReference, 1)
 		} else {
-			c.Text(ref.Label, px+10, int(p.PY(refY[i]))+4, plot.Left, colReference, 1)
+			c.Text(ref.Label, px+10, int(p.PY(ry[i]))+4, plot.Left, colReference, 1)
 		}
 	}
 	legend := []plot.LegendEntry{{Label: "one-shot sweep (label: sparsity)", Color: colSweep}}
@@ -589,8 +598,8 @@ func WriteSweepPlot(w io.Writer, r *SweepReport) error {
 	if len(r.References) > 0 {
 		legend = append(legend, plot.LegendEntry{Label: "published records", Color: colReference})
 	}
-	// Accuracy falls as bytes fall: the lower right is where the curve is not.
-	c.Legend(&p, false, legend)
+	// Error falls as bytes grow: the upper right is where the curve is not.
+	c.Legend(&p, true, legend)
 	if err := c.EncodePNG(w); err != nil {
 		return fmt.Errorf("compress.WriteSweepPlot: %w", err)
 	}
