@@ -45,6 +45,9 @@ var compressCmd = &command{
 			if err := finish(ctx); err != nil {
 				return err
 			}
+			if sweepRecipes != "" && sweep == "" {
+				return fmt.Errorf("--sweep-recipes draws fine-tuned recipes beside a sweep: it needs --sweep=LO:HI:N")
+			}
 			c.Runner = beamRunner()
 			if evalText != "" {
 				eval.Text = strings.Split(evalText, ",")
@@ -62,9 +65,6 @@ var compressCmd = &command{
 			}
 			if evalText != "" || eval.Sentences != "" {
 				return fmt.Errorf("--eval-text and --eval-sentences evaluate a language model: they need --checkpoint (a model directory); a lightbeam model is evaluated on --data")
-			}
-			if sweepRecipes != "" && sweep == "" {
-				return fmt.Errorf("--sweep-recipes draws fine-tuned recipes beside a sweep: it needs --sweep=LO:HI:N")
 			}
 			if sweep != "" {
 				sw, err := compress.ParseSweep(sweep)

@@ -114,3 +114,12 @@ func TestDemoRecipe(t *testing.T) {
 		t.Fatalf("%s: %+v, %v", demoRecipePath, c, err)
 	}
 }
+
+// --sweep-recipes draws beside a sweep: alone it is refused, before
+// anything is read.
+func TestSweepRecipesNeedsSweep(t *testing.T) {
+	err := run([]string{"compress", "--model=m", "--data=d", "--out=" + t.TempDir(), "--sweep-recipes=a.json"})
+	if err == nil || !strings.Contains(err.Error(), "needs --sweep=LO:HI:N") {
+		t.Errorf("--sweep-recipes without --sweep: %v", err)
+	}
+}
