@@ -556,16 +556,23 @@ func WriteSweepPlot(w io.Writer, r *SweepReport) error {
 		}
 	}
 	// Fine-tuned points are separate recipes: dots, not a line. They sit
-	// close together, so their names go below and above in turn.
-	if len(r.Tuned) > 0 {
-		for i, t := range r.Tuned {
-			c.Dot(&p, tx[i], ty[i], 4, colTuned)
-			dy := 18
-			if i%2 == 1 {
-				dy = -8
+	// close together, so each name goes above its dot unless it would
+	// overlap a name already placed; then below.
+	var placed []image.Rectangle
+	for i, t := range r.Tuned {
+		c.Dot(&p, tx[i], ty[i], 4, colTuned)
+		x, y := int(p.PX(tx[i])), int(p.PY(ty[i]))
+		w := 7 * utf8.RuneCountInString(t.Name) // the font is 7 pixels wide
+		box := func(base int) image.Rectangle { return image.Rect(x-w/2, base-11, x+w/2, base+2) }
+		base := y - 8
+		for _, b := range placed {
+			if b.Overlaps(box(base)) {
+				base = y + 18
+				break
 			}
-			c.Text(t.Name, int(p.PX(tx[i])), int(p.PY(ty[i]))+dy, plot.Center, colTuned, 1)
 		}
+		placed = append(placed, box(base))
+		c.Text(t.Name, x, base, plot.Center, colTuned, 1)
 	}
 	// Records sit close together (16 and 27 KB at the same error): the
 	// smaller half is labelled on the left of its marker, the larger on the
