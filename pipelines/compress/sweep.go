@@ -307,6 +307,11 @@ func runRecipes(ctx context.Context, c Config, paths []string, log io.Writer) ([
 		name := strings.TrimSuffix(storage.Base(path), ".json")
 		rc.Model, rc.Data, rc.Accel, rc.Runner, rc.Plain = c.Model, c.Data, c.Accel, c.Runner, c.Plain
 		rc.Out, rc.Overwrite, rc.Resume = storage.Join(c.Out, name), c.Overwrite, !c.Overwrite
+		if !c.Overwrite {
+			if err := sameRecipe(ctx, rc); err != nil {
+				return nil, fmt.Errorf("--sweep-recipes: %s: %w", path, err)
+			}
+		}
 		fmt.Fprintf(log, "compress: sweep: recipe %s into %s\n", path, rc.Out)
 		rep, err := Run(ctx, rc, log)
 		if err != nil {
@@ -317,6 +322,33 @@ func runRecipes(ctx context.Context, c Config, paths []string, log io.Writer) ([
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Bytes < out[j].Bytes })
 	return out, nil
+}
+
+// sameRecipe returns an error when rc.Out holds a finished compression of
+// another recipe than rc: reading it back would draw stale numbers. A
+// directory without report.json is fine (its finished steps are resumed,
+// as compress --resume does).
+func sameRecipe(ctx context.Context, rc Config) error {
+	raw, err := storage.ReadFile(ctx, storage.Join(rc.Out, ReportName))
+	if storage.IsNotExist(err) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	var done Report
+	if err := json.Unmarshal(raw, &done); err != nil {
+		return fmt.Errorf("%s: %w", storage.Join(rc.Out, ReportName), err)
+	}
+	want := rc
+	if err := want.Prepare(); err != nil {
+		return err
+	}
+	a, _ := json.Marshal(done.Recipe)
+	b, _ := json.Marshal(want)
+	if !bytes.Equal(a, b) {
+		return fmt.Errorf("%s holds a compression by another recipe (%s; this one is %s): pass --overwrite to run it again", rc.Out, a, b)
+	}
+	return nil
 }
 
 // compressAt prunes a copy of params once to sparsity sp (every weight
