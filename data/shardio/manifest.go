@@ -235,6 +235,11 @@ func (m *Manifest) Validate() error {
 	if n := len(m.Schema.FeatureNames); n != 0 && n != d {
 		bad("schema.feature_names has %d names for %d features", n, d)
 	}
+	if im := m.Schema.Image; len(im) != 0 {
+		if len(im) != 3 || im[0] < 1 || im[1] < 1 || im[2] < 1 || im[0]*im[1]*im[2] != d || m.Schema.Sparse {
+			bad("schema.image %v is not [height, width, channels] of %d dense features", im, d)
+		}
+	}
 	switch m.Schema.Task {
 	case "classification":
 		if m.Schema.Classes < 1 {

@@ -142,6 +142,7 @@ func TestReadManifestErrors(t *testing.T) {
 		{"stats", func(m *Manifest) { m.Stats["train"] = rows.NewStats(3) }, "stats.train does not cover 6"},
 		{"task", func(m *Manifest) { m.Schema.Task = "ranking" }, `task "ranking"`},
 		{"classes", func(m *Manifest) { m.Schema.Classes = 0 }, "schema.classes is 0"},
+		{"image", func(m *Manifest) { m.Schema.Image = []int{2, 2, 1} }, "schema.image [2 2 1] is not [height, width, channels] of 6 dense features"},
 	} {
 		b, _ := json.Marshal(good)
 		m := new(Manifest)

@@ -48,20 +48,18 @@ func ParseAugment(s string) (int, error) {
 }
 
 // newAugment returns the augmentation of shift pixels for the data of m,
-// nil when shift is 0. The rows must be dense images.
+// nil when shift is 0. The manifest must record its rows as images
+// (ReadManifest has checked that the shape fits the features, and that
+// the scale has one offset and factor per feature).
 func newAugment(shift int, m *shardio.Manifest, data string) (*Augment, error) {
 	if shift == 0 {
 		return nil, nil
 	}
 	im := m.Schema.Image
-	if len(im) != 3 || m.Schema.Sparse || im[0]*im[1]*im[2] != m.Schema.Features {
-		return nil, fmt.Errorf("--augment=shift:%d moves images, but %s does not record its rows as images (manifest schema.image %v); preprocess IDX files, or Parquet/TFRecord with one image feature, with this version", shift, data, im)
+	if len(im) == 0 {
+		return nil, fmt.Errorf("--augment=shift:%d moves images, but %s does not record its rows as images (manifest schema.image); preprocess IDX files, or Parquet/TFRecord with one image feature, with this version", shift, data)
 	}
-	a := &Augment{Shift: shift, Image: [3]int(im), Offset: float32s(m.Scale.Offset), Factor: float32s(m.Scale.Factor), Clamp: m.Scale.Method == "minmax"}
-	if len(a.Factor) != 0 && (len(a.Factor) != m.Schema.Features || len(a.Offset) != m.Schema.Features) {
-		return nil, fmt.Errorf("%s: the manifest's scale has %d factors and %d offsets for %d features", data, len(a.Factor), len(a.Offset), m.Schema.Features)
-	}
-	return a, nil
+	return &Augment{Shift: shift, Image: [3]int(im), Offset: float32s(m.Scale.Offset), Factor: float32s(m.Scale.Factor), Clamp: m.Scale.Method == "minmax"}, nil
 }
 
 // apply translates the row x in place by the draw of hash h, using tmp
