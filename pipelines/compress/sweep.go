@@ -286,16 +286,18 @@ func RunSweep(ctx context.Context, c Config, sw Sweep, log io.Writer) (*SweepRep
 // c.Out/NAME (a finished one is read back unless c.Overwrite) and returns
 // their points, fewest bytes first.
 func runRecipes(ctx context.Context, c Config, paths []string, log io.Writer) ([]TunedPoint, error) {
-	names := map[string]string{}
-	for _, path := range paths {
-		name := strings.TrimSuffix(storage.Base(path), ".json")
-		if prev, ok := names[name]; ok {
-			return nil, fmt.Errorf("--sweep-recipes: %s and %s would both write %s", prev, path, storage.Join(c.Out, name))
+	names := make([]string, len(paths))
+	seen := map[string]string{}
+	for i, path := range paths {
+		names[i] = strings.TrimSuffix(storage.Base(path), ".json")
+		if prev, ok := seen[names[i]]; ok {
+			return nil, fmt.Errorf("--sweep-recipes: %s and %s would both write %s", prev, path, storage.Join(c.Out, names[i]))
 		}
-		names[name] = path
+		seen[names[i]] = path
 	}
 	var out []TunedPoint
-	for _, path := range paths {
+	for i, path := range paths {
+		name := names[i]
 		raw, err := storage.ReadFile(ctx, path)
 		if err != nil {
 			return nil, fmt.Errorf("--sweep-recipes: %w", err)
@@ -304,7 +306,6 @@ func runRecipes(ctx context.Context, c Config, paths []string, log io.Writer) ([
 		if err != nil {
 			return nil, fmt.Errorf("--sweep-recipes: %w", err)
 		}
-		name := strings.TrimSuffix(storage.Base(path), ".json")
 		rc.Model, rc.Data, rc.Accel, rc.Runner, rc.Plain = c.Model, c.Data, c.Accel, c.Runner, c.Plain
 		rc.Out, rc.Overwrite, rc.Resume = storage.Join(c.Out, name), c.Overwrite, !c.Overwrite
 		if !c.Overwrite {
