@@ -25,7 +25,6 @@ var gradCases = []struct {
 //	∂L/∂p ≈ (L(p + h) − L(p − h)) / 2h
 func TestGradientFiniteDifference(t *testing.T) {
 	be := backend(t)
-	const h = 1e-5
 	for _, tc := range gradCases {
 		t.Run(tc.name, func(t *testing.T) {
 			m := mustNew(t, tc.cfg)
@@ -47,18 +46,7 @@ func TestGradientFiniteDifference(t *testing.T) {
 			if ref := refLoss(m, p, b); !approx(loss, ref, 1e-5, 1e-6) {
 				t.Errorf("loss %v, reference %v", loss, ref)
 			}
-			for i := range p {
-				orig := p[i]
-				p[i] = orig + h
-				up := refLoss(m, p, b)
-				p[i] = orig - h
-				down := refLoss(m, p, b)
-				p[i] = orig
-				fd := (up - down) / (2 * h)
-				if !approx(float64(grad[i]), fd, 1e-3, 1e-4) {
-					t.Errorf("param %d: gradient %v, finite difference %v", i, grad[i], fd)
-				}
-			}
+			checkFiniteDifferences(t, p, grad, func(q []float64) float64 { return refLoss(m, q, b) })
 		})
 	}
 }

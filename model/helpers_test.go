@@ -131,3 +131,24 @@ func to64(p []float32) []float64 {
 func approx(a, b, rel, abs float64) bool {
 	return math.Abs(a-b) <= abs+rel*math.Max(math.Abs(a), math.Abs(b))
 }
+
+// checkFiniteDifferences compares each gradient value grad[i] with the
+// central difference (loss(p + h·eᵢ) − loss(p − h·eᵢ)) / 2h of the
+// float64 reference loss at p, h = 1e-5, within 1e-3 relative or 1e-4
+// absolute.
+func checkFiniteDifferences(t *testing.T, p []float64, grad []float32, loss func(p []float64) float64) {
+	t.Helper()
+	const h = 1e-5
+	for i := range p {
+		orig := p[i]
+		p[i] = orig + h
+		up := loss(p)
+		p[i] = orig - h
+		down := loss(p)
+		p[i] = orig
+		fd := (up - down) / (2 * h)
+		if !approx(float64(grad[i]), fd, 1e-3, 1e-4) {
+			t.Errorf("param %d: gradient %v, finite difference %v", i, grad[i], fd)
+		}
+	}
+}

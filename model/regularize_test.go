@@ -120,7 +120,6 @@ func refRegLoss(m *Model, p []float64, b Batch, r Regularization) float64 {
 // refRegLoss.
 func TestRegularizedGradientFiniteDifference(t *testing.T) {
 	be := backend(t)
-	const h = 1e-5
 	cfg := Config{Arch: MLP, Inputs: 6, Hidden: []int{8, 5}, Outputs: 4}
 	for _, tc := range []struct {
 		name string
@@ -167,18 +166,7 @@ func TestRegularizedGradientFiniteDifference(t *testing.T) {
 			if plain := refLoss(m, p, b); tc.r != (Regularization{}) && approx(loss, plain, 1e-6, 0) {
 				t.Errorf("loss %v is the plain loss: the regularization did nothing", loss)
 			}
-			for i := range p {
-				orig := p[i]
-				p[i] = orig + h
-				up := refRegLoss(m, p, b, tc.r)
-				p[i] = orig - h
-				down := refRegLoss(m, p, b, tc.r)
-				p[i] = orig
-				fd := (up - down) / (2 * h)
-				if !approx(float64(grad[i]), fd, 1e-3, 1e-4) {
-					t.Errorf("param %d: gradient %v, finite difference %v", i, grad[i], fd)
-				}
-			}
+			checkFiniteDifferences(t, p, grad, func(q []float64) float64 { return refRegLoss(m, q, b, tc.r) })
 		})
 	}
 }
